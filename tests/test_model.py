@@ -1,0 +1,233 @@
+"""The fusion model on the tiny preset: shapes, the invariants of attention and routing,
+every ablation learns, save -> load is exact, and bad checkpoints fail clearly."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import save_file
+
+from crisis_model import FUSIONS, CheckpointError, CrisisLensError, CrisisModel, load_model
+from crisis_model.fusion import DynamicRouting, squash
+from tests.conftest import TINY_TEXTS, tiny_model
+
+
+def structured_images(n: int) -> torch.Tensor:
+    """Distinct pictures (a bright band per image): a random network tells noise images apart
+    poorly, as it does photographs well."""
+    images = torch.zeros(n, 3, 224, 224)
+    for i in range(n):
+        images[i, i % 3, 40 * i : 40 * i + 80] = 2.0
+    return images
+
+
+def batch_inputs(model: CrisisModel, n: int = 4) -> dict:
+    inputs = {"has_image": torch.tensor([True, False, True, True][:n])}
+    if model.config.uses_text:
+        inputs.update(model.tokenize(TINY_TEXTS[:n]))
+    if model.config.uses_image:
+        inputs["pixel_values"] = structured_images(n)
+    return inputs
+
+
+def test_full_model_output_shapes_and_invariants() -> None:
+    model = tiny_model("full").eval()
+    cfg = model.config
+    inputs = batch_inputs(model)
+    out = model(**inputs)
+    length = inputs["input_ids"].shape[1]
+    assert out.logits.shape == (4, 2)
+    assert torch.allclose(out.probabilities.sum(-1), torch.ones(4), atol=1e-5)
+    assert out.token_to_region.shape == (4, length, 49)
+    assert out.region_to_token.shape == (4, 49, length)
+    primary = 2 * cfg.capsules_per_modality
+    assert out.routing_coefficients.shape == (4, primary, cfg.fused_capsules)
+    # c_ij is a softmax over the output capsules j
+    assert torch.allclose(out.routing_coefficients.sum(-1), torch.ones(4, primary), atol=1e-5)
+    assert torch.allclose(out.modality_weights.sum(-1), torch.ones(4), atol=1e-5)
+    assert out.capsule_lengths.shape == (4, cfg.fused_capsules)
+    assert bool((out.capsule_lengths < 1).all())  # squashed
+    # the post without an image puts all its weight on the text
+    assert out.modality_weights[1].tolist() == [1.0, 0.0]
+    # attention rows are distributions
+    assert torch.allclose(out.token_to_region.sum(-1), torch.ones(4, length), atol=1e-5)
+
+
+def test_squash_keeps_direction_and_bounds_length() -> None:
+    s = torch.tensor([[3.0, 4.0], [0.03, 0.04]])
+    v = squash(s)
+    assert torch.allclose(v.norm(dim=-1), torch.tensor([25 / 26, 0.0025 / 1.0025]), atol=1e-6)
+    assert torch.allclose(v / v.norm(dim=-1, keepdim=True), s / s.norm(dim=-1, keepdim=True))
+
+
+def test_routing_agreement_raises_coupling_to_the_agreeing_capsule() -> None:
+    routing = DynamicRouting(in_capsules=4, out_capsules=2, dim=2, iterations=3)
+    with torch.no_grad():
+        # every primary capsule predicts output 0 along +x; output 1 gets mutually cancelling votes
+        routing.weight.zero_()
+        routing.weight[:, 0] = torch.eye(2)
+        routing.weight[0::2, 1] = torch.eye(2)
+        routing.weight[1::2, 1] = -torch.eye(2)
+    u = torch.tensor([[[1.0, 0.0]] * 4])
+    _, coupling = routing(u)
+    assert bool((coupling[0, :, 0] > 0.5).all())
+    single = DynamicRouting(4, 2, 2, iterations=1)
+    _, uniform = single(u)
+    assert torch.allclose(uniform, torch.full_like(uniform, 0.5))  # no agreement step yet
+
+
+@pytest.mark.parametrize("fusion", FUSIONS)
+def test_every_ablation_trains_and_its_loss_falls(fusion: str) -> None:
+    model = tiny_model(fusion, dropout=0.0, backbone_mode="frozen")
+    model.train()
+    inputs = batch_inputs(model, 4)
+    inputs["labels"] = torch.tensor([0, 1, 0, 1])
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(trainable, lr=1e-2)
+    losses = []
+    for _ in range(20):
+        loss = model(**inputs).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0], losses
+    # frozen backbones stay frozen
+    for encoder in (model.text_encoder, model.image_encoder):
+        if encoder is not None:
+            assert not any(p.requires_grad for p in encoder.parameters())
+
+
+def test_ablations_drop_the_parts_they_switch_off() -> None:
+    text_only = tiny_model("text")
+    assert text_only.image_encoder is None and text_only.head.routing is None
+    image_only = tiny_model("image")
+    assert image_only.text_encoder is None and image_only.tokenizer is None
+    assert tiny_model("concat").head.attention is None
+    assert tiny_model("attention").head.routing is None
+
+
+def test_save_then_load_gives_the_same_outputs(tmp_path) -> None:
+    model = tiny_model("full").eval()
+    inputs = batch_inputs(model)
+    expected = model(**inputs)
+    model.save_pretrained(tmp_path / "ckpt")
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == [
+        "config.json", "model.safetensors", "tokenizer"]
+    loaded = load_model(tmp_path / "ckpt", device="cpu")
+    assert loaded.tokenize(TINY_TEXTS[:4])["input_ids"].equal(inputs["input_ids"])
+    got = loaded(**inputs)
+    assert torch.allclose(got.logits, expected.logits, atol=1e-6)
+    assert torch.allclose(got.routing_coefficients, expected.routing_coefficients, atol=1e-6)
+
+
+def test_lora_mode_trains_only_adapters_and_round_trips(tmp_path) -> None:
+    model = tiny_model("full", backbone_mode="lora")
+    text_trainable = [n for n, p in model.text_encoder.named_parameters() if p.requires_grad]
+    assert text_trainable and all("lora_" in n for n in text_trainable)
+    assert not any(p.requires_grad for p in model.image_encoder.parameters())
+    model.eval().save_pretrained(tmp_path / "lora")
+    inputs = batch_inputs(model)
+    assert torch.allclose(load_model(tmp_path / "lora", device="cpu")(**inputs).logits,
+                          model(**inputs).logits, atol=1e-6)
+
+
+def test_predict_returns_labelled_explained_predictions(tmp_path) -> None:
+    model = tiny_model("full").eval()
+    photo = tmp_path / "photo.jpg"
+    Image.new("RGB", (300, 200), (200, 30, 30)).save(photo)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a jpeg")
+    preds = model.predict([
+        {"text": "bridge collapsed", "image": str(photo)},
+        {"text": "flood water rising", "image": None},
+        {"text": "people trapped", "image": photo.read_bytes()},
+        {"text": "a post with a broken photo", "image": str(broken)},
+    ], batch_size=3)
+    assert [p.explanation.has_image for p in preds] == [True, False, True, False]
+    for p in preds:
+        assert p.label in model.config.label_names
+        assert abs(sum(p.probabilities.values()) - 1) < 1e-5
+        assert abs(sum(p.explanation.modality_weights.values()) - 1) < 1e-5
+        assert p.explanation.tokens and p.explanation.routing_coefficients.shape == (8, 4)
+        assert np.allclose(p.explanation.routing_coefficients.sum(1), 1, atol=1e-5)
+    assert preds[0].explanation.token_to_region.shape == (len(preds[0].explanation.tokens), 49)
+    assert preds[1].explanation.token_to_region is None  # nothing to attend to
+    assert "broken.jpg" in preds[3].explanation.warnings[0]
+    assert preds[2].probabilities == pytest.approx(model.predict(
+        [{"text": "people trapped", "image": Image.open(photo)}])[0].probabilities, abs=1e-5)
+
+
+def test_predict_refuses_a_post_with_nothing_to_analyse() -> None:
+    model = tiny_model("full").eval()
+    with pytest.raises(CrisisLensError, match="post 1: nothing to analyse"):
+        model.predict([{"text": "ok"}, {"text": "  \x00 "}])
+    with pytest.raises(CrisisLensError, match="post 0"):
+        tiny_model("image").eval().predict([{"text": "no image here"}])
+
+
+def test_predict_handles_hostile_text() -> None:
+    model = tiny_model("text").eval()
+    texts = ["x" * 100_000, "nul\x00byte", "ðŸ”¥ Weâ€™re مرحبا 🌊", "https://t.co/abc"]
+    preds = model.predict([{"text": t} for t in texts])
+    assert len(preds) == 4
+    assert all(len(p.explanation.tokens) <= model.config.max_text_tokens for p in preds)
+
+
+def test_broken_checkpoints_fail_with_clear_errors(tmp_path) -> None:
+    model = tiny_model("full").eval()
+    good = tmp_path / "good"
+    model.save_pretrained(good)
+
+    with pytest.raises(CheckpointError, match="no such checkpoint folder"):
+        load_model(tmp_path / "absent")
+
+    no_weights = tmp_path / "no_weights"
+    model.save_pretrained(no_weights)
+    (no_weights / "model.safetensors").unlink()
+    with pytest.raises(CheckpointError, match="model.safetensors is missing"):
+        load_model(no_weights)
+
+    truncated = tmp_path / "truncated"
+    model.save_pretrained(truncated)
+    data = (truncated / "model.safetensors").read_bytes()
+    (truncated / "model.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="not a readable safetensors file"):
+        load_model(truncated)
+
+    mismatched = tmp_path / "mismatched"
+    model.save_pretrained(mismatched)
+    config = json.loads((mismatched / "config.json").read_text())
+    config["hidden_size"] = 32
+    (mismatched / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="do not match"):
+        load_model(mismatched)
+
+    pickled = tmp_path / "pickled"
+    pickled.mkdir()
+    (pickled / "config.json").write_text((good / "config.json").read_text())
+    (pickled / "pytorch_model.pt").write_bytes(b"\x80\x04pickle")
+    with pytest.raises(CheckpointError, match="never loaded"):
+        load_model(pickled)
+
+    unknown = tmp_path / "unknown_preset"
+    model.save_pretrained(unknown)
+    config = json.loads((unknown / "config.json").read_text())
+    config["preset"] = "huge"
+    (unknown / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="unknown preset 'huge'"):
+        load_model(unknown)
+
+    (unknown / "config.json").write_text("{not json")
+    with pytest.raises(CheckpointError, match="not valid JSON"):
+        load_model(unknown)
+
+    weights_only = tmp_path / "foreign"
+    weights_only.mkdir()
+    save_file({"x": torch.zeros(1)}, str(weights_only / "model.safetensors"))
+    with pytest.raises(CheckpointError, match="config.json: missing"):
+        load_model(weights_only)
