@@ -80,8 +80,8 @@ def tiny_gpt2_config(tokenizer: PreTrainedTokenizerFast, max_tokens: int) -> dic
                       eos_token_id=tokenizer.eos_token_id).to_dict()
 
 
-def load_tokenizer(source: str, local_files_only: bool = False) -> PreTrainedTokenizerFast:
-    tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_files_only)
+def load_tokenizer(source: str) -> PreTrainedTokenizerFast:
+    tokenizer = AutoTokenizer.from_pretrained(source)
     if tokenizer.pad_token is None:  # GPT-2 has none: pad with end-of-text, masked out anyway
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "right"
@@ -91,19 +91,19 @@ def load_tokenizer(source: str, local_files_only: bool = False) -> PreTrainedTok
 def load_pretrained_text(name: str) -> tuple[nn.Module, PreTrainedTokenizerFast]:
     """A pretrained language model and its tokenizer, from a folder, the cache, or the hub."""
     source = resolve_text_backbone(name)
-    if Path(source).is_dir():
-        return AutoModel.from_pretrained(source), load_tokenizer(source)
-    try:  # already in the local Hugging Face cache?
-        return (AutoModel.from_pretrained(source, local_files_only=True),
-                load_tokenizer(source, local_files_only=True))
-    except OSError:
-        pass
-    if not _reachable("huggingface.co"):
-        raise BackboneUnavailableError(
-            f"Text backbone {name!r} is not in the local Hugging Face cache and huggingface.co "
-            "cannot be reached (offline?). Pass a local folder that holds the model "
-            "(--text-backbone /path/to/model), or use the 'minilm' or 'tiny' preset, which work offline."
-        )
+    if not Path(source).is_dir():
+        from huggingface_hub import snapshot_download
+
+        try:  # already in the local Hugging Face cache? Then load it as a folder, offline.
+            source = snapshot_download(source, local_files_only=True)
+        except Exception:  # noqa: BLE001 - any failure here means "not cached"
+            if not _reachable("huggingface.co"):
+                raise BackboneUnavailableError(
+                    f"Text backbone {name!r} is not in the local Hugging Face cache and "
+                    "huggingface.co cannot be reached (offline?). Pass a local folder that holds "
+                    "the model (--text-backbone /path/to/model), or use the 'minilm' or 'tiny' "
+                    "preset, which work offline."
+                ) from None
     return AutoModel.from_pretrained(source), load_tokenizer(source)
 
 
