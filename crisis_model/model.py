@@ -74,6 +74,7 @@ class CrisisModel(nn.Module):
         image_dim = image_encoder.hidden_size if image_encoder is not None else 1
         self.head = FusionHead(config, text_dim, image_dim, regions=REGION_GRID * REGION_GRID)
         self._set_trainable_backbones()
+        self.train()  # a new module is in training mode: put frozen backbones in eval mode now
 
     # ------------------------------------------------------------------ building and loading
 

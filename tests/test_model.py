@@ -102,6 +102,15 @@ def test_every_ablation_trains_and_its_loss_falls(fusion: str) -> None:
             assert not any(p.requires_grad for p in encoder.parameters())
 
 
+def test_frozen_backbones_start_in_eval_mode() -> None:
+    # otherwise features computed before model.train() is ever called (a feature cache) would
+    # see dropout and update batch-norm statistics
+    model = tiny_model("full")
+    assert model.training and model.head.training
+    assert not model.text_encoder.training and not model.image_encoder.training
+    assert not model.image_encoder.resnet.bn1.training
+
+
 def test_ablations_drop_the_parts_they_switch_off() -> None:
     text_only = tiny_model("text")
     assert text_only.image_encoder is None and text_only.head.routing is None
