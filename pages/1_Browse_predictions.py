@@ -1,0 +1,131 @@
+"""Browse predictions: every post of the run with its true and predicted label, filters, paging,
+and the detail of one post (photo, text, probabilities, explanation)."""
+
+import math
+
+import streamlit as st
+
+from crisis_model import dashboard as db
+from crisis_model import plots
+
+state = db.setup("Browse predictions", ":material/table_view:")
+run = db.require_run(state)
+frame = db.guard(lambda: db.load_predictions(run), "read the predictions")
+if frame is None:
+    st.stop()
+splits_scored = " and ".join(s for s in ("train", "dev", "test") if s in set(frame["split"])) or "all"
+st.markdown(f"The **{db.task_title(run.task)}** model's answer for every {splits_scored} post of its dataset "
+            f"({len(frame):,} posts). Narrow the list with the filters, then pick a post to see why the model "
+            "answered as it did.")
+trained_on = db.training_data_root(run)
+if trained_on is not None and state.data_root is not None and trained_on.resolve() != state.data_root.resolve():
+    st.info(f"These are the posts this model was scored on when it was trained (from `{trained_on}`), not the "
+            f"dataset chosen in the sidebar (`{state.data_root}`). To score other posts, upload them as a CSV "
+            "file on *Analyse a post*.")
+
+
+def options(column: str) -> list[str]:
+    return sorted(v for v in frame[column].unique() if v)
+
+
+with st.container(border=True):
+    c1, c2, c3, c4 = st.columns(4)
+    events = c1.multiselect("Event", options("event"), format_func=plots.pretty, key="br-events",
+                            placeholder="all events")
+    splits = c2.multiselect("Split", options("split"), key="br-splits", placeholder="all splits")
+    true_labels = c3.multiselect("True label", options("true_label"), format_func=plots.pretty,
+                                 key="br-true", placeholder="any")
+    predicted = c4.multiselect("Predicted label", options("predicted_label"), format_func=plots.pretty,
+                               key="br-pred", placeholder="any")
+    c1, c2, c3, c4 = st.columns(4)
+    outcome = c1.radio("Model was", ["all", "right", "wrong"], horizontal=True, key="br-outcome")
+    photo = c2.radio("Photo", ["all", "with", "without"], horizontal=True, key="br-photo",
+                     format_func=lambda v: {"all": "all", "with": "with a photo", "without": "text only"}[v])
+    confidence = c3.slider("Confidence", 0.0, 1.0, (0.0, 1.0), step=0.05, key="br-conf")
+    query = c4.text_input("Search the text", key="br-query", placeholder="e.g. bridge, shelter, post id")
+
+filters = db.Filters(events, splits, true_labels, predicted, outcome, photo, confidence, query)
+matches = db.apply_filters(frame, filters)
+
+c1, c2, c3 = st.columns([2, 1, 1])
+order = c1.selectbox("Order", list(db.SORTS), key="br-order")
+size = c2.selectbox("Posts per page", [25, 50, 100], index=1, key="br-size")
+pages = max(1, math.ceil(len(matches) / size))
+signature = (filters.signature(), order, size)
+if st.session_state.get("br-signature") != signature:  # new filters: back to the first page
+    st.session_state["br-signature"] = signature
+    st.session_state["br-page"] = 1
+st.session_state["br-page"] = min(max(int(st.session_state.get("br-page", 1)), 1), pages)
+page = c3.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, step=1, key="br-page")
+
+rows = db.page_slice(db.sort_rows(matches, order), page, size)
+if matches.empty:
+    st.warning("No post matches these filters. Loosen them to see posts again.")
+    st.stop()
+first = (page - 1) * size + 1
+wrong = int((~matches["correct"]).sum())
+st.markdown(f"**{len(matches):,}** matching posts of {len(frame):,} · {wrong:,} of them wrong "
+            f"({wrong / len(matches):.0%}) · showing {first:,}–{first + len(rows) - 1:,}")
+
+
+def pick_row() -> None:
+    event = st.session_state.get("br-table")
+    selected = getattr(getattr(event, "selection", None), "rows", None) or []
+    if selected:
+        st.session_state["br-post"] = st.session_state["br-page-ids"][selected[0]]
+
+
+st.session_state["br-page-ids"] = rows["post_id"].tolist()
+st.dataframe(
+    db.table_view(rows), key="br-table", on_select=pick_row, selection_mode="single-row", hide_index=True,
+    width="stretch", height=min(38 * len(rows) + 40, 600),
+    column_config={
+        "Post": st.column_config.TextColumn(width="medium"),
+        "Text": st.column_config.TextColumn(width="large"),
+        "Confidence": st.column_config.ProgressColumn(format="%.2f", min_value=0.0, max_value=1.0),
+        "Words share": st.column_config.ProgressColumn(
+            format="%.2f", min_value=0.0, max_value=1.0,
+            help="Share of the decision taken from the words (the rest from the photo)"),
+    },
+)
+st.caption("Click a row (the box at its left) to open the post below. Confidence is the probability of the "
+           "predicted label; words share is how much the decision leaned on the text rather than the photo.")
+
+ids = rows["post_id"].tolist()
+if st.session_state.get("br-post") not in ids:
+    st.session_state["br-post"] = None
+snippets = dict(zip(rows["post_id"], rows["text"].str.slice(0, 70)))
+post_id = st.selectbox("Open a post", [None] + ids, key="br-post", placeholder="choose a post of this page",
+                       format_func=lambda p: "—" if p is None else f"{p} · {snippets.get(p, '')}")
+if post_id is None:
+    st.stop()
+
+row = rows[rows["post_id"] == post_id].iloc[0]
+st.divider()
+st.subheader(f"Post {post_id}")
+image, image_error = db.open_image(row["image_path"])
+left, right = st.columns([2, 3])
+with left:
+    if image is not None:
+        st.image(image, caption="The post's photo", width="stretch")
+    elif image_error:
+        st.warning(f"The photo cannot be shown: {image_error}")
+    else:
+        st.info("This post has no photo: the model read its text only.")
+with right:
+    st.markdown(f"> {row['text']}")
+    st.markdown(f"**Event:** {plots.pretty(row['event'])} · **Split:** {row['split']}")
+    verdict = "✓ right" if row["correct"] else "✗ wrong"
+    st.markdown(f"**True label:** {plots.pretty(row['true_label'])} · **Model said:** "
+                f"{plots.pretty(row['predicted_label'])} ({row['confidence']:.0%} sure) · {verdict}")
+    prediction = db.guard(lambda: db.explain(run, row["text"], row["image_path"] or None), "explain this post")
+    if prediction is not None:
+        db.show_probabilities(prediction, key="br")
+        if (prediction.label != row["predicted_label"]
+                or abs(prediction.confidence - float(row["confidence"])) > 0.05):
+            st.warning(f"Scored again now, the model says {plots.pretty(prediction.label)} "
+                       f"({prediction.confidence:.0%} sure); the table shows the score recorded when the run was "
+                       "evaluated. The chart and the explanation below are from the new scoring.")
+if prediction is not None:
+    st.subheader("Why the model said this")
+    db.show_explanation(prediction, image, key="br")

@@ -1,0 +1,30 @@
+"""The demo run the dashboard tests use, built once per test session and shared by test_app.py and
+test_browser.py through a module-level cache (a fixture in each module would build its own).
+
+`demo_run_dir()` trains it with the real first-start code, `crisis_model.training.train_demo`, made
+small (150 demo tweets, two rounds, features kept in memory: about 35 s on 2 CPU cores) into a
+temporary folder; or it reuses the run folder named by $CRISISLENS_TEST_RUN.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+_CACHE: dict[str, Path] = {}
+
+
+def demo_run_dir() -> Path:
+    """The session's demo run folder (<root>/{informative,humanitarian,damage}/), built on first call."""
+    if "run" not in _CACHE:
+        given = os.environ.get("CRISISLENS_TEST_RUN")
+        if given:
+            _CACHE["run"] = Path(given)
+        else:
+            from crisis_model.training import train_demo
+
+            base = Path(tempfile.mkdtemp(prefix="crisislens-test-run-"))
+            _CACHE["run"] = train_demo(base / "demo", data_dir=base / "demo-data", n_tweets=150, epochs=2,
+                                       cache_dir=None)
+    return _CACHE["run"]

@@ -1,0 +1,356 @@
+"""The dashboard under streamlit.testing.v1.AppTest: every page runs without an exception on the demo
+run, the filters change the table, the analyse flow shows predictions and the explanation figures,
+and bad input (empty post, unreadable photo, CSV without `text`, a folder that is no run, a folder
+that is no CrisisMMD) is answered on the page. Plus the pure parts: figures and filters."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from crisis_model import dashboard, plots
+from tests.dashboard_support import demo_run_dir
+
+REPO = Path(__file__).resolve().parents[1]
+BROWSE = "pages/1_Browse_predictions.py"
+ANALYSE = "pages/2_Analyse_a_post.py"
+ATTENTION = "pages/3_Attention_and_routing.py"
+TIMEOUT = 180
+
+
+@pytest.fixture(scope="module")
+def demo_run() -> Path:
+    return demo_run_dir()
+
+
+@pytest.fixture
+def app(demo_run, monkeypatch):
+    """An AppTest of app.py on the session's demo run; `app(page)` runs that page."""
+    monkeypatch.setenv("CRISISLENS_RUN", str(demo_run))
+    monkeypatch.delenv("CRISISMMD_ROOT", raising=False)
+
+    def run(page: str | None = None, **state) -> AppTest:
+        at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
+        for key, value in state.items():
+            at.session_state[key] = value
+        at.run()
+        if page:
+            at.switch_page(page).run()
+        return at
+
+    return run
+
+
+def charts(at: AppTest) -> int:
+    return len(at.get("plotly_chart"))
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def photo_bytes(fmt: str = "JPEG") -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (300, 200), (120, 130, 140)).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+# ------------------------------------------------------------------------------ every page
+
+
+def test_overview_on_the_demo_default(app):
+    at = app()
+    assert_clean(at)
+    assert at.title[0].value == "CrisisLens overview"
+    assert any("Demo mode" in i.value and "CRISISMMD_ROOT" in i.value for i in at.info)
+    assert charts(at) >= 6  # events, photos, 3 label distributions, confusion matrix (+ history, ablation)
+    text = " ".join(m.value for m in at.markdown)
+    for fact in ("Preset", "Text reader", "Photo reader", "Fusion", "Parameters", "Training data", "Trained"):
+        assert fact in text
+    assert len(at.dataframe) >= 1  # the metrics table
+
+
+def matching(at: AppTest) -> int:
+    """The number of matching posts the page reports (0 when it says none match)."""
+    line = next((m.value for m in at.markdown if "matching posts" in m.value), None)
+    if line is None:
+        assert any("No post matches" in w.value for w in at.warning)
+        return 0
+    return int(line.split("**")[1].replace(",", ""))
+
+
+def test_browse_filters_change_the_table(app):
+    at = app(BROWSE)
+    assert_clean(at)
+    table = at.dataframe[0].value
+    total = matching(at)
+    assert total > 0 and len(table) == min(total, 50)
+
+    counts = {}
+    for outcome in ("right", "wrong"):
+        at.radio(key="br-outcome").set_value(outcome).run()
+        assert_clean(at)
+        counts[outcome] = matching(at)
+        if counts[outcome]:
+            shown = at.dataframe[0].value["Right?"]
+            assert shown.str.contains(outcome).all()
+    assert counts["right"] + counts["wrong"] == total
+    at.radio(key="br-outcome").set_value("all").run()
+
+    first_event = at.multiselect(key="br-events").options[0]
+    at.multiselect(key="br-events").set_value([first_event]).run()
+    assert_clean(at)
+    assert set(at.dataframe[0].value["Event"]) == {plots.pretty(first_event)}
+    assert 0 < matching(at) < total
+
+    at.multiselect(key="br-events").set_value([])
+    at.slider(key="br-conf").set_value((0.0, 0.0)).run()
+    assert matching(at) == 0
+    at.slider(key="br-conf").set_value((0.0, 1.0))
+    word = table["Text"].iloc[0].split()[0]
+    at.text_input(key="br-query").input(word).run()
+    assert_clean(at)
+    assert 0 < matching(at) <= total
+    assert at.dataframe[0].value["Text"].str.contains(word, case=False, regex=False).all()
+    at.text_input(key="br-query").input("zzzz-no-such-words").run()
+    assert not at.exception
+    assert matching(at) == 0
+
+
+def test_browse_opens_a_post_with_its_explanation(app):
+    at = app(BROWSE)
+    post = at.selectbox(key="br-post").options[1]  # options[0] is the empty choice
+    at.selectbox(key="br-post").set_value(at.session_state["br-page-ids"][0]).run()
+    assert_clean(at)
+    assert post
+    assert any(h.value == "Why the model said this" for h in at.subheader)
+    assert charts(at) >= 4  # probabilities, modality, capsules, routing (+ attention when it has a photo)
+    assert len(at.caption) >= 4
+
+
+def test_analyse_text_and_photo(app, demo_run):
+    at = app(ANALYSE)
+    assert_clean(at)
+    at.text_area(key="an-text").input("Bridge collapsed after the flood, families need rescue boats")
+    at.file_uploader(key="an-image").set_value(("photo.jpg", photo_bytes(), "image/jpeg"))
+    at.button[0].click().run()
+    assert_clean(at)
+    assert any("together with the photo" in s.value for s in at.success)
+    runs = dashboard.discover_run(demo_run).runs
+    assert len(dashboard.answers(at.markdown)) == len(runs)  # one answer per trained task
+    # per task: probabilities, modality, capsules, word->region heatmap, overlay, photo->words, routing
+    assert charts(at) >= 7 * len(runs)
+    captions = " ".join(c.value for c in at.caption)
+    assert plots.CAPTIONS["token_region"] in captions and plots.CAPTIONS["routing"] in captions
+
+
+def test_analyse_text_alone_is_text_only(app):
+    at = app(ANALYSE)
+    at.text_area(key="an-text").input("Volunteers hand out water and food at the shelter")
+    at.button[0].click().run()
+    assert_clean(at)
+    assert any("text only" in i.value for i in at.info)
+    assert len(dashboard.answers(at.markdown)) >= 1
+    assert charts(at) >= 3
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_analyse_bad_input_is_answered_on_the_page(app):
+    at = app(ANALYSE)
+    at.button[0].click().run()  # nothing typed, nothing uploaded
+    assert not at.exception
+    assert any("The post is empty" in e.value for e in at.error)
+
+    at.text_area(key="an-text").input("Roof torn off, road blocked")
+    at.file_uploader(key="an-image").set_value(("photo.png", b"this is not an image", "image/png"))
+    at.button[0].click().run()
+    assert not at.exception
+    assert any("could not be read" in e.value for e in at.error)
+    assert any("as text only" in w.value for w in at.warning)
+    assert len(dashboard.answers(at.markdown)) >= 1  # still analysed, from the text
+
+    big = Image.new("RGB", (9000, 5000))  # 45 megapixels: refused before decoding
+    buffer = io.BytesIO()
+    big.save(buffer, format="PNG")
+    at.file_uploader(key="an-image").set_value(("huge.png", buffer.getvalue(), "image/png"))
+    at.button[0].click().run()
+    assert not at.exception
+    assert any("could not be read" in e.value and "pixels" in e.value for e in at.error)
+
+
+def test_batch_csv(app):
+    at = app(ANALYSE)
+    uploader = at.file_uploader(key="an-csv")
+    uploader.set_value(("posts.csv", b"message\nhello\n", "text/csv")).run()
+    assert not at.exception
+    assert any("no 'text' column" in e.value for e in at.error)
+
+    csv = "text,image_path\nBridge collapsed in the flood,\nFree pizza tonight,/etc/passwd\n,\n"
+    at.file_uploader(key="an-csv").set_value(("posts.csv", csv.encode(), "text/csv")).run()
+    assert_clean(at)
+    score = next(b for b in at.button if b.label.startswith("Score"))
+    score.click().run()
+    assert_clean(at)
+    scored = at.session_state["an-scored"][1]
+    assert len(scored) == 3
+    assert scored.loc[0, "informative_label"] in ("informative", "not_informative")
+    assert "must lie inside" in scored.loc[1, "note"]
+    assert "nothing to analyse" in scored.loc[2, "note"]
+    assert len(at.get("download_button")) == 1
+
+
+def test_attention_and_routing(app):
+    at = app(ATTENTION)
+    assert_clean(at)
+    assert charts(at) >= 3  # per class, per event, confidence vs words (+ routing per class)
+    assert any("Only one run" in i.value for i in at.info)
+
+
+def test_attention_compares_two_runs(app, demo_run, tmp_path):
+    other = tmp_path / "copy"
+    shutil.copytree(demo_run / "informative", other / "informative")
+    at = app(ATTENTION)
+    at.text_input(key="at-other-typed").input(str(other)).run()
+    assert_clean(at)
+    assert len(dashboard.answers(at.markdown)) == 2
+    assert charts(at) >= 5
+
+
+def test_overview_shows_the_fusion_ablation(app, demo_run, tmp_path, monkeypatch):
+    """train.py's ablation: <out>/ablation.json beside one run folder per variant and seed."""
+    for variant in ("text", "full"):
+        shutil.copytree(demo_run / "informative", tmp_path / f"{variant}-seed0")
+    rows = [{"fusion": v, "runs": [str(tmp_path / f"{v}-seed0")],
+             "dev": {"macro_f1": {"mean": m, "std": 0.0, "values": [m]},
+                     "accuracy": {"mean": a, "std": 0.0, "values": [a]}}}
+            for v, m, a in (("text", 0.6, 0.7), ("full", 0.7, 0.8))]
+    (tmp_path / "ablation.json").write_text(
+        json.dumps({"axis": "fusion", "task": "informative", "seeds": [0], "rows": rows}))
+    (tmp_path / "ablation.md").write_text("| fusion | dev macro-F1 |\n|---|---|\n| text | 0.6 |\n| full | 0.7 |\n")
+    monkeypatch.setenv("CRISISLENS_RUN", str(tmp_path))
+    at = app()
+    assert_clean(at)
+    assert any(s.value == "Fusion variants side by side" for s in at.subheader)
+    full = dashboard.discover_run(tmp_path).runs["informative (full-seed0)"]
+    table, variant, metrics, _ = dashboard.load_ablation(full)
+    assert variant == "fusion" and metrics[:2] == ["dev_macro_f1_mean", "dev_accuracy_mean"]
+    assert table["fusion"].tolist() == ["text", "full"]
+
+
+# ------------------------------------------------------------------------------ bad folders
+
+
+@pytest.mark.parametrize("page", [None, BROWSE, ANALYSE, ATTENTION])
+def test_a_run_folder_without_checkpoint(app, tmp_path, monkeypatch, page):
+    (tmp_path / "notes.txt").write_text("not a run")
+    monkeypatch.setenv("CRISISLENS_RUN", str(tmp_path))
+    at = app(page)
+    assert not at.exception
+    assert any("not a CrisisLens run" in e.value for e in at.error)
+
+
+def test_a_folder_that_is_not_crisismmd(app, tmp_path):
+    at = app(data_root=str(tmp_path))
+    assert not at.exception
+    assert any("not a CrisisMMD v2.0 folder" in e.value for e in at.error)
+    assert not any("Demo mode" in i.value for i in at.info)
+
+
+def test_first_start_trains_the_demo_run_with_progress(demo_run, tmp_path, monkeypatch):
+    """With no run at the default place, train_demo is called (with a progress callback) and the
+    app then shows the run; a later start reuses it."""
+    import crisis_model.training as training
+
+    calls = []
+
+    def fake_train_demo(out, progress=None, **kwargs):
+        calls.append(Path(out))
+        for done in range(3):
+            progress({"stage": "epoch", "epoch": 1, "epochs": 1, "done": done + 1, "total": 3,
+                      "run": "informative", "run_index": 0, "run_count": 1})
+        for task in ("informative", "humanitarian", "damage"):
+            shutil.copytree(demo_run / task, Path(out) / task)
+        return Path(out)
+
+    monkeypatch.setattr(training, "train_demo", fake_train_demo)
+    monkeypatch.setattr(dashboard, "DEFAULT_RUN", tmp_path / "runs" / "demo")
+    monkeypatch.delenv("CRISISLENS_RUN", raising=False)
+    monkeypatch.delenv("CRISISMMD_ROOT", raising=False)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert calls == [tmp_path / "runs" / "demo"]
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception and not at.error
+    assert at.title[0].value == "CrisisLens overview"
+    assert len(calls) == 1  # reused
+
+
+# ------------------------------------------------------------------------------ pure parts
+
+
+def test_progress_never_moves_back_and_reads_plainly():
+    fraction, text = dashboard._progress_text(
+        {"stage": "epoch", "epoch": 2, "epochs": 4, "done": 1, "total": 2, "run": "humanitarian",
+         "run_index": 1, "run_count": 3}, 12.0)
+    assert 1 / 3 < fraction < 2 / 3
+    assert "Model 2 of 3 (Humanitarian category)" in text and "round 2 of 4" in text
+    assert dashboard._progress_text({"stage": "eval", "done": 1, "total": 1}, 0)[0] is None
+
+
+def test_filters_and_paging():
+    frame = dashboard.normalise_predictions(pd.DataFrame({
+        "post_id": [f"p{i}" for i in range(10)],
+        "event": ["a"] * 5 + ["b"] * 5,
+        "split": ["dev", "test"] * 5,
+        "text": ["Bridge down"] + ["nothing"] * 9,
+        "image_path": [""] * 3 + ["/x.jpg"] * 7,
+        "true_label": ["x", "y"] * 5,
+        "predicted_label": ["x"] * 10,
+        "confidence": np.linspace(0.5, 0.95, 10),
+        "text_weight": np.linspace(0, 1, 10),
+    }))
+    assert len(dashboard.apply_filters(frame, dashboard.Filters())) == 10
+    assert len(dashboard.apply_filters(frame, dashboard.Filters(events=["b"]))) == 5
+    assert len(dashboard.apply_filters(frame, dashboard.Filters(outcome="wrong"))) == 5
+    assert len(dashboard.apply_filters(frame, dashboard.Filters(photo="without"))) == 3
+    assert len(dashboard.apply_filters(frame, dashboard.Filters(confidence=(0.9, 1.0)))) == 1
+    assert dashboard.apply_filters(frame, dashboard.Filters(query="BRIDGE"))["post_id"].tolist() == ["p0"]
+    ordered = dashboard.sort_rows(frame, "Least confident first")
+    assert dashboard.page_slice(ordered, 2, 4)["post_id"].tolist() == ["p4", "p5", "p6", "p7"]
+
+
+def test_batch_csv_reader_refuses_bad_files():
+    with pytest.raises(dashboard.CrisisLensError, match="no 'text' column"):
+        dashboard.read_batch_csv(b"a,b\n1,2\n")
+    with pytest.raises(dashboard.CrisisLensError, match="not UTF-8"):
+        dashboard.read_batch_csv("text\ncaf\u00e9\n".encode("latin-1"))
+    with pytest.raises(dashboard.CrisisLensError, match="only a header"):
+        dashboard.read_batch_csv(b"text\n")
+    assert dashboard.read_batch_csv(b"text\nhello\n")["text"].tolist() == ["hello"]
+
+
+def test_explanation_figures_are_labelled():
+    tokens = ["Crisis", " tweet", ":", " bridge", " bridge"]
+    t2r = np.full((5, 49), 1 / 49)
+    t2r[3, 10] = 0.5
+    fig = plots.token_region_heatmap(tokens, t2r)
+    assert list(fig.layout.yaxis.ticktext) == ["Crisis", "tweet", ":", "bridge", "bridge"]  # repeats kept
+    overlay = plots.region_overlay(Image.new("RGB", (640, 480)), plots.region_weights(t2r, 3))
+    assert overlay.data[1].z.shape == (7, 7) and overlay.data[0].source.startswith("data:image/png")
+    routing = plots.routing_heatmap(np.full((4, 2), 0.5), ["text 1", "text 2", "image 1", "image 2"])
+    assert list(routing.data[0].y) == ["Text 1", "Text 2", "Image 1", "Image 2"]
+    assert plots.modality_bar({"text": 0.3, "image": 0.7}).data[0].x == (0.3, 0.7)
+    assert len(plots.capsule_lengths_bar(np.array([0.1, 0.9])).data[0].y) == 2
+    cm = plots.confusion_matrix(["a", "a", "b"], ["a", "b", "b"], ["a", "b"])
+    assert cm.data[0].customdata.tolist() == [[1, 1], [0, 1]]
+    for key in ("modality", "token_region", "overlay", "routing", "capsule_lengths"):
+        assert plots.CAPTIONS[key]

@@ -1,0 +1,202 @@
+"""End to end in a real browser: `streamlit run app.py` on 127.0.0.1, Debian's Chromium driven by
+Playwright through every page; a post with a photo is analysed; full-page screenshots are saved
+(to $CRISISLENS_SCREENSHOTS, default artifacts/screenshots/). Any Streamlit exception box fails.
+
+Needs /usr/bin/chromium (`apt-get install -y chromium`) and the playwright package; it never runs
+`playwright install`. Skips with the reason when either is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.dashboard_support import demo_run_dir
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+SHOTS = Path(os.environ.get("CRISISLENS_SCREENSHOTS", REPO / "artifacts" / "screenshots"))
+PAGES = {  # url path -> the page's title
+    "": "CrisisLens overview",
+    "browse": "Browse predictions",
+    "analyse": "Analyse a post",
+    "attention": "Attention & routing",
+}
+
+
+def _requirements() -> str | None:
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} is not installed (apt-get install -y chromium); the browser test needs Debian's Chromium"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright Python package is not installed (pip install playwright)"
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    reason = _requirements()
+    if reason:
+        pytest.skip(reason)
+    if os.environ.get("CRISISLENS_BROWSER_URL"):  # an app already running (to look at it by hand)
+        yield os.environ["CRISISLENS_BROWSER_URL"].rstrip("/")
+        return
+    run = demo_run_dir()
+    port = _free_port()
+    env = {**os.environ, "CRISISLENS_RUN": str(run), "PYTHONUNBUFFERED": "1"}
+    log = (SHOTS.parent / "streamlit-browser-test.log")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
+             "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.read().strip() == b"ok":
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.time() > deadline:
+                pytest.fail(f"streamlit did not start; its log:\n{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)  # the process group of the server started above
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+def wait_idle(page, timeout: float = 120_000) -> None:
+    """Until the script run is over and no spinner is left, then a moment for charts to draw."""
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stSpinner\"]')", timeout=timeout)
+    page.wait_for_timeout(1200)
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout)
+
+
+def charts_drawn(page, at_least: int, timeout: float = 60_000) -> int:
+    """Waits until at least `at_least` Plotly charts are drawn (Plotly's code loads lazily)."""
+    page.wait_for_function(f"() => document.querySelectorAll('.js-plotly-plot').length >= {at_least}",
+                           timeout=timeout)
+    return page.locator(".js-plotly-plot").count()
+
+
+def no_exception(page, where: str) -> None:
+    boxes = page.locator('[data-testid="stException"]')
+    assert boxes.count() == 0, f"{where}: Streamlit exception box: {boxes.first.inner_text()[:2000]}"
+
+
+def screenshot(page, name: str) -> Path:
+    """A full-page screenshot; Streamlit scrolls inside its main container, so the viewport is
+    made as tall as the content first."""
+    count, stable = -1, 0
+    while stable < 3:  # until the number of drawn charts has not changed for a while
+        now = page.locator(".js-plotly-plot").count()
+        stable = stable + 1 if now == count else 0
+        count = now
+        page.wait_for_timeout(400)
+    height = page.evaluate(
+        "() => Math.max(...[...document.querySelectorAll('[data-testid=\"stMain\"], "
+        "[data-testid=\"stAppViewContainer\"], section.main')].map(e => e.scrollHeight), 900)")
+    page.set_viewport_size({"width": 1400, "height": min(int(height) + 40, 16000)})
+    page.wait_for_timeout(800)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    return path
+
+
+def damaged_street():
+    """A drawn photo of collapsed buildings, as the demo data has them."""
+    import random
+
+    from crisis_model import demo
+
+    return demo._draw_image(random.Random(1), "demo_earthquake", "infrastructure_and_utility_damage",
+                            "severe_damage")
+
+
+def open_page(browser, url: str):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(url, wait_until="domcontentloaded")
+    wait_idle(page)
+    return page
+
+
+def test_every_page_and_the_analyse_flow(server, browser):
+    for path, title in PAGES.items():
+        page = open_page(browser, f"{server}/{path}")
+        page.get_by_role("heading", name=title).first.wait_for(timeout=30_000)
+        no_exception(page, f"/{path}")
+        errors = page.locator('[data-testid="stAlertContentError"]')
+        assert errors.count() == 0, f"/{path}: an error message on the demo default: {errors.first.inner_text()}"
+        if path == "":
+            assert page.get_by_text("Demo mode").count() >= 1
+            assert charts_drawn(page, 4) >= 4
+        if path == "browse":
+            page.get_by_text("matching posts").first.wait_for()
+            # click the selection box of the table's first row (the table is drawn on a canvas:
+            # the row marker column is 32 px wide, the header and each row 35 px high)
+            table = page.locator('[data-testid="stDataFrame"]').first
+            table.scroll_into_view_if_needed()
+            box = table.bounding_box()
+            page.mouse.click(box["x"] + 16, box["y"] + 35 + 17)
+            wait_idle(page)
+            page.get_by_text("Why the model said this").wait_for(timeout=60_000)
+            no_exception(page, "/browse post detail")
+            assert charts_drawn(page, 4) >= 4
+        if path == "attention":
+            assert charts_drawn(page, 3) >= 3
+        screenshot(page, f"{list(PAGES).index(path) + 1}_{path or 'overview'}")
+        if path == "analyse":
+            photo = SHOTS.parent / "upload.png"
+            damaged_street().save(photo)
+            page.get_by_label("Post text").fill("Bridge collapsed after the flood, families need rescue boats")
+            page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(photo))
+            page.get_by_text("upload.png").first.wait_for(timeout=30_000)
+            page.get_by_role("button", name="Analyse").click()
+            page.get_by_text("Why the model said this").first.wait_for(timeout=90_000)
+            wait_idle(page)
+            no_exception(page, "/analyse after analysing a post")
+            assert page.get_by_text("Analysed the text together with the photo").count() == 1
+            assert charts_drawn(page, 5) >= 5
+            screenshot(page, "3_analyse_result")
+        page.close()
