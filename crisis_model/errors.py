@@ -25,3 +25,7 @@ class CheckpointError(CrisisLensError):
 
 class BackboneUnavailableError(CrisisLensError):
     """Pretrained weights that cannot be found locally nor downloaded (e.g. offline)."""
+
+
+class TrainingError(CrisisLensError):
+    """A training run that cannot start or go on: bad options, a run folder in the way, a NaN loss."""

@@ -79,17 +79,24 @@ class CrisisModel(nn.Module):
     # ------------------------------------------------------------------ building and loading
 
     @classmethod
-    def from_config(cls, config: CrisisConfig, train_texts: Iterable[str] | None = None) -> "CrisisModel":
+    def from_config(cls, config: CrisisConfig, train_texts: Iterable[str] | None = None,
+                    seed: int | None = None) -> "CrisisModel":
         """A new model: pretrained backbones where the config asks for them, a fresh fusion head.
-        `train_texts` trains the tokenizer of the `tiny` preset."""
+        `train_texts` trains the tokenizer of the `tiny` preset. `seed` seeds each part's random
+        initialisation on its own, so a random backbone is the same whatever the other branch is
+        (the tiny preset's text branch depends on its training texts): runs on the same images
+        then share their cached image features."""
         text_encoder = tokenizer = None
         if config.uses_text:
+            _seed(seed)
             text_encoder, tokenizer = build_text_encoder(config, train_texts)
+        _seed(seed)
         image_encoder = (
             ImageEncoder(build_resnet(config.image_backbone, config.image_pretrained))
             if config.uses_image
             else None
         )
+        _seed(seed)
         return cls(config, _with_lora(text_encoder, config), image_encoder, tokenizer)
 
     def save_pretrained(self, directory: str | Path) -> None:
@@ -252,6 +259,11 @@ class CrisisModel(nn.Module):
         from crisis_model.inference import predict
 
         return predict(self, posts, batch_size=batch_size, autocast_dtype=autocast_dtype)
+
+
+def _seed(seed: int | None) -> None:
+    if seed is not None:
+        torch.manual_seed(seed)
 
 
 def _with_lora(text_encoder: TextEncoder | None, config: CrisisConfig) -> TextEncoder | None:

@@ -21,6 +21,14 @@ TINY_TEXTS = [
 ] * 5
 
 
+@pytest.fixture(scope="session")
+def demo_root(tmp_path_factory) -> Path:
+    """A small synthetic CrisisMMD folder (60 tweets, images, all three tasks and splits)."""
+    from crisis_model.demo import generate_demo_dataset
+
+    return generate_demo_dataset(tmp_path_factory.mktemp("demo") / "data", n_tweets=60, seed=0)
+
+
 @pytest.fixture(autouse=True)
 def _deterministic() -> None:
     torch.manual_seed(0)

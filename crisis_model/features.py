@@ -1,0 +1,387 @@
+"""Feature cache: what the frozen backbones say about each post, computed once and reused.
+
+With frozen backbones (`backbone_mode="frozen"`) the language model and the ResNet give the same
+output for a post in every epoch and every run, and they cost nearly all of the compute. Their
+outputs are computed once per (backbone, prompt, post), kept in memory for the epochs of a run,
+and stored on disk for the next run:
+
+    <cache>/text/<namespace>/<xx>/<key>.safetensors    token states (L, D) and pooled vector (D,)
+    <cache>/image/<namespace>/<xx>/<key>.safetensors   region vectors (49, C)
+
+The namespace is a digest of the backbone's weights, its config and (text) its tokenizer, so a
+fine-tuned or re-initialised backbone never meets the features of another. The key adds the
+prompt, max_text_tokens and the post's text, or the image size and the image file's path, size
+and modification time, so an edited image or a changed prompt is a miss. Each file carries a
+checksum of its tensors: a torn write or a corrupted file is detected, dropped and recomputed.
+
+Features are stored as float16, in memory and on disk alike (half the space; a cold and a warm
+run see the same numbers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pad_sequence
+from torch.utils.data import DataLoader, Dataset
+
+from crisis_model.backbones import TextFeatures
+from crisis_model.errors import ImageError
+from crisis_model.images import image_to_tensor, load_image
+
+if TYPE_CHECKING:
+    from crisis_model.model import CrisisModel
+
+FORMAT_VERSION = 1  # raise when the way features are computed changes: old entries become misses
+STORE_DTYPE = torch.float16
+Progress = Callable[[dict[str, Any]], None]
+
+
+def _digest(*parts: Any) -> str:
+    return hashlib.blake2b(json.dumps(parts, sort_keys=True).encode(), digest_size=20).hexdigest()
+
+
+def module_digest(module: nn.Module) -> str:
+    """A digest of every parameter and buffer (names, dtypes, shapes and bytes) of a module."""
+    h = hashlib.blake2b(digest_size=20)
+    for name, tensor in module.state_dict().items():
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
+        h.update(memoryview(t.reshape(-1).view(torch.uint8).numpy()))
+    return h.hexdigest()
+
+
+def text_namespace(model: "CrisisModel") -> str:
+    encoder, config = model.text_encoder, model.config
+    tokenizer = json.loads(model.tokenizer.backend_tokenizer.to_str())
+    # each call sets these two to its own arguments: they are not part of what the tokenizer is
+    tokenizer.pop("truncation", None)
+    tokenizer.pop("padding", None)
+    return _digest("text", FORMAT_VERSION, module_digest(encoder), encoder.pooling,
+                   config.text_backbone_config, tokenizer)
+
+
+def image_namespace(model: "CrisisModel") -> str:
+    return _digest("image", FORMAT_VERSION, module_digest(model.image_encoder),
+                   model.config.image_backbone)
+
+
+def text_key(namespace: str, prompt: str, max_tokens: int, text: str) -> str:
+    return _digest(namespace, prompt, max_tokens, text)
+
+
+def image_key(namespace: str, image_size: int, path: str) -> str | None:
+    """None when the file is gone (it is then read as a post without an image)."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return _digest(namespace, image_size, os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
+
+
+def _checksum(tensors: dict[str, Tensor]) -> str:
+    h = hashlib.blake2b(digest_size=20)
+    for name in sorted(tensors):
+        t = tensors[name].contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
+        h.update(memoryview(t.reshape(-1).view(torch.uint8).numpy()))
+    return h.hexdigest()
+
+
+@dataclass
+class CacheStats:
+    hits: int = 0  # found on disk
+    misses: int = 0  # computed by the backbone
+    corrupt: int = 0  # found on disk but unreadable or failing the checksum (also counted as misses)
+
+
+class FeatureStore:
+    """Cache entries on disk, one checksummed safetensors file each; `root=None` keeps nothing."""
+
+    def __init__(self, root: str | Path | None) -> None:
+        self.root = Path(root) if root is not None else None
+
+    def _path(self, kind: str, namespace: str, key: str) -> Path:
+        return self.root / kind / namespace[:16] / key[:2] / f"{key}.safetensors"
+
+    def load(self, kind: str, namespace: str, key: str, stats: CacheStats) -> dict[str, Tensor] | None:
+        if self.root is None:
+            return None
+        path = self._path(kind, namespace, key)
+        if not path.exists():
+            return None
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                expected = (f.metadata() or {}).get("checksum")
+                tensors = {name: f.get_tensor(name) for name in f.keys()}
+            if expected is None or _checksum(tensors) != expected:
+                raise ValueError("checksum mismatch")
+        except (SafetensorError, OSError, ValueError):
+            stats.corrupt += 1
+            path.unlink(missing_ok=True)
+            return None
+        return tensors
+
+    def save(self, kind: str, namespace: str, key: str, tensors: dict[str, Tensor]) -> None:
+        """Written beside its final name and renamed into place: readers never see half a file."""
+        if self.root is None:
+            return
+        path = self._path(kind, namespace, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key[:8]}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            save_file(tensors, tmp, metadata={"checksum": _checksum(tensors)})
+            os.replace(tmp, path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------- images
+
+
+def decode_image(path: str, size: int) -> Tensor | str:
+    """The image as a model input tensor, or the reason it cannot be read."""
+    try:
+        return image_to_tensor(load_image(path), size)
+    except ImageError as err:
+        return str(err)
+
+
+class ImageFiles(Dataset):
+    """Decodes images in DataLoader workers: (id, tensor, or the error message, or None for a
+    post without an image). The id is the position, or ids[position] when given."""
+
+    def __init__(self, paths: Sequence[str], size: int, ids: Sequence[int] | None = None) -> None:
+        self.paths, self.size = list(paths), size
+        self.ids = list(ids) if ids is not None else list(range(len(self.paths)))
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> tuple[int, Tensor | str | None]:
+        return self.ids[i], decode_image(self.paths[i], self.size) if self.paths[i] else None
+
+
+# --------------------------------------------------------------------------- in memory
+
+
+@dataclass
+class PostFeatures:
+    """Backbone outputs for every post of a table, ready to be batched for the fusion head."""
+
+    text_index: Tensor | None  # (N,) row of each post in token_states / pooled
+    token_states: list[Tensor]  # per distinct text: (L, D)
+    pooled: Tensor | None  # (T, D)
+    image_index: Tensor  # (N,) row of each post in regions; -1: no image, or unreadable
+    regions: Tensor | None  # (M, R, C)
+    stats: dict[str, CacheStats] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def has_image(self) -> Tensor:
+        return self.image_index >= 0
+
+    def inputs(self, rows: Tensor, device: torch.device) -> dict[str, Any]:
+        """Keyword arguments of `CrisisModel.forward` for the posts at `rows`."""
+        has_image = self.has_image[rows]
+        inputs: dict[str, Any] = {"has_image": has_image.to(device)}
+        if self.pooled is not None:
+            texts = self.text_index[rows]
+            states = [self.token_states[i] for i in texts.tolist()]
+            lengths = torch.tensor([s.shape[0] for s in states])
+            padded = pad_sequence(states, batch_first=True)
+            mask = torch.arange(padded.shape[1])[None, :] < lengths[:, None]
+            inputs["text_features"] = TextFeatures(
+                token_states=padded.to(device, torch.float32),
+                token_mask=mask.to(device),
+                pooled=self.pooled[texts].to(device, torch.float32),
+            )
+        if self.regions is not None and bool(has_image.any()):
+            regions = self.regions[self.image_index[rows].clamp(min=0)]
+            inputs["region_states"] = regions.to(device, torch.float32)  # ignored where no image
+        return inputs
+
+
+# --------------------------------------------------------------------------- computing
+
+
+@dataclass
+class Distributed:
+    """This process's place among torchrun's processes; the default is a single process."""
+
+    rank: int = 0
+    world: int = 1
+    barrier: Callable[[], None] = lambda: None
+
+
+def _fill(
+    kind: str,
+    namespace: str,
+    keys: list[str],
+    compute: Callable[[list[str]], Iterator[tuple[str, dict[str, Tensor] | None]]],
+    store: FeatureStore,
+    dist: Distributed,
+    report: Callable[[int], None],
+) -> tuple[dict[str, dict[str, Tensor]], CacheStats]:
+    """Every distinct key's entry: from disk when there, else computed (and saved). Under torchrun
+    each process computes its share of the misses, then reads the others' from the shared cache
+    (on a cache that is not shared between machines, it computes what it does not find)."""
+    stats = CacheStats()
+    found: dict[str, dict[str, Tensor]] = {}
+    missing = []
+    for key in keys:
+        entry = store.load(kind, namespace, key, stats)
+        if entry is None:
+            missing.append(key)
+        else:
+            found[key] = entry
+            report(1)
+    stats.hits, stats.misses = len(found), len(missing)
+
+    def compute_and_save(todo: list[str]) -> None:
+        for key, entry in compute(todo):
+            if entry is not None:
+                found[key] = entry
+                store.save(kind, namespace, key, entry)
+            report(1)
+
+    if dist.world > 1 and store.root is not None:
+        compute_and_save(missing[dist.rank :: dist.world])
+        dist.barrier()
+        for key in missing:
+            if key not in found:
+                entry = store.load(kind, namespace, key, CacheStats())
+                if entry is not None:
+                    found[key] = entry
+                    report(1)
+        missing = [key for key in missing if key not in found]
+        # those left are the unreadable images (and, on an unshared cache, other machines' shares)
+        compute_and_save(missing)
+    else:
+        compute_and_save(missing)
+    return found, stats
+
+
+def _stored(t: Tensor) -> Tensor:
+    """A compact copy that owns its memory (a view would keep its whole batch alive)."""
+    return t.to(device="cpu", dtype=STORE_DTYPE, memory_format=torch.contiguous_format, copy=True)
+
+
+def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    # bf16 on a GPU; full precision on the CPU, where bf16 matmuls are slow on most chips
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@torch.inference_mode()
+def compute_features(
+    model: "CrisisModel",
+    texts: Sequence[str],
+    image_paths: Sequence[str],
+    store: FeatureStore,
+    *,
+    batch_size: int = 64,
+    workers: int = 0,
+    progress: Progress | None = None,
+    dist: Distributed | None = None,
+) -> PostFeatures:
+    """The frozen backbones' outputs for each post (text, image path or "")."""
+    dist = dist or Distributed()
+    cfg, device = model.config, model.device
+    report_total = 0
+    counts = {"done": 0}
+    text_keys: list[str] = []
+    image_rows: dict[str, str] = {}  # image key -> path
+    image_keys: list[str | None] = []
+
+    if model.text_encoder is not None:
+        text_ns = text_namespace(model)
+        text_keys = [text_key(text_ns, cfg.prompt, cfg.max_text_tokens, t) for t in texts]
+        report_total += len(set(text_keys))
+    if model.image_encoder is not None and any(image_paths):
+        image_ns = image_namespace(model)
+        for path in image_paths:
+            key = image_key(image_ns, cfg.image_size, path) if path else None
+            image_keys.append(key)
+            if key is not None:
+                image_rows.setdefault(key, path)
+        report_total += len(image_rows)
+
+    def report(n: int) -> None:
+        counts["done"] += n
+        if progress is not None:
+            progress({"stage": "features", "done": counts["done"], "total": report_total})
+
+    result = PostFeatures(text_index=None, token_states=[], pooled=None,
+                          image_index=torch.full((len(texts),), -1, dtype=torch.long), regions=None)
+    if text_keys:
+        text_of = dict(zip(text_keys, texts))
+
+        def encode_texts(todo: list[str]) -> Iterator[tuple[str, dict[str, Tensor]]]:
+            if not todo:
+                return
+            encoded = model.tokenize([text_of[k] for k in todo])
+            lengths = encoded["attention_mask"].sum(dim=1)
+            order = lengths.argsort(descending=True).tolist()  # similar lengths share a batch: less padding
+            for start in range(0, len(order), batch_size):
+                batch = order[start : start + batch_size]
+                longest = int(lengths[batch].max())
+                with _autocast(device):
+                    out = model.text_encoder(encoded["input_ids"][batch, :longest].to(device),
+                                             encoded["attention_mask"][batch, :longest].to(device))
+                for j, i in enumerate(batch):
+                    yield todo[i], {
+                        "token_states": _stored(out.token_states[j, : int(lengths[i])]),
+                        "pooled": _stored(out.pooled[j]),
+                    }
+
+        distinct = list(dict.fromkeys(text_keys))
+        found, result.stats["text"] = _fill("text", text_ns, distinct, encode_texts, store, dist, report)
+        row_of = {key: row for row, key in enumerate(distinct)}
+        result.text_index = torch.tensor([row_of[k] for k in text_keys], dtype=torch.long)
+        result.token_states = [found[k]["token_states"] for k in distinct]
+        result.pooled = torch.stack([found[k]["pooled"] for k in distinct])
+
+    if image_rows:
+        errors: dict[str, str] = {}
+
+        def encode_images(todo: list[str]) -> Iterator[tuple[str, dict[str, Tensor] | None]]:
+            loader = DataLoader(ImageFiles([image_rows[k] for k in todo], cfg.image_size),
+                                batch_size=batch_size, num_workers=workers, collate_fn=list)
+            for batch in loader:
+                good = [(i, x) for i, x in batch if isinstance(x, Tensor)]
+                for i, reason in batch:
+                    if isinstance(reason, str):
+                        errors[todo[i]] = reason
+                        yield todo[i], None
+                if not good:
+                    continue
+                pixels = torch.stack([x for _, x in good]).to(device)
+                with _autocast(device):
+                    regions = model.image_encoder(pixels).region_states
+                for j, (i, _) in enumerate(good):
+                    yield todo[i], {"region_states": _stored(regions[j])}
+
+        distinct = list(image_rows)
+        found, result.stats["image"] = _fill("image", image_ns, distinct, encode_images, store, dist, report)
+        readable = [k for k in distinct if k in found]
+        row_of = {key: row for row, key in enumerate(readable)}
+        result.image_index = torch.tensor([row_of.get(k, -1) if k else -1 for k in image_keys],
+                                          dtype=torch.long)
+        if readable:
+            result.regions = torch.stack([found[k]["region_states"] for k in readable])
+        result.warnings = [f"image ignored, post read as text-only: {reason}" for reason in errors.values()]
+    return result

@@ -1,0 +1,117 @@
+"""The feature cache: backbones run once per post, not once per epoch; a changed prompt, image
+or backbone never meets stale features; a corrupt entry is recomputed."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import pytest
+import torch
+from PIL import Image
+
+from crisis_model import backbones
+from crisis_model.features import CacheStats, FeatureStore, compute_features, module_digest
+from crisis_model.training import TrainConfig, train
+from tests.conftest import TINY_TEXTS, tiny_model
+
+
+@pytest.fixture
+def counted(monkeypatch) -> dict[str, int]:
+    """How often each backbone ran (batches)."""
+    calls = {"text": 0, "image": 0}
+    for kind, cls in (("text", backbones.TextEncoder), ("image", backbones.ImageEncoder)):
+        original = cls.forward
+
+        def forward(self, *args, _original=original, _kind=kind, **kwargs):
+            calls[_kind] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "forward", forward)
+    return calls
+
+
+def feature_stats(events: list[dict]) -> dict[str, dict[str, int]]:
+    return next(e["stats"] for e in events if e["stage"] == "features" and "stats" in e)
+
+
+def test_backbones_run_once_then_the_cache_is_hit_across_epochs_and_runs(tmp_path, demo_root, counted) -> None:
+    cfg = TrainConfig(out=str(tmp_path / "a"), data_root=str(demo_root), preset="tiny", epochs=2,
+                      workers=0, cache_dir=str(tmp_path / "cache"))
+    at_first_epoch: dict[str, int] = {}
+
+    def watch(event: dict) -> None:
+        events.append(event)
+        if event["stage"] == "epoch" and not at_first_epoch:
+            at_first_epoch.update(counted)
+
+    events: list[dict] = []
+    train(cfg, progress=watch)
+    cold = feature_stats(events)
+    assert cold["text"]["hits"] == 0 and cold["text"]["misses"] > 0
+    assert cold["image"]["hits"] == 0 and cold["image"]["misses"] > 0
+    assert counted == at_first_epoch  # the second epoch (and evaluation) ran no backbone
+
+    counted.update(text=0, image=0)
+    events = []
+    train(dataclasses.replace(cfg, out=str(tmp_path / "b")), progress=events.append)
+    warm = feature_stats(events)
+    assert warm["text"] == {"hits": cold["text"]["misses"], "misses": 0, "corrupt": 0}
+    assert warm["image"] == {"hits": cold["image"]["misses"], "misses": 0, "corrupt": 0}
+    assert counted == {"text": 0, "image": 0}
+
+    events = []
+    train(dataclasses.replace(cfg, out=str(tmp_path / "c"), prompt="summarize"), progress=events.append)
+    changed = feature_stats(events)
+    assert changed["text"]["hits"] == 0 and changed["text"]["misses"] == cold["text"]["misses"]
+    assert changed["image"]["misses"] == 0  # the images did not change
+
+
+def test_a_corrupt_or_stale_entry_is_recomputed(tmp_path) -> None:
+    model = tiny_model("full").eval()
+    image = tmp_path / "photo.png"
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(image)
+    store = FeatureStore(tmp_path / "cache")
+    texts, paths = TINY_TEXTS[:3], [str(image), "", ""]
+    first = compute_features(model, texts, paths, store)
+    assert first.stats["text"].misses == 3 and first.stats["image"].misses == 1
+    assert first.has_image.tolist() == [True, False, False]
+
+    entry = next((tmp_path / "cache" / "text").rglob("*.safetensors"))
+    data = bytearray(entry.read_bytes())
+    data[-3] ^= 0xFF  # a flipped bit in the tensor bytes
+    entry.write_bytes(bytes(data))
+    second = compute_features(model, texts, paths, store)
+    assert second.stats["text"] == CacheStats(hits=2, misses=1, corrupt=1)
+    for a, b in zip(first.token_states, second.token_states):
+        assert torch.equal(a, b)
+
+    entry.write_bytes(entry.read_bytes()[:40])  # a torn write
+    assert compute_features(model, texts, paths, store).stats["text"].corrupt == 1
+
+    os.utime(image, ns=(1, 1))  # the image file changed
+    assert compute_features(model, texts, paths, store).stats["image"].misses == 1
+
+
+def test_a_changed_backbone_never_meets_old_features(tmp_path) -> None:
+    model = tiny_model("text").eval()
+    store = FeatureStore(tmp_path / "cache")
+    compute_features(model, TINY_TEXTS[:2], ["", ""], store)
+    before = module_digest(model.text_encoder)
+    with torch.no_grad():
+        next(model.text_encoder.parameters()).add_(1e-3)
+    assert module_digest(model.text_encoder) != before
+    assert compute_features(model, TINY_TEXTS[:2], ["", ""], store).stats["text"].misses == 2
+
+
+def test_cached_features_give_the_outputs_of_the_raw_inputs(tmp_path) -> None:
+    model = tiny_model("full").eval()
+    image = tmp_path / "photo.png"
+    Image.new("RGB", (64, 48), (20, 130, 30)).save(image)
+    features = compute_features(model, TINY_TEXTS[:3], [str(image), "", str(image)], FeatureStore(None))
+    with torch.inference_mode():
+        cached = model(**features.inputs(torch.arange(3), torch.device("cpu")))
+        raw = model.predict([{"text": t, "image": p or None}
+                             for t, p in zip(TINY_TEXTS[:3], [str(image), "", str(image)])])
+    for i, pred in enumerate(raw):
+        assert cached.probabilities[i].tolist() == pytest.approx(list(pred.probabilities.values()), abs=2e-3)

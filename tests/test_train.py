@@ -1,0 +1,325 @@
+"""train.py and crisis_model.training on a small generated demo dataset (tiny preset, CPU): the
+run folder the dashboard reads, resume, torchrun (gloo), ablations, and bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import train as train_cli
+from safetensors.torch import load_file
+from crisis_model import CrisisModel, DataError, load_model
+from crisis_model import training
+from crisis_model.errors import CrisisLensError, TrainingError
+from crisis_model.metrics import classification_metrics, expected_calibration_error
+from crisis_model.training import TrainConfig, run_ablation, train, train_demo
+from tests.conftest import tiny_model
+
+REPO = Path(__file__).resolve().parents[1]
+PREDICTION_COLUMNS = {
+    "post_id", "event", "split", "text", "image_path", "true_label", "predicted_label", "confidence",
+    "prob_informative", "prob_not_informative", "text_weight", "image_weight", "has_image", "correct",
+    "routing_mean",
+}
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("feature-cache")
+
+
+@pytest.fixture
+def cfg(tmp_path, demo_root, cache_dir) -> TrainConfig:
+    return TrainConfig(out=str(tmp_path / "run"), data_root=str(demo_root), preset="tiny", epochs=2,
+                       workers=0, cache_dir=str(cache_dir))
+
+
+def read_history(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+
+
+# --------------------------------------------------------------------------- a run end to end
+
+
+def test_demo_run_leaves_every_file_the_dashboard_reads(cfg) -> None:
+    events: list[dict] = []
+    run = train(cfg, progress=events.append)
+    assert run == Path(cfg.out)
+    for name in ("checkpoint", "last", "metrics.json", "predictions.parquet", "history.jsonl",
+                 "command.txt", "train_config.json"):
+        assert (run / name).exists(), name
+    assert sorted(p.name for p in (run / "last").iterdir()) == [
+        "optimizer.safetensors", "state.json", "trainable.safetensors"]
+    assert not list(run.rglob("*.pt")) and not list(run.rglob("*.bin"))
+
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert set(metrics) == {"train", "dev", "test"}
+    for split in metrics.values():
+        for key in ("accuracy", "macro_f1", "weighted_f1", "positive_f1", "per_class",
+                    "confusion_matrix", "roc_auc", "ece"):
+            assert key in split
+        assert set(split["per_class"]) == {"informative", "not_informative"}
+        assert np.array(split["confusion_matrix"]).sum() == split["posts"]
+
+    predictions = pd.read_parquet(run / "predictions.parquet")
+    assert PREDICTION_COLUMNS <= set(predictions.columns)
+    assert set(predictions["split"]) == {"dev", "test"}
+    assert len(predictions) == metrics["dev"]["posts"] + metrics["test"]["posts"]
+    assert np.allclose(predictions["prob_informative"] + predictions["prob_not_informative"], 1, atol=1e-5)
+    assert np.allclose(predictions["text_weight"] + predictions["image_weight"], 1, atol=1e-5)
+    assert (predictions["correct"] == (predictions["true_label"] == predictions["predicted_label"])).all()
+    assert len(predictions["routing_mean"].iloc[0]) == 4  # the tiny preset's fused capsules
+    dev = predictions[predictions["split"] == "dev"]
+    assert metrics["dev"]["accuracy"] == pytest.approx(dev["correct"].mean())
+
+    history = read_history(run)
+    assert [h["epoch"] for h in history] == [1, 2]
+    for key in ("train_loss", "dev_macro_f1", "dev_accuracy", "lr", "seconds", "best"):
+        assert key in history[0]
+    assert json.loads((run / "train_config.json").read_text())["preset"] == "tiny"
+    assert "train.py" in (run / "command.txt").read_text()
+
+    stages = {e["stage"] for e in events}
+    assert {"data", "model", "features", "epoch", "eval", "done"} <= stages
+    assert all(0 <= e["done"] <= e["total"] for e in events)
+
+    # the checkpoint is the model the dashboard serves: it loads and predicts the same
+    model = load_model(run / "checkpoint", device="cpu")
+    post = dev.iloc[0]
+    [pred] = model.predict([{"text": post["text"], "image": post["image_path"]}])
+    assert pred.label == post["predicted_label"]
+    assert pred.probabilities["informative"] == pytest.approx(post["prob_informative"], abs=2e-3)
+
+
+def test_train_demo_trains_one_run_per_task_and_keeps_finished_ones(tmp_path, demo_root, cache_dir) -> None:
+    out = train_demo(tmp_path / "demo", data_dir=demo_root, n_tweets=60, epochs=1, workers=0,
+                     cache_dir=str(cache_dir))
+    for task in ("informative", "humanitarian", "damage"):
+        assert (out / task / "metrics.json").exists()
+        assert CrisisModel.from_pretrained(out / task / "checkpoint", device="cpu").config.task == task
+    assert json.loads((out / "damage" / "train_config.json").read_text())["labels"] == "image"
+    stamp = (out / "informative" / "metrics.json").stat().st_mtime_ns
+    train_demo(out, data_dir=demo_root, n_tweets=60, epochs=1, workers=0, cache_dir=str(cache_dir))
+    assert (out / "informative" / "metrics.json").stat().st_mtime_ns == stamp
+
+
+def test_an_interrupted_run_resumes_to_the_same_result(cfg, tmp_path) -> None:
+    cfg.epochs = 3
+    straight = train(dataclasses.replace(cfg, out=str(tmp_path / "straight")))
+
+    def interrupt_in_third_epoch(event: dict) -> None:
+        if event["stage"] == "epoch" and event["epoch"] == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, progress=interrupt_in_third_epoch)
+    run = Path(cfg.out)
+    assert json.loads((run / "last" / "state.json").read_text())["epoch"] == 2
+    assert len(read_history(run)) == 2 and not (run / "metrics.json").exists()
+
+    with pytest.raises(TrainingError, match="holds another run"):
+        train(cfg)
+    train(dataclasses.replace(cfg, resume=True))
+    assert [h["epoch"] for h in read_history(run)] == [1, 2, 3]
+    assert len((run / "command.txt").read_text().splitlines()) == 2
+    resumed = pd.read_parquet(run / "predictions.parquet")
+    expected = pd.read_parquet(straight / "predictions.parquet")
+    assert np.allclose(resumed["prob_informative"], expected["prob_informative"], atol=1e-5)
+    assert [h["train_loss"] for h in read_history(run)] == pytest.approx(
+        [h["train_loss"] for h in read_history(straight)], abs=1e-6)
+
+
+def test_cli_resume_keeps_the_run_options_and_extends_epochs(cfg) -> None:
+    train(dataclasses.replace(cfg, epochs=1, lr=2e-3))
+    assert train_cli.main(["--out", cfg.out, "--resume", "--epochs", "2"]) == 0
+    history = read_history(Path(cfg.out))
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert json.loads((Path(cfg.out) / "train_config.json").read_text())["lr"] == 2e-3
+
+
+def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_epoch(cfg, monkeypatch) -> None:
+    original = training.compute_loss
+    steps = {"count": 0}
+
+    def nan_in_second_epoch(logits, labels, weights):
+        loss = original(logits, labels, weights)
+        if torch.is_grad_enabled():  # a training step (evaluation runs under inference mode)
+            steps["count"] += 1
+            if steps["count"] > 2:  # the demo's 49 train posts are 2 steps an epoch
+                return loss * float("nan")
+        return loss
+
+    monkeypatch.setattr(training, "compute_loss", nan_in_second_epoch)
+    with pytest.raises(TrainingError, match="nan at epoch 2.*keeps epoch 1"):
+        train(cfg)
+    run = Path(cfg.out)
+    assert json.loads((run / "last" / "state.json").read_text())["epoch"] == 1
+    assert load_model(run / "checkpoint", device="cpu") is not None
+    assert not (run / "metrics.json").exists()
+
+
+def test_lora_mode_reads_raw_posts_and_trains_only_adapters_and_head(cfg) -> None:
+    # text fusion keeps it fast: the ResNet would otherwise run at every step on the CPU
+    run = train(dataclasses.replace(cfg, backbone_mode="lora", fusion="text", epochs=1, batch_size=64))
+    trainable = load_file(str(run / "last" / "trainable.safetensors"))
+    learned = [name for name in trainable if "running_" not in name and "num_batches" not in name]
+    assert any("lora_" in name for name in learned)
+    assert all("lora_" in name or name.startswith("head.") for name in learned)
+    assert load_model(run / "checkpoint", device="cpu").config.backbone_mode == "lora"
+    assert set(json.loads((run / "metrics.json").read_text())) == {"train", "dev", "test"}
+
+
+def test_raw_inputs_decode_images_in_workers_and_feed_the_model(demo_root) -> None:
+    frame = training.load_data(TrainConfig(out="unused", data_root=str(demo_root)))
+    frame.loc[1, "image_path"] = ""  # a post without an image
+    frame.loc[2, "image_path"] = str(demo_root / "DEMO_README.md")  # not an image: read as text-only
+    model = tiny_model("full").eval()
+    source = training.RawInputs(model, frame, workers=1, device=torch.device("cpu"))
+    [batch] = list(training._loader(source, [0, 1, 2], batch_size=3))
+    rows, inputs = source.inputs(batch)
+    assert rows.tolist() == [0, 1, 2]
+    assert inputs["has_image"].tolist() == [True, False, False]
+    assert inputs["pixel_values"].shape == (3, 3, 224, 224)
+    with torch.inference_mode():
+        assert model(**inputs).probabilities.shape == (3, 2)
+
+
+# --------------------------------------------------------------------------- torchrun
+
+
+@pytest.mark.slow
+def test_two_process_gloo_run_completes(tmp_path, demo_root, cache_dir) -> None:
+    out = tmp_path / "ddp"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+               str(REPO / "train.py"), "--data-root", str(demo_root), "--preset", "tiny", "--epochs", "2",
+               "--workers", "0", "--cache-dir", str(tmp_path / "cache"), "--out", str(out)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (out / "metrics.json").exists() and len(read_history(out)) == 2
+    assert (out / "command.txt").read_text().startswith("torchrun --nproc_per_node=2")
+    assert not (out / ".init").exists()
+    # each process computed half the features into the shared cache
+    assert len(list((tmp_path / "cache").rglob("*.safetensors"))) > 0
+    load_model(out / "checkpoint", device="cpu")
+
+
+# --------------------------------------------------------------------------- comparisons
+
+
+def test_ablation_writes_one_table_with_mean_and_std_over_seeds(cfg) -> None:
+    cfg.epochs = 1
+    out = run_ablation(cfg, "fusion", seeds=[0, 1], values=["text", "full"])
+    summary = json.loads((out / "ablation.json").read_text())
+    assert [row["fusion"] for row in summary["rows"]] == ["text", "full"]
+    for row in summary["rows"]:
+        assert len(row["dev"]["accuracy"]["values"]) == 2
+        assert row["dev"]["accuracy"]["std"] >= 0
+        assert "test" in row
+    table = (out / "ablation.md").read_text()
+    assert "| text |" in table and "±" in table and "dev macro-F1" in table
+    assert (out / "full-seed1" / "checkpoint").is_dir()
+    assert training.ABLATIONS["prompt"] == ("none", "task", "summarize")
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_bad_names_fail_before_anything_is_written(cfg) -> None:
+    for change, message in (({"task": "weather"}, "unknown task"), ({"labels": "votes"}, "unknown labels"),
+                            ({"preset": "huge"}, "unknown preset"), ({"prompt": "hello"}, "prompt")):
+        with pytest.raises(CrisisLensError, match=message):
+            train(dataclasses.replace(cfg, **change))
+    with pytest.raises(DataError, match="no .*text labels|label sources"):
+        train(dataclasses.replace(cfg, task="damage", labels="text"))
+    assert not Path(cfg.out).exists()
+
+
+def test_a_root_that_is_not_crisismmd_is_refused(cfg, tmp_path) -> None:
+    root = tmp_path / "photos"
+    root.mkdir()
+    (root / "cat.jpg").write_bytes(b"")
+    with pytest.raises(DataError, match="CrisisMMD"):
+        train(dataclasses.replace(cfg, data_root=str(root)))
+    assert not Path(cfg.out).exists()
+
+
+def test_an_empty_split_is_refused(cfg, tmp_path, demo_root) -> None:
+    root = tmp_path / "no-dev"
+    (root / "crisismmd_datasplit_all").mkdir(parents=True)
+    name = "task_informative_text_img_train.tsv"
+    shutil.copy(demo_root / "crisismmd_datasplit_all" / name, root / "crisismmd_datasplit_all" / name)
+    with pytest.warns(UserWarning):  # its images are not there: text-only posts
+        with pytest.raises(DataError, match="dev split is empty"):
+            train(dataclasses.replace(cfg, data_root=str(root)))
+
+
+def test_posts_files_are_checked(cfg, tmp_path) -> None:
+    no_text = tmp_path / "no_text.csv"
+    no_text.write_text("message,label\nflood downtown,informative\n")
+    with pytest.raises(DataError, match="text"):
+        train(dataclasses.replace(cfg, data_root=None, posts=str(no_text)))
+    bad_label = tmp_path / "bad_label.csv"
+    bad_label.write_text("text,label\nflood downtown,informative\nnice lunch,boring\n")
+    with pytest.raises(DataError, match="unknown informative label 'boring'"):
+        train(dataclasses.replace(cfg, data_root=None, posts=str(bad_label)))
+    with pytest.raises(TrainingError, match="exactly one of --data-root"):
+        train(dataclasses.replace(cfg, posts=str(bad_label)))
+
+
+def test_user_posts_train_with_a_held_out_dev_split(cfg, tmp_path) -> None:
+    posts = tmp_path / "posts.jsonl"
+    rows = [{"text": f"bridge {i} collapsed, people trapped", "label": "informative"} for i in range(12)]
+    rows += [{"text": f"lunch number {i} was tasty", "label": "not_informative"} for i in range(12)]
+    posts.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    run = train(dataclasses.replace(cfg, data_root=None, posts=str(posts), epochs=1))
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert set(metrics) == {"train", "dev"} and metrics["dev"]["posts"] >= 2
+
+
+def test_an_out_folder_holding_something_else_is_refused(cfg, tmp_path) -> None:
+    out = tmp_path / "precious"
+    out.mkdir()
+    (out / "thesis.tex").write_text("do not delete")
+    with pytest.raises(TrainingError, match="not a run folder"):
+        train(dataclasses.replace(cfg, out=str(out), overwrite=True))
+    assert (out / "thesis.tex").read_text() == "do not delete"
+
+
+def test_cli_help_and_errors(capsys, tmp_path) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        train_cli.main(["--help"])
+    assert exit_.value.code == 0
+    help_text = capsys.readouterr().out
+    for words in ("--data-root", "--ablation", "--resume", "torchrun", "examples"):
+        assert words in help_text
+    assert train_cli.main(["--data-root", str(tmp_path), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def test_metrics_match_hand_computed_values() -> None:
+    probabilities = np.array([[0.9, 0.1], [0.6, 0.4], [0.3, 0.7], [0.2, 0.8]])
+    m = classification_metrics([0, 1, 1, 0], probabilities, ["informative", "not_informative"])
+    assert m["accuracy"] == 0.5
+    assert m["confusion_matrix"] == [[1, 1], [1, 1]]
+    assert m["positive_f1"] == pytest.approx(0.5)
+    assert m["roc_auc"] == pytest.approx(0.5)  # positive class: the first label
+    # confidences 0.9, 0.6, 0.7, 0.8 in four bins with accuracies 1, 0, 1, 0
+    assert m["ece"] == pytest.approx((0.1 + 0.6 + 0.3 + 0.8) / 4)
+    assert expected_calibration_error(np.array([0]), np.array([[1.0, 0.0]])) == 0.0
+    three = classification_metrics([0, 0], np.array([[0.5, 0.3, 0.2]] * 2), ["a", "b", "c"])
+    assert three["roc_auc"] is None and three["positive_f1"] is None
