@@ -10,9 +10,12 @@ This is the public face of the model for the dashboard and for scripts:
 from __future__ import annotations
 
 import contextlib
+import os
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import torch
@@ -75,18 +78,82 @@ def as_post(item: Post | dict[str, Any], index: int) -> Post:
 
 
 def _decode(post: Post, index: int, size: int) -> tuple[torch.Tensor | None, list[str]]:
-    """The post's image as a tensor, or None (no image, or unreadable: then a warning)."""
+    """The post's image as a tensor, or None (no image, or unreadable: then a warning).
+    A JPEG from a path or bytes is decoded at the smallest DCT scale that still covers `size`
+    (`load_image(min_size=...)`): a third of the decoding time of a tweet photo."""
     if post.image is None:
         return None, []
     try:
-        return image_to_tensor(load_image(post.image), size), []
+        min_size = None if isinstance(post.image, Image.Image) else size  # never shrink a caller's image
+        return image_to_tensor(load_image(post.image, min_size=min_size), size), []
     except ImageError as err:
         return None, [f"post {index}: image ignored, analysed as text-only: {err}"]
 
 
-def _batches(items: Sequence[Any], size: int) -> Iterator[tuple[int, Sequence[Any]]]:
-    for start in range(0, len(items), size):
-        yield start, items[start : start + size]
+DECODE_WORKERS = max(1, min(16, os.cpu_count() or 1))
+"""Threads that decode the images of the next batch while the model scores this one (Pillow
+and torchvision release the GIL while they work). One pool serves every call and thread."""
+_decode_pool: ThreadPoolExecutor | None = None
+_decode_pool_lock = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _decode_pool
+    with _decode_pool_lock:
+        if _decode_pool is None:
+            _decode_pool = ThreadPoolExecutor(DECODE_WORKERS, thread_name_prefix="crisislens-decode")
+        return _decode_pool
+
+
+def _submit_decodes(posts: Sequence[Post], indices: Sequence[int], size: int) -> list:
+    """Starts decoding the images of these posts; `_gather` collects the results in order.
+    Files and bytes go to the pool; a caller's PIL image is converted here, in the calling
+    thread, as before (one PIL object is not safe to load from two threads at once)."""
+    pool = _pool()
+    return [pool.submit(_decode, posts[i], i, size) if isinstance(posts[i].image, (str, Path, bytes))
+            else _decode(posts[i], i, size) for i in indices]
+
+
+def _gather(pending: list) -> list[tuple[torch.Tensor | None, list[str]]]:
+    return [item.result() if isinstance(item, Future) else item for item in pending]
+
+
+def _cancel(pending: list) -> None:
+    for item in pending:
+        if isinstance(item, Future):
+            item.cancel()
+
+
+def _tokenize_all(model: "CrisisModel", texts: Sequence[str], chunk: int = 512) -> dict[str, torch.Tensor]:
+    """Every text's token ids, padded to max_text_tokens (a batch is cut to its longest post).
+    Tokenised in chunks, so one long call does not hold the tokenizer lock for long."""
+    width = model.config.max_text_tokens
+    pad_id = model.tokenizer.pad_token_id or 0
+    ids = torch.full((len(texts), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(texts), width), dtype=torch.long)
+    for start in range(0, len(texts), chunk):
+        encoded = model.tokenize(texts[start : start + chunk])
+        rows, length = encoded["input_ids"].shape
+        ids[start : start + rows, :length] = encoded["input_ids"]
+        mask[start : start + rows, :length] = encoded["attention_mask"]
+    return {"input_ids": ids, "attention_mask": mask}
+
+
+def _scoring_order(lengths: torch.Tensor, batch_size: int) -> list[int]:
+    """Posts by token count (stable), so that a batch holds posts of about one length and pads
+    little; the given order when everything fits in one batch."""
+    order = list(range(len(lengths)))
+    if len(order) > batch_size:
+        order.sort(key=lengths.tolist().__getitem__)
+    return order
+
+
+def _nothing_to_analyse(cfg, index: int, empty_text: bool, has_pixels: bool) -> CrisisLensError:
+    return CrisisLensError(
+        f"post {index}: nothing to analyse for a {cfg.fusion!r} model "
+        f"(text {'empty' if empty_text else 'given'}, image "
+        f"{'given' if has_pixels else 'missing or unreadable'})."
+    )
 
 
 @torch.inference_mode()
@@ -94,46 +161,68 @@ def predict(model: "CrisisModel", posts: Sequence[Post | dict[str, Any]], batch_
             autocast_dtype: torch.dtype | None = None) -> list[Prediction]:
     """Scores posts in batches. A post with neither text nor a readable image is an error;
     an unreadable image makes the post text-only, with a warning in its explanation.
-    Safe to call from several threads on one model: nothing in the model is changed."""
+    Safe to call from several threads on one model: nothing in the model is changed.
+
+    How it is fast (measured in bench/, reasoned in bench/NOTES.md): every text is tokenised
+    once; posts are scored in order of token count, so a batch pads little (predictions come
+    back in the order of `posts`); the images of the next batch are decoded on a thread pool
+    while the model scores this one, and JPEGs are decoded at reduced scale. Memory holds
+    two batches of images at most, whatever the number of posts."""
     cfg = model.config
     posts = [as_post(p, i) for i, p in enumerate(posts)]
+    if not posts:
+        return []
     device = model.device
-    predictions: list[Prediction] = []
-    for start, batch in _batches(posts, batch_size):
-        decoded = [_decode(p, start + i, cfg.image_size) for i, p in enumerate(batch)]
-        for i, (post, (pixels, _)) in enumerate(zip(batch, decoded)):
-            empty_text = not clean_text(post.text)
-            if (empty_text or not cfg.uses_text) and (pixels is None or not cfg.uses_image):
-                raise CrisisLensError(
-                    f"post {start + i}: nothing to analyse for a {cfg.fusion!r} model "
-                    f"(text {'empty' if empty_text else 'given'}, image "
-                    f"{'missing or unreadable' if pixels is None else 'given'})."
-                )
-        has_image = torch.tensor([pixels is not None for pixels, _ in decoded], device=device)
-        inputs: dict[str, Any] = {"has_image": has_image}
-        if cfg.uses_image and bool(has_image.any()):
-            blank = torch.zeros(3, cfg.image_size, cfg.image_size)
-            inputs["pixel_values"] = torch.stack(
-                [pixels if pixels is not None else blank for pixels, _ in decoded]
-            ).to(device)
-        tokens: list[list[str]] = [[] for _ in batch]
-        if cfg.uses_text:
-            encoded = model.tokenize([p.text for p in batch])
-            tokens = model.token_strings(encoded["input_ids"], encoded["attention_mask"])
-            inputs.update({k: v.to(device) for k, v in encoded.items()})
+    empty_text = [not cfg.uses_text or not clean_text(p.text) for p in posts]
+    for i, post in enumerate(posts):  # refused before any work, where no image can save them
+        if empty_text[i] and (post.image is None or not cfg.uses_image):
+            raise _nothing_to_analyse(cfg, i, not clean_text(post.text), False)
 
-        autocast = (
-            torch.autocast(device.type, dtype=autocast_dtype)
-            if autocast_dtype is not None
-            else contextlib.nullcontext()
-        )
-        with autocast:
-            out = model(**inputs)
-        predictions.extend(
-            _explain(model, out, i, post, tokens[i], warnings)
-            for i, (post, (_, warnings)) in enumerate(zip(batch, decoded))
-        )
-    return predictions
+    order = list(range(len(posts)))
+    encoded = None
+    if cfg.uses_text:
+        encoded = _tokenize_all(model, [p.text for p in posts])
+        lengths = encoded["attention_mask"].sum(dim=1)
+        order = _scoring_order(lengths, batch_size)
+    batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    autocast = (
+        (lambda: torch.autocast(device.type, dtype=autocast_dtype))
+        if autocast_dtype is not None
+        else contextlib.nullcontext
+    )
+
+    predictions: list[Prediction | None] = [None] * len(posts)
+    pending = _submit_decodes(posts, batches[0], cfg.image_size)
+    try:
+        for k, batch in enumerate(batches):
+            decoded = _gather(pending)
+            pending = (_submit_decodes(posts, batches[k + 1], cfg.image_size)
+                       if k + 1 < len(batches) else [])  # decoded while this batch is scored
+            for i, (pixels, _) in zip(batch, decoded):
+                if empty_text[i] and (pixels is None or not cfg.uses_image):
+                    raise _nothing_to_analyse(cfg, i, not clean_text(posts[i].text), pixels is not None)
+            has_image = torch.tensor([pixels is not None for pixels, _ in decoded], device=device)
+            inputs: dict[str, Any] = {"has_image": has_image}
+            if cfg.uses_image and bool(has_image.any()):
+                blank = torch.zeros(3, cfg.image_size, cfg.image_size)
+                pixels = torch.stack([p if p is not None else blank for p, _ in decoded])
+                if device.type == "cuda":
+                    pixels = pixels.pin_memory()
+                inputs["pixel_values"] = pixels.to(device, non_blocking=True)
+            tokens: list[list[str]] = [[] for _ in batch]
+            if encoded is not None:
+                longest = int(lengths[batch].max())
+                ids = encoded["input_ids"][batch, :longest]
+                mask = encoded["attention_mask"][batch, :longest]
+                tokens = model.token_strings(ids, mask)
+                inputs.update(input_ids=ids.to(device), attention_mask=mask.to(device))
+            with autocast():
+                out = model(**inputs)
+            for j, (i, (_, warnings)) in enumerate(zip(batch, decoded)):
+                predictions[i] = _explain(model, out, j, posts[i], tokens[j], warnings)
+    finally:
+        _cancel(pending)
+    return predictions  # type: ignore[return-value]
 
 
 def _numpy(t: torch.Tensor | None) -> np.ndarray | None:

@@ -1,0 +1,41 @@
+"""The benchmark runs: `bench/run.py --smoke` measures every group with tiny sizes and writes its
+table and JSON. Nothing here asserts a timing (timings belong to `bench/run.py --quick` and full
+mode, read by people); it proves that the benchmark still runs against the code as it is."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.slow
+
+
+def test_benchmark_smoke_mode_runs_every_group(tmp_path) -> None:
+    out = tmp_path / "bench.json"
+    table = tmp_path / "bench.md"
+    done = subprocess.run(
+        [sys.executable, "bench/run.py", "--smoke", "--json", str(out), "--markdown", str(table),
+         "--photos-dir", str(tmp_path / "photos")],
+        cwd=REPO, capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert done.returncode == 0, f"bench/run.py --smoke failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    figures = json.loads(out.read_text())
+    rows = figures["rows"]
+    measured = {row["item"] for row in rows if row["value"] is not None}
+    assert {"1", "2", "4"} <= measured  # scoring, distance to the limit, growth: always measurable
+    assert not [row for row in rows if row["item"] == "!"], "a group of the benchmark failed"
+    names = [row["measurement"] for row in rows]
+    for expected in ("paper: naive loop", "tiny: naive loop", "paper: FLOPs per post",
+                     "paper: peak matmul fp32", "labels unchanged by bf16", "tiny: peak RSS"):
+        assert any(expected in name for name in names), expected
+    for row in rows:  # every measured figure is a finite, positive number
+        if row["value"] is not None:
+            assert row["value"] == row["value"] and row["value"] >= 0, row
+    assert figures["markdown"].splitlines()[2].startswith("| # | measurement |")
+    assert table.read_text().strip() == figures["markdown"].strip()
