@@ -17,46 +17,25 @@ Chromium is /usr/bin/chromium driven by Playwright (never `playwright install`).
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
+import contextlib
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import torch
 
 from bench.models import SHARED_CRISISMMD, crisis_texts, make_photos, paper_size_model
-
-REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+from crisis_model.dashboard_server import CHROMIUM, CHROMIUM_ARGS, REPO, browser_missing, serve_dashboard
 IDLE = ('() => { const app = document.querySelector(\'[data-testid="stApp"]\');'
         ' return app && app.getAttribute("data-test-script-state") === "notRunning"'
         ' && !document.querySelector(\'[data-testid="stSpinner"]\'); }')
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _requirements() -> str | None:
-    if not CHROMIUM.exists():
-        return f"{CHROMIUM} is not installed"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright package is not installed"
     if not (REPO / "app.py").exists():
         return "app.py is missing"
-    return None
+    return browser_missing()
 
 
 def dashboard_rows(report, mode: dict, device: torch.device, goals: dict[str, float]) -> None:
@@ -78,54 +57,39 @@ def dashboard_rows(report, mode: dict, device: torch.device, goals: dict[str, fl
         del model
         photo = str(root / "street.jpg")  # a short name: the uploader shows it in full
         Path(make_photos(root / "photos", 1)[0]).rename(photo)  # 1200 x 900 JPEG
-        port = _free_port()
-        env = {**os.environ, "CRISISLENS_RUN": str(root / "paper_run"),
-               "CRISISMMD_ROOT": str(SHARED_CRISISMMD), "PYTHONUNBUFFERED": "1"}
-        log = root / "streamlit.log"
-        url = f"http://127.0.0.1:{port}"
+        env = {"CRISISLENS_RUN": str(root / "paper_run"), "CRISISMMD_ROOT": str(SHARED_CRISISMMD)}
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-            with open(log, "w") as out:
-                started = time.perf_counter()
-                server = subprocess.Popen(
-                    [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
-                     "--server.port", str(port), "--server.headless", "true",
-                     "--browser.gatherUsageStats", "false"],
-                    cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            started = time.perf_counter()
             try:
-                _wait_healthy(url, server, log)
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                page.goto(url, wait_until="domcontentloaded")
-                page.get_by_role("heading", name="CrisisLens overview").first.wait_for(timeout=180_000)
-                page.wait_for_function(IDLE, timeout=180_000)
-                page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 1",
-                                       timeout=120_000)
-                start_s = time.perf_counter() - started
-                report.add("5", "dashboard: `streamlit run` to the Overview rendered", start_s, "s",
-                           note="headless Chromium; paper-size run, CrisisMMD texts")
+                with serve_dashboard(env, root / "streamlit.log") as (url, _):
+                    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                    page.goto(url, wait_until="domcontentloaded")
+                    page.get_by_role("heading", name="CrisisLens overview").first.wait_for(timeout=180_000)
+                    page.wait_for_function(IDLE, timeout=180_000)
+                    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 1",
+                                           timeout=120_000)
+                    start_s = time.perf_counter() - started
+                    report.add("5", "dashboard: `streamlit run` to the Overview rendered", start_s, "s",
+                               note="headless Chromium; paper-size run, CrisisMMD texts")
 
-                page.goto(f"{url}/analyse", wait_until="domcontentloaded")
-                page.get_by_role("heading", name="Analyse a post").first.wait_for(timeout=120_000)
-                page.wait_for_function(IDLE, timeout=120_000)
-                page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(photo)
-                page.get_by_text("street.jpg").first.wait_for(timeout=60_000)
-                first = _analyse(page, texts[0], "warm-up")
-                SPLITS.clear()
-                times = [_analyse(page, texts[1 + i], f"r{i}") for i in range(reps)]
-                shown = list(SPLITS)
-                # the same posts again: the dashboard's cache answers, so this is its own time
-                cached = [_analyse(page, texts[1 + i], f"r{i}", same=True) for i in range(reps)]
-                failures = page.locator('[data-testid="stException"]').count()
+                    page.goto(f"{url}/analyse", wait_until="domcontentloaded")
+                    page.get_by_role("heading", name="Analyse a post").first.wait_for(timeout=120_000)
+                    page.wait_for_function(IDLE, timeout=120_000)
+                    page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(photo)
+                    page.get_by_text("street.jpg").first.wait_for(timeout=60_000)
+                    first = _analyse(page, texts[0], "warm-up")
+                    SPLITS.clear()
+                    times = [_analyse(page, texts[1 + i], f"r{i}") for i in range(reps)]
+                    shown = list(SPLITS)
+                    # the same posts again: the dashboard's cache answers, so this is its own time
+                    cached = [_analyse(page, texts[1 + i], f"r{i}", same=True) for i in range(reps)]
+                    failures = page.locator('[data-testid="stException"]').count()
             except Exception:
-                with __import__("contextlib").suppress(Exception):
+                with contextlib.suppress(Exception):  # no page yet, or it is gone
                     page.screenshot(path=str(REPO / "artifacts" / "bench" / "dashboard-failure.png"), full_page=True)
                 raise
             finally:
-                os.killpg(server.pid, signal.SIGTERM)  # the process group started above
-                try:
-                    server.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(server.pid, signal.SIGKILL)
                 browser.close()
     report.add("5", "dashboard: first analysis (loads the paper-size model)", first, "s")
     value = statistics.median(times)
@@ -137,20 +101,6 @@ def dashboard_rows(report, mode: dict, device: torch.device, goals: dict[str, fl
     report.add("5", "dashboard: the same posts again (its cache answers: the page's own time)",
                statistics.median(cached), "s", reps=cached,
                note="the difference to the row above is the model's share")
-
-
-def _wait_healthy(url: str, server: subprocess.Popen, log: Path, timeout: float = 120) -> None:
-    deadline = time.time() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return
-        except OSError:
-            pass
-        if server.poll() is not None or time.time() > deadline:
-            raise RuntimeError(f"streamlit did not start; its log:\n{log.read_text()[-2000:]}")
-        time.sleep(0.1)
 
 
 def _analyse(page, text: str, tag: str, same: bool = False) -> float:

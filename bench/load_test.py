@@ -17,20 +17,14 @@ Not a pytest test: it holds the machine's cores for minutes.
 from __future__ import annotations
 
 import argparse
-import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
+
+from crisis_model.dashboard_server import CHROMIUM, CHROMIUM_ARGS, REPO, serve_dashboard  # noqa: E402
 TEXTS = [
     "Bridge collapsed after the flood, families need rescue boats",
     "Volunteers collect water and food for the earthquake victims",
@@ -60,12 +54,6 @@ def rss_mib(pid: int) -> float:
     return total / 1024
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def demo_run(given: str | None) -> Path:
     if given:
         return Path(given)
@@ -75,38 +63,6 @@ def demo_run(given: str | None) -> Path:
 
     base = Path(tempfile.mkdtemp(prefix="crisislens-load-"))
     return train_demo(base / "demo", data_dir=base / "data", n_tweets=150, epochs=2, cache_dir=None)
-
-
-def start_server(run: Path, log: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {**os.environ, "CRISISLENS_RUN": str(run), "PYTHONUNBUFFERED": "1"}
-    with open(log, "w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
-             "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return process, url
-        except OSError:
-            pass
-        if process.poll() is not None:
-            break
-        time.sleep(0.5)
-    stop_server(process)
-    raise SystemExit(f"streamlit did not start; see {log}")
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGTERM)  # the process group started above
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
 
 
 def wait_idle(page, timeout: float = 180_000) -> None:
@@ -159,12 +115,10 @@ def main(argv: list[str] | None = None) -> int:
 
     run = demo_run(args.run)
     log = REPO / "artifacts" / "load_test_streamlit.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
-    server, url = start_server(run, log)
-    print(f"server pid {server.pid} at {url}, run {run}; RSS at start {rss_mib(server.pid):.0f} MiB")
-    try:
+    with serve_dashboard({"CRISISLENS_RUN": str(run)}, log) as (url, server):
+        print(f"server pid {server.pid} at {url}, run {run}; RSS at start {rss_mib(server.pid):.0f} MiB")
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
             pages = []
             for i in range(args.sessions):
                 page = browser.new_page(viewport={"width": 1200, "height": 900})
@@ -201,8 +155,6 @@ def main(argv: list[str] | None = None) -> int:
             elapsed = time.perf_counter() - started
             rss.append(rss_mib(server.pid))
             browser.close()
-    finally:
-        stop_server(server)
     print(f"\n{args.sessions} concurrent sessions, {rounds} rounds: {total_done} posts in {elapsed:.1f} s = "
           f"{total_done / elapsed:.2f} posts/s held; errors {total_errors}")
     print("server RSS MiB: after warm-up " + ", mid-run ".join(f"{v:.0f}" for v in rss[:-1])

@@ -9,24 +9,15 @@ Needs /usr/bin/chromium (`apt-get install -y chromium`) and the playwright packa
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from crisis_model.dashboard_server import CHROMIUM, CHROMIUM_ARGS, REPO, browser_missing, serve_dashboard
 from tests.dashboard_support import demo_run_dir
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 SHOTS = Path(os.environ.get("CRISISLENS_SCREENSHOTS", REPO / "artifacts" / "screenshots"))
 PAGES = {  # url path -> the page's title
     "": "CrisisLens overview",
@@ -36,61 +27,17 @@ PAGES = {  # url path -> the page's title
 }
 
 
-def _requirements() -> str | None:
-    if not CHROMIUM.exists():
-        return f"{CHROMIUM} is not installed (apt-get install -y chromium); the browser test needs Debian's Chromium"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright Python package is not installed (pip install playwright)"
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
-    reason = _requirements()
+    reason = browser_missing()
     if reason:
         pytest.skip(reason)
     if os.environ.get("CRISISLENS_BROWSER_URL"):  # an app already running (to look at it by hand)
         yield os.environ["CRISISLENS_BROWSER_URL"].rstrip("/")
         return
-    run = demo_run_dir()
-    port = _free_port()
-    env = {**os.environ, "CRISISLENS_RUN": str(run), "PYTHONUNBUFFERED": "1"}
-    log = (SHOTS.parent / "streamlit-browser-test.log")
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
-             "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.time() > deadline:
-                pytest.fail(f"streamlit did not start; its log:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
+    env = {"CRISISLENS_RUN": str(demo_run_dir())}
+    with serve_dashboard(env, SHOTS.parent / "streamlit-browser-test.log", timeout=90) as (url, _):
         yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)  # the process group of the server started above
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,77 @@
+"""Run the dashboard as a real server and reach it from headless Chromium.
+
+Used by the browser test, the benchmark and the load test: `streamlit run app.py` on a free
+127.0.0.1 port in its own process group, waited for until healthy, stopped with its children.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's; `playwright install` needs the internet
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def browser_missing() -> str | None:
+    """Why a headless-Chromium check cannot run here, or None when it can."""
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} is not installed (apt-get install -y chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright Python package is not installed (pip install playwright)"
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve_dashboard(env: dict[str, str], log: Path, timeout: float = 120) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Starts the dashboard with these extra environment variables (e.g. CRISISLENS_RUN) and
+    yields (url, process) once it answers its health check; stops it on exit. Its output goes
+    to `log`, whose tail is in the error when it does not start."""
+    port = free_port()
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
+             "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+            cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while not _healthy(url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start; its log:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield url, process
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)  # the process group started above
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+            return response.read().strip() == b"ok"
+    except OSError:
+        return False
