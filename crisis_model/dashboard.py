@@ -43,7 +43,6 @@ from crisis_model.errors import CheckpointError, CrisisLensError, DataError, Ima
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RUN = REPO_ROOT / "runs" / "demo"
-FALLBACK_DEMO_DATA = REPO_ROOT / ".crisislens" / "demo"
 RUN_ENV = "CRISISLENS_RUN"
 DATA_ENV = "CRISISMMD_ROOT"
 TASK_ORDER = ("informative", "humanitarian", "damage")
@@ -462,12 +461,10 @@ def parameter_counts(run: TaskRun) -> tuple[int, int] | None:
 
 
 def demo_data_dir() -> Path:
-    try:
-        from crisis_model.training import DEMO_DATA_DIR
-    except ImportError:
-        return FALLBACK_DEMO_DATA
-    path = Path(DEMO_DATA_DIR)
-    return path if path.is_absolute() else REPO_ROOT / path
+    """Where train.py --demo puts the demo data, anchored at the repository, not the cwd."""
+    from crisis_model.training import DEMO_DATA_DIR
+
+    return DEMO_DATA_DIR if DEMO_DATA_DIR.is_absolute() else REPO_ROOT / DEMO_DATA_DIR
 
 
 def is_demo_data(root: Path | None) -> bool:
