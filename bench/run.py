@@ -341,7 +341,7 @@ def bench_scoring(report: Report, mode: dict, device: torch.device, texts: list[
         if preset == "paper":
             flops = flops_per_post(model, posts, device)
             peaks = {dt: median(results[f"peak {dt}"]) for dt in ("fp32", "bf16")}
-            report.add("2", f"paper: FLOPs per post (forward, text + image)", flops / 1e9, "GFLOP",
+            report.add("2", "paper: FLOPs per post (forward, text + image)", flops / 1e9, "GFLOP",
                        note="FlopCounterMode; attention's fused kernel uncounted (<1%)")
             for dt in ("fp32", "bf16"):
                 report.add("2", f"paper: peak matmul {dt} ({size}×{size})", peaks[dt] / 1e9, "GFLOP/s",

@@ -6,7 +6,6 @@ import hashlib
 import streamlit as st
 
 from crisis_model import dashboard as db
-from crisis_model import plots
 
 state = db.setup("Analyse a post", ":material/edit_note:")
 db.require_run(state)

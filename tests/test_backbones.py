@@ -4,7 +4,6 @@ weights are neither local nor downloadable."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 import torch
