@@ -43,7 +43,9 @@ from crisis_model.images import image_to_tensor, load_image
 if TYPE_CHECKING:
     from crisis_model.model import CrisisModel
 
-FORMAT_VERSION = 1  # raise when the way features are computed changes: old entries become misses
+# Raise when the way a kind of feature is computed changes: its old entries become misses.
+TEXT_FORMAT_VERSION = 1
+IMAGE_FORMAT_VERSION = 2  # 2: JPEGs decoded at reduced scale, as `predict` decodes them
 STORE_DTYPE = torch.float16
 Progress = Callable[[dict[str, Any]], None]
 
@@ -68,12 +70,12 @@ def text_namespace(model: "CrisisModel") -> str:
     # each call sets these two to its own arguments: they are not part of what the tokenizer is
     tokenizer.pop("truncation", None)
     tokenizer.pop("padding", None)
-    return _digest("text", FORMAT_VERSION, module_digest(encoder), encoder.pooling,
+    return _digest("text", TEXT_FORMAT_VERSION, module_digest(encoder), encoder.pooling,
                    config.text_backbone_config, tokenizer)
 
 
 def image_namespace(model: "CrisisModel") -> str:
-    return _digest("image", FORMAT_VERSION, module_digest(model.image_encoder),
+    return _digest("image", IMAGE_FORMAT_VERSION, module_digest(model.image_encoder),
                    model.config.image_backbone)
 
 
@@ -152,9 +154,10 @@ class FeatureStore:
 
 
 def decode_image(path: str, size: int) -> Tensor | str:
-    """The image as a model input tensor, or the reason it cannot be read."""
+    """The image as a model input tensor, or the reason it cannot be read. Decoded as `predict`
+    decodes it (a JPEG at reduced scale), so training sees the pixels scoring will see."""
     try:
-        return image_to_tensor(load_image(path), size)
+        return image_to_tensor(load_image(path, min_size=size), size)
     except ImageError as err:
         return str(err)
 

@@ -68,8 +68,25 @@ class ContextualAttention(nn.Module):
 
     def forward(
         self, tokens: Tensor, token_mask: Tensor, regions: Tensor
-    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """Returns attended tokens, attended regions, token->region (B, L, R), region->token (B, R, L)."""
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+        """Returns attended tokens, attended regions, token->region (B, L, R), region->token (B, R, L).
+
+        `regions` of batch size 1 under a larger batch of tokens are the stand-in regions that every
+        post of a batch without photos shares. Their keys and values are then projected once for
+        all the batch's tokens, and the regions do not attend back (region->token is None): for a
+        post without a photo the gate gives the image summary no weight, so that side would change
+        neither the logits nor the gradients, only cost time."""
+        if regions.shape[0] != tokens.shape[0]:
+            batch, length, width = tokens.shape
+            text_ctx, token_to_region = self.text_to_image(
+                tokens.reshape(1, batch * length, width), regions, regions
+            )
+            return (
+                self.text_norm(tokens + text_ctx.view(batch, length, width)),
+                regions.expand(batch, -1, -1),
+                token_to_region.view(batch, length, -1),
+                None,
+            )
         text_ctx, token_to_region = self.text_to_image(tokens, regions, regions)
         image_ctx, region_to_token = self.image_to_text(
             regions, tokens, tokens, key_padding_mask=~token_mask
@@ -150,9 +167,11 @@ class FusionHead(nn.Module):
         batch = has_image.shape[0]
         regions = None
         if cfg.uses_image:
-            regions = self.image_proj(region_states) if region_states is not None else None
-            missing = self.no_image_regions.expand(batch, -1, -1)
-            regions = missing if regions is None else torch.where(has_image[:, None, None], regions, missing)
+            if region_states is None or not bool(has_image.any()):
+                regions = self.no_image_regions[None]  # (1, R, D): shared by the whole batch
+            else:
+                regions = torch.where(has_image[:, None, None], self.image_proj(region_states),
+                                      self.no_image_regions)
 
         token_to_region = region_to_token = None
         if self.attention is not None:
@@ -170,7 +189,7 @@ class FusionHead(nn.Module):
             weights = gate_logits.softmax(dim=-1)
         else:
             text = self.text_proj(pooled_text) if cfg.uses_text else None
-            image = regions.mean(dim=1) if cfg.uses_image else None
+            image = regions.mean(dim=1).expand(batch, -1) if cfg.uses_image else None
             weights = self._fixed_weights(has_image, text.dtype if text is not None else image.dtype)
 
         capsules = []

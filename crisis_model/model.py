@@ -55,7 +55,7 @@ class CrisisOutput:
     capsule_lengths: Tensor  # (B, S)
     has_image: Tensor  # (B,) bool
     token_to_region: Tensor | None = None  # (B, L, 49)
-    region_to_token: Tensor | None = None  # (B, 49, L)
+    region_to_token: Tensor | None = None  # (B, 49, L); None for a batch without photos
     routing_coefficients: Tensor | None = None  # (B, I, J)
     loss: Tensor | None = None
 

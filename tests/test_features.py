@@ -115,3 +115,16 @@ def test_cached_features_give_the_outputs_of_the_raw_inputs(tmp_path) -> None:
                              for t, p in zip(TINY_TEXTS[:3], [str(image), "", str(image)])])
     for i, pred in enumerate(raw):
         assert cached.probabilities[i].tolist() == pytest.approx(list(pred.probabilities.values()), abs=2e-3)
+
+
+def test_training_decodes_a_photo_to_the_pixels_scoring_sees(tmp_path) -> None:
+    """A large JPEG is decoded at reduced scale by `predict`; the feature pass must match it, or
+    a model would be trained on pixels it never meets when scoring."""
+    from crisis_model.features import decode_image
+    from crisis_model.inference import Post, _decode
+
+    photo = tmp_path / "photo.jpg"
+    noise = torch.randint(0, 256, (900, 1200, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    Image.fromarray(noise.numpy()).save(photo, quality=85)
+    scoring, _ = _decode(Post(text="", image=str(photo)), 0, 224)
+    assert torch.equal(decode_image(str(photo), 224), scoring)

@@ -57,6 +57,36 @@ def test_full_model_output_shapes_and_invariants() -> None:
     assert torch.allclose(out.token_to_region.sum(-1), torch.ones(4, length), atol=1e-5)
 
 
+@pytest.mark.parametrize("fusion", ["full", "attention", "concat"])
+def test_a_batch_without_photos_scores_and_learns_as_in_a_mixed_batch(fusion: str) -> None:
+    """A batch with no photo shares one set of stand-in regions (projected once, no attention
+    back); the same text-only posts inside a batch with a photo take the general path. Both must
+    give the same logits and the same gradients."""
+    model = tiny_model(fusion, dropout=0.0)
+    for module in model.modules():  # the attention's own dropout too
+        if isinstance(module, torch.nn.MultiheadAttention):
+            module.dropout = 0.0
+    texts = TINY_TEXTS[:4]
+    mixed = {**model.tokenize(texts), "has_image": torch.tensor([False, False, False, True]),
+             "pixel_values": structured_images(4)}
+    text_only = {**model.tokenize(texts[:3]), "has_image": torch.zeros(3, dtype=torch.bool)}
+    length = int(text_only["attention_mask"].sum(1).max())
+    text_only = {k: v[:, :length] if v.dim() == 2 else v for k, v in text_only.items()}
+
+    def logits_and_grads(inputs: dict, rows: slice) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        model.zero_grad()
+        logits = model(**inputs).logits[rows]
+        logits.sum().backward()
+        return logits.detach(), [p.grad.clone() if p.grad is not None else torch.zeros_like(p)
+                                 for p in model.head.parameters()]
+
+    shared_logits, shared_grads = logits_and_grads(text_only, slice(0, 3))
+    mixed_logits, mixed_grads = logits_and_grads(mixed, slice(0, 3))
+    assert torch.allclose(shared_logits, mixed_logits, atol=1e-5)
+    for shared, general in zip(shared_grads, mixed_grads):
+        assert torch.allclose(shared, general, atol=1e-5)
+
+
 def test_squash_keeps_direction_and_bounds_length() -> None:
     s = torch.tensor([[3.0, 4.0], [0.03, 0.04]])
     v = squash(s)
