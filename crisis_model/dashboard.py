@@ -978,51 +978,63 @@ def show_probabilities(pred, key: str) -> None:
     st.caption(plots.CAPTIONS["probabilities"])
 
 
+WHERE_IT_LOOKED = "Where it looked"
+HOW_COMBINED = "How the evidence was combined"
+
+
 def show_explanation(pred, image, key: str) -> None:
-    """The explanation of one prediction: modality weights, attention heatmap and overlay,
-    routing, capsule lengths; each figure with its caption."""
+    """The explanation of one prediction: the words/photo split, then one of two views (attention
+    between words and photo, or routing and capsules), each figure with its caption. One view at a
+    time: a browser draws six Plotly charts slowly (about 0.65 s on 2 cores), three quickly."""
     exp = pred.explanation
     for warning in exp.warnings:
         st.warning(warning)
     if not exp.has_image:
         st.info("This post was analysed **from its text only** (no usable photo), so all of the decision "
                 "comes from the words and the word–photo attention does not apply.")
-    left, right = st.columns(2)
-    with left:
-        st.plotly_chart(plots.modality_bar(exp.modality_weights), key=f"{key}-modality", width="stretch")
-        st.caption(plots.CAPTIONS["modality"])
-    with right:
-        st.plotly_chart(plots.capsule_lengths_bar(exp.capsule_lengths), key=f"{key}-capsules", width="stretch")
-        st.caption(plots.CAPTIONS["capsule_lengths"])
+    words, photo = exp.modality_weights["text"], exp.modality_weights["image"]
+    st.progress(min(max(words, 0.0), 1.0), text=f"**Words vs. photo:** {words:.0%} of the decision from the "
+                                                 f"words, {photo:.0%} from the photo")
+    st.caption(plots.CAPTIONS["modality"])
 
-    if exp.has_image and exp.token_to_region is not None:
-        labels = plots.token_labels(exp.tokens)
-        left, right = st.columns([3, 2])
-        with left:
-            st.plotly_chart(plots.token_region_heatmap(exp.tokens, exp.token_to_region),
-                            key=f"{key}-t2r", width="stretch")
-            st.caption(plots.CAPTIONS["token_region"])
-        with right:
-            options = [-1] + list(range(len(labels)))
-            choice = st.selectbox(
-                "Words to show on the photo", options, key=f"{key}-token",
-                format_func=lambda i: "All words (average)" if i < 0 else f"#{i + 1}: {labels[i]}",
-            )
-            if image is not None:
-                grid = plots.region_weights(exp.token_to_region, None if choice < 0 else choice)
-                st.plotly_chart(plots.region_overlay(image, grid), key=f"{key}-overlay", width="stretch")
-                st.caption(plots.CAPTIONS["overlay"])
-            if exp.region_to_token is not None:
-                st.plotly_chart(plots.image_to_words_bar(exp.tokens, exp.region_to_token),
-                                key=f"{key}-r2t", width="stretch")
-                st.caption(plots.CAPTIONS["image_to_words"])
-
+    attention = exp.has_image and exp.token_to_region is not None
+    views = [WHERE_IT_LOOKED, HOW_COMBINED] if attention else [HOW_COMBINED]
+    view = st.segmented_control("Show", views, default=views[0], key=f"{key}-view") or views[0]
+    if view == WHERE_IT_LOOKED:
+        _show_attention(exp, image, key)
+        return
     if exp.routing_coefficients is not None:
         st.plotly_chart(plots.routing_heatmap(exp.routing_coefficients, exp.primary_capsules),
                         key=f"{key}-routing", width="stretch")
         st.caption(plots.CAPTIONS["routing"])
     else:
         st.caption("This model variant does not use dynamic routing, so there is no routing matrix to show.")
+    st.plotly_chart(plots.capsule_lengths_bar(exp.capsule_lengths), key=f"{key}-capsules", width="stretch")
+    st.caption(plots.CAPTIONS["capsule_lengths"])
+
+
+def _show_attention(exp, image, key: str) -> None:
+    """Token->region heatmap, the photo with the chosen words' attention on it, image->words."""
+    labels = plots.token_labels(exp.tokens)
+    left, right = st.columns([3, 2])
+    with left:
+        st.plotly_chart(plots.token_region_heatmap(exp.tokens, exp.token_to_region),
+                        key=f"{key}-t2r", width="stretch")
+        st.caption(plots.CAPTIONS["token_region"])
+    with right:
+        options = [-1] + list(range(len(labels)))
+        choice = st.selectbox(
+            "Words to show on the photo", options, key=f"{key}-token",
+            format_func=lambda i: "All words (average)" if i < 0 else f"#{i + 1}: {labels[i]}",
+        )
+        if image is not None:
+            grid = plots.region_weights(exp.token_to_region, None if choice < 0 else choice)
+            st.plotly_chart(plots.region_overlay(image, grid), key=f"{key}-overlay", width="stretch")
+            st.caption(plots.CAPTIONS["overlay"])
+        if exp.region_to_token is not None:
+            st.plotly_chart(plots.image_to_words_bar(exp.tokens, exp.region_to_token),
+                            key=f"{key}-r2t", width="stretch")
+            st.caption(plots.CAPTIONS["image_to_words"])
 
 
 # ============================================================================ overview helpers

@@ -26,7 +26,7 @@ FONT = dict(size=13)
 
 CAPTIONS = {
     "probabilities": "How sure the model is about each category; the longest bar is its answer.",
-    "modality": "How much the final decision leaned on the words versus the photo; the two bars add up to 100 %.",
+    "modality": "How much the final decision leaned on the words versus the photo; the two shares add up to 100 %.",
     "capsule_lengths": "Strength of each of the model's summary units (capsules), between 0 and 1; "
                        "long bars are the evidence the classifier read most.",
     "token_region": "Rows are the words as the model split them, columns the 49 squares of the photo "

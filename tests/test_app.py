@@ -133,8 +133,9 @@ def test_browse_opens_a_post_with_its_explanation(app):
     assert_clean(at)
     assert post
     assert any(h.value == "Why the model said this" for h in at.subheader)
-    assert charts(at) >= 4  # probabilities, modality, capsules, routing (+ attention when it has a photo)
-    assert len(at.caption) >= 4
+    # probabilities, and routing + capsules, or (a post with a photo) the three attention charts
+    assert charts(at) >= 3
+    assert len(at.caption) >= 3
 
 
 def test_analyse_text_and_photo(app, demo_run):
@@ -147,10 +148,17 @@ def test_analyse_text_and_photo(app, demo_run):
     assert any("together with the photo" in s.value for s in at.success)
     runs = dashboard.discover_run(demo_run).runs
     assert len(dashboard.answers(at.markdown)) == len(runs)  # one answer per trained task
-    # per task: probabilities, modality, capsules, word->region heatmap, overlay, photo->words, routing
-    assert charts(at) >= 7 * len(runs)
+    # per task: probabilities, then "Where it looked": word->region heatmap, overlay, photo->words
+    assert charts(at) == 4 * len(runs)
     captions = " ".join(c.value for c in at.caption)
-    assert plots.CAPTIONS["token_region"] in captions and plots.CAPTIONS["routing"] in captions
+    assert plots.CAPTIONS["token_region"] in captions and plots.CAPTIONS["modality"] in captions
+    assert plots.CAPTIONS["routing"] not in captions
+
+    at.segmented_control(key="an-informative-view").set_value(dashboard.HOW_COMBINED).run()
+    assert_clean(at)
+    # that task now shows routing + capsules instead of the three attention charts
+    assert charts(at) == 4 * len(runs) - 1
+    assert plots.CAPTIONS["routing"] in " ".join(c.value for c in at.caption)
 
 
 def test_analyse_text_alone_is_text_only(app):
