@@ -33,7 +33,6 @@ TEXTS = [
     "Road closed downtown, power lines down after the hurricane",
 ]
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-RUNNING = '[data-testid="stApp"][data-test-script-state="running"]'
 
 
 def rss_mib(pid: int) -> float:
@@ -87,12 +86,10 @@ def analyse_round(pages, round_no: int, timeout_ms: float) -> tuple[int, int]:
     done = errors = 0
     for i, page in enumerate(pages):
         try:
-            try:  # the run may already be over by the time we look
-                page.wait_for_selector(RUNNING, timeout=1500)
-            except Exception:
-                pass
-            wait_idle(page, timeout_ms)
+            # this round's answer is on the page (its text quoted), and the script run is over
+            page.locator("blockquote", has_text=f"(analyst {i}, post {round_no})").first.wait_for(timeout=timeout_ms)
             page.get_by_text("Why the model said this").first.wait_for(timeout=timeout_ms)
+            page.wait_for_selector(IDLE, timeout=timeout_ms)
             found = page_errors(page)
             errors += found
             done += found == 0

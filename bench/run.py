@@ -353,7 +353,7 @@ def bench_scoring(report: Report, mode: dict, device: torch.device, texts: list[
                            achieved / peaks[dt], "", reference=f"peak {dt}",
                            goal=goal, met=(achieved / peaks[dt] >= GOALS["fp32_of_peak"]) if goal else None,
                            note=f"{achieved / 1e9:.1f} GFLOP/s")
-        del model
+        model = None  # the cases' closures read this name: the model is freed before the next is built
         if device.type == "cuda":
             torch.cuda.empty_cache()
 

@@ -21,8 +21,6 @@ Every fault a user can cause is shown on the page with `st.error`; nothing raise
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import os
@@ -30,7 +28,7 @@ import threading
 import time
 import traceback
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -39,17 +37,16 @@ import pandas as pd
 import streamlit as st
 
 from crisis_model import plots
-from crisis_model.errors import CheckpointError, CrisisLensError, DataError, ImageError
+from crisis_model.runs import TASK_ORDER, RunSet, TaskRun, demo_run_complete, discover_run, mtime
+from crisis_model.errors import CrisisLensError, DataError, ImageError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RUN = REPO_ROOT / "runs" / "demo"
 RUN_ENV = "CRISISLENS_RUN"
 DATA_ENV = "CRISISMMD_ROOT"
-TASK_ORDER = ("informative", "humanitarian", "damage")
 DEMO_MARKER = "DEMO_README.md"
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024  # an uploaded photo larger than this is refused
-MAX_BATCH_ROWS = 2000  # posts per uploaded CSV
 IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"]
 
 TASK_TITLES = {
@@ -82,141 +79,6 @@ METRIC_NAMES = {
 
 def task_title(task: str) -> str:
     return TASK_TITLES.get(task, plots.pretty(task))
-
-
-# ============================================================================ run folders
-
-
-@dataclass(frozen=True)
-class TaskRun:
-    """One trained model and the files train.py wrote beside it."""
-
-    name: str  # the task, or "<task> (<folder>)" when a folder holds two runs of one task
-    task: str
-    folder: Path
-    config: dict = field(hash=False, compare=False)
-
-    @property
-    def checkpoint(self) -> Path:
-        return self.folder / "checkpoint" if (self.folder / "checkpoint").is_dir() else self.folder
-
-    @property
-    def label_names(self) -> list[str]:
-        return [str(label) for label in self.config.get("label_names", [])]
-
-    def file(self, name: str) -> Path:
-        return self.folder / name
-
-    @property
-    def stamp(self) -> float:
-        """Changes when the weights are rewritten, so caches keyed by it reload."""
-        return _mtime(self.checkpoint / "model.safetensors")
-
-
-@dataclass(frozen=True)
-class RunSet:
-    root: Path
-    runs: dict[str, TaskRun]
-    problems: tuple[str, ...] = ()
-
-    @property
-    def names(self) -> list[str]:
-        return list(self.runs)
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
-
-
-def _read_checkpoint_config(checkpoint: Path) -> dict:
-    try:
-        values = json.loads((checkpoint / "config.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"{checkpoint / 'config.json'}: not readable ({err}).") from None
-    if not isinstance(values, dict):
-        raise CheckpointError(f"{checkpoint / 'config.json'}: expected a JSON object.")
-    return values
-
-
-def _run_folders(root: Path) -> list[Path]:
-    """`root` itself when it is one run (or a bare checkpoint), else its subfolders that are runs."""
-    if (root / "checkpoint" / "config.json").is_file() or (root / "config.json").is_file():
-        return [root]
-    try:
-        children = sorted(p for p in root.iterdir() if p.is_dir())
-    except OSError:
-        return []
-    return [p for p in children if (p / "checkpoint" / "config.json").is_file()]
-
-
-def discover_run(root: str | Path) -> RunSet:
-    """The task runs in `root`; CheckpointError when there is none."""
-    root = Path(root).expanduser()
-    if not root.exists():
-        raise CheckpointError(f"{root}: no such folder.")
-    if not root.is_dir():
-        raise CheckpointError(f"{root}: not a folder; a run folder is a folder written by train.py.")
-    found: list[TaskRun] = []
-    problems: list[str] = []
-    for folder in _run_folders(root):
-        checkpoint = folder / "checkpoint" if (folder / "checkpoint").is_dir() else folder
-        try:
-            config = _read_checkpoint_config(checkpoint)
-        except CheckpointError as err:
-            problems.append(str(err))
-            continue
-        if not (checkpoint / "model.safetensors").is_file():
-            problems.append(f"{checkpoint}: model.safetensors is missing.")
-            continue
-        task = str(config.get("task", folder.name))
-        found.append(TaskRun(name=task, task=task, folder=folder, config=config))
-    if not found:
-        detail = f" ({'; '.join(problems)})" if problems else ""
-        raise CheckpointError(
-            f"{root}: not a CrisisLens run: no checkpoint/ folder in it or in its subfolders{detail}. "
-            "Train one with `python train.py --demo --out runs/demo`, or enter another run folder in the sidebar."
-        )
-    order = {task: i for i, task in enumerate(TASK_ORDER)}
-    found.sort(key=lambda r: (order.get(r.task, len(order)), r.task, r.folder.name))
-    counts: dict[str, int] = {}
-    for run in found:
-        counts[run.task] = counts.get(run.task, 0) + 1
-    runs = {}
-    for run in found:
-        name = run.task if counts[run.task] == 1 else f"{run.task} ({run.folder.name})"
-        runs[name] = TaskRun(name=name, task=run.task, folder=run.folder, config=run.config)
-    return RunSet(root=root, runs=runs, problems=tuple(problems))
-
-
-def demo_run_complete(root: Path) -> bool:
-    """Whether `root` holds a finished run of every demo task (checkpoint and predictions)."""
-    for task in TASK_ORDER:
-        folder = root / task
-        if not ((folder / "checkpoint" / "model.safetensors").is_file()
-                and (folder / "checkpoint" / "config.json").is_file()
-                and (folder / "predictions.parquet").is_file()):
-            return False
-    return True
-
-
-def find_runs(base: Path, max_depth: int = 4) -> list[Path]:
-    """Run folders (holding checkpoint/config.json) below `base`, nearest first."""
-    out: list[Path] = []
-    base = Path(base)
-    if not base.is_dir():
-        return out
-    for folder, dirs, _files in os.walk(base):
-        depth = len(Path(folder).relative_to(base).parts)
-        skip = ("checkpoint", "last", "tokenizer", "__pycache__")
-        dirs[:] = sorted(d for d in dirs if d not in skip and not d.startswith("."))
-        if depth >= max_depth:
-            dirs[:] = []
-        if (Path(folder) / "checkpoint" / "config.json").is_file():
-            out.append(Path(folder))
-    return out
 
 
 # ============================================================================ first-start training
@@ -403,7 +265,7 @@ def load_predictions(run: TaskRun) -> pd.DataFrame:
     path = run.file("predictions.parquet")
     if not path.is_file():
         raise DataError(f"{run.folder}: no predictions.parquet; train.py writes it after training.")
-    return _read_predictions(str(path), _mtime(path))
+    return _read_predictions(str(path), mtime(path))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -418,7 +280,7 @@ def read_json(path: Path) -> Any | None:
     """The JSON file's content, or None when the file does not exist."""
     if not path.is_file():
         return None
-    return _read_json(str(path), _mtime(path))
+    return _read_json(str(path), mtime(path))
 
 
 def read_history(run: TaskRun) -> pd.DataFrame | None:
@@ -472,7 +334,7 @@ def is_demo_data(root: Path | None) -> bool:
 
 
 def _data_stamp(root: Path) -> float:
-    return max(_mtime(root), _mtime(root / "crisismmd_datasplit_all"), _mtime(root / "annotations"))
+    return max(mtime(root), mtime(root / "crisismmd_datasplit_all"), mtime(root / "annotations"))
 
 
 @st.cache_data(show_spinner="Reading the dataset...", max_entries=16)
@@ -519,7 +381,7 @@ def open_image(path: str | None):
     if not path:
         return None, None
     try:
-        return _open_image(path, _mtime(Path(path))), None
+        return _open_image(path, mtime(Path(path))), None
     except ImageError as err:
         return None, str(err)
 
@@ -578,194 +440,7 @@ def routing_profile(run: TaskRun, per_class: int = 40) -> dict:
     """Mean routing matrix (primary x fused capsules) per predicted class, from up to `per_class`
     posts of each class scored again (cached per run)."""
     path = run.file("predictions.parquet")
-    return _routing_profile(str(run.checkpoint), run.stamp, str(path), _mtime(path), per_class)
-
-
-# ============================================================================ filters (pure)
-
-
-@dataclass
-class Filters:
-    events: list[str] = field(default_factory=list)
-    splits: list[str] = field(default_factory=list)
-    true_labels: list[str] = field(default_factory=list)
-    predicted_labels: list[str] = field(default_factory=list)
-    outcome: str = "all"  # all | right | wrong
-    photo: str = "all"  # all | with | without
-    confidence: tuple[float, float] = (0.0, 1.0)
-    query: str = ""
-
-    def signature(self) -> tuple:
-        return (tuple(self.events), tuple(self.splits), tuple(self.true_labels), tuple(self.predicted_labels),
-                self.outcome, self.photo, tuple(self.confidence), self.query.strip().lower())
-
-
-def apply_filters(frame: pd.DataFrame, f: Filters) -> pd.DataFrame:
-    """The rows of a predictions table that pass every filter (vectorised; fast on 18k rows)."""
-    keep = pd.Series(True, index=frame.index)
-    for column, chosen in (("event", f.events), ("split", f.splits), ("true_label", f.true_labels),
-                           ("predicted_label", f.predicted_labels)):
-        if chosen:
-            keep &= frame[column].isin(chosen)
-    if f.outcome == "right":
-        keep &= frame["correct"]
-    elif f.outcome == "wrong":
-        keep &= ~frame["correct"]
-    if f.photo == "with":
-        keep &= frame["has_image"]
-    elif f.photo == "without":
-        keep &= ~frame["has_image"]
-    low, high = f.confidence
-    if low > 0.0 or high < 1.0:
-        keep &= frame["confidence"].between(low, high)
-    query = f.query.strip()
-    if query:
-        keep &= (frame["text"].str.contains(query, case=False, regex=False)
-                 | frame["post_id"].str.contains(query, case=False, regex=False))
-    return frame[keep]
-
-
-SORTS = {
-    "Least confident first": ("confidence", True),
-    "Most confident first": ("confidence", False),
-    "Leaning most on the photo": ("text_weight", True),
-    "Leaning most on the words": ("text_weight", False),
-    "Post id": ("post_id", True),
-}
-
-
-def sort_rows(frame: pd.DataFrame, how: str) -> pd.DataFrame:
-    column, ascending = SORTS.get(how, ("post_id", True))
-    return frame.sort_values([column, "post_id"], ascending=[ascending, True], kind="stable")
-
-
-def page_slice(frame: pd.DataFrame, page: int, size: int) -> pd.DataFrame:
-    start = (max(page, 1) - 1) * size
-    return frame.iloc[start:start + size]
-
-
-def table_view(rows: pd.DataFrame) -> pd.DataFrame:
-    """The columns an analyst reads, with plain names; the long text last."""
-    return pd.DataFrame({
-        "Post": rows["post_id"].values,
-        "Event": rows["event"].map(plots.pretty).values,
-        "Split": rows["split"].values,
-        "True label": rows["true_label"].map(plots.pretty).values,
-        "Predicted": rows["predicted_label"].map(plots.pretty).values,
-        "Right?": np.where(rows["correct"].values, "✓ right", "✗ wrong"),
-        "Confidence": rows["confidence"].values,
-        "Words share": rows["text_weight"].values,
-        "Photo": np.where(rows["has_image"].values, "photo", "text only"),
-        "Text": rows["text"].values,
-    })
-
-
-def runs_of_task(folders: Iterable[Path], task: str, exclude: Path) -> list[Path]:
-    """The run folders among `folders` whose checkpoint is for `task`, without `exclude`, once each."""
-    seen, out = {exclude.resolve()}, []
-    for folder in folders:
-        key = folder.resolve()
-        if key in seen:
-            continue
-        seen.add(key)
-        try:
-            if _read_checkpoint_config(folder / "checkpoint").get("task") == task:
-                out.append(folder)
-        except CheckpointError:
-            continue
-    return out
-
-
-# ============================================================================ batch scoring
-
-
-def read_batch_csv(data: bytes, name: str = "uploaded CSV") -> pd.DataFrame:
-    """Rows of an uploaded CSV with a `text` column (and optionally `image_path`). DataError when not."""
-    if not data:
-        raise DataError(f"{name}: the file is empty.")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise DataError(f"{name}: not UTF-8 text ({err.reason} at byte {err.start}); save it as UTF-8 CSV.") from None
-    try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error, ValueError) as err:
-        raise DataError(f"{name}: not a readable CSV file ({str(err).strip().splitlines()[0]}).") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    if "text" not in frame.columns:
-        raise DataError(f"{name}: no 'text' column; the header has: {', '.join(map(str, frame.columns)) or 'nothing'}. "
-                        "The first line must name the columns, one of them `text` (and optionally `image_path`).")
-    if frame.empty:
-        raise DataError(f"{name}: no posts, only a header line.")
-    if len(frame) > MAX_BATCH_ROWS:
-        raise DataError(f"{name}: {len(frame):,} posts; at most {MAX_BATCH_ROWS:,} are scored at once here. "
-                        "Split the file, or score it with the command line.")
-    return frame
-
-
-def _batch_image(value: str, data_root: Path | None) -> tuple[str | None, str]:
-    """(resolved image path or None, note) for an image_path cell: only files inside the data folder."""
-    from crisis_model.images import resolve_inside
-
-    value = (value or "").strip()
-    if not value:
-        return None, ""
-    if data_root is None:
-        return None, "image ignored (no data folder to look in): analysed as text only"
-    try:
-        path = resolve_inside(data_root, value)
-    except ImageError:
-        return None, f"image ignored (it must lie inside {data_root}): analysed as text only"
-    if not path.is_file():
-        return None, "image not found: analysed as text only"
-    return str(path), ""
-
-
-def score_batch(frame: pd.DataFrame, runs: Iterable[TaskRun], data_root: Path | None,
-                progress: Callable[[float, str], None] | None = None, batch_size: int = 32) -> pd.DataFrame:
-    """The CSV's rows with, per task, the predicted label, its confidence, the probabilities and
-    the share taken from the words; a `note` column says what was skipped or ignored."""
-    runs = list(runs)
-    cells = frame["image_path"] if "image_path" in frame else pd.Series([""] * len(frame), index=frame.index)
-    images, notes = [], []
-    for value in cells:
-        path, note = _batch_image(value, data_root)
-        images.append(path)
-        notes.append(note)
-    texts = frame["text"].fillna("").astype(str).tolist()
-    usable = [i for i, (text, image) in enumerate(zip(texts, images)) if text.strip() or image]
-    for i in sorted(set(range(len(texts))) - set(usable)):
-        notes[i] = "nothing to analyse: empty text and no photo"
-    out = frame.copy()
-    steps = max(1, len(runs) * math.ceil(len(usable) / batch_size))
-    step = 0
-    for run in runs:
-        model = load_model_for(run)
-        results: dict[int, Any] = {}
-        for start in range(0, len(usable), batch_size):
-            chunk = usable[start:start + batch_size]
-            preds = model.predict([{"text": texts[i], "image": images[i]} for i in chunk], batch_size=batch_size)
-            results.update(zip(chunk, preds))
-            step += 1
-            if progress:
-                scored = min(start + batch_size, len(usable))
-                progress(step / steps, f"{task_title(run.task)}: {scored} of {len(usable)} posts")
-
-        def column(value: Callable[[Any], Any]) -> list[Any]:
-            return [value(results[i]) if i in results else None for i in range(len(texts))]
-
-        prefix = run.name.replace(" ", "_").replace("(", "").replace(")", "")
-        out[f"{prefix}_label"] = column(lambda p: p.label)
-        out[f"{prefix}_confidence"] = column(lambda p: round(p.confidence, 4))
-        for label in model.config.label_names:
-            out[f"{prefix}_prob_{label}"] = column(lambda p: round(p.probabilities[label], 4))
-        out[f"{prefix}_words_share"] = column(lambda p: round(p.explanation.modality_weights["text"], 4))
-        for i, prediction in results.items():
-            for warning in prediction.explanation.warnings:
-                notes[i] = notes[i] or warning.split(": ", 1)[-1]
-    out["has_photo"] = [bool(image) for image in images]
-    out["note"] = notes
-    return out
+    return _routing_profile(str(run.checkpoint), run.stamp, str(path), mtime(path), per_class)
 
 
 # ============================================================================ page state and sidebar

@@ -5,6 +5,7 @@ import math
 
 import streamlit as st
 
+from crisis_model import browse
 from crisis_model import dashboard as db
 from crisis_model import plots
 
@@ -44,11 +45,11 @@ with st.container(border=True):
     confidence = c3.slider("Confidence", 0.0, 1.0, (0.0, 1.0), step=0.05, key="br-conf")
     query = c4.text_input("Search the text", key="br-query", placeholder="e.g. bridge, shelter, post id")
 
-filters = db.Filters(events, splits, true_labels, predicted, outcome, photo, confidence, query)
-matches = db.apply_filters(frame, filters)
+filters = browse.Filters(events, splits, true_labels, predicted, outcome, photo, confidence, query)
+matches = browse.apply_filters(frame, filters)
 
 c1, c2, c3 = st.columns([2, 1, 1])
-order = c1.selectbox("Order", list(db.SORTS), key="br-order")
+order = c1.selectbox("Order", list(browse.SORTS), key="br-order")
 size = c2.selectbox("Posts per page", [25, 50, 100], index=1, key="br-size")
 pages = max(1, math.ceil(len(matches) / size))
 signature = (filters.signature(), order, size)
@@ -58,7 +59,7 @@ if st.session_state.get("br-signature") != signature:  # new filters: back to th
 st.session_state["br-page"] = min(max(int(st.session_state.get("br-page", 1)), 1), pages)
 page = c3.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, step=1, key="br-page")
 
-rows = db.page_slice(db.sort_rows(matches, order), page, size)
+rows = browse.page_slice(browse.sort_rows(matches, order), page, size)
 if matches.empty:
     st.warning("No post matches these filters. Loosen them to see posts again.")
     st.stop()
@@ -77,7 +78,7 @@ def pick_row() -> None:
 
 st.session_state["br-page-ids"] = rows["post_id"].tolist()
 st.dataframe(
-    db.table_view(rows), key="br-table", on_select=pick_row, selection_mode="single-row", hide_index=True,
+    browse.table_view(rows), key="br-table", on_select=pick_row, selection_mode="single-row", hide_index=True,
     width="stretch", height=min(38 * len(rows) + 40, 600),
     column_config={
         "Post": st.column_config.TextColumn(width="medium"),

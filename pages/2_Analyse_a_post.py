@@ -5,6 +5,7 @@ import hashlib
 
 import streamlit as st
 
+from crisis_model import batch_scoring
 from crisis_model import dashboard as db
 
 state = db.setup("Analyse a post", ":material/edit_note:")
@@ -82,11 +83,11 @@ with batch:
     st.markdown("Upload a CSV file with a **`text`** column (one post per row) and, optionally, an "
                 "**`image_path`** column with photo paths inside the dataset folder "
                 f"(`{state.data_root}`). You get back the same rows with each model's answer, "
-                f"its confidence and probabilities. Up to {db.MAX_BATCH_ROWS:,} posts per file.")
+                f"its confidence and probabilities. Up to {batch_scoring.MAX_BATCH_ROWS:,} posts per file.")
     csv_file = st.file_uploader("CSV file", type=["csv"], key="an-csv")
     if csv_file is not None:
         raw = csv_file.getvalue()
-        frame = db.guard(lambda: db.read_batch_csv(raw, csv_file.name), "read the CSV file")
+        frame = db.guard(lambda: batch_scoring.read_batch_csv(raw, csv_file.name), "read the CSV file")
         if frame is not None:
             st.caption(f"{len(frame):,} posts in {csv_file.name}. First rows:")
             st.dataframe(frame.head(5), hide_index=True, width="stretch")
@@ -97,8 +98,9 @@ with batch:
             if scored is None and st.button(f"Score {len(frame):,} posts", type="primary"):
                 bar = st.progress(0.0, text="Scoring...")
                 result = db.guard(
-                    lambda: db.score_batch(frame, runs, state.data_root,
-                                           progress=lambda f, t: bar.progress(f, text=t)),
+                    lambda: batch_scoring.score_batch(
+                        frame, {run.name: db.load_model_for(run) for run in runs}, state.data_root,
+                        progress=lambda f, t: bar.progress(f, text=t)),
                     "score the file")
                 bar.empty()
                 if result is not None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from crisis_model import dashboard as db
+from crisis_model.runs import discover_run, find_runs, runs_of_task
 from crisis_model import plots
 
 state = db.setup("Attention & routing", ":material/hub:")
@@ -54,7 +55,7 @@ if profile and profile["matrices"]:
                + f" Based on a sample of up to 40 posts per class ({profile['posts']:,} posts).")
 
 st.header("One post under two runs")
-others = db.runs_of_task(db.find_runs(state.run_root) + db.find_runs(db.REPO_ROOT / "runs"), run.task, run.folder)
+others = runs_of_task(find_runs(state.run_root) + find_runs(db.REPO_ROOT / "runs"), run.task, run.folder)
 choice = st.selectbox("Second run", ["(type a folder below)"] + [str(p) for p in others], key="at-other-choice",
                       help="Any other run folder written by train.py, e.g. a fusion variant of the same task.")
 typed = st.text_input("Or the folder of another run", key="at-other-typed", placeholder="/path/to/run")
@@ -65,7 +66,7 @@ if other_path is None:
             "with train.py) and pick or type its folder here.")
     st.stop()
 
-other_set = db.guard(lambda: db.discover_run(other_path), "open the second run")
+other_set = db.guard(lambda: discover_run(other_path), "open the second run")
 if other_set is None:
     st.stop()
 same_task = [r for r in other_set.runs.values() if r.task == run.task]

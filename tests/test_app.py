@@ -16,7 +16,8 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from crisis_model import dashboard, plots
+from crisis_model import batch_scoring, browse, dashboard, plots
+from crisis_model.runs import discover_run
 from tests.dashboard_support import demo_run_dir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -146,7 +147,7 @@ def test_analyse_text_and_photo(app, demo_run):
     at.button[0].click().run()
     assert_clean(at)
     assert any("together with the photo" in s.value for s in at.success)
-    runs = dashboard.discover_run(demo_run).runs
+    runs = discover_run(demo_run).runs
     assert len(dashboard.answers(at.markdown)) == len(runs)  # one answer per trained task
     # per task: probabilities, then "Where it looked": word->region heatmap, overlay, photo->words
     assert charts(at) == 4 * len(runs)
@@ -248,7 +249,7 @@ def test_overview_shows_the_fusion_ablation(app, demo_run, tmp_path, monkeypatch
     at = app()
     assert_clean(at)
     assert any(s.value == "Fusion variants side by side" for s in at.subheader)
-    full = dashboard.discover_run(tmp_path).runs["informative (full-seed0)"]
+    full = discover_run(tmp_path).runs["informative (full-seed0)"]
     table, variant, metrics, _ = dashboard.load_ablation(full)
     assert variant == "fusion" and metrics[:2] == ["dev_macro_f1_mean", "dev_accuracy_mean"]
     assert table["fusion"].tolist() == ["text", "full"]
@@ -264,6 +265,30 @@ def test_a_run_folder_without_checkpoint(app, tmp_path, monkeypatch, page):
     at = app(page)
     assert not at.exception
     assert any("not a CrisisLens run" in e.value for e in at.error)
+
+
+def test_the_dashboard_recovers_from_a_bad_run_folder(app, demo_run, tmp_path):
+    """An analyst types a wrong run folder in the sidebar, sees why it is wrong, corrects it, and
+    the same session analyses posts again; emptying the field returns to $CRISISLENS_RUN."""
+    (tmp_path / "notes.txt").write_text("not a run")
+    at = app(ANALYSE)
+    at.sidebar.text_input(key="_w_run_root").input(str(tmp_path)).run()
+    assert not at.exception
+    assert any("not a CrisisLens run" in e.value for e in at.error)
+    assert not at.text_area  # no form to fill without a model
+
+    at.sidebar.text_input(key="_w_run_root").input(str(demo_run)).run()
+    assert_clean(at)
+    at.text_area(key="an-text").input("Road closed downtown, power lines down after the hurricane")
+    at.button[0].click().run()
+    assert_clean(at)
+    assert len(dashboard.answers(at.markdown)) == len(discover_run(demo_run).runs)
+
+    at.sidebar.text_input(key="_w_run_root").input(str(tmp_path)).run()
+    assert any("not a CrisisLens run" in e.value for e in at.error)
+    at.sidebar.text_input(key="_w_run_root").input("").run()
+    assert_clean(at)
+    assert f"`{demo_run}`" in " ".join(c.value for c in at.sidebar.caption)
 
 
 def test_a_folder_that_is_not_crisismmd(app, tmp_path):
@@ -326,24 +351,24 @@ def test_filters_and_paging():
         "confidence": np.linspace(0.5, 0.95, 10),
         "text_weight": np.linspace(0, 1, 10),
     }))
-    assert len(dashboard.apply_filters(frame, dashboard.Filters())) == 10
-    assert len(dashboard.apply_filters(frame, dashboard.Filters(events=["b"]))) == 5
-    assert len(dashboard.apply_filters(frame, dashboard.Filters(outcome="wrong"))) == 5
-    assert len(dashboard.apply_filters(frame, dashboard.Filters(photo="without"))) == 3
-    assert len(dashboard.apply_filters(frame, dashboard.Filters(confidence=(0.9, 1.0)))) == 1
-    assert dashboard.apply_filters(frame, dashboard.Filters(query="BRIDGE"))["post_id"].tolist() == ["p0"]
-    ordered = dashboard.sort_rows(frame, "Least confident first")
-    assert dashboard.page_slice(ordered, 2, 4)["post_id"].tolist() == ["p4", "p5", "p6", "p7"]
+    assert len(browse.apply_filters(frame, browse.Filters())) == 10
+    assert len(browse.apply_filters(frame, browse.Filters(events=["b"]))) == 5
+    assert len(browse.apply_filters(frame, browse.Filters(outcome="wrong"))) == 5
+    assert len(browse.apply_filters(frame, browse.Filters(photo="without"))) == 3
+    assert len(browse.apply_filters(frame, browse.Filters(confidence=(0.9, 1.0)))) == 1
+    assert browse.apply_filters(frame, browse.Filters(query="BRIDGE"))["post_id"].tolist() == ["p0"]
+    ordered = browse.sort_rows(frame, "Least confident first")
+    assert browse.page_slice(ordered, 2, 4)["post_id"].tolist() == ["p4", "p5", "p6", "p7"]
 
 
 def test_batch_csv_reader_refuses_bad_files():
     with pytest.raises(dashboard.CrisisLensError, match="no 'text' column"):
-        dashboard.read_batch_csv(b"a,b\n1,2\n")
+        batch_scoring.read_batch_csv(b"a,b\n1,2\n")
     with pytest.raises(dashboard.CrisisLensError, match="not UTF-8"):
-        dashboard.read_batch_csv("text\ncaf\u00e9\n".encode("latin-1"))
+        batch_scoring.read_batch_csv("text\ncaf\u00e9\n".encode("latin-1"))
     with pytest.raises(dashboard.CrisisLensError, match="only a header"):
-        dashboard.read_batch_csv(b"text\n")
-    assert dashboard.read_batch_csv(b"text\nhello\n")["text"].tolist() == ["hello"]
+        batch_scoring.read_batch_csv(b"text\n")
+    assert batch_scoring.read_batch_csv(b"text\nhello\n")["text"].tolist() == ["hello"]
 
 
 def test_explanation_figures_are_labelled():
