@@ -42,16 +42,17 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def serve_dashboard(env: dict[str, str], log: Path, timeout: float = 120) -> Iterator[tuple[str, subprocess.Popen]]:
-    """Starts the dashboard with these extra environment variables (e.g. CRISISLENS_RUN) and
-    yields (url, process) once it answers its health check; stops it on exit. Its output goes
-    to `log`, whose tail is in the error when it does not start."""
+    """Starts the dashboard as `make app` does (two malloc arenas unless the environment says
+    otherwise), with these extra environment variables (e.g. CRISISLENS_RUN), and yields (url,
+    process) once it answers its health check; stops it on exit. Its output goes to `log`, whose
+    tail is in the error when it does not start."""
     port = free_port()
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
              "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-            cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+            cwd=REPO, env={"MALLOC_ARENA_MAX": "2", **os.environ, "PYTHONUNBUFFERED": "1", **env},
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
