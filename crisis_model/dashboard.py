@@ -37,8 +37,8 @@ import pandas as pd
 import streamlit as st
 
 from crisis_model import plots
-from crisis_model.runs import TASK_ORDER, RunSet, TaskRun, demo_run_complete, discover_run, mtime
 from crisis_model.errors import CrisisLensError, DataError, ImageError
+from crisis_model.runs import TASK_ORDER, RunSet, TaskRun, demo_run_complete, discover_run, mtime
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RUN = REPO_ROOT / "runs" / "demo"
