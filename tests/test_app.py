@@ -32,11 +32,19 @@ def demo_run() -> Path:
     return demo_run_dir()
 
 
+@pytest.fixture(scope="module")
+def demo_data_home(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("home") / "demo-data"
+
+
 @pytest.fixture
-def app(demo_run, monkeypatch):
-    """An AppTest of app.py on the session's demo run; `app(page)` runs that page."""
+def app(demo_run, demo_data_home, monkeypatch):
+    """An AppTest of app.py on the session's demo run; `app(page)` runs that page. Where the app
+    would generate the demo dataset (a run without its training data), it does so in a temporary
+    folder, not in the checkout's runs/."""
     monkeypatch.setenv("CRISISLENS_RUN", str(demo_run))
     monkeypatch.delenv("CRISISMMD_ROOT", raising=False)
+    monkeypatch.setattr(dashboard, "demo_data_dir", lambda: demo_data_home)
 
     def run(page: str | None = None, **state) -> AppTest:
         at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
