@@ -8,7 +8,9 @@ temporary folder; or it reuses the run folder named by $CRISISLENS_TEST_RUN.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -25,6 +27,7 @@ def demo_run_dir() -> Path:
             from crisis_model.training import train_demo
 
             base = Path(tempfile.mkdtemp(prefix="crisislens-test-run-"))
+            atexit.register(shutil.rmtree, base, ignore_errors=True)
             _CACHE["run"] = train_demo(base / "demo", data_dir=base / "demo-data", n_tweets=150, epochs=2,
                                        cache_dir=None)
     return _CACHE["run"]

@@ -299,6 +299,34 @@ def test_the_dashboard_recovers_from_a_bad_run_folder(app, demo_run, tmp_path):
     assert f"`{demo_run}`" in " ".join(c.value for c in at.sidebar.caption)
 
 
+@pytest.mark.parametrize("fault", ["truncated", "pickle"])
+def test_a_broken_checkpoint_is_named_and_the_other_models_still_answer(app, demo_run, tmp_path, monkeypatch,
+                                                                        fault):
+    """One model of the run has broken weights: Analyse says which file and what is wrong, the other
+    tasks still answer, and the Overview still renders."""
+    run = tmp_path / "run"
+    shutil.copytree(demo_run, run, ignore=shutil.ignore_patterns("last"))
+    weights = run / "informative" / "checkpoint" / "model.safetensors"
+    if fault == "truncated":
+        weights.write_bytes(weights.read_bytes()[:1000])
+    else:  # a pickle where the weights should be: never unpickled
+        import pickle
+
+        weights.write_bytes(pickle.dumps({"weight": [1.0, 2.0]}))
+    monkeypatch.setenv("CRISISLENS_RUN", str(run))
+
+    at = app(ANALYSE)
+    assert not at.exception
+    at.text_area(key="an-text").input("Road closed downtown, power lines down after the hurricane")
+    at.button[0].click().run()
+    assert not at.exception
+    assert any(str(weights) in e.value and "not a readable safetensors file" in e.value for e in at.error)
+    assert len(dashboard.answers(at.markdown)) == len(discover_run(run).runs) - 1
+
+    overview = app()
+    assert not overview.exception
+
+
 def test_a_folder_that_is_not_crisismmd(app, tmp_path):
     at = app(data_root=str(tmp_path))
     assert not at.exception
