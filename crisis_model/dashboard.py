@@ -689,13 +689,21 @@ def show_explanation(pred, image, key: str) -> None:
 
 
 def _show_attention(exp, image, key: str) -> None:
-    """Token->region heatmap, the photo with the chosen words' attention on it, image->words."""
-    labels = plots.token_labels(exp.tokens)
+    """Token->region heatmap, the photo with the chosen words' attention on it, image->words; of
+    the post's own words (the prompt around them is read by the model but left out here)."""
+    first, end = exp.post_span
+    if end <= first:  # no words of its own (an empty post): show what the model read
+        first, end = 0, len(exp.tokens)
+    tokens, token_to_region = exp.tokens[first:end], exp.token_to_region[first:end]
+    region_to_token = exp.region_to_token[:, first:end] if exp.region_to_token is not None else None
+    labels = plots.token_labels(tokens)
     left, right = st.columns([3, 2])
     with left:
-        st.plotly_chart(plots.token_region_heatmap(exp.tokens, exp.token_to_region),
-                        key=f"{key}-t2r", width="stretch")
+        st.plotly_chart(plots.token_region_heatmap(tokens, token_to_region), key=f"{key}-t2r", width="stretch")
         st.caption(plots.CAPTIONS["token_region"])
+        if end - first < len(exp.tokens):
+            st.caption(f"The post's own words only: the model also read its task prompt around them "
+                       f"({len(exp.tokens) - (end - first)} word pieces), which is left out here.")
     with right:
         options = [-1] + list(range(len(labels)))
         choice = st.selectbox(
@@ -703,12 +711,11 @@ def _show_attention(exp, image, key: str) -> None:
             format_func=lambda i: "All words (average)" if i < 0 else f"#{i + 1}: {labels[i]}",
         )
         if image is not None:
-            grid = plots.region_weights(exp.token_to_region, None if choice < 0 else choice)
+            grid = plots.region_weights(token_to_region, None if choice < 0 else choice)
             st.plotly_chart(plots.region_overlay(image, grid), key=f"{key}-overlay", width="stretch")
             st.caption(plots.CAPTIONS["overlay"])
-        if exp.region_to_token is not None:
-            st.plotly_chart(plots.image_to_words_bar(exp.tokens, exp.region_to_token),
-                            key=f"{key}-r2t", width="stretch")
+        if region_to_token is not None:
+            st.plotly_chart(plots.image_to_words_bar(tokens, region_to_token), key=f"{key}-r2t", width="stretch")
             st.caption(plots.CAPTIONS["image_to_words"])
 
 

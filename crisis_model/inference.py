@@ -46,6 +46,7 @@ class Explanation:
     modality_weights: dict[str, float]  # {"text": w, "image": 1 - w}
     capsule_lengths: np.ndarray  # (S,) length of each capsule the classifier's GRU reads
     has_image: bool
+    post_span: tuple[int, int] = (0, 0)  # tokens[first:end] are the post's own words; the rest, the prompt's
     token_to_region: np.ndarray | None = None  # (tokens, 49): each token's attention over regions
     region_to_token: np.ndarray | None = None  # (49, tokens)
     routing_coefficients: np.ndarray | None = None  # (primary, fused) capsules; rows sum to 1
@@ -124,19 +125,22 @@ def _cancel(pending: list) -> None:
             item.cancel()
 
 
-def _tokenize_all(model: "CrisisModel", texts: Sequence[str], chunk: int = 512) -> dict[str, torch.Tensor]:
-    """Every text's token ids, padded to max_text_tokens (a batch is cut to its longest post).
-    Tokenised in chunks, so one long call does not hold the tokenizer lock for long."""
+def _tokenize_all(model: "CrisisModel", texts: Sequence[str], chunk: int = 512) -> dict[str, Any]:
+    """Every text's token ids, padded to max_text_tokens (a batch is cut to its longest post), and
+    where its own words lie among them. Tokenised in chunks, so one long call does not hold the
+    tokenizer lock for long."""
     width = model.config.max_text_tokens
     pad_id = model.tokenizer.pad_token_id or 0
     ids = torch.full((len(texts), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(texts), width), dtype=torch.long)
+    spans: list[tuple[int, int]] = []
     for start in range(0, len(texts), chunk):
-        encoded = model.tokenize(texts[start : start + chunk])
+        encoded = model.tokenize(texts[start : start + chunk], post_spans=True)
         rows, length = encoded["input_ids"].shape
         ids[start : start + rows, :length] = encoded["input_ids"]
         mask[start : start + rows, :length] = encoded["attention_mask"]
-    return {"input_ids": ids, "attention_mask": mask}
+        spans += encoded["post_spans"]
+    return {"input_ids": ids, "attention_mask": mask, "post_spans": spans}
 
 
 def _scoring_order(lengths: torch.Tensor, batch_size: int) -> list[int]:
@@ -219,7 +223,8 @@ def predict(model: "CrisisModel", posts: Sequence[Post | dict[str, Any]], batch_
             with autocast():
                 out = model(**inputs)
             for j, (i, (_, warnings)) in enumerate(zip(batch, decoded)):
-                predictions[i] = _explain(model, out, j, posts[i], tokens[j], warnings)
+                span = encoded["post_spans"][i] if encoded is not None else (0, 0)
+                predictions[i] = _explain(model, out, j, posts[i], tokens[j], span, warnings)
     finally:
         _cancel(pending)
     return predictions  # type: ignore[return-value]
@@ -229,7 +234,7 @@ def _numpy(t: torch.Tensor | None) -> np.ndarray | None:
     return None if t is None else t.detach().float().cpu().numpy()
 
 
-def _explain(model: "CrisisModel", out, i: int, post: Post, tokens: list[str],
+def _explain(model: "CrisisModel", out, i: int, post: Post, tokens: list[str], post_span: tuple[int, int],
              warnings: list[str]) -> Prediction:
     cfg = model.config
     probs = out.probabilities[i].float().cpu().tolist()
@@ -251,6 +256,7 @@ def _explain(model: "CrisisModel", out, i: int, post: Post, tokens: list[str],
         modality_weights={"text": weights[0], "image": weights[1]},
         capsule_lengths=_numpy(out.capsule_lengths[i]),
         has_image=has_image,
+        post_span=post_span,
         token_to_region=token_to_region,
         region_to_token=region_to_token,
         routing_coefficients=_numpy(out.routing_coefficients[i]) if out.routing_coefficients is not None else None,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import torch
 from safetensors import SafetensorError
@@ -43,6 +43,12 @@ def clean_text(text: str) -> str:
     """The text as the tokenizer sees it: control characters (NUL included) dropped, length capped."""
     text = "".join(ch for ch in text[:MAX_TEXT_CHARS] if ch.isprintable() or ch in "\n\t ")
     return text.strip()
+
+
+def _token_span(offsets: list[list[int]], first_char: int, end_char: int) -> tuple[int, int]:
+    """The token positions [first, end) whose characters overlap [first_char, end_char)."""
+    inside = [i for i, (a, b) in enumerate(offsets) if b > a and a < end_char and b > first_char]
+    return (inside[0], inside[-1] + 1) if inside else (0, 0)
 
 
 @dataclass
@@ -182,15 +188,25 @@ class CrisisModel(nn.Module):
 
     # ------------------------------------------------------------------ inputs
 
-    def tokenize(self, texts: Sequence[str]) -> dict[str, Tensor]:
-        """The prompt-wrapped, padded token ids of a batch of post texts."""
+    def tokenize(self, texts: Sequence[str], post_spans: bool = False) -> dict[str, Any]:
+        """The prompt-wrapped, padded token ids of a batch of post texts. With `post_spans`, also
+        "post_spans": for each post the token positions [first, end) of its own words, the
+        prompt's words being outside them (for explanations that show the post alone)."""
+        cleaned = [clean_text(t) for t in texts]
         # An empty post under the bare "{text}" prompt still gets one token to attend from.
-        prompted = [self.config.prompt.format(text=clean_text(t)) or self.tokenizer.pad_token
-                    for t in texts]
+        prompted = [self.config.prompt.format(text=t) or self.tokenizer.pad_token for t in cleaned]
         with self._tokenizer_lock:
-            encoded = self.tokenizer(prompted, padding=True, truncation=True,
-                                     max_length=self.config.max_text_tokens, return_tensors="pt")
-        return {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
+            encoded = self.tokenizer(prompted, padding=True, truncation=True, return_tensors="pt",
+                                     max_length=self.config.max_text_tokens,
+                                     return_offsets_mapping=post_spans)
+        out: dict[str, Any] = {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
+        if post_spans:
+            start = self.config.prompt.index("{text}")
+            out["post_spans"] = [
+                _token_span(offsets[: int(mask.sum())].tolist(), start, start + len(text))
+                for offsets, mask, text in zip(encoded["offset_mapping"], encoded["attention_mask"], cleaned)
+            ]
+        return out
 
     def token_strings(self, input_ids: Tensor, attention_mask: Tensor) -> list[list[str]]:
         """Readable tokens of each post (as the tokenizer split them), padding removed."""

@@ -162,6 +162,7 @@ def test_analyse_text_and_photo(app, demo_run):
     captions = " ".join(c.value for c in at.caption)
     assert plots.CAPTIONS["token_region"] in captions and plots.CAPTIONS["modality"] in captions
     assert plots.CAPTIONS["routing"] not in captions
+    assert "The post's own words only" in captions  # the task prompt's words are left out
 
     at.segmented_control(key="an-informative-view").set_value(dashboard.HOW_COMBINED).run()
     assert_clean(at)

@@ -197,6 +197,10 @@ def test_predict_returns_labelled_explained_predictions(tmp_path) -> None:
     assert preds[0].explanation.token_to_region.shape == (len(preds[0].explanation.tokens), 49)
     assert preds[1].explanation.token_to_region is None  # nothing to attend to
     assert "broken.jpg" in preds[3].explanation.warnings[0]
+    for p, text in zip(preds, ["bridge collapsed", "flood water rising", "people trapped", "a post with a broken photo"]):
+        first, end = p.explanation.post_span  # the post's own words, inside the task prompt's
+        assert 0 < first < end < len(p.explanation.tokens)
+        assert "".join(p.explanation.tokens[first:end]).strip() == text
     assert preds[2].probabilities == pytest.approx(model.predict(
         [{"text": "people trapped", "image": Image.open(photo)}])[0].probabilities, abs=1e-5)
 
