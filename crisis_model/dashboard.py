@@ -691,19 +691,15 @@ def show_explanation(pred, image, key: str) -> None:
 def _show_attention(exp, image, key: str) -> None:
     """Token->region heatmap, the photo with the chosen words' attention on it, image->words; of
     the post's own words (the prompt around them is read by the model but left out here)."""
-    first, end = exp.post_span
-    if end <= first:  # no words of its own (an empty post): show what the model read
-        first, end = 0, len(exp.tokens)
-    tokens, token_to_region = exp.tokens[first:end], exp.token_to_region[first:end]
-    region_to_token = exp.region_to_token[:, first:end] if exp.region_to_token is not None else None
+    tokens, token_to_region, region_to_token = exp.post_words()
     labels = plots.token_labels(tokens)
     left, right = st.columns([3, 2])
     with left:
         st.plotly_chart(plots.token_region_heatmap(tokens, token_to_region), key=f"{key}-t2r", width="stretch")
         st.caption(plots.CAPTIONS["token_region"])
-        if end - first < len(exp.tokens):
+        if len(tokens) < len(exp.tokens):
             st.caption(f"The post's own words only: the model also read its task prompt around them "
-                       f"({len(exp.tokens) - (end - first)} word pieces), which is left out here.")
+                       f"({len(exp.tokens) - len(tokens)} word pieces), which is left out here.")
     with right:
         options = [-1] + list(range(len(labels)))
         choice = st.selectbox(

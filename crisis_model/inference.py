@@ -53,6 +53,16 @@ class Explanation:
     primary_capsules: list[str] = field(default_factory=list)  # row names of the routing matrix
     warnings: list[str] = field(default_factory=list)  # e.g. an image that could not be read
 
+    def post_words(self) -> tuple[list[str], np.ndarray | None, np.ndarray | None]:
+        """The post's own tokens with their token->region rows and region->token columns, the task
+        prompt's tokens left out (all tokens when the post has no words of its own)."""
+        first, end = self.post_span
+        if end <= first:
+            first, end = 0, len(self.tokens)
+        rows = None if self.token_to_region is None else self.token_to_region[first:end]
+        columns = None if self.region_to_token is None else self.region_to_token[:, first:end]
+        return self.tokens[first:end], rows, columns
+
 
 @dataclass
 class Prediction:

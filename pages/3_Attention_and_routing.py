@@ -105,7 +105,8 @@ for column, (label, this_run) in zip(columns, (("This run", run), ("Second run",
         st.caption(plots.CAPTIONS["modality"])
         exp = prediction.explanation
         if image is not None and exp.token_to_region is not None:
-            st.plotly_chart(plots.region_overlay(image, plots.region_weights(exp.token_to_region)),
+            _, post_to_region, _ = exp.post_words()  # the post's own words, not the task prompt's
+            st.plotly_chart(plots.region_overlay(image, plots.region_weights(post_to_region)),
                             key=f"{key}-overlay")
             st.caption(plots.CAPTIONS["overlay"])
         if exp.routing_coefficients is not None:

@@ -201,6 +201,9 @@ def test_predict_returns_labelled_explained_predictions(tmp_path) -> None:
         first, end = p.explanation.post_span  # the post's own words, inside the task prompt's
         assert 0 < first < end < len(p.explanation.tokens)
         assert "".join(p.explanation.tokens[first:end]).strip() == text
+    words, rows, columns = preds[0].explanation.post_words()
+    assert rows.shape == (len(words), 49) and columns.shape == (49, len(words))
+    assert np.array_equal(rows, preds[0].explanation.token_to_region[preds[0].explanation.post_span[0]:][:len(words)])
     assert preds[2].probabilities == pytest.approx(model.predict(
         [{"text": "people trapped", "image": Image.open(photo)}])[0].probabilities, abs=1e-5)
 
