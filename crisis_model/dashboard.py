@@ -715,6 +715,31 @@ def _show_attention(exp, image, key: str) -> None:
             st.caption(plots.CAPTIONS["image_to_words"])
 
 
+# ============================================================================ attention helpers
+
+
+ONE_SIDED = 0.05  # a decision taken 95 % or more from one modality
+
+
+def modality_collapse_note(with_photo: pd.DataFrame, share: float = 0.9) -> str | None:
+    """A warning when the model decides from one modality alone for most posts with a photo
+    (`text_weight` column): gated fusion can settle there when that modality alone fits the
+    training labels, and then the other is ignored whatever it says."""
+    weights = with_photo["text_weight"].dropna()
+    if weights.empty:
+        return None
+    for side, one_sided in (("the photo", weights <= ONE_SIDED), ("the words", weights >= 1 - ONE_SIDED)):
+        if one_sided.mean() >= share:
+            other = "words" if side == "the photo" else "photo"
+            return (f"For {one_sided.mean():.0%} of the posts with a photo, this model took "
+                    f"{1 - ONE_SIDED:.0%} or more of its decision from {side}: their {other} barely count. "
+                    "Gated fusion can settle on one modality when it alone fits the training labels "
+                    "(\"modality collapse\"). Compare the model with its single-modality variants "
+                    "(`python train.py ... --ablation fusion`) before reading anything into how it uses "
+                    f"the {other}.")
+    return None
+
+
 # ============================================================================ overview helpers
 
 

@@ -25,6 +25,8 @@ if with_photo.empty:
 else:
     st.caption(f"{len(with_photo):,} posts with a photo. Posts without one are left out: their decision "
                "always comes 100 % from the words.")
+    if note := db.modality_collapse_note(with_photo):
+        st.warning(note)
     group = st.radio("Group the posts by", ["predicted_label", "true_label"], horizontal=True, key="at-group",
                      format_func=lambda c: {"predicted_label": "what the model said", "true_label": "true label"}[c])
     left, right = st.columns(2)

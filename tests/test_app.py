@@ -398,6 +398,16 @@ def test_filters_and_paging():
     assert browse.page_slice(ordered, 2, 4)["post_id"].tolist() == ["p4", "p5", "p6", "p7"]
 
 
+def test_a_model_that_decides_from_one_modality_is_flagged():
+    photo_only = pd.DataFrame({"text_weight": [0.0, 0.01, 0.02, 0.03] * 5})
+    assert "from the photo" in dashboard.modality_collapse_note(photo_only)
+    words_only = pd.DataFrame({"text_weight": [0.99, 1.0] * 5})
+    assert "from the words" in dashboard.modality_collapse_note(words_only)
+    mixed = pd.DataFrame({"text_weight": [0.0, 0.3, 0.6, 0.9, 1.0] * 4})
+    assert dashboard.modality_collapse_note(mixed) is None
+    assert dashboard.modality_collapse_note(pd.DataFrame({"text_weight": []})) is None
+
+
 def test_batch_csv_reader_refuses_bad_files():
     with pytest.raises(dashboard.CrisisLensError, match="no 'text' column"):
         batch_scoring.read_batch_csv(b"a,b\n1,2\n")
