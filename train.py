@@ -141,6 +141,9 @@ def build_parser(suppress_defaults: bool = False) -> argparse.ArgumentParser:
                      help="replace the run in --out")
     run.add_argument("--workers", type=int, default=default("workers"),
                      help="DataLoader processes decoding images (default %(default)s)")
+    run.add_argument("--threads", type=int, default=default("threads"),
+                     help="CPU threads of the training loop (default: 1 with frozen backbones, which holds "
+                          "up best on a shared machine; more is faster on a dedicated one)")
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), default=default("device"),
                      help="auto = CUDA (bf16 autocast) when a GPU is present (default %(default)s)")
     run.add_argument("--cache-dir", metavar="DIR", default=default("cache_dir"),

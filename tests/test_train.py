@@ -235,6 +235,19 @@ def test_ablation_writes_one_table_with_mean_and_std_over_seeds(cfg) -> None:
 # --------------------------------------------------------------------------- bad input
 
 
+def test_the_training_loop_runs_on_the_threads_asked_for(cfg) -> None:
+    """One CPU thread by default with frozen backbones, --threads N when given; restored after."""
+    before = torch.get_num_threads()
+    for threads, expected in ((None, 1), (2, 2)):
+        seen: set[int] = set()
+        train(dataclasses.replace(cfg, threads=threads, epochs=1, overwrite=True),
+              progress=lambda e: seen.add(torch.get_num_threads()) if e["stage"] == "epoch" else None)
+        assert seen == {expected}
+    assert torch.get_num_threads() == before
+    with pytest.raises(CrisisLensError, match="threads must be at least 1"):
+        train(dataclasses.replace(cfg, threads=0, overwrite=True))
+
+
 def test_bad_names_fail_before_anything_is_written(cfg) -> None:
     for change, message in (({"task": "weather"}, "unknown task"), ({"labels": "votes"}, "unknown labels"),
                             ({"preset": "huge"}, "unknown preset"), ({"prompt": "hello"}, "prompt")):
