@@ -328,6 +328,24 @@ def test_a_broken_checkpoint_is_named_and_the_other_models_still_answer(app, dem
     assert not overview.exception
 
 
+def test_a_malformed_split_file_is_named_and_the_pages_still_work(app, demo_run, tmp_path):
+    """A CrisisMMD folder one of whose TSV files lacks a column: the Overview names the file, the
+    line and the column, shows the other tasks, and the other pages keep working."""
+    data = tmp_path / "data"
+    shutil.copytree(demo_run.parent / "demo-data", data)
+    tsv = data / "crisismmd_datasplit_all" / "task_informative_text_img_dev.tsv"
+    rows = [line.split("\t") for line in tsv.read_text(encoding="utf-8").splitlines()]
+    drop = rows[0].index("tweet_text")
+    tsv.write_text("".join("\t".join(c for j, c in enumerate(r) if j != drop) + "\n" for r in rows), encoding="utf-8")
+
+    at = app(data_root=str(data))
+    assert not at.exception
+    assert any(str(tsv) in w.value and "line 1" in w.value and "tweet_text" in w.value for w in at.warning)
+    assert charts(at) >= 4  # the other tasks' label charts, the model's confusion matrix ...
+    browse = app(BROWSE, data_root=str(data))
+    assert_clean(browse)
+
+
 def test_a_folder_that_is_not_crisismmd(app, tmp_path):
     at = app(data_root=str(tmp_path))
     assert not at.exception
