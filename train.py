@@ -27,7 +27,7 @@ from crisis_model.training import (
     train_demo,
 )
 
-DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
 
 DESCRIPTION = """\
 Train the multimodal crisis-post classifier (a language model reads the text, a ResNet the
@@ -72,8 +72,8 @@ def build_parser(suppress_defaults: bool = False) -> argparse.ArgumentParser:
     """The parser; with `suppress_defaults`, options not given are absent from the result (to
     tell what was typed from what was defaulted, for --resume and --demo)."""
 
-    def default(name: str) -> Any:
-        return argparse.SUPPRESS if suppress_defaults else DEFAULTS[name]
+    def default(name: str, fallback: Any = None) -> Any:
+        return argparse.SUPPRESS if suppress_defaults else DEFAULTS.get(name, fallback)
 
     parser = argparse.ArgumentParser(
         prog="train.py", description=DESCRIPTION, epilog=EPILOG,
@@ -93,7 +93,7 @@ def build_parser(suppress_defaults: bool = False) -> argparse.ArgumentParser:
                       help="drop train posts that repeat another's text, image and label")
     data.add_argument("--dev-fraction", type=float, default=default("dev_fraction"),
                       help="share of a posts file held out as dev when it has no dev split (default %(default)s)")
-    data.add_argument("--demo", action="store_true", default=argparse.SUPPRESS if suppress_defaults else False,
+    data.add_argument("--demo", action="store_true", default=default("demo", False),
                       help=f"generate the synthetic demo dataset (into --data-root, default {DEMO_DATA_DIR}) and "
                            f"train the dashboard's demo models, one per task, into --out (default runs/demo)")
 
@@ -132,7 +132,7 @@ def build_parser(suppress_defaults: bool = False) -> argparse.ArgumentParser:
     opt.add_argument("--seed", type=int, default=default("seed"), help="(default %(default)s)")
 
     run = parser.add_argument_group("run")
-    run.add_argument("--out", metavar="DIR", default=argparse.SUPPRESS if suppress_defaults else None,
+    run.add_argument("--out", metavar="DIR", default=default("out"),
                      help="the run folder to create, e.g. runs/NAME (required unless --demo)")
     run.add_argument("--resume", action="store_true", default=default("resume"),
                      help="continue the run in --out from its last completed epoch (its options are "
@@ -148,15 +148,15 @@ def build_parser(suppress_defaults: bool = False) -> argparse.ArgumentParser:
                      help="auto = CUDA (bf16 autocast) when a GPU is present (default %(default)s)")
     run.add_argument("--cache-dir", metavar="DIR", default=default("cache_dir"),
                      help="where backbone features are kept between runs (default %(default)s)")
-    run.add_argument("--no-cache", action="store_true", default=argparse.SUPPRESS if suppress_defaults else False,
+    run.add_argument("--no-cache", action="store_true", default=default("no_cache", False),
                      help="keep features in memory only")
 
     compare = parser.add_argument_group("comparisons")
     compare.add_argument("--ablation", nargs="?", const="fusion", choices=list(ABLATIONS),
-                         default=argparse.SUPPRESS if suppress_defaults else None,
+                         default=default("ablation"),
                          help="train every fusion variant of the paper's table (or every prompt: none, task, "
                               "summarize) into --out/<variant>-seed<S>/ and write --out/ablation.md and .json")
-    compare.add_argument("--seeds", type=int, nargs="+", default=argparse.SUPPRESS if suppress_defaults else None,
+    compare.add_argument("--seeds", type=int, nargs="+", default=default("seeds"),
                          help="seeds of an ablation; scores are reported as mean ± std over them")
     return parser
 

@@ -27,7 +27,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -54,14 +54,19 @@ def _digest(*parts: Any) -> str:
     return hashlib.blake2b(json.dumps(parts, sort_keys=True).encode(), digest_size=20).hexdigest()
 
 
-def module_digest(module: nn.Module) -> str:
-    """A digest of every parameter and buffer (names, dtypes, shapes and bytes) of a module."""
+def _hash_tensors(named: Iterable[tuple[str, Tensor]]) -> str:
+    """A digest of named tensors: each one's name, dtype, shape and bytes, in the given order."""
     h = hashlib.blake2b(digest_size=20)
-    for name, tensor in module.state_dict().items():
+    for name, tensor in named:
         t = tensor.detach().cpu().contiguous()
         h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
         h.update(memoryview(t.reshape(-1).view(torch.uint8).numpy()))
     return h.hexdigest()
+
+
+def module_digest(module: nn.Module) -> str:
+    """A digest of every parameter and buffer (names, dtypes, shapes and bytes) of a module."""
+    return _hash_tensors(module.state_dict().items())
 
 
 def text_namespace(model: "CrisisModel") -> str:
@@ -93,12 +98,7 @@ def image_key(namespace: str, image_size: int, path: str) -> str | None:
 
 
 def _checksum(tensors: dict[str, Tensor]) -> str:
-    h = hashlib.blake2b(digest_size=20)
-    for name in sorted(tensors):
-        t = tensors[name].contiguous()
-        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
-        h.update(memoryview(t.reshape(-1).view(torch.uint8).numpy()))
-    return h.hexdigest()
+    return _hash_tensors(sorted(tensors.items()))
 
 
 @dataclass
@@ -269,11 +269,9 @@ def _fill(
                 if entry is not None:
                     found[key] = entry
                     report(1)
-        missing = [key for key in missing if key not in found]
         # those left are the unreadable images (and, on an unshared cache, other machines' shares)
-        compute_and_save(missing)
-    else:
-        compute_and_save(missing)
+        missing = [key for key in missing if key not in found]
+    compute_and_save(missing)
     return found, stats
 
 
@@ -282,7 +280,7 @@ def _stored(t: Tensor) -> Tensor:
     return t.to(device="cpu", dtype=STORE_DTYPE, memory_format=torch.contiguous_format, copy=True)
 
 
-def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
+def device_autocast(device: torch.device) -> contextlib.AbstractContextManager:
     # bf16 on a GPU; full precision on the CPU, where bf16 matmuls are slow on most chips
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
@@ -342,7 +340,7 @@ def compute_features(
             for start in range(0, len(order), batch_size):
                 batch = order[start : start + batch_size]
                 longest = int(lengths[batch].max())
-                with _autocast(device):
+                with device_autocast(device):
                     out = model.text_encoder(encoded["input_ids"][batch, :longest].to(device),
                                              encoded["attention_mask"][batch, :longest].to(device))
                 for j, i in enumerate(batch):
@@ -373,7 +371,7 @@ def compute_features(
                 if not good:
                     continue
                 pixels = torch.stack([x for _, x in good]).to(device)
-                with _autocast(device):
+                with device_autocast(device):
                     regions = model.image_encoder(pixels).region_states
                 for j, (i, _) in enumerate(good):
                     yield todo[i], {"region_states": _stored(regions[j])}

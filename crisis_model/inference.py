@@ -10,6 +10,7 @@ This is the public face of the model for the dashboard and for scripts:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,7 +27,8 @@ from crisis_model.images import image_to_tensor, load_image
 from crisis_model.model import clean_text
 
 if TYPE_CHECKING:
-    from crisis_model.model import CrisisModel
+    from crisis_model.config import CrisisConfig
+    from crisis_model.model import CrisisModel, CrisisOutput
 
 ImageSource = str | Path | bytes | Image.Image
 
@@ -205,6 +207,8 @@ def predict(model: "CrisisModel", posts: Sequence[Post | dict[str, Any]], batch_
         else contextlib.nullcontext
     )
 
+    primary = ([f"text {k + 1}" for k in range(cfg.capsules_per_modality)] if cfg.uses_text else []) + (
+        [f"image {k + 1}" for k in range(cfg.capsules_per_modality)] if cfg.uses_image else [])
     predictions: list[Prediction | None] = [None] * len(posts)
     pending = _submit_decodes(posts, batches[0], cfg.image_size)
     try:
@@ -231,45 +235,43 @@ def predict(model: "CrisisModel", posts: Sequence[Post | dict[str, Any]], batch_
                 tokens = model.token_strings(ids, mask)
                 inputs.update(input_ids=ids.to(device), attention_mask=mask.to(device))
             with autocast():
-                out = model(**inputs)
+                out = _on_cpu(model(**inputs))  # once per batch, not one transfer per post and output
             for j, (i, (_, warnings)) in enumerate(zip(batch, decoded)):
                 span = encoded["post_spans"][i] if encoded is not None else (0, 0)
-                predictions[i] = _explain(model, out, j, posts[i], tokens[j], span, warnings)
+                predictions[i] = _explain(cfg, out, j, posts[i], tokens[j], span, warnings, primary)
     finally:
         _cancel(pending)
     return predictions  # type: ignore[return-value]
 
 
-def _numpy(t: torch.Tensor | None) -> np.ndarray | None:
-    return None if t is None else t.detach().float().cpu().numpy()
+def _on_cpu(out: "CrisisOutput") -> dict[str, np.ndarray | None]:
+    """The batch's outputs as float32 numpy arrays on the CPU (None where the model gave none)."""
+    return {f.name: None if getattr(out, f.name) is None else getattr(out, f.name).detach().float().cpu().numpy()
+            for f in dataclasses.fields(out) if f.name != "loss"}
 
 
-def _explain(model: "CrisisModel", out, i: int, post: Post, tokens: list[str], post_span: tuple[int, int],
-             warnings: list[str]) -> Prediction:
-    cfg = model.config
-    probs = out.probabilities[i].float().cpu().tolist()
-    has_image = bool(out.has_image[i])
+def _explain(cfg: "CrisisConfig", out: dict[str, np.ndarray | None], i: int, post: Post, tokens: list[str],
+             post_span: tuple[int, int], warnings: list[str], primary: list[str]) -> Prediction:
+    probs = out["probabilities"][i].tolist()
+    has_image = bool(out["has_image"][i])
     n = len(tokens)
     # Attention to the stand-in regions of a post without an image explains nothing: left out.
+    # Copies, so that a kept prediction does not hold its whole batch's arrays in memory.
     token_to_region = region_to_token = None
-    if has_image and out.token_to_region is not None:
-        token_to_region = _numpy(out.token_to_region[i, :n])
-        region_to_token = _numpy(out.region_to_token[i, :, :n])
-    weights = out.modality_weights[i].float().cpu().tolist()
-    primary = []
-    if cfg.uses_text:
-        primary += [f"text {k + 1}" for k in range(cfg.capsules_per_modality)]
-    if cfg.uses_image:
-        primary += [f"image {k + 1}" for k in range(cfg.capsules_per_modality)]
+    if has_image and out["token_to_region"] is not None:
+        token_to_region = out["token_to_region"][i, :n].copy()
+        region_to_token = out["region_to_token"][i, :, :n].copy()
+    weights = out["modality_weights"][i].tolist()
+    routing = out["routing_coefficients"]
     explanation = Explanation(
         tokens=tokens,
         modality_weights={"text": weights[0], "image": weights[1]},
-        capsule_lengths=_numpy(out.capsule_lengths[i]),
+        capsule_lengths=out["capsule_lengths"][i].copy(),
         has_image=has_image,
         post_span=post_span,
         token_to_region=token_to_region,
         region_to_token=region_to_token,
-        routing_coefficients=_numpy(out.routing_coefficients[i]) if out.routing_coefficients is not None else None,
+        routing_coefficients=routing[i].copy() if routing is not None else None,
         primary_capsules=primary,
         warnings=warnings,
     )

@@ -57,6 +57,7 @@ from crisis_model.features import (
     ImageFiles,
     PostFeatures,
     compute_features,
+    device_autocast,
 )
 from crisis_model.metrics import classification_metrics
 from crisis_model.model import WEIGHTS_FILE, CrisisModel, _atomic_write, clean_text
@@ -211,8 +212,8 @@ def load_train_config(path: Path) -> TrainConfig:
 
 
 def load_data(cfg: TrainConfig) -> pd.DataFrame:
-    """The posts to train and evaluate on, with a train and a dev split; DataError otherwise."""
-    task = get_task(cfg.task)
+    """The posts to train and evaluate on, with a train and a dev split; DataError otherwise.
+    Labels are checked where they are read (load_crisismmd, _labelled_posts)."""
     if cfg.data_root is not None:
         frame, source = load_crisismmd(cfg.data_root, cfg.task, cfg.labels), cfg.data_root
     else:
@@ -228,9 +229,6 @@ def load_data(cfg: TrainConfig) -> pd.DataFrame:
             )
     if frame.loc[frame["split"] == "train", "label"].nunique() < 2:
         raise DataError(f"{source}: every train post has the same label; there is nothing to learn")
-    unknown = ~frame["label"].isin(task.label_names)
-    if unknown.any():  # load_crisismmd checks its labels; this guards the posts path
-        raise DataError(f"{source}: unknown {cfg.task} label {frame['label'][unknown].iloc[0]!r}")
     return frame.reset_index(drop=True)
 
 
@@ -329,8 +327,7 @@ def _start_folder(cfg: TrainConfig, out: Path, command: str) -> None:
             shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
     for name in (CHECKPOINT_DIR, LAST_DIR):
         _recover_dir(out / name)
-    saved = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
-    _write_json(out / CONFIG_FILE, {**saved, "resume": False, "overwrite": False})
+    _write_json(out / CONFIG_FILE, {**dataclasses.asdict(cfg), "resume": False, "overwrite": False})
     previous = (out / COMMAND_FILE).read_text(encoding="utf-8") if cfg.resume and (out / COMMAND_FILE).exists() else ""
     _atomic_write(out / COMMAND_FILE, lambda tmp: tmp.write_text(previous + command + "\n", encoding="utf-8"))
 
@@ -379,12 +376,6 @@ def _cpu_threads(count: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
-
-
-def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 # --------------------------------------------------------------------------- model inputs
@@ -486,7 +477,7 @@ def _run_split(model: CrisisModel, source: CachedInputs | RawInputs, rows: Seque
     loss_sum, loader = 0.0, _loader(source, rows, EVAL_BATCH)
     for step, batch in enumerate(loader):
         batch_rows, inputs = source.inputs(batch)
-        with _autocast(device):
+        with device_autocast(device):
             out = model(**inputs)
         target = torch.as_tensor(labels[batch_rows.numpy()], device=device)
         loss_sum += float(compute_loss(out.logits, target, None)) * len(batch_rows)
@@ -669,7 +660,7 @@ def _fit(cfg: TrainConfig, frame: pd.DataFrame, out: Path, dist: Distributed, de
 
     class_weights = (_balanced_weights(labels[split_rows["train"]], len(label_names)).to(device)
                      if cfg.class_weights else None)
-    sampler = DistributedSampler(source.dataset(split_rows["train"]), num_replicas=dist.world,
+    sampler = DistributedSampler(split_rows["train"], num_replicas=dist.world,  # it needs only the length
                                  rank=dist.rank, shuffle=True, seed=cfg.seed)
     loader = _loader(source, split_rows["train"], cfg.batch_size, sampler)
     total_steps = cfg.epochs * len(loader)
@@ -696,10 +687,11 @@ def _fit(cfg: TrainConfig, frame: pd.DataFrame, out: Path, dist: Distributed, de
                     group["lr"] = lr
                 rows, inputs = source.inputs(batch)
                 target = torch.as_tensor(labels[rows.numpy()], device=device)
-                with _autocast(device):
+                with device_autocast(device):
                     output = net(**inputs)
                 loss = compute_loss(output.logits, target, class_weights)
-                _stop_if_not_finite(loss, dist, epoch, step, state, out)
+                loss_value = loss.item()  # the one device sync of a step
+                _stop_if_not_finite(loss_value, device, dist, epoch, step, state, out)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if cfg.grad_clip > 0:
@@ -707,7 +699,7 @@ def _fit(cfg: TrainConfig, frame: pd.DataFrame, out: Path, dist: Distributed, de
                 optimizer.step()
                 state["step"] += 1
                 seen += len(rows)
-                loss_sum += loss.item() * len(rows)
+                loss_sum += loss_value * len(rows)
                 report({"stage": "epoch", "epoch": epoch + 1, "epochs": cfg.epochs, "done": step + 1,
                         "total": len(loader), "loss": loss_sum / seen, "lr": lr,
                         "posts_per_s": seen * dist.world / (time.perf_counter() - started)})
@@ -741,10 +733,10 @@ def _fit(cfg: TrainConfig, frame: pd.DataFrame, out: Path, dist: Distributed, de
     return out
 
 
-def _stop_if_not_finite(loss: Tensor, dist: Distributed, epoch: int, step: int, state: dict[str, Any],
-                        out: Path) -> None:
+def _stop_if_not_finite(loss: float, device: torch.device, dist: Distributed, epoch: int, step: int,
+                        state: dict[str, Any], out: Path) -> None:
     """Stops every process together, before the bad step touches the weights."""
-    bad = torch.tensor(float(not torch.isfinite(loss).item()))
+    bad = torch.tensor(float(not math.isfinite(loss)), device=device)  # on the device NCCL reduces
     if dist.world > 1:
         torch_dist.all_reduce(bad, op=torch_dist.ReduceOp.MAX)
     if bad.item() == 0:
@@ -753,7 +745,7 @@ def _stop_if_not_finite(loss: Tensor, dist: Distributed, epoch: int, step: int, 
             f"{out / LAST_DIR} epoch {state['epoch']} for --resume" if state["best_epoch"] else
             "no epoch had completed, so there is no checkpoint")
     raise TrainingError(
-        f"the training loss is {loss.item()} at epoch {epoch + 1}, step {step + 1}: stopped. {kept}. "
+        f"the training loss is {loss} at epoch {epoch + 1}, step {step + 1}: stopped. {kept}. "
         "Try a lower --lr or --grad-clip in a new run."
     )
 
