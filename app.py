@@ -9,6 +9,7 @@ import streamlit as st
 
 from crisis_model import dashboard as db
 from crisis_model import plots
+from crisis_model.data import dataset_summary
 
 
 def overview() -> None:
@@ -29,12 +30,12 @@ def overview() -> None:
             st.warning(f"{db.task_title(task)}: {message}")
         if frames:
             posts = pd.concat(frames.values()).drop_duplicates("post_id")
-            with_image = int((posts["image_path"] != "").sum())
+            summary = dataset_summary(posts)
             cols = st.columns(4)
-            cols[0].metric("Posts (tweet + photo pairs)", f"{len(posts):,}")
-            cols[1].metric("Crisis events", f"{posts['event'].nunique():,}")
-            cols[2].metric("With a usable photo", f"{with_image:,}")
-            cols[3].metric("Text only", f"{len(posts) - with_image:,}")
+            cols[0].metric("Posts (tweet + photo pairs)", f"{summary['posts']:,}")
+            cols[1].metric("Crisis events", f"{len(summary['events']):,}")
+            cols[2].metric("With a usable photo", f"{summary['with_image']:,}")
+            cols[3].metric("Text only", f"{summary['without_image']:,}")
             if missing:
                 st.caption(f"{missing:,} posts name a photo file that is not in the folder; they are analysed "
                            "from their text only.")
@@ -43,13 +44,14 @@ def overview() -> None:
                 st.plotly_chart(plots.posts_per_event(posts), key="ov-events")
                 st.caption(plots.CAPTIONS["posts_per_event"])
             with right:
-                st.plotly_chart(plots.image_presence(with_image, len(posts) - with_image), key="ov-images")
+                st.plotly_chart(plots.image_presence(summary["with_image"], summary["without_image"]),
+                                key="ov-images")
                 st.caption(plots.CAPTIONS["images"])
             st.subheader("Labels per task")
             cols = st.columns(len(frames))
             for col, (task, frame) in zip(cols, frames.items()):
                 with col:
-                    counts = frame["label"].value_counts().to_dict()
+                    counts = dataset_summary(frame)["labels"]
                     st.plotly_chart(plots.label_distribution(counts, db.task_title(task)), key=f"ov-labels-{task}")
                     st.caption(plots.CAPTIONS["labels"])
             with st.expander("Posts per split and task"):

@@ -261,11 +261,27 @@ def normalise_predictions(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def load_predictions(run: TaskRun) -> pd.DataFrame:
+def _predictions_path(run: TaskRun) -> Path:
     path = run.file("predictions.parquet")
     if not path.is_file():
         raise DataError(f"{run.folder}: no predictions.parquet; train.py writes it after training.")
+    return path
+
+
+def load_predictions(run: TaskRun) -> pd.DataFrame:
+    path = _predictions_path(run)
     return _read_predictions(str(path), mtime(path))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _split_sizes(path: str, stamp: float) -> dict[str, int]:
+    return {str(k): int(v) for k, v in _read_predictions(path, stamp)["split"].value_counts().items()}
+
+
+def split_sizes(run: TaskRun) -> dict[str, int]:
+    """Posts per split in the run's predictions; a small cached dict, not the table, for the model cards."""
+    path = _predictions_path(run)
+    return _split_sizes(str(path), mtime(path))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -338,23 +354,18 @@ def _data_stamp(root: Path) -> float:
 
 
 @st.cache_data(show_spinner="Reading the dataset...", max_entries=16)
-def _load_dataset(root: str, task: str, labels: str, stamp: float) -> tuple[pd.DataFrame, int]:
+def _load_dataset(root: str, task: str, stamp: float) -> tuple[pd.DataFrame, int]:
     from crisis_model.data import MissingImagesWarning, load_crisismmd
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MissingImagesWarning)
-        frame = load_crisismmd(root, task, labels)
+        frame = load_crisismmd(root, task, "agreed")
     return frame, int(frame.attrs.get("missing_images", 0))
 
 
-def load_dataset(root: Path, task: str, labels: str = "agreed") -> tuple[pd.DataFrame, int]:
-    """(posts of `task`, how many of them lost their missing image). Raises DataError."""
-    from crisis_model.data import get_task
-
-    spec = get_task(task)
-    if labels not in spec.label_sources:
-        labels = spec.label_sources[-1]
-    return _load_dataset(str(root), task, labels, _data_stamp(root))
+def load_dataset(root: Path, task: str) -> tuple[pd.DataFrame, int]:
+    """(posts of `task` with agreed labels, how many of them lost their missing image). Raises DataError."""
+    return _load_dataset(str(root), task, _data_stamp(root))
 
 
 def check_data_root(root: Path) -> str | None:
@@ -393,6 +404,12 @@ def decode_upload(data: bytes | None):
     if len(data) > MAX_IMAGE_BYTES:
         return None, (f"the photo is {len(data) / 1e6:.1f} MB; photos up to {MAX_IMAGE_BYTES // 2**20} MB "
                       "are accepted.")
+    return _decode_upload(data)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _decode_upload(data: bytes):
+    # decoded once per photo: the page reruns at every click on its explanation (the image is only read)
     from crisis_model.images import load_image
 
     try:
@@ -480,14 +497,12 @@ def training_data_root(run: TaskRun) -> Path | None:
         return None
     if not isinstance(config, dict):
         return None
-    for key in ("data_root", "data", "crisismmd_root", "root", "data_dir"):
-        value = config.get(key)
-        if isinstance(value, str) and value:
-            path = Path(value).expanduser()
-            path = path if path.is_absolute() else REPO_ROOT / path
-            if path.is_dir():
-                return path
-    return None
+    value = config.get("data_root")
+    if not isinstance(value, str) or not value:
+        return None
+    path = Path(value).expanduser()
+    path = path if path.is_absolute() else REPO_ROOT / path
+    return path if path.is_dir() else None
 
 
 def _training_data_root(runs: RunSet | None) -> Path | None:
@@ -550,14 +565,15 @@ def resolve_state() -> AppState:
 def sidebar(state: AppState) -> None:
     with st.sidebar:
         if state.runs is not None and state.runs.names:
+            runs = state.runs.runs
             st.session_state["_w_task"] = state.task
-            st.selectbox(
-                "Task", state.runs.names, key="_w_task", format_func=lambda n: task_title(n.split(" (")[0])
-                + (f" ({n.split(' (', 1)[1]}" if " (" in n else ""),
-                on_change=_commit_task, help="Which of the run's models the pages show.",
+            st.selectbox(  # a name is the task, or "<task> (<folder>)" when two runs share a task
+                "Task", state.runs.names, key="_w_task",
+                format_func=lambda name: task_title(runs[name].task) + name.removeprefix(runs[name].task),
+                on_change=_commit, args=("task", "_w_task"), help="Which of the run's models the pages show.",
             )
-            if state.task:
-                st.caption(TASK_HELP.get(state.task.split(" (")[0], ""))
+            if state.run is not None:
+                st.caption(TASK_HELP.get(state.run.task, ""))
         st.markdown("**Model run**")
         st.session_state["_w_run_root"] = st.session_state.get("run_root", "")
         st.text_input("Run folder", key="_w_run_root", placeholder=str(state.run_root),
@@ -571,10 +587,6 @@ def sidebar(state: AppState) -> None:
                       help=f"The CrisisMMD v2.0 folder (it holds crisismmd_datasplit_all/ and annotations/). "
                            f"Empty: ${DATA_ENV} if set, else the data the run was trained on, else the demo data.")
         st.caption(f"In use: `{state.data_root}` ({state.data_source})")
-
-
-def _commit_task() -> None:
-    st.session_state["task"] = st.session_state.get("_w_task")
 
 
 def banner(state: AppState) -> None:
@@ -755,22 +767,17 @@ def model_card(run: TaskRun) -> dict[str, str]:
     counts = parameter_counts(run)
     image_weights = "ImageNet weights" if config.get("image_pretrained") else "trained from scratch"
     fusion = str(config.get("fusion", "?"))
-    data = next((str(train_config[k]) for k in ("data_root", "data", "crisismmd_root", "root", "data_dir")
-                 if isinstance(train_config.get(k), str)), "")
+    data = train_config.get("data_root") if isinstance(train_config.get("data_root"), str) else ""
     if data:
         path = Path(data) if Path(data).is_absolute() else REPO_ROOT / data
         data = f"{data} (synthetic demo data)" if is_demo_data(path) else data
     try:
-        frame = load_predictions(run)
-        splits = frame["split"].value_counts()
+        splits = split_sizes(run)
         sizes = ", ".join(f"{splits[s]:,} {s}" for s in ("train", "dev", "test") if s in splits)
         data = f"{data} · {sizes} posts" if data else f"{sizes} posts"
     except CrisisLensError:
         pass
-    date = next((str(train_config[k]) for k in ("date", "finished", "created", "created_at", "started", "timestamp")
-                 if train_config.get(k)), "")
-    if not date:
-        date = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.stamp)) if run.stamp else "unknown"
+    date = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.stamp)) if run.stamp else "unknown"
     return {
         "Task": task_title(run.task),
         "Labels": ", ".join(plots.pretty(x) for x in run.label_names),
@@ -840,15 +847,10 @@ def load_ablation(run: TaskRun, run_root: Path | None = None
     if isinstance(raw, dict):
         if isinstance(raw.get("task"), str) and raw["task"] != run.task:
             return None, "", [], None  # another task's ablation
-        for key in ("rows", "variants", "results", "table"):
-            if isinstance(raw.get(key), (list, dict)):
-                raw = raw[key]
-                break
+        raw = raw.get("rows")
     table = None
     if isinstance(raw, list) and raw and all(isinstance(r, dict) for r in raw):
         table = pd.json_normalize(raw, sep="_")
-    elif isinstance(raw, dict) and raw and all(isinstance(v, dict) for v in raw.values()):
-        table = pd.json_normalize([{"variant": k, **v} for k, v in raw.items()], sep="_")
     if table is None or table.empty:
         return None, "", [], markdown
     variant = next((c for c in (axis, "fusion", "variant", "name") if c and c in table), table.columns[0])

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from crisis_model import browse
 from crisis_model import dashboard as db
 from crisis_model.runs import discover_run, find_runs, runs_of_task
 from crisis_model import plots
@@ -79,9 +80,7 @@ if not same_task:
 other = same_task[0]
 
 query = st.text_input("Find a post (words or post id)", key="at-query")
-matches = frame if not query.strip() else frame[
-    frame["text"].str.contains(query.strip(), case=False, regex=False)
-    | frame["post_id"].str.contains(query.strip(), case=False, regex=False)]
+matches = browse.apply_filters(frame, browse.Filters(query=query))
 matches = matches.sort_values(["has_image", "post_id"], ascending=[False, True]).head(200)
 if matches.empty:
     st.warning("No post matches.")
