@@ -25,8 +25,8 @@ from pathlib import Path
 
 import torch
 
-from bench.models import SHARED_CRISISMMD, crisis_texts, make_photos, paper_size_model
-from crisis_model.dashboard_server import CHROMIUM, CHROMIUM_ARGS, REPO, browser_missing, serve_dashboard
+from bench.models import SHARED_CRISISMMD, make_photos, paper_size_model
+from crisis_model.dashboard_server import REPO, browser_missing, launch_chromium, serve_dashboard
 IDLE = ('() => { const app = document.querySelector(\'[data-testid="stApp"]\');'
         ' return app && app.getAttribute("data-test-script-state") === "notRunning"'
         ' && !document.querySelector(\'[data-testid="stSpinner"]\'); }')
@@ -38,7 +38,7 @@ def _requirements() -> str | None:
     return browser_missing()
 
 
-def dashboard_rows(report, mode: dict, device: torch.device, goals: dict[str, float]) -> None:
+def dashboard_rows(report, mode: dict, device: torch.device, goals: dict[str, float], texts: list[str]) -> None:
     reason = _requirements()
     if reason:
         report.not_measured("5", "dashboard start and analyse-a-post", reason)
@@ -51,7 +51,6 @@ def dashboard_rows(report, mode: dict, device: torch.device, goals: dict[str, fl
     reps = mode.get("dashboard_reps", 3)
     with tempfile.TemporaryDirectory(prefix="crisislens-bench-dash-") as tmp:
         root = Path(tmp)
-        texts = crisis_texts()
         model = paper_size_model(texts)
         model.save_pretrained(root / "paper_run" / "checkpoint")
         del model
@@ -59,7 +58,7 @@ def dashboard_rows(report, mode: dict, device: torch.device, goals: dict[str, fl
         Path(make_photos(root / "photos", 1)[0]).rename(photo)  # 1200 x 900 JPEG
         env = {"CRISISLENS_RUN": str(root / "paper_run"), "CRISISMMD_ROOT": str(SHARED_CRISISMMD)}
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+            browser = launch_chromium(p)
             started = time.perf_counter()
             try:
                 with serve_dashboard(env, root / "streamlit.log") as (url, _):

@@ -24,7 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
 
-from crisis_model.dashboard_server import CHROMIUM, CHROMIUM_ARGS, REPO, serve_dashboard  # noqa: E402
+from crisis_model.dashboard_server import IDLE, REPO, launch_chromium, serve_dashboard, wait_idle  # noqa: E402
+from crisis_model.runs import demo_run_complete  # noqa: E402
+SETUP_TIMEOUT = 180_000  # ms: the first page loads the models
 TEXTS = [
     "Bridge collapsed after the flood, families need rescue boats",
     "Volunteers collect water and food for the earthquake victims",
@@ -32,7 +34,6 @@ TEXTS = [
     "Lovely sunny afternoon at the beach with friends",
     "Road closed downtown, power lines down after the hurricane",
 ]
-IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
 
 
 def rss_mib(pid: int) -> float:
@@ -56,20 +57,12 @@ def rss_mib(pid: int) -> float:
 def demo_run(given: str | None) -> Path:
     if given:
         return Path(given)
-    if (REPO / "runs" / "demo" / "informative" / "checkpoint").is_dir():
+    if demo_run_complete(REPO / "runs" / "demo"):
         return REPO / "runs" / "demo"
     from crisis_model.training import train_demo
 
     base = Path(tempfile.mkdtemp(prefix="crisislens-load-"))
     return train_demo(base / "demo", data_dir=base / "data", n_tweets=150, epochs=2, cache_dir=None)
-
-
-def wait_idle(page, timeout: float = 180_000) -> None:
-    """Until the script run is over and no spinner is left (as tests/test_browser.py waits)."""
-    page.wait_for_selector(IDLE, timeout=timeout)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stSpinner\"]')", timeout=timeout)
-    page.wait_for_timeout(1200)
-    page.wait_for_selector(IDLE, timeout=timeout)
 
 
 def page_errors(page) -> int:
@@ -115,15 +108,15 @@ def main(argv: list[str] | None = None) -> int:
     with serve_dashboard({"CRISISLENS_RUN": str(run)}, log) as (url, server):
         print(f"server pid {server.pid} at {url}, run {run}; RSS at start {rss_mib(server.pid):.0f} MiB")
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+            browser = launch_chromium(p)
             pages = []
             for i in range(args.sessions):
                 page = browser.new_page(viewport={"width": 1200, "height": 900})
                 page.goto(url, wait_until="domcontentloaded")  # then navigate as an analyst would
-                wait_idle(page)
+                wait_idle(page, SETUP_TIMEOUT)
                 page.get_by_role("link", name="Analyse a post").first.click()
                 page.get_by_label("Post text").wait_for(timeout=60_000)
-                wait_idle(page)
+                wait_idle(page, SETUP_TIMEOUT)
                 if args.photo and i % 2:
                     from crisis_model import demo
                     import random
@@ -132,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
                                      "severe_damage").save(photo)
                     page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(photo))
                     page.get_by_text("street.png").first.wait_for(timeout=30_000)
-                    wait_idle(page)
+                    wait_idle(page, SETUP_TIMEOUT)
                 pages.append(page)
             warm_done, warm_errors = analyse_round(pages, -1, 180_000)  # model load, first figures
             rss = [rss_mib(server.pid)]

@@ -57,9 +57,9 @@ def crisis_texts(limit: int | None = None) -> list[str]:
     return texts[:limit] if limit else texts
 
 
-def paper_size_model(texts: Sequence[str], **overrides) -> CrisisModel:
+def paper_size_model(texts: Sequence[str]) -> CrisisModel:
     """The paper preset's architecture with random weights, built without the hub."""
-    config = preset_config("paper", image_pretrained=False, **overrides)
+    config = preset_config("paper", image_pretrained=False)
     tokenizer = train_tiny_tokenizer(texts, vocab_size=GPT2_VOCAB)  # a stand-in for GPT-2's
     gpt2 = GPT2Config(vocab_size=GPT2_VOCAB, bos_token_id=tokenizer.eos_token_id,
                       eos_token_id=tokenizer.eos_token_id)  # GPT-2 small: 12 x 768, 124M
@@ -69,8 +69,8 @@ def paper_size_model(texts: Sequence[str], **overrides) -> CrisisModel:
     return CrisisModel(config, text, image, tokenizer).eval()
 
 
-def tiny_model(texts: Sequence[str], **overrides) -> CrisisModel:
-    return CrisisModel.from_config(preset_config("tiny", **overrides), train_texts=texts).eval()
+def tiny_model(texts: Sequence[str]) -> CrisisModel:
+    return CrisisModel.from_config(preset_config("tiny"), train_texts=texts).eval()
 
 
 PHOTO_SIZES = [(1200, 900), (1024, 768), (900, 1200), (1200, 675), (800, 600), (640, 640)]
@@ -93,24 +93,23 @@ def make_photo(rng: random.Random, size: tuple[int, int]) -> Image.Image:
     return Image.fromarray(np.clip(np.asarray(image, dtype=np.float32) + noise, 0, 255).astype(np.uint8))
 
 
-def make_photos(folder: Path, count: int, seed: int = 0) -> list[str]:
+def make_photos(folder: Path, count: int) -> list[str]:
     """`count` JPEG photos (quality 85, tweet-photo sizes) in `folder`; reused when present."""
     folder.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(seed)
+    rng = random.Random(0)
     paths = []
     for i in range(count):
         size = PHOTO_SIZES[i % len(PHOTO_SIZES)]
-        path = folder / f"photo_{seed}_{i}_{size[0]}x{size[1]}.jpg"
+        path = folder / f"photo_{i}_{size[0]}x{size[1]}.jpg"
         if not path.exists():
             make_photo(rng, size).save(path, quality=85)
         paths.append(str(path))
     return paths
 
 
-def make_posts(texts: Sequence[str], photos: Sequence[str], n: int, offset: int = 0) -> list[dict]:
+def make_posts(texts: Sequence[str], photos: Sequence[str], n: int) -> list[dict]:
     """n posts, each with a text and an image (cycling through both pools)."""
     return [
-        {"text": texts[(offset + i) % len(texts)], "image": photos[(offset + i) % len(photos)],
-         "post_id": str(offset + i)}
+        {"text": texts[i % len(texts)], "image": photos[i % len(photos)], "post_id": str(i)}
         for i in range(n)
     ]

@@ -47,7 +47,9 @@ if str(ROOT) not in sys.path:
 
 import torch  # noqa: E402
 
+from bench.dashboard_rows import dashboard_rows  # noqa: E402
 from bench.models import crisis_texts, make_photos, make_posts, paper_size_model, tiny_model  # noqa: E402
+from bench.training_rows import training_rows  # noqa: E402
 from crisis_model.images import image_to_tensor, load_image  # noqa: E402
 
 OUT_DIR = ROOT / "artifacts" / "bench"
@@ -95,7 +97,6 @@ def sync(device: torch.device) -> None:
 
 def interleaved(cases: dict[str, Callable[[], Any]], reps: int, device: torch.device,
                 warmups: dict[str, Callable[[], Any]] | None | bool = None,
-                log: Callable[[str], None] = print,
                 clock: Callable[[], float] = time.perf_counter) -> tuple[dict[str, list[float]], dict[str, list]]:
     """Times each case `reps` times, in turn (rotating the order), after one warm-up call each
     (`warmups` names a lighter call per case; False: none).
@@ -112,7 +113,7 @@ def interleaved(cases: dict[str, Callable[[], Any]], reps: int, device: torch.de
             results[name].append(cases[name]())
             sync(device)
             times[name].append(clock() - start)
-        log(f"  rep {rep + 1}/{reps}: " + ", ".join(f"{n} {times[n][-1]:.2f}s" for n in names))
+        print(f"  rep {rep + 1}/{reps}: " + ", ".join(f"{n} {times[n][-1]:.2f}s" for n in names))
     return times, results
 
 
@@ -443,29 +444,18 @@ def bench_growth(report: Report, mode: dict, device: torch.device, photos_dir: P
 
 def bench_training(report: Report, mode: dict, device: torch.device) -> None:
     print("\n[3] training with the feature cache", flush=True)
-    try:
-        from bench.training_rows import training_rows
-    except ImportError as err:
-        report.not_measured("3", "fusion-head epoch, feature cache warm vs off", f"{err}",
-                            goal=f"≥ {GOALS['cache_speedup']:g}×")
-        return
     training_rows(report, mode, device, GOALS)
 
 
 # --------------------------------------------------------------------------- 5: dashboard
 
 
-def bench_dashboard(report: Report, mode: dict, device: torch.device) -> None:
+def bench_dashboard(report: Report, mode: dict, device: torch.device, texts: list[str]) -> None:
     print("\n[5] dashboard", flush=True)
     if not mode["dashboard"]:
         report.not_measured("5", "dashboard start and analyse-a-post", "skipped in smoke mode")
         return
-    try:
-        from bench.dashboard_rows import dashboard_rows
-    except ImportError as err:
-        report.not_measured("5", "dashboard start and analyse-a-post", f"{err}")
-        return
-    dashboard_rows(report, mode, device, GOALS)
+    dashboard_rows(report, mode, device, GOALS, texts)
 
 
 # --------------------------------------------------------------------------- main
@@ -519,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
         "scoring": lambda: bench_scoring(report, mode, device, texts, photos, batch_sizes),
         "growth": lambda: bench_growth(report, mode, device, args.photos_dir),
         "training": lambda: bench_training(report, mode, device),
-        "dashboard": lambda: bench_dashboard(report, mode, device),
+        "dashboard": lambda: bench_dashboard(report, mode, device, texts),
     }
     failed = []
     for group in groups:

@@ -19,7 +19,10 @@ For each N, a cold run (empty feature cache) and, for the first N, a warm run (t
 from __future__ import annotations
 
 import csv
+import functools
 import json
+import os
+import random
 import statistics
 import tempfile
 import time
@@ -27,24 +30,28 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import torch
 
-from bench.models import SHARED_CRISISMMD
+from bench.models import SHARED_CRISISMMD, make_photos
+from crisis_model.data import load_crisismmd
+from crisis_model.training import TrainConfig, train
 
 
-def _posts_csv(folder: Path, n_train: int, seed: int = 0, photos: list[str] | None = None) -> Path:
+@functools.cache
+def _informative_posts() -> pd.DataFrame:
+    """The shared folder's informative posts (agreed labels), read once for every posts CSV."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the images are missing: text-only posts, as documented
+        return load_crisismmd(SHARED_CRISISMMD, "informative", "agreed")
+
+
+def _posts_csv(folder: Path, n_train: int, photos: list[str] | None = None) -> Path:
     """A posts CSV of n_train train and _dev_size(n_train) dev posts; with `photos`, each post gets
     its own photo file (a hard link to one of `photos` under a name of its own: the feature
     cache keys images by path, so every post is a distinct image to it)."""
-    import os
-    import random
-
-    from crisis_model.data import load_crisismmd
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the images are missing: text-only posts, as documented
-        frame = load_crisismmd(SHARED_CRISISMMD, "informative", "agreed")
-    rng = random.Random(seed)
+    frame = _informative_posts()
+    rng = random.Random(0)
     path = folder / f"posts_{n_train}{'_photos' if photos else ''}.csv"
     images = folder / "images"
     images.mkdir(exist_ok=True)
@@ -74,8 +81,6 @@ def _dev_size(n_train: int) -> int:
 
 def _run(cfg_kwargs: dict[str, Any]) -> dict[str, Any]:
     """One training run; the seconds of its feature stage and of each epoch."""
-    from crisis_model.training import TrainConfig, train
-
     marks: dict[str, float] = {}
 
     def progress(event: dict[str, Any]) -> None:
@@ -116,8 +121,6 @@ def training_rows(report, mode: dict, device: torch.device, goals: dict[str, flo
                             f"{', '.join(f'{1000 * t / n:.1f}' for t in runs[n]['train_s'])}); "
                             f"cold feature pass {runs[n]['features_s']:.1f} s")
         if mode.get("train_photos"):
-            from bench.models import make_photos
-
             photos = make_photos(root / "photo_pool", 16)
             _cache_rows(report, root, [mode["train_photos"]], epochs, preset, device, goals, photos=photos)
 

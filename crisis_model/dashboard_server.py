@@ -23,6 +23,22 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'  # the page's script run is over
+
+
+def launch_chromium(playwright):
+    """Debian's Chromium, headless, from a running `sync_playwright()`."""
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+
+
+def wait_idle(page, timeout: float = 120_000) -> None:
+    """Until the script run is over and no spinner is left, then a moment for charts to draw."""
+    page.wait_for_selector(IDLE, timeout=timeout)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stSpinner\"]')", timeout=timeout)
+    page.wait_for_timeout(1200)
+    page.wait_for_selector(IDLE, timeout=timeout)
+
+
 def browser_missing() -> str | None:
     """Why a headless-Chromium check cannot run here, or None when it can."""
     if not CHROMIUM.exists():

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from crisis_model.dashboard_server import CHROMIUM, CHROMIUM_ARGS, REPO, browser_missing, serve_dashboard
+from crisis_model.dashboard_server import REPO, browser_missing, launch_chromium, serve_dashboard, wait_idle
 from tests.dashboard_support import demo_run_dir
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -45,17 +45,9 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        chromium = launch_chromium(p)
         yield chromium
         chromium.close()
-
-
-def wait_idle(page, timeout: float = 120_000) -> None:
-    """Until the script run is over and no spinner is left, then a moment for charts to draw."""
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stSpinner\"]')", timeout=timeout)
-    page.wait_for_timeout(1200)
-    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout)
 
 
 def charts_drawn(page, at_least: int, timeout: float = 60_000) -> int:
