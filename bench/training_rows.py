@@ -103,6 +103,11 @@ def _run(cfg_kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def training_rows(report, mode: dict, device: torch.device, goals: dict[str, float]) -> None:
+    if not SHARED_CRISISMMD.is_dir():  # e.g. a clone away from ../shared: nothing real to train on
+        report.not_measured("3", "fusion-head epoch, feature cache warm vs off",
+                            f"no CrisisMMD folder at {SHARED_CRISISMMD} (set CRISISMMD_ROOT)",
+                            goal=f"≥ {goals['cache_speedup']:g}×")
+        return
     sizes, epochs = mode["train_posts"], mode["train_reps"]
     preset = mode.get("train_preset", "minilm")
     with tempfile.TemporaryDirectory(prefix="crisislens-bench-train-") as tmp:
