@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import pandas as pd
 
-from crisis_model.errors import DataError, ImageError
+from crisis_model.errors import CrisisLensError, DataError, ImageError
 from crisis_model.images import resolve_inside
 
 if TYPE_CHECKING:
@@ -81,8 +81,15 @@ def score_batch(frame: pd.DataFrame, models: Mapping[str, "CrisisModel"], data_r
         results: dict[int, Any] = {}
         for start in range(0, len(usable), batch_size):
             chunk = usable[start:start + batch_size]
-            preds = model.predict([{"text": texts[i], "image": images[i]} for i in chunk], batch_size=batch_size)
-            results.update(zip(chunk, preds))
+            try:
+                preds = model.predict([{"text": texts[i], "image": images[i]} for i in chunk], batch_size=batch_size)
+                results.update(zip(chunk, preds))
+            except CrisisLensError:  # a post with no text whose photo is unreadable: the others still count
+                for i in chunk:
+                    try:
+                        results[i] = model.predict([{"text": texts[i], "image": images[i]}])[0]
+                    except CrisisLensError:
+                        notes[i] = "nothing to analyse: empty text and an unreadable photo"
             step += 1
             if progress:
                 scored = min(start + batch_size, len(usable))

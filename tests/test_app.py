@@ -426,6 +426,17 @@ def test_a_model_that_decides_from_one_modality_is_flagged():
     assert dashboard.modality_collapse_note(pd.DataFrame({"text_weight": []})) is None
 
 
+def test_batch_scoring_notes_a_post_with_nothing_readable_and_scores_the_rest(tmp_path):
+    from tests.conftest import tiny_model
+
+    (tmp_path / "broken.jpg").write_bytes(b"not a jpeg")
+    frame = pd.DataFrame({"text": ["Bridge collapsed after the flood", "", "Volunteers hand out water"],
+                          "image_path": ["", "broken.jpg", ""]})
+    scored = batch_scoring.score_batch(frame, {"informative": tiny_model().eval()}, tmp_path)
+    assert scored["informative_label"].notna().tolist() == [True, False, True]
+    assert scored["note"][1] == "nothing to analyse: empty text and an unreadable photo"
+
+
 def test_batch_csv_reader_refuses_bad_files():
     with pytest.raises(dashboard.CrisisLensError, match="no 'text' column"):
         batch_scoring.read_batch_csv(b"a,b\n1,2\n")
