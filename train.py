@@ -1,4 +1,4 @@
-"""Train the CrisisLens fusion model; the logic lives in crisis_model.training, this is its CLI."""
+"""Train the CrisisLens fusion model: the command line of crisis_model.training (argparse only)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ from typing import Any
 from crisis_model.config import BACKBONE_MODES, FUSIONS, PRESETS, PROMPTS
 from crisis_model.data import LABEL_SOURCES, TASKS
 from crisis_model.errors import CrisisLensError
+from crisis_model.run_folder import ABLATION_MD, TRAIN_CONFIG_FILE
 from crisis_model.training import (
     ABLATIONS,
-    CONFIG_FILE,
     DEMO_DATA_DIR,
     DEMO_TASKS,
+    DEVICES,
     TqdmProgress,
     TrainConfig,
     load_train_config,
@@ -144,7 +145,7 @@ def build_parser(suppress_defaults: bool = False) -> argparse.ArgumentParser:
     run.add_argument("--threads", type=int, default=default("threads"),
                      help="CPU threads of the training loop (default: 1 with frozen backbones, which holds "
                           "up best on a shared machine; more is faster on a dedicated one)")
-    run.add_argument("--device", choices=("auto", "cpu", "cuda"), default=default("device"),
+    run.add_argument("--device", choices=DEVICES, default=default("device"),
                      help="auto = CUDA (bf16 autocast) when a GPU is present (default %(default)s)")
     run.add_argument("--cache-dir", metavar="DIR", default=default("cache_dir"),
                      help="where backbone features are kept between runs (default %(default)s)")
@@ -166,7 +167,7 @@ def config_from_args(args: argparse.Namespace, given: dict[str, Any]) -> TrainCo
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     values = {name: value for name, value in vars(args).items() if name in fields}
     typed = {name: value for name, value in given.items() if name in fields}
-    saved = Path(args.out) / CONFIG_FILE
+    saved = Path(args.out) / TRAIN_CONFIG_FILE
     if args.resume and saved.exists():
         values = {**dataclasses.asdict(load_train_config(saved)), **typed, "resume": True}
     if args.no_cache:
@@ -197,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.ablation:
             run_ablation(cfg, args.ablation, args.seeds, progress=progress)
             if rank0:
-                print((out / "ablation.md").read_text(encoding="utf-8"))
+                print((out / ABLATION_MD).read_text(encoding="utf-8"))
             return 0
         launcher = ["python"]
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:

@@ -30,10 +30,10 @@ import torch  # noqa: E402
 
 from bench.models import crisis_texts, make_photos, make_posts, paper_size_model, tiny_model  # noqa: E402
 from bench.run import OUT_DIR, interleaved, median  # noqa: E402
-from crisis_model import inference  # noqa: E402
-from crisis_model import backbones  # noqa: E402
-from crisis_model.backbones import ImageEncoder  # noqa: E402
-from crisis_model.images import load_image  # noqa: E402
+from crisis_model import inference, predict  # noqa: E402
+from crisis_model.data.images import load_image  # noqa: E402
+from crisis_model.model import image_encoder  # noqa: E402
+from crisis_model.model.image_encoder import ImageEncoder  # noqa: E402
 
 
 ALL = ("decode", "ahead", "order", "layout", "chunks")
@@ -59,7 +59,7 @@ def switched_off(*changes: str, model=None):
         if "ahead" in changes:
             stack.enter_context(mock.patch.object(inference, "_submit_decodes", inline_decodes))
         if "chunks" in changes:
-            stack.enter_context(mock.patch.object(backbones, "CPU_CHUNK", 10**9))
+            stack.enter_context(mock.patch.object(image_encoder, "CPU_CHUNK", 10**9))
         if "order" in changes:
             stack.enter_context(mock.patch.object(inference, "_scoring_order", given_order))
         if "layout" in changes:
@@ -101,7 +101,7 @@ def main() -> None:
     def case(*off: str):
         def run():
             with switched_off(*off, model=model):
-                return model.predict(posts, batch_size=args.batch_size, autocast_dtype=dtype)
+                return predict(model, posts, batch_size=args.batch_size, autocast_dtype=dtype)
         return run
 
     cases = {
@@ -131,7 +131,7 @@ def main() -> None:
 
 def _warm(model, posts, batch_size, dtype, off):
     with switched_off(*off, model=model):
-        model.predict(posts, batch_size=batch_size, autocast_dtype=dtype)
+        predict(model, posts, batch_size=batch_size, autocast_dtype=dtype)
 
 
 if __name__ == "__main__":

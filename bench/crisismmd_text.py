@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywher
 
 from crisis_model.data import MissingImagesWarning, get_task, load_crisismmd  # noqa: E402
 from crisis_model.errors import CrisisLensError  # noqa: E402
-from crisis_model.metrics import classification_metrics  # noqa: E402
+from crisis_model.training.metrics import classification_metrics  # noqa: E402
 from crisis_model.training import DEFAULT_CACHE_DIR, TqdmProgress, TrainConfig, train  # noqa: E402
 
 TASK, LABELS = "informative", "agreed"

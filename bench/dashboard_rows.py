@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from bench.models import SHARED_CRISISMMD, make_photos, paper_size_model
-from crisis_model.dashboard_server import REPO, browser_missing, launch_chromium, serve_dashboard
+from tests.dashboard_server import REPO, browser_missing, launch_chromium, serve_dashboard
 IDLE = ('() => { const app = document.querySelector(\'[data-testid="stApp"]\');'
         ' return app && app.getAttribute("data-test-script-state") === "notRunning"'
         ' && !document.querySelector(\'[data-testid="stSpinner"]\'); }')

@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
 
-from crisis_model.dashboard_server import IDLE, REPO, launch_chromium, serve_dashboard, wait_idle  # noqa: E402
-from crisis_model.runs import demo_run_complete  # noqa: E402
+from tests.dashboard_server import IDLE, REPO, launch_chromium, serve_dashboard, wait_idle  # noqa: E402
+from crisis_model.run_folder import demo_run_complete  # noqa: E402
 SETUP_TIMEOUT = 180_000  # ms: the first page loads the models
 TEXTS = [
     "Bridge collapsed after the flood, families need rescue boats",
@@ -118,10 +118,10 @@ def main(argv: list[str] | None = None) -> int:
                 page.get_by_label("Post text").wait_for(timeout=60_000)
                 wait_idle(page, SETUP_TIMEOUT)
                 if args.photo and i % 2:
-                    from crisis_model import demo
+                    from crisis_model.data.demo_drawing import draw_image
                     import random
                     photo = Path(tempfile.mkdtemp()) / "street.png"
-                    demo._draw_image(random.Random(i), "demo_earthquake", "infrastructure_and_utility_damage",
+                    draw_image(random.Random(i), "demo_earthquake", "infrastructure_and_utility_damage",
                                      "severe_damage").save(photo)
                     page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(photo))
                     page.get_by_text("street.png").first.wait_for(timeout=30_000)

@@ -24,7 +24,8 @@ from PIL import Image, ImageDraw, ImageFilter
 from transformers import AutoModel, GPT2Config
 
 from crisis_model import CrisisModel, preset_config
-from crisis_model.backbones import ImageEncoder, TextEncoder, build_resnet, train_tiny_tokenizer
+from crisis_model.model.image_encoder import ImageEncoder, build_resnet
+from crisis_model.model.text_encoder import TextEncoder, train_tiny_tokenizer
 
 GPT2_VOCAB = 50257
 # CrisisMMD's texts: $CRISISMMD_ROOT (as for the dashboard), else ../shared/crisismmd beside the repo

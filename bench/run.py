@@ -50,7 +50,8 @@ import torch  # noqa: E402
 from bench.dashboard_rows import dashboard_rows  # noqa: E402
 from bench.models import crisis_texts, make_photos, make_posts, paper_size_model, tiny_model  # noqa: E402
 from bench.training_rows import training_rows  # noqa: E402
-from crisis_model.images import image_to_tensor, load_image  # noqa: E402
+from crisis_model import predict  # noqa: E402
+from crisis_model.data.images import image_to_tensor, load_image  # noqa: E402
 
 OUT_DIR = ROOT / "artifacts" / "bench"
 
@@ -142,7 +143,7 @@ def naive_loop(model, posts: list[dict], device: torch.device) -> list[int]:
 
 def predict_labels(model, posts: list[dict], batch_size: int, dtype: torch.dtype | None) -> list[int]:
     names = model.config.label_names
-    return [names.index(p.label) for p in model.predict(posts, batch_size=batch_size, autocast_dtype=dtype)]
+    return [names.index(p.label) for p in predict(model, posts, batch_size=batch_size, autocast_dtype=dtype)]
 
 
 def matmul_case(n: int, dtype: torch.dtype, device: torch.device, seconds: float = 1.0) -> Callable[[], float]:
@@ -369,12 +370,12 @@ def growth_child(n: int, device: str, photos_dir: str, photos: int, batch_size: 
     texts = crisis_texts(texts_limit)
     pool = make_photos(Path(photos_dir), photos)
     model = tiny_model(texts).to(dev)
-    model.predict(make_posts(texts, pool, min(n, 2 * batch_size)), batch_size=batch_size)  # warm-up
+    predict(model, make_posts(texts, pool, min(n, 2 * batch_size)), batch_size=batch_size)  # warm-up
     reset = _reset_peak_rss()  # the peak of building the model is not scoring's
     rss_before = _rss_mb("VmRSS")
     posts = make_posts(texts, pool, n)
     start = time.perf_counter()
-    preds = model.predict(posts, batch_size=batch_size)
+    preds = predict(model, posts, batch_size=batch_size)
     sync(dev)
     seconds = time.perf_counter() - start
     assert len(preds) == n

@@ -35,7 +35,7 @@ import torch
 
 from bench.models import SHARED_CRISISMMD, make_photos
 from crisis_model.data import load_crisismmd
-from crisis_model.training import TrainConfig, train
+from crisis_model.training import ProgressEvent, TrainConfig, train
 
 
 @functools.cache
@@ -83,12 +83,12 @@ def _run(cfg_kwargs: dict[str, Any]) -> dict[str, Any]:
     """One training run; the seconds of its feature stage and of each epoch."""
     marks: dict[str, float] = {}
 
-    def progress(event: dict[str, Any]) -> None:
+    def progress(event: ProgressEvent) -> None:
         now = time.perf_counter()
-        if event.get("stage") == "features":
+        if event.stage == "features":
             marks.setdefault("features_start", now)
             marks["features_end"] = now
-        elif event.get("stage") == "model" and event.get("done") == 1:
+        elif event.stage == "model" and event.done == 1:
             marks.setdefault("features_start", now)
 
     with warnings.catch_warnings():

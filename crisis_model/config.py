@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crisis_model.errors import CheckpointError
+from crisis_model.errors import CheckpointError, ConfigError
 
 FUSIONS = ("full", "attention", "concat", "text", "image")
 """Ablation ladder: full = attention + modality gate + dynamic routing; attention = the same
@@ -71,13 +71,13 @@ class CrisisConfig:
 
     def __post_init__(self) -> None:
         if self.fusion not in FUSIONS:
-            raise CheckpointError(f"Unknown fusion {self.fusion!r}; choose one of {FUSIONS}.")
+            raise ConfigError(f"Unknown fusion {self.fusion!r}; choose one of {', '.join(FUSIONS)}.")
         if self.backbone_mode not in BACKBONE_MODES:
-            raise CheckpointError(
-                f"Unknown backbone mode {self.backbone_mode!r}; choose one of {BACKBONE_MODES}."
+            raise ConfigError(
+                f"Unknown backbone mode {self.backbone_mode!r}; choose one of {', '.join(BACKBONE_MODES)}."
             )
         if "{text}" not in self.prompt:
-            raise CheckpointError(f"The prompt template must contain '{{text}}': {self.prompt!r}")
+            raise ConfigError(f"The prompt template must contain '{{text}}': {self.prompt!r}")
 
     @property
     def num_labels(self) -> int:
@@ -94,9 +94,6 @@ class CrisisConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-    def save(self, path: Path) -> None:
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
-
     @classmethod
     def from_dict(cls, values: dict[str, Any], source: str = "config") -> "CrisisConfig":
         known = {f.name for f in dataclasses.fields(cls)}
@@ -108,7 +105,10 @@ class CrisisConfig:
             raise CheckpointError(
                 f"{source}: unknown preset {preset!r}; known presets are {sorted(PRESETS)}."
             )
-        return cls(**values)
+        try:
+            return cls(**values)
+        except ConfigError as err:
+            raise CheckpointError(f"{source}: {err}") from None
 
     @classmethod
     def load(cls, path: Path) -> "CrisisConfig":
@@ -150,5 +150,5 @@ PRESETS: dict[str, dict[str, Any]] = {
 def preset_config(name: str, **overrides: Any) -> CrisisConfig:
     """The config of a named preset, with any field overridden."""
     if name not in PRESETS:
-        raise CheckpointError(f"Unknown preset {name!r}; choose one of {sorted(PRESETS)}.")
+        raise ConfigError(f"Unknown preset {name!r}; choose one of {', '.join(sorted(PRESETS))}.")
     return CrisisConfig(**{**PRESETS[name], "preset": name, **overrides})

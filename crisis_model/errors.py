@@ -1,14 +1,15 @@
-"""The one exception type CrisisLens raises for bad input.
+"""The exceptions CrisisLens raises for faults a user can cause.
 
-Every fault a user can cause (a corrupt image, a malformed TSV row, a broken checkpoint,
-an unknown task name) is raised as a `CrisisLensError` whose message names the file
-(and the line or post where it applies) and what is wrong with it. The CLI prints the
-message without a traceback; the dashboard shows it on the page.
+Every one of them is a `CrisisLensError`, whose message names the file (and the line or post where
+it applies) and what is wrong with it: a corrupt image, a malformed TSV row, a broken checkpoint,
+an option that does not exist. The subclasses say which kind of input was at fault, for callers
+that treat them differently. The CLI prints the message without a traceback; the dashboard shows
+it on the page.
 """
 
 
 class CrisisLensError(Exception):
-    """Bad input: the message says which file or post, and what is wrong."""
+    """Bad input: the message says which file, post or option, and what is wrong."""
 
 
 class ImageError(CrisisLensError):
@@ -23,9 +24,13 @@ class CheckpointError(CrisisLensError):
     """A checkpoint folder that is missing files, mismatched, or not safetensors + JSON."""
 
 
+class ConfigError(CrisisLensError):
+    """A model or training option that does not exist or is out of range (a usage error)."""
+
+
 class BackboneUnavailableError(CrisisLensError):
     """Pretrained weights that cannot be found locally nor downloaded (e.g. offline)."""
 
 
 class TrainingError(CrisisLensError):
-    """A training run that cannot start or go on: bad options, a run folder in the way, a NaN loss."""
+    """A training run that cannot start or go on: a run folder in the way, a NaN loss."""

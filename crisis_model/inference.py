@@ -1,9 +1,9 @@
 """Scoring posts: `Post` in, `Prediction` (label, probabilities, explanation) out.
 
-This is the public face of the model for the dashboard and for scripts:
+This is the public face of the model for the dashboard, the scoring command and scripts:
 
-    model = crisis_model.load_model("runs/demo")
-    [pred] = model.predict([{"text": "Bridge collapsed on route 9", "image": "photo.jpg"}])
+    model = crisis_model.load_model("runs/demo/informative/checkpoint")
+    [pred] = crisis_model.predict(model, [{"text": "Bridge collapsed on route 9", "image": "photo.jpg"}])
     pred.label, pred.probabilities, pred.explanation.modality_weights
 """
 
@@ -16,19 +16,17 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 from PIL import Image
 
+from crisis_model.config import CrisisConfig
+from crisis_model.data.images import image_to_tensor, load_image
 from crisis_model.errors import CrisisLensError, ImageError
-from crisis_model.images import image_to_tensor, load_image
-from crisis_model.model import clean_text
-
-if TYPE_CHECKING:
-    from crisis_model.config import CrisisConfig
-    from crisis_model.model import CrisisModel, CrisisOutput
+from crisis_model.model import CrisisModel, CrisisOutput
+from crisis_model.model.modeling import clean_text
 
 ImageSource = str | Path | bytes | Image.Image
 
@@ -137,7 +135,7 @@ def _cancel(pending: list) -> None:
             item.cancel()
 
 
-def _tokenize_all(model: "CrisisModel", texts: Sequence[str], chunk: int = 512) -> dict[str, Any]:
+def _tokenize_all(model: CrisisModel, texts: Sequence[str], chunk: int = 512) -> dict[str, Any]:
     """Every text's token ids, padded to max_text_tokens (a batch is cut to its longest post), and
     where its own words lie among them. Tokenised in chunks, so one long call does not hold the
     tokenizer lock for long."""
@@ -173,7 +171,7 @@ def _nothing_to_analyse(cfg, index: int, empty_text: bool, has_pixels: bool) -> 
 
 
 @torch.inference_mode()
-def predict(model: "CrisisModel", posts: Sequence[Post | dict[str, Any]], batch_size: int = 32,
+def predict(model: CrisisModel, posts: Sequence[Post | dict[str, Any]], batch_size: int = 32,
             autocast_dtype: torch.dtype | None = None) -> list[Prediction]:
     """Scores posts in batches. A post with neither text nor a readable image is an error;
     an unreadable image makes the post text-only, with a warning in its explanation.
@@ -198,8 +196,7 @@ def predict(model: "CrisisModel", posts: Sequence[Post | dict[str, Any]], batch_
     encoded = None
     if cfg.uses_text:
         encoded = _tokenize_all(model, [p.text for p in posts])
-        lengths = encoded["attention_mask"].sum(dim=1)
-        order = _scoring_order(lengths, batch_size)
+        order = _scoring_order(encoded["attention_mask"].sum(dim=1), batch_size)
     batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
     autocast = (
         (lambda: torch.autocast(device.type, dtype=autocast_dtype))
@@ -219,21 +216,7 @@ def predict(model: "CrisisModel", posts: Sequence[Post | dict[str, Any]], batch_
             for i, (pixels, _) in zip(batch, decoded):
                 if empty_text[i] and (pixels is None or not cfg.uses_image):
                     raise _nothing_to_analyse(cfg, i, not clean_text(posts[i].text), pixels is not None)
-            has_image = torch.tensor([pixels is not None for pixels, _ in decoded], device=device)
-            inputs: dict[str, Any] = {"has_image": has_image}
-            if cfg.uses_image and bool(has_image.any()):
-                blank = torch.zeros(3, cfg.image_size, cfg.image_size)
-                pixels = torch.stack([p if p is not None else blank for p, _ in decoded])
-                if device.type == "cuda":
-                    pixels = pixels.pin_memory()
-                inputs["pixel_values"] = pixels.to(device, non_blocking=True)
-            tokens: list[list[str]] = [[] for _ in batch]
-            if encoded is not None:
-                longest = int(lengths[batch].max())
-                ids = encoded["input_ids"][batch, :longest]
-                mask = encoded["attention_mask"][batch, :longest]
-                tokens = model.token_strings(ids, mask)
-                inputs.update(input_ids=ids.to(device), attention_mask=mask.to(device))
+            inputs, tokens = _batch_inputs(model, batch, [pixels for pixels, _ in decoded], encoded)
             with autocast():
                 out = _on_cpu(model(**inputs))  # once per batch, not one transfer per post and output
             for j, (i, (_, warnings)) in enumerate(zip(batch, decoded)):
@@ -244,13 +227,36 @@ def predict(model: "CrisisModel", posts: Sequence[Post | dict[str, Any]], batch_
     return predictions  # type: ignore[return-value]
 
 
-def _on_cpu(out: "CrisisOutput") -> dict[str, np.ndarray | None]:
+def _batch_inputs(model: CrisisModel, batch: list[int], pixels: list[torch.Tensor | None],
+                  encoded: dict[str, Any] | None) -> tuple[dict[str, Any], list[list[str]]]:
+    """The model's keyword arguments for the posts at `batch` (their token ids cut to the longest
+    of them, their pixels), and each post's tokens as strings."""
+    cfg, device = model.config, model.device
+    has_image = torch.tensor([p is not None for p in pixels], device=device)
+    inputs: dict[str, Any] = {"has_image": has_image}
+    if cfg.uses_image and bool(has_image.any()):
+        blank = torch.zeros(3, cfg.image_size, cfg.image_size)
+        stacked = torch.stack([p if p is not None else blank for p in pixels])
+        if device.type == "cuda":
+            stacked = stacked.pin_memory()
+        inputs["pixel_values"] = stacked.to(device, non_blocking=True)
+    tokens: list[list[str]] = [[] for _ in batch]
+    if encoded is not None:
+        longest = int(encoded["attention_mask"][batch].sum(dim=1).max())
+        ids = encoded["input_ids"][batch, :longest]
+        mask = encoded["attention_mask"][batch, :longest]
+        tokens = model.token_strings(ids, mask)
+        inputs.update(input_ids=ids.to(device), attention_mask=mask.to(device))
+    return inputs, tokens
+
+
+def _on_cpu(out: CrisisOutput) -> dict[str, np.ndarray | None]:
     """The batch's outputs as float32 numpy arrays on the CPU (None where the model gave none)."""
     return {f.name: None if getattr(out, f.name) is None else getattr(out, f.name).detach().float().cpu().numpy()
-            for f in dataclasses.fields(out) if f.name != "loss"}
+            for f in dataclasses.fields(out)}
 
 
-def _explain(cfg: "CrisisConfig", out: dict[str, np.ndarray | None], i: int, post: Post, tokens: list[str],
+def _explain(cfg: CrisisConfig, out: dict[str, np.ndarray | None], i: int, post: Post, tokens: list[str],
              post_span: tuple[int, int], warnings: list[str], primary: list[str]) -> Prediction:
     probs = out["probabilities"][i].tolist()
     has_image = bool(out["has_image"][i])

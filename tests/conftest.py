@@ -24,7 +24,7 @@ TINY_TEXTS = [
 @pytest.fixture(scope="session")
 def demo_root(tmp_path_factory) -> Path:
     """A small synthetic CrisisMMD folder (60 tweets, images, all three tasks and splits)."""
-    from crisis_model.demo import generate_demo_dataset
+    from crisis_model.data.demo import generate_demo_dataset
 
     return generate_demo_dataset(tmp_path_factory.mktemp("demo") / "data", n_tweets=60, seed=0)
 

@@ -16,14 +16,18 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from crisis_model import batch_scoring, browse, dashboard, plots
-from crisis_model.runs import discover_run
+from crisis_dashboard import browse, csv_scoring, first_start, loaders, model_cards, widgets
+from crisis_dashboard import figures as plots
+from crisis_dashboard import state as app_state
+from crisis_model import CrisisLensError
+from crisis_model.run_folder import discover_run
+from crisis_model.training import ProgressEvent
 from tests.dashboard_support import demo_run_dir
 
 REPO = Path(__file__).resolve().parents[1]
-BROWSE = "pages/1_Browse_predictions.py"
-ANALYSE = "pages/2_Analyse_a_post.py"
-ATTENTION = "pages/3_Attention_and_routing.py"
+BROWSE = "pages/browse.py"
+ANALYSE = "pages/analyse.py"
+ATTENTION = "pages/attention.py"
 TIMEOUT = 180
 
 
@@ -44,7 +48,7 @@ def app(demo_run, demo_data_home, monkeypatch):
     folder, not in the checkout's runs/."""
     monkeypatch.setenv("CRISISLENS_RUN", str(demo_run))
     monkeypatch.delenv("CRISISMMD_ROOT", raising=False)
-    monkeypatch.setattr(dashboard, "demo_data_dir", lambda: demo_data_home)
+    monkeypatch.setattr(app_state, "demo_data_dir", lambda: demo_data_home)
 
     def run(page: str | None = None, **state) -> AppTest:
         at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
@@ -56,6 +60,12 @@ def app(demo_run, demo_data_home, monkeypatch):
         return at
 
     return run
+
+
+def answers(at_markdown) -> list[str]:
+    """The answers on the page (AppTest markdown elements): the labels of widgets.answer_card."""
+    return [m.value.removeprefix("### ") for m in at_markdown
+            if getattr(getattr(m, "proto", None), "help", None) == widgets.ANSWER_MARK]
 
 
 def charts(at: AppTest) -> int:
@@ -156,7 +166,7 @@ def test_analyse_text_and_photo(app, demo_run):
     assert_clean(at)
     assert any("together with the photo" in s.value for s in at.success)
     runs = discover_run(demo_run).runs
-    assert len(dashboard.answers(at.markdown)) == len(runs)  # one answer per trained task
+    assert len(answers(at.markdown)) == len(runs)  # one answer per trained task
     # per task: probabilities, then "Where it looked": word->region heatmap, overlay, photo->words
     assert charts(at) == 4 * len(runs)
     captions = " ".join(c.value for c in at.caption)
@@ -164,7 +174,7 @@ def test_analyse_text_and_photo(app, demo_run):
     assert plots.CAPTIONS["routing"] not in captions
     assert "The post's own words only" in captions  # the task prompt's words are left out
 
-    at.segmented_control(key="an-informative-view").set_value(dashboard.HOW_COMBINED).run()
+    at.segmented_control(key="an-informative-view").set_value(widgets.HOW_COMBINED).run()
     assert_clean(at)
     # that task now shows routing + capsules instead of the three attention charts
     assert charts(at) == 4 * len(runs) - 1
@@ -177,7 +187,7 @@ def test_analyse_text_alone_is_text_only(app):
     at.button[0].click().run()
     assert_clean(at)
     assert any("text only" in i.value for i in at.info)
-    assert len(dashboard.answers(at.markdown)) >= 1
+    assert len(answers(at.markdown)) >= 1
     assert charts(at) >= 3
 
 
@@ -194,7 +204,7 @@ def test_analyse_bad_input_is_answered_on_the_page(app):
     assert not at.exception
     assert any("could not be read" in e.value for e in at.error)
     assert any("as text only" in w.value for w in at.warning)
-    assert len(dashboard.answers(at.markdown)) >= 1  # still analysed, from the text
+    assert len(answers(at.markdown)) >= 1  # still analysed, from the text
 
     big = Image.new("RGB", (9000, 5000))  # 45 megapixels: refused before decoding
     buffer = io.BytesIO()
@@ -239,7 +249,7 @@ def test_attention_compares_two_runs(app, demo_run, tmp_path):
     at = app(ATTENTION)
     at.text_input(key="at-other-typed").input(str(other)).run()
     assert_clean(at)
-    assert len(dashboard.answers(at.markdown)) == 2
+    assert len(answers(at.markdown)) == 2
     assert charts(at) >= 5
 
 
@@ -259,7 +269,7 @@ def test_overview_shows_the_fusion_ablation(app, demo_run, tmp_path, monkeypatch
     assert_clean(at)
     assert any(s.value == "Fusion variants side by side" for s in at.subheader)
     full = discover_run(tmp_path).runs["informative (full-seed0)"]
-    table, variant, metrics, _ = dashboard.load_ablation(full)
+    table, variant, metrics, _ = model_cards.load_ablation(full)
     assert variant == "fusion" and metrics[:2] == ["dev_macro_f1_mean", "dev_accuracy_mean"]
     assert table["fusion"].tolist() == ["text", "full"]
 
@@ -291,7 +301,7 @@ def test_the_dashboard_recovers_from_a_bad_run_folder(app, demo_run, tmp_path):
     at.text_area(key="an-text").input("Road closed downtown, power lines down after the hurricane")
     at.button[0].click().run()
     assert_clean(at)
-    assert len(dashboard.answers(at.markdown)) == len(discover_run(demo_run).runs)
+    assert len(answers(at.markdown)) == len(discover_run(demo_run).runs)
 
     at.sidebar.text_input(key="_w_run_root").input(str(tmp_path)).run()
     assert any("not a CrisisLens run" in e.value for e in at.error)
@@ -322,7 +332,7 @@ def test_a_broken_checkpoint_is_named_and_the_other_models_still_answer(app, dem
     at.button[0].click().run()
     assert not at.exception
     assert any(str(weights) in e.value and "not a readable safetensors file" in e.value for e in at.error)
-    assert len(dashboard.answers(at.markdown)) == len(discover_run(run).runs) - 1
+    assert len(answers(at.markdown)) == len(discover_run(run).runs) - 1
 
     overview = app()
     assert not overview.exception
@@ -363,14 +373,13 @@ def test_first_start_trains_the_demo_run_with_progress(demo_run, tmp_path, monke
     def fake_train_demo(out, progress=None, **kwargs):
         calls.append(Path(out))
         for done in range(3):
-            progress({"stage": "epoch", "epoch": 1, "epochs": 1, "done": done + 1, "total": 3,
-                      "run": "informative", "run_index": 0, "run_count": 1})
+            progress(ProgressEvent("epoch", epoch=1, epochs=1, done=done + 1, total=3, run="informative"))
         for task in ("informative", "humanitarian", "damage"):
             shutil.copytree(demo_run / task, Path(out) / task)
         return Path(out)
 
     monkeypatch.setattr(training, "train_demo", fake_train_demo)
-    monkeypatch.setattr(dashboard, "DEFAULT_RUN", tmp_path / "runs" / "demo")
+    monkeypatch.setattr(app_state, "DEFAULT_RUN", tmp_path / "runs" / "demo")
     monkeypatch.delenv("CRISISLENS_RUN", raising=False)
     monkeypatch.delenv("CRISISMMD_ROOT", raising=False)
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT).run()
@@ -386,16 +395,15 @@ def test_first_start_trains_the_demo_run_with_progress(demo_run, tmp_path, monke
 
 
 def test_progress_never_moves_back_and_reads_plainly():
-    fraction, text = dashboard._progress_text(
-        {"stage": "epoch", "epoch": 2, "epochs": 4, "done": 1, "total": 2, "run": "humanitarian",
-         "run_index": 1, "run_count": 3}, 12.0)
-    assert 1 / 3 < fraction < 2 / 3
+    event = ProgressEvent("epoch", epoch=2, epochs=4, done=1, total=2, run="humanitarian", run_index=1, run_count=3)
+    assert 1 / 3 < first_start.overall_fraction(event) < 2 / 3
+    text = first_start.progress_line(event, 12.0)
     assert "Model 2 of 3 (Humanitarian category)" in text and "round 2 of 4" in text
-    assert dashboard._progress_text({"stage": "eval", "done": 1, "total": 1}, 0)[0] is None
+    assert first_start.overall_fraction(ProgressEvent("eval", done=1)) is None
 
 
 def test_filters_and_paging():
-    frame = dashboard.normalise_predictions(pd.DataFrame({
+    frame = loaders.normalise_predictions(pd.DataFrame({
         "post_id": [f"p{i}" for i in range(10)],
         "event": ["a"] * 5 + ["b"] * 5,
         "split": ["dev", "test"] * 5,
@@ -418,33 +426,33 @@ def test_filters_and_paging():
 
 def test_a_model_that_decides_from_one_modality_is_flagged():
     photo_only = pd.DataFrame({"text_weight": [0.0, 0.01, 0.02, 0.03] * 5})
-    assert "from the photo" in dashboard.modality_collapse_note(photo_only)
+    assert "from the photo" in widgets.modality_collapse_note(photo_only)
     words_only = pd.DataFrame({"text_weight": [0.99, 1.0] * 5})
-    assert "from the words" in dashboard.modality_collapse_note(words_only)
+    assert "from the words" in widgets.modality_collapse_note(words_only)
     mixed = pd.DataFrame({"text_weight": [0.0, 0.3, 0.6, 0.9, 1.0] * 4})
-    assert dashboard.modality_collapse_note(mixed) is None
-    assert dashboard.modality_collapse_note(pd.DataFrame({"text_weight": []})) is None
+    assert widgets.modality_collapse_note(mixed) is None
+    assert widgets.modality_collapse_note(pd.DataFrame({"text_weight": []})) is None
 
 
 def test_batch_scoring_notes_a_post_with_nothing_readable_and_scores_the_rest(tmp_path):
     from tests.conftest import tiny_model
 
     (tmp_path / "broken.jpg").write_bytes(b"not a jpeg")
-    frame = pd.DataFrame({"text": ["Bridge collapsed after the flood", "", "Volunteers hand out water"],
-                          "image_path": ["", "broken.jpg", ""]})
-    scored = batch_scoring.score_batch(frame, {"informative": tiny_model().eval()}, tmp_path)
+    upload = b"text,image_path\nBridge collapsed after the flood,\n,broken.jpg\nVolunteers hand out water,\n"
+    frame = csv_scoring.read_batch_file(upload, "posts.csv", tmp_path)
+    scored = csv_scoring.score_batch(frame, {"informative": tiny_model().eval()})
     assert scored["informative_label"].notna().tolist() == [True, False, True]
     assert scored["note"][1] == "nothing to analyse: empty text and an unreadable photo"
 
 
 def test_batch_csv_reader_refuses_bad_files():
-    with pytest.raises(dashboard.CrisisLensError, match="no 'text' column"):
-        batch_scoring.read_batch_csv(b"a,b\n1,2\n")
-    with pytest.raises(dashboard.CrisisLensError, match="not UTF-8"):
-        batch_scoring.read_batch_csv("text\ncaf\u00e9\n".encode("latin-1"))
-    with pytest.raises(dashboard.CrisisLensError, match="only a header"):
-        batch_scoring.read_batch_csv(b"text\n")
-    assert batch_scoring.read_batch_csv(b"text\nhello\n")["text"].tolist() == ["hello"]
+    with pytest.raises(CrisisLensError, match="no 'text' column"):
+        csv_scoring.read_batch_file(b"a,b\n1,2\n", "posts.csv", None)
+    with pytest.raises(CrisisLensError, match="not UTF-8"):
+        csv_scoring.read_batch_file("text\ncaf\u00e9\n".encode("latin-1"), "posts.csv", None)
+    with pytest.raises(CrisisLensError, match="only a header"):
+        csv_scoring.read_batch_file(b"text\n", "posts.csv", None)
+    assert csv_scoring.read_batch_file(b"text\nhello\n", "posts.csv", None)["text"].tolist() == ["hello"]
 
 
 def test_explanation_figures_are_labelled():

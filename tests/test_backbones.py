@@ -8,8 +8,9 @@ import time
 import pytest
 import torch
 
-from crisis_model import BackboneUnavailableError, CrisisModel, preset_config
-from crisis_model.backbones import _reachable, build_resnet, tiny_resnet, ImageEncoder
+from crisis_model import BackboneUnavailableError, CrisisModel, predict, preset_config
+from crisis_model.model.image_encoder import ImageEncoder, build_resnet, tiny_resnet
+from crisis_model.model.offline import reachable
 
 
 def test_image_encoder_gives_49_regions_and_their_mean() -> None:
@@ -25,7 +26,7 @@ def test_minilm_preset_loads_offline_and_mean_pools() -> None:
     model = CrisisModel.from_config(preset_config("minilm", fusion="text")).eval()
     assert model.text_encoder.pooling == "mean"
     assert model.config.text_backbone_config["model_type"] == "bert"
-    preds = model.predict([{"text": "Flooded streets in Houston, people need boats"}])
+    preds = predict(model, [{"text": "Flooded streets in Houston, people need boats"}])
     assert preds[0].label in ("informative", "not_informative")
 
 
@@ -40,7 +41,7 @@ def test_tiny_gpt2_pools_the_last_real_token() -> None:
     assert torch.equal(features.pooled[0], features.token_states[0, last])
 
 
-@pytest.mark.skipif(_reachable("huggingface.co"), reason="the hub is reachable from here")
+@pytest.mark.skipif(reachable("huggingface.co"), reason="the hub is reachable from here")
 def test_hub_backbone_offline_fails_fast_with_advice(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty cache
     started = time.monotonic()
@@ -49,7 +50,7 @@ def test_hub_backbone_offline_fails_fast_with_advice(monkeypatch, tmp_path) -> N
     print(f"failed after {time.monotonic() - started:.1f} s")
 
 
-@pytest.mark.skipif(_reachable("download.pytorch.org"), reason="torchvision's host is reachable")
+@pytest.mark.skipif(reachable("download.pytorch.org"), reason="torchvision's host is reachable")
 def test_imagenet_weights_offline_fail_with_advice(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     with pytest.raises(BackboneUnavailableError, match="image_pretrained=False"):

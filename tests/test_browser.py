@@ -10,21 +10,24 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urljoin, urlparse
 
 import pytest
 
-from crisis_model.dashboard_server import REPO, browser_missing, launch_chromium, serve_dashboard, wait_idle
+from crisis_dashboard.routing import PAGES as PAGE_SPECS
+from tests.dashboard_server import REPO, browser_missing, launch_chromium, serve_dashboard, wait_idle
 from tests.dashboard_support import demo_run_dir
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 SHOTS = Path(os.environ.get("CRISISLENS_SCREENSHOTS", REPO / "artifacts" / "screenshots"))
-PAGES = {  # url path -> the page's title
+PAGES = {  # url path -> the page's heading
     "": "CrisisLens overview",
     "browse": "Browse predictions",
     "analyse": "Analyse a post",
     "attention": "Attention & routing",
 }
+TAB_TITLES = {spec.title: spec.heading for spec in PAGE_SPECS}
 
 
 @pytest.fixture(scope="module")
@@ -87,9 +90,9 @@ def damaged_street():
     """A drawn photo of collapsed buildings, as the demo data has them."""
     import random
 
-    from crisis_model import demo
+    from crisis_model.data.demo_drawing import draw_image
 
-    return demo._draw_image(random.Random(1), "demo_earthquake", "infrastructure_and_utility_damage",
+    return draw_image(random.Random(1), "demo_earthquake", "infrastructure_and_utility_damage",
                             "severe_damage")
 
 
@@ -139,3 +142,31 @@ def test_every_page_and_the_analyse_flow(server, browser):
             assert charts_drawn(page, 5) >= 5
             screenshot(page, "3_analyse_result")
         page.close()
+
+
+def assert_page(page, heading: str, where: str) -> None:
+    """The page shows `heading`, its tab is titled after it, and Streamlit said no "Page not found"."""
+    page.get_by_role("heading", name=heading).first.wait_for(timeout=30_000)
+    no_exception(page, where)
+    assert page.get_by_text("Page not found").count() == 0, f"{where}: 'Page not found' shown"
+    title = page.title()
+    assert title.endswith("· CrisisLens") and TAB_TITLES[title.removesuffix(" · CrisisLens")] == heading, title
+
+
+def test_every_link_opens_its_page_in_a_new_tab_from_the_first_visit_on(browser):
+    """A fresh server, whose very first visit is a page's own address (as a bookmark or a shared
+    link would be); then every sidebar link, and /overview, loaded by its href in a new tab."""
+    if browser_missing():
+        pytest.skip(browser_missing())
+    env = {"CRISISLENS_RUN": str(demo_run_dir())}
+    with serve_dashboard(env, SHOTS.parent / "streamlit-links-test.log", timeout=90) as (url, _):
+        first = open_page(browser, f"{url}/analyse")
+        assert_page(first, "Analyse a post", "/analyse as the first visit")
+        links = first.locator('[data-testid="stSidebarNav"] a')
+        hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
+        first.close()
+        assert [urlparse(urljoin(url + "/", h)).path.strip("/") for h in hrefs] == list(PAGES), hrefs
+        for href, heading in zip(hrefs + [f"{url}/overview"], list(PAGES.values()) + [PAGES[""]]):
+            tab = open_page(browser, urljoin(url + "/", href))
+            assert_page(tab, heading, href)
+            tab.close()

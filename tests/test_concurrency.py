@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from PIL import Image
 
+from crisis_model import predict
 from tests.conftest import TINY_TEXTS, tiny_model
 
 
@@ -21,10 +22,10 @@ def test_concurrent_predict_matches_sequential(tmp_path) -> None:
         {"text": TINY_TEXTS[i % len(TINY_TEXTS)] + f" #{i}", "image": photos[i % 3] if i % 4 else None}
         for i in range(50)
     ]
-    sequential = [model.predict([post])[0] for post in posts]
+    sequential = [predict(model, [post])[0] for post in posts]
 
     def worker(_: int) -> list:
-        return [model.predict([post])[0] for post in posts]
+        return [predict(model, [post])[0] for post in posts]
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(worker, range(8)))

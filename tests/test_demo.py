@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from crisis_model import demo
+from crisis_model.data import demo
 from crisis_model.data import COLUMNS, TASKS, load_crisismmd
-from crisis_model.demo import DEMO_NOTICE, MARKER, generate_demo_dataset
+from crisis_model.data.demo import DEMO_NOTICE, MARKER, generate_demo_dataset
 from crisis_model.errors import DataError
-from crisis_model.images import load_image
+from crisis_model.data.images import load_image
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +108,7 @@ def test_a_failed_generation_leaves_nothing_and_user_folders_are_not_overwritten
             raise KeyboardInterrupt  # as if the user stopped it half-way
         return Image.new("RGB", (8, 8))
 
-    monkeypatch.setattr(demo, "_draw_image", failing_draw)
+    monkeypatch.setattr(demo, "draw_image", failing_draw)
     with pytest.raises(KeyboardInterrupt):
         generate_demo_dataset(tmp_path / "demo", n_tweets=20)
     assert list(tmp_path.iterdir()) == []

@@ -10,9 +10,11 @@ import pytest
 import torch
 from PIL import Image
 
-from crisis_model import backbones
-from crisis_model.features import CacheStats, FeatureStore, compute_features, module_digest
-from crisis_model.training import TrainConfig, train
+from crisis_model import predict
+from crisis_model.model.image_encoder import ImageEncoder
+from crisis_model.model.text_encoder import TextEncoder
+from crisis_model.training.features import CacheStats, FeatureStore, compute_features, module_digest
+from crisis_model.training import ProgressEvent, TrainConfig, train
 from tests.conftest import TINY_TEXTS, tiny_model
 
 
@@ -20,7 +22,7 @@ from tests.conftest import TINY_TEXTS, tiny_model
 def counted(monkeypatch) -> dict[str, int]:
     """How often each backbone ran (batches)."""
     calls = {"text": 0, "image": 0}
-    for kind, cls in (("text", backbones.TextEncoder), ("image", backbones.ImageEncoder)):
+    for kind, cls in (("text", TextEncoder), ("image", ImageEncoder)):
         original = cls.forward
 
         def forward(self, *args, _original=original, _kind=kind, **kwargs):
@@ -31,8 +33,8 @@ def counted(monkeypatch) -> dict[str, int]:
     return calls
 
 
-def feature_stats(events: list[dict]) -> dict[str, dict[str, int]]:
-    return next(e["stats"] for e in events if e["stage"] == "features" and "stats" in e)
+def feature_stats(events: list[ProgressEvent]) -> dict[str, dict[str, int]]:
+    return next(e.stats for e in events if e.stage == "features" and e.stats is not None)
 
 
 def test_backbones_run_once_then_the_cache_is_hit_across_epochs_and_runs(tmp_path, demo_root, counted) -> None:
@@ -40,12 +42,12 @@ def test_backbones_run_once_then_the_cache_is_hit_across_epochs_and_runs(tmp_pat
                       workers=0, cache_dir=str(tmp_path / "cache"))
     at_first_epoch: dict[str, int] = {}
 
-    def watch(event: dict) -> None:
+    def watch(event: ProgressEvent) -> None:
         events.append(event)
-        if event["stage"] == "epoch" and not at_first_epoch:
+        if event.stage == "epoch" and not at_first_epoch:
             at_first_epoch.update(counted)
 
-    events: list[dict] = []
+    events: list[ProgressEvent] = []
     train(cfg, progress=watch)
     cold = feature_stats(events)
     assert cold["text"]["hits"] == 0 and cold["text"]["misses"] > 0
@@ -111,7 +113,7 @@ def test_cached_features_give_the_outputs_of_the_raw_inputs(tmp_path) -> None:
     features = compute_features(model, TINY_TEXTS[:3], [str(image), "", str(image)], FeatureStore(None))
     with torch.inference_mode():
         cached = model(**features.inputs(torch.arange(3), torch.device("cpu")))
-        raw = model.predict([{"text": t, "image": p or None}
+        raw = predict(model, [{"text": t, "image": p or None}
                              for t, p in zip(TINY_TEXTS[:3], [str(image), "", str(image)])])
     for i, pred in enumerate(raw):
         assert cached.probabilities[i].tolist() == pytest.approx(list(pred.probabilities.values()), abs=2e-3)
@@ -120,7 +122,7 @@ def test_cached_features_give_the_outputs_of_the_raw_inputs(tmp_path) -> None:
 def test_training_decodes_a_photo_to_the_pixels_scoring_sees(tmp_path) -> None:
     """A large JPEG is decoded at reduced scale by `predict`; the feature pass must match it, or
     a model would be trained on pixels it never meets when scoring."""
-    from crisis_model.features import decode_image
+    from crisis_model.training.features import decode_image
     from crisis_model.inference import Post, _decode
 
     photo = tmp_path / "photo.jpg"

@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from crisis_model import images
+from crisis_model.data import images
 from crisis_model.errors import ImageError
-from crisis_model.images import image_to_tensor, load_image, resolve_inside
+from crisis_model.data.images import image_to_tensor, load_image, resolve_inside
 
 
 def encoded(image: Image.Image, format: str, **options) -> bytes:

@@ -11,8 +11,9 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
-from crisis_model import FUSIONS, CheckpointError, CrisisLensError, CrisisModel, load_model
-from crisis_model.fusion import DynamicRouting, squash
+from crisis_model import FUSIONS, CheckpointError, CrisisLensError, CrisisModel, load_model, predict
+from crisis_model.model.fusion import DynamicRouting, squash
+from crisis_model.training.loss import compute_loss
 from tests.conftest import TINY_TEXTS, tiny_model
 
 
@@ -115,12 +116,12 @@ def test_every_ablation_trains_and_its_loss_falls(fusion: str) -> None:
     model = tiny_model(fusion, dropout=0.0, backbone_mode="frozen")
     model.train()
     inputs = batch_inputs(model, 4)
-    inputs["labels"] = torch.tensor([0, 1, 0, 1])
+    labels = torch.tensor([0, 1, 0, 1])
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(trainable, lr=1e-2)
     losses = []
     for _ in range(20):
-        loss = model(**inputs).loss
+        loss = compute_loss(model(**inputs).logits, labels, None)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -181,7 +182,7 @@ def test_predict_returns_labelled_explained_predictions(tmp_path) -> None:
     Image.new("RGB", (300, 200), (200, 30, 30)).save(photo)
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"not a jpeg")
-    preds = model.predict([
+    preds = predict(model, [
         {"text": "bridge collapsed", "image": str(photo)},
         {"text": "flood water rising", "image": None},
         {"text": "people trapped", "image": photo.read_bytes()},
@@ -204,22 +205,22 @@ def test_predict_returns_labelled_explained_predictions(tmp_path) -> None:
     words, rows, columns = preds[0].explanation.post_words()
     assert rows.shape == (len(words), 49) and columns.shape == (49, len(words))
     assert np.array_equal(rows, preds[0].explanation.token_to_region[preds[0].explanation.post_span[0]:][:len(words)])
-    assert preds[2].probabilities == pytest.approx(model.predict(
+    assert preds[2].probabilities == pytest.approx(predict(model, 
         [{"text": "people trapped", "image": Image.open(photo)}])[0].probabilities, abs=1e-5)
 
 
 def test_predict_refuses_a_post_with_nothing_to_analyse() -> None:
     model = tiny_model("full").eval()
     with pytest.raises(CrisisLensError, match="post 1: nothing to analyse"):
-        model.predict([{"text": "ok"}, {"text": "  \x00 "}])
+        predict(model, [{"text": "ok"}, {"text": "  \x00 "}])
     with pytest.raises(CrisisLensError, match="post 0"):
-        tiny_model("image").eval().predict([{"text": "no image here"}])
+        predict(tiny_model("image").eval(), [{"text": "no image here"}])
 
 
 def test_predict_handles_hostile_text() -> None:
     model = tiny_model("text").eval()
     texts = ["x" * 100_000, "nul\x00byte", "ðŸ”¥ Weâ€™re مرحبا 🌊", "https://t.co/abc"]
-    preds = model.predict([{"text": t} for t in texts])
+    preds = predict(model, [{"text": t} for t in texts])
     assert len(preds) == 4
     assert all(len(p.explanation.tokens) <= model.config.max_text_tokens for p in preds)
 

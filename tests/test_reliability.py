@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from crisis_model.training import TrainConfig, train
+from crisis_model.training import ProgressEvent, TrainConfig, train
 
 REPO = Path(__file__).resolve().parents[1]
 EPOCHS, BATCH = 10, 4  # 13 steps an epoch on the 60-tweet demo: kills land inside epochs too
@@ -158,14 +158,14 @@ def test_corrupt_cache_entries_in_a_training_run_are_recomputed(tmp_path, cache_
 
     saved = json.loads((straight / "train_config.json").read_text())
     cfg = TrainConfig(**{**saved, "out": str(tmp_path / "run"), "cache_dir": str(cache)})
-    events: list[dict] = []
+    events: list[ProgressEvent] = []
     run = train(cfg, progress=events.append)
-    stats = next(e["stats"] for e in events if e["stage"] == "features" and "stats" in e)
+    stats = next(e.stats for e in events if e.stage == "features" and e.stats is not None)
     assert stats["text"]["corrupt"] == 3 and stats["image"]["corrupt"] == 2
     assert metrics(run) == metrics(straight)
 
     events.clear()
     train(dataclasses.replace(cfg, out=str(tmp_path / "again")), progress=events.append)
-    stats = next(e["stats"] for e in events if e["stage"] == "features" and "stats" in e)
+    stats = next(e.stats for e in events if e.stage == "features" and e.stats is not None)
     assert stats["text"]["corrupt"] == 0 and stats["image"]["corrupt"] == 0  # rewritten, now trusted
     assert stats["text"]["misses"] == 0 and stats["image"]["misses"] == 0

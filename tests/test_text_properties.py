@@ -6,8 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crisis_model import CrisisLensError
-from crisis_model.model import MAX_TEXT_CHARS, clean_text
+from crisis_model import CrisisLensError, predict
+from crisis_model.model.modeling import MAX_TEXT_CHARS, clean_text
 from tests.conftest import tiny_model
 
 MODEL = tiny_model("text").eval()
@@ -25,7 +25,7 @@ def test_clean_text_is_printable_bounded_and_idempotent(text: str) -> None:
 @given(st.text(max_size=600))
 def test_any_text_gets_a_prediction_or_a_clear_error(text: str) -> None:
     try:
-        [prediction] = MODEL.predict([{"text": text}])
+        [prediction] = predict(MODEL, [{"text": text}])
     except CrisisLensError as err:
         assert not clean_text(text)  # only a post with nothing in it is refused
         assert "post 0" in str(err)

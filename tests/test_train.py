@@ -18,11 +18,13 @@ import torch
 
 import train as train_cli
 from safetensors.torch import load_file
-from crisis_model import CrisisModel, DataError, load_model
-from crisis_model import training
-from crisis_model.errors import CrisisLensError, TrainingError
-from crisis_model.metrics import classification_metrics, expected_calibration_error
-from crisis_model.training import TrainConfig, run_ablation, train, train_demo
+from crisis_model import CrisisModel, DataError, load_model, predict
+from crisis_model.training import loop
+from crisis_model.training.dataset import load_data
+from crisis_model.training.inputs import RawInputs, make_loader
+from crisis_model.errors import ConfigError, CrisisLensError, TrainingError
+from crisis_model.training.metrics import classification_metrics, expected_calibration_error
+from crisis_model.training import ABLATIONS, ProgressEvent, TrainConfig, run_ablation, train, train_demo
 from tests.conftest import tiny_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,7 +54,7 @@ def read_history(run: Path) -> list[dict]:
 
 
 def test_demo_run_leaves_every_file_the_dashboard_reads(cfg) -> None:
-    events: list[dict] = []
+    events: list[ProgressEvent] = []
     run = train(cfg, progress=events.append)
     assert run == Path(cfg.out)
     for name in ("checkpoint", "last", "metrics.json", "predictions.parquet", "history.jsonl",
@@ -89,14 +91,14 @@ def test_demo_run_leaves_every_file_the_dashboard_reads(cfg) -> None:
     assert json.loads((run / "train_config.json").read_text())["preset"] == "tiny"
     assert "train.py" in (run / "command.txt").read_text()
 
-    stages = {e["stage"] for e in events}
+    stages = {e.stage for e in events}
     assert {"data", "model", "features", "epoch", "eval", "done"} <= stages
-    assert all(0 <= e["done"] <= e["total"] for e in events)
+    assert all(0 <= e.done <= e.total for e in events)
 
     # the checkpoint is the model the dashboard serves: it loads and predicts the same
     model = load_model(run / "checkpoint", device="cpu")
     post = dev.iloc[0]
-    [pred] = model.predict([{"text": post["text"], "image": post["image_path"]}])
+    [pred] = predict(model, [{"text": post["text"], "image": post["image_path"]}])
     assert pred.label == post["predicted_label"]
     assert pred.probabilities["informative"] == pytest.approx(post["prob_informative"], abs=2e-3)
 
@@ -118,7 +120,7 @@ def test_an_interrupted_run_resumes_to_the_same_result(cfg, tmp_path) -> None:
     straight = train(dataclasses.replace(cfg, out=str(tmp_path / "straight")))
 
     def interrupt_in_third_epoch(event: dict) -> None:
-        if event["stage"] == "epoch" and event["epoch"] == 3:
+        if event.stage == "epoch" and event.epoch == 3:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
@@ -148,7 +150,7 @@ def test_cli_resume_keeps_the_run_options_and_extends_epochs(cfg) -> None:
 
 
 def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_epoch(cfg, monkeypatch) -> None:
-    original = training.compute_loss
+    original = loop.compute_loss
     steps = {"count": 0}
 
     def nan_in_second_epoch(logits, labels, weights):
@@ -159,7 +161,7 @@ def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_epoch(cfg, monkeypatch
                 return loss * float("nan")
         return loss
 
-    monkeypatch.setattr(training, "compute_loss", nan_in_second_epoch)
+    monkeypatch.setattr(loop, "compute_loss", nan_in_second_epoch)
     with pytest.raises(TrainingError, match="nan at epoch 2.*keeps epoch 1"):
         train(cfg)
     run = Path(cfg.out)
@@ -180,12 +182,12 @@ def test_lora_mode_reads_raw_posts_and_trains_only_adapters_and_head(cfg) -> Non
 
 
 def test_raw_inputs_decode_images_in_workers_and_feed_the_model(demo_root) -> None:
-    frame = training.load_data(TrainConfig(out="unused", data_root=str(demo_root)))
+    frame = load_data(TrainConfig(out="unused", data_root=str(demo_root)))
     frame.loc[1, "image_path"] = ""  # a post without an image
     frame.loc[2, "image_path"] = str(demo_root / "DEMO_README.md")  # not an image: read as text-only
     model = tiny_model("full").eval()
-    source = training.RawInputs(model, frame, workers=1, device=torch.device("cpu"))
-    [batch] = list(training._loader(source, [0, 1, 2], batch_size=3))
+    source = RawInputs(model, frame, workers=1, device=torch.device("cpu"))
+    [batch] = list(make_loader(source, [0, 1, 2], batch_size=3))
     rows, inputs = source.inputs(batch)
     assert rows.tolist() == [0, 1, 2]
     assert inputs["has_image"].tolist() == [True, False, False]
@@ -229,7 +231,7 @@ def test_ablation_writes_one_table_with_mean_and_std_over_seeds(cfg) -> None:
     table = (out / "ablation.md").read_text()
     assert "| text |" in table and "±" in table and "dev macro-F1" in table
     assert (out / "full-seed1" / "checkpoint").is_dir()
-    assert training.ABLATIONS["prompt"] == ("none", "task", "summarize")
+    assert ABLATIONS["prompt"] == ("none", "task", "summarize")
 
 
 # --------------------------------------------------------------------------- bad input
@@ -241,7 +243,7 @@ def test_the_training_loop_runs_on_the_threads_asked_for(cfg) -> None:
     for threads, expected in ((None, 1), (2, 2)):
         seen: set[int] = set()
         train(dataclasses.replace(cfg, threads=threads, epochs=1, overwrite=True),
-              progress=lambda e: seen.add(torch.get_num_threads()) if e["stage"] == "epoch" else None)
+              progress=lambda e: seen.add(torch.get_num_threads()) if e.stage == "epoch" else None)
         assert seen == {expected}
     assert torch.get_num_threads() == before
     with pytest.raises(CrisisLensError, match="threads must be at least 1"):
@@ -286,7 +288,7 @@ def test_posts_files_are_checked(cfg, tmp_path) -> None:
     bad_label.write_text("text,label\nflood downtown,informative\nnice lunch,boring\n")
     with pytest.raises(DataError, match="unknown informative label 'boring'"):
         train(dataclasses.replace(cfg, data_root=None, posts=str(bad_label)))
-    with pytest.raises(TrainingError, match="exactly one of --data-root"):
+    with pytest.raises(ConfigError, match="exactly one of --data-root"):
         train(dataclasses.replace(cfg, posts=str(bad_label)))
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from crisis_model import plots
+from crisis_dashboard.names import pretty
 
 
 @dataclass
@@ -74,10 +74,10 @@ def table_view(rows: pd.DataFrame) -> pd.DataFrame:
     """The columns an analyst reads, with plain names; the long text last."""
     return pd.DataFrame({
         "Post": rows["post_id"].values,
-        "Event": rows["event"].map(plots.pretty).values,
+        "Event": rows["event"].map(pretty).values,
         "Split": rows["split"].values,
-        "True label": rows["true_label"].map(plots.pretty).values,
-        "Predicted": rows["predicted_label"].map(plots.pretty).values,
+        "True label": rows["true_label"].map(pretty).values,
+        "Predicted": rows["predicted_label"].map(pretty).values,
         "Right?": np.where(rows["correct"].values, "✓ right", "✗ wrong"),
         "Confidence": rows["confidence"].values,
         "Words share": rows["text_weight"].values,

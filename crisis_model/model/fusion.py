@@ -15,12 +15,11 @@ The ablations of the paper's table switch steps off (`CrisisConfig.fusion`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import Tensor, nn
 
 from crisis_model.config import CrisisConfig
+from crisis_model.model.outputs import CrisisOutput
 
 
 def squash(s: Tensor, dim: int = -1, eps: float = 1e-8) -> Tensor:
@@ -99,18 +98,6 @@ class ContextualAttention(nn.Module):
         )
 
 
-@dataclass
-class FusionOutput:
-    """What the head computed, beyond the logits: the explanation the dashboard draws."""
-
-    logits: Tensor  # (B, num_labels)
-    modality_weights: Tensor  # (B, 2): text, image; sums to 1
-    capsule_lengths: Tensor  # (B, S): length of each capsule the GRU reads
-    token_to_region: Tensor | None = None  # (B, L, R), attention of each token over regions
-    region_to_token: Tensor | None = None  # (B, R, L)
-    routing_coefficients: Tensor | None = None  # (B, I, J), sums to 1 over j
-
-
 def masked_mean(x: Tensor, mask: Tensor) -> Tensor:
     weights = mask.unsqueeze(-1).to(x.dtype)
     return (x * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
@@ -160,7 +147,7 @@ class FusionHead(nn.Module):
         pooled_text: Tensor | None,
         region_states: Tensor | None,
         has_image: Tensor,
-    ) -> FusionOutput:
+    ) -> CrisisOutput:
         """token_states (B, L, Dt), token_mask (B, L) bool, pooled_text (B, Dt),
         region_states (B, R, Di), has_image (B,) bool. Absent modalities are None."""
         cfg = self.config
@@ -203,9 +190,12 @@ class FusionHead(nn.Module):
             sequence, routing = self.routing(sequence)  # (B, J, d) fused capsules
 
         hidden, _ = self.rnn(self.fc(sequence))
-        return FusionOutput(
-            logits=self.classifier(hidden[:, -1]),
+        logits = self.classifier(hidden[:, -1])
+        return CrisisOutput(
+            logits=logits,
+            probabilities=logits.float().softmax(dim=-1),
             modality_weights=weights,
+            has_image=has_image,
             capsule_lengths=sequence.norm(dim=-1),
             token_to_region=token_to_region,
             region_to_token=region_to_token,

@@ -20,14 +20,13 @@ run see the same numbers).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -36,18 +35,17 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, Dataset
 
-from crisis_model.backbones import TextFeatures
+from crisis_model.data.images import image_to_tensor, load_image
 from crisis_model.errors import ImageError
-from crisis_model.images import image_to_tensor, load_image
-
-if TYPE_CHECKING:
-    from crisis_model.model import CrisisModel
+from crisis_model.model import CrisisModel
+from crisis_model.model.text_encoder import TextFeatures
+from crisis_model.training.processes import Distributed, device_autocast
+from crisis_model.training.progress import Progress, ProgressEvent
 
 # Raise when the way a kind of feature is computed changes: its old entries become misses.
 TEXT_FORMAT_VERSION = 1
 IMAGE_FORMAT_VERSION = 2  # 2: JPEGs decoded at reduced scale, as `predict` decodes them
 STORE_DTYPE = torch.float16
-Progress = Callable[[dict[str, Any]], None]
 
 
 def _digest(*parts: Any) -> str:
@@ -69,7 +67,7 @@ def module_digest(module: nn.Module) -> str:
     return _hash_tensors(module.state_dict().items())
 
 
-def text_namespace(model: "CrisisModel") -> str:
+def text_namespace(model: CrisisModel) -> str:
     encoder, config = model.text_encoder, model.config
     tokenizer = json.loads(model.tokenizer.backend_tokenizer.to_str())
     # each call sets these two to its own arguments: they are not part of what the tokenizer is
@@ -79,7 +77,7 @@ def text_namespace(model: "CrisisModel") -> str:
                    config.text_backbone_config, tokenizer)
 
 
-def image_namespace(model: "CrisisModel") -> str:
+def image_namespace(model: CrisisModel) -> str:
     return _digest("image", IMAGE_FORMAT_VERSION, module_digest(model.image_encoder),
                    model.config.image_backbone)
 
@@ -220,15 +218,6 @@ class PostFeatures:
 # --------------------------------------------------------------------------- computing
 
 
-@dataclass
-class Distributed:
-    """This process's place among torchrun's processes; the default is a single process."""
-
-    rank: int = 0
-    world: int = 1
-    barrier: Callable[[], None] = lambda: None
-
-
 def _fill(
     kind: str,
     namespace: str,
@@ -280,16 +269,9 @@ def _stored(t: Tensor) -> Tensor:
     return t.to(device="cpu", dtype=STORE_DTYPE, memory_format=torch.contiguous_format, copy=True)
 
 
-def device_autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    # bf16 on a GPU; full precision on the CPU, where bf16 matmuls are slow on most chips
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
 @torch.inference_mode()
 def compute_features(
-    model: "CrisisModel",
+    model: CrisisModel,
     texts: Sequence[str],
     image_paths: Sequence[str],
     store: FeatureStore,
@@ -324,7 +306,7 @@ def compute_features(
     def report(n: int) -> None:
         counts["done"] += n
         if progress is not None:
-            progress({"stage": "features", "done": counts["done"], "total": report_total})
+            progress(ProgressEvent("features", done=counts["done"], total=report_total))
 
     result = PostFeatures(text_index=None, token_states=[], pooled=None,
                           image_index=torch.full((len(texts),), -1, dtype=torch.long), regions=None)

@@ -6,17 +6,18 @@ from pathlib import Path
 
 import streamlit as st
 
-from crisis_model import browse
-from crisis_model import dashboard as db
-from crisis_model.runs import discover_run, find_runs, runs_of_task
-from crisis_model import plots
+from crisis_dashboard import browse, figures, loaders, widgets
+from crisis_dashboard.names import task_title
+from crisis_dashboard.routing import page_state
+from crisis_dashboard.state import REPO_ROOT
+from crisis_model.run_folder import discover_run, find_runs, runs_of_task
 
-state = db.setup("Attention & routing", ":material/hub:")
-run = db.require_run(state)
-frame = db.guard(lambda: db.load_predictions(run), "read the predictions")
+state = page_state()
+run = widgets.require_run(state)
+frame = widgets.guard(lambda: loaders.load_predictions(run), "read the predictions")
 if frame is None:
     st.stop()
-st.markdown(f"How the **{db.task_title(run.task)}** model combines words and photos across all "
+st.markdown(f"How the **{task_title(run.task)}** model combines words and photos across all "
             f"{len(frame):,} posts of its dataset.")
 
 st.header("Words or photo?")
@@ -26,23 +27,23 @@ if with_photo.empty:
 else:
     st.caption(f"{len(with_photo):,} posts with a photo. Posts without one are left out: their decision "
                "always comes 100 % from the words.")
-    if note := db.modality_collapse_note(with_photo):
+    if note := widgets.modality_collapse_note(with_photo):
         st.warning(note)
     group = st.radio("Group the posts by", ["predicted_label", "true_label"], horizontal=True, key="at-group",
                      format_func=lambda c: {"predicted_label": "what the model said", "true_label": "true label"}[c])
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(plots.modality_by_group(with_photo, group, "Share from the words, per class"),
+        st.plotly_chart(figures.modality_by_group(with_photo, group, "Share from the words, per class"),
                         key="at-by-class")
-        st.caption(plots.CAPTIONS["modality_by_group"])
+        st.caption(figures.CAPTIONS["modality_by_group"])
     with right:
-        st.plotly_chart(plots.modality_by_group(with_photo, "event", "Share from the words, per event"),
+        st.plotly_chart(figures.modality_by_group(with_photo, "event", "Share from the words, per event"),
                         key="at-by-event")
-        st.caption(plots.CAPTIONS["modality_by_group"])
+        st.caption(figures.CAPTIONS["modality_by_group"])
 
 st.header("Confidence and reliance on the words")
-st.plotly_chart(plots.confidence_vs_text_weight(frame), key="at-scatter")
-st.caption(plots.CAPTIONS["confidence_vs_text"])
+st.plotly_chart(figures.confidence_vs_text_weight(frame), key="at-scatter")
+st.caption(figures.CAPTIONS["confidence_vs_text"])
 
 st.header("Routing per predicted class")
 profile = None
@@ -50,15 +51,15 @@ if run.config.get("fusion", "full") != "full":
     st.info("This model variant does not use dynamic routing, so there is no routing matrix to show.")
 else:
     with st.spinner("Working out the routing of sample posts (once per run)..."):
-        profile = db.guard(lambda: db.routing_profile(run), "compute the routing matrices")
+        profile = widgets.guard(lambda: loaders.routing_profile(run), "compute the routing matrices")
 if profile and profile["matrices"]:
-    st.plotly_chart(plots.routing_by_class(profile["matrices"], profile["counts"], profile["primary"]),
+    st.plotly_chart(figures.routing_by_class(profile["matrices"], profile["counts"], profile["primary"]),
                     key="at-routing")
-    st.caption(plots.CAPTIONS["routing_by_class"]
-               + f" Based on a sample of up to 40 posts per class ({profile['posts']:,} posts).")
+    st.caption(figures.CAPTIONS["routing_by_class"]
+               + f" Based on a sample of up to {loaders.ROUTING_SAMPLE} posts per class ({profile['posts']:,} posts).")
 
 st.header("One post under two runs")
-others = runs_of_task(find_runs(state.run_root) + find_runs(db.REPO_ROOT / "runs"), run.task, run.folder)
+others = runs_of_task(find_runs(state.run_root) + find_runs(REPO_ROOT / "runs"), run.task, run.folder)
 choice = st.selectbox("Second run", ["(type a folder below)"] + [str(p) for p in others], key="at-other-choice",
                       help="Any other run folder written by train.py, e.g. a fusion variant of the same task.")
 typed = st.text_input("Or the folder of another run", key="at-other-typed", placeholder="/path/to/run")
@@ -69,13 +70,13 @@ if other_path is None:
             "with train.py) and pick or type its folder here.")
     st.stop()
 
-other_set = db.guard(lambda: discover_run(other_path), "open the second run")
+other_set = widgets.guard(lambda: discover_run(other_path), "open the second run")
 if other_set is None:
     st.stop()
 same_task = [r for r in other_set.runs.values() if r.task == run.task]
 if not same_task:
-    st.error(f"{other_path} holds no {db.task_title(run.task)} model (it has: "
-             f"{', '.join(db.task_title(r.task) for r in other_set.runs.values())}).")
+    st.error(f"{other_path} holds no {task_title(run.task)} model (it has: "
+             f"{', '.join(task_title(r.task) for r in other_set.runs.values())}).")
     st.stop()
 other = same_task[0]
 
@@ -88,7 +89,7 @@ if matches.empty:
 texts = dict(zip(matches["post_id"], matches["text"].str.slice(0, 80)))
 post_id = st.selectbox("Post", list(texts), key="at-post", format_func=lambda p: f"{p} · {texts[p]}")
 row = frame[frame["post_id"] == post_id].iloc[0]
-image, image_error = db.open_image(row["image_path"])
+image, image_error = loaders.open_image(row["image_path"])
 st.markdown(f"> {row['text']}")
 if image_error:
     st.warning(f"The photo cannot be shown: {image_error}")
@@ -96,21 +97,21 @@ columns = st.columns(2)
 for column, (label, this_run) in zip(columns, (("This run", run), ("Second run", other))):
     with column:
         st.markdown(f"**{label}:** `{this_run.folder}` · fusion *{this_run.config.get('fusion', '?')}*")
-        prediction = db.guard(lambda: db.explain(this_run, row["text"], row["image_path"] or None),
+        prediction = widgets.guard(lambda: loaders.explain(this_run, row["text"], row["image_path"] or None),
                               "explain the post")
         if prediction is None:
             continue
-        db.answer_card("Answer", prediction)
+        widgets.answer_card("Answer", prediction)
         key = f"cmp-{label}"
-        st.plotly_chart(plots.modality_bar(prediction.explanation.modality_weights), key=f"{key}-modality")
-        st.caption(plots.CAPTIONS["modality"])
+        st.plotly_chart(figures.modality_bar(prediction.explanation.modality_weights), key=f"{key}-modality")
+        st.caption(figures.CAPTIONS["modality"])
         exp = prediction.explanation
         if image is not None and exp.token_to_region is not None:
             _, post_to_region, _ = exp.post_words()  # the post's own words, not the task prompt's
-            st.plotly_chart(plots.region_overlay(image, plots.region_weights(post_to_region)),
+            st.plotly_chart(figures.region_overlay(image, figures.region_weights(post_to_region)),
                             key=f"{key}-overlay")
-            st.caption(plots.CAPTIONS["overlay"])
+            st.caption(figures.CAPTIONS["overlay"])
         if exp.routing_coefficients is not None:
-            st.plotly_chart(plots.routing_heatmap(exp.routing_coefficients, exp.primary_capsules),
+            st.plotly_chart(figures.routing_heatmap(exp.routing_coefficients, exp.primary_capsules),
                             key=f"{key}-routing")
-            st.caption(plots.CAPTIONS["routing"])
+            st.caption(figures.CAPTIONS["routing"])

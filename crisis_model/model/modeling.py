@@ -10,8 +10,8 @@ so it loads offline) and `tokenizer/`. Nothing is pickled.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -20,22 +20,14 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from crisis_model.backbones import (
-    ImageEncoder,
-    TextEncoder,
-    TextFeatures,
-    build_resnet,
-    build_text_encoder,
-    rebuild_text_encoder,
-    REGION_GRID,
-)
 from crisis_model.config import CrisisConfig
 from crisis_model.errors import CheckpointError
-from crisis_model.fusion import FusionHead
+from crisis_model.model.fusion import FusionHead
+from crisis_model.model.image_encoder import REGIONS, ImageEncoder, build_resnet
+from crisis_model.model.outputs import CrisisOutput
+from crisis_model.model.text_encoder import TextEncoder, TextFeatures, build_text_encoder, rebuild_text_encoder
+from crisis_model.run_folder import CONFIG_FILE, TOKENIZER_DIR, WEIGHTS_FILE, atomic_write, recover_dir, replace_dir, write_json
 
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.safetensors"
-TOKENIZER_DIR = "tokenizer"
 MAX_TEXT_CHARS = 4000  # a tweet is 280; anything longer is cut before tokenising
 
 
@@ -51,21 +43,6 @@ def _token_span(offsets: list[list[int]], first_char: int, end_char: int) -> tup
     return (inside[0], inside[-1] + 1) if inside else (0, 0)
 
 
-@dataclass
-class CrisisOutput:
-    """The model's answer for a batch, with everything needed to explain it."""
-
-    logits: Tensor  # (B, num_labels)
-    probabilities: Tensor  # (B, num_labels)
-    modality_weights: Tensor  # (B, 2): text, image
-    capsule_lengths: Tensor  # (B, S)
-    has_image: Tensor  # (B,) bool
-    token_to_region: Tensor | None = None  # (B, L, 49)
-    region_to_token: Tensor | None = None  # (B, 49, L); None for a batch without photos
-    routing_coefficients: Tensor | None = None  # (B, I, J)
-    loss: Tensor | None = None
-
-
 class CrisisModel(nn.Module):
     def __init__(self, config: CrisisConfig, text_encoder: TextEncoder | None,
                  image_encoder: ImageEncoder | None, tokenizer) -> None:
@@ -78,7 +55,7 @@ class CrisisModel(nn.Module):
         # The text-only variant still needs a width for its (unused) text branch and vice versa.
         text_dim = text_encoder.hidden_size if text_encoder is not None else 1
         image_dim = image_encoder.hidden_size if image_encoder is not None else 1
-        self.head = FusionHead(config, text_dim, image_dim, regions=REGION_GRID * REGION_GRID)
+        self.head = FusionHead(config, text_dim, image_dim, regions=REGIONS)
         self._set_trainable_backbones()
         self.train()  # a new module is in training mode: put frozen backbones in eval mode now
 
@@ -106,15 +83,16 @@ class CrisisModel(nn.Module):
         return cls(config, _with_lora(text_encoder, config), image_encoder, tokenizer)
 
     def save_pretrained(self, directory: str | Path) -> None:
-        """Writes config.json, model.safetensors and tokenizer/ into `directory`. Each file is
-        written beside its final name and renamed into place, so a kill leaves old or new files."""
+        """Writes config.json, model.safetensors and tokenizer/ into `directory`. Each file (and the
+        tokenizer folder) is written beside its final name and renamed into place, so a kill leaves
+        the old or the new version of each."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        _atomic_write(directory / WEIGHTS_FILE, lambda tmp: save_file(state, str(tmp)))
+        atomic_write(directory / WEIGHTS_FILE, lambda tmp: save_file(state, str(tmp)))
         if self.tokenizer is not None:
-            self.tokenizer.save_pretrained(str(directory / TOKENIZER_DIR))
-        _atomic_write(directory / CONFIG_FILE, self.config.save)
+            replace_dir(directory / TOKENIZER_DIR, lambda tmp: self.tokenizer.save_pretrained(str(tmp)))
+        write_json(directory / CONFIG_FILE, self.config.to_dict())
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, device: str | torch.device | None = None) -> "CrisisModel":
@@ -129,6 +107,8 @@ class CrisisModel(nn.Module):
                     f"unpickling can run code. Save the model as {WEIGHTS_FILE} (safetensors)."
                 )
         config = CrisisConfig.load(directory / CONFIG_FILE)
+        with contextlib.suppress(OSError):  # a save killed while swapping tokenizer/ in (read-only: left)
+            recover_dir(directory / TOKENIZER_DIR)
         weights = directory / WEIGHTS_FILE
         if not weights.exists():
             raise CheckpointError(f"{directory}: {WEIGHTS_FILE} is missing.")
@@ -236,7 +216,6 @@ class CrisisModel(nn.Module):
         input_ids: Tensor | None = None,
         attention_mask: Tensor | None = None,
         pixel_values: Tensor | None = None,
-        labels: Tensor | None = None,
         text_features: TextFeatures | None = None,
         region_states: Tensor | None = None,
     ) -> CrisisOutput:
@@ -247,34 +226,13 @@ class CrisisModel(nn.Module):
             text_features = self.text_encoder(input_ids, attention_mask)
         if region_states is None:
             region_states = self.encode_images(pixel_values, has_image)
-        fused = self.head(
+        return self.head(
             token_states=text_features.token_states if text_features is not None else None,
             token_mask=text_features.token_mask if text_features is not None else None,
             pooled_text=text_features.pooled if text_features is not None else None,
             region_states=region_states,
             has_image=has_image,
         )
-        loss = None
-        if labels is not None:
-            loss = nn.functional.cross_entropy(fused.logits.float(), labels)
-        return CrisisOutput(
-            logits=fused.logits,
-            probabilities=fused.logits.float().softmax(dim=-1),
-            modality_weights=fused.modality_weights,
-            capsule_lengths=fused.capsule_lengths,
-            has_image=has_image,
-            token_to_region=fused.token_to_region,
-            region_to_token=fused.region_to_token,
-            routing_coefficients=fused.routing_coefficients,
-            loss=loss,
-        )
-
-    def predict(self, posts, batch_size: int = 32, autocast_dtype: torch.dtype | None = None):
-        """Classify posts (`Post` objects or dicts with `text` and `image`): one `Prediction` each.
-        See `crisis_model.inference.predict`."""
-        from crisis_model.inference import predict
-
-        return predict(self, posts, batch_size=batch_size, autocast_dtype=autocast_dtype)
 
 
 def _seed(seed: int | None) -> None:
@@ -292,10 +250,3 @@ def _with_lora(text_encoder: TextEncoder | None, config: CrisisConfig) -> TextEn
                       target_modules="all-linear")
     text_encoder.backbone = get_peft_model(text_encoder.backbone, lora)
     return text_encoder
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Calls write(tmp_path), then renames tmp_path onto path (atomic on POSIX)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    tmp.replace(path)

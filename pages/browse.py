@@ -5,20 +5,21 @@ import math
 
 import streamlit as st
 
-from crisis_model import browse
-from crisis_model import dashboard as db
-from crisis_model import plots
+from crisis_dashboard import browse, figures, loaders, widgets
+from crisis_dashboard.names import pretty, task_title
+from crisis_dashboard.routing import page_state
+from crisis_dashboard.state import training_data_root
 
-state = db.setup("Browse predictions", ":material/table_view:")
-run = db.require_run(state)
-frame = db.guard(lambda: db.load_predictions(run), "read the predictions")
+state = page_state()
+run = widgets.require_run(state)
+frame = widgets.guard(lambda: loaders.load_predictions(run), "read the predictions")
 if frame is None:
     st.stop()
 splits_scored = " and ".join(s for s in ("train", "dev", "test") if s in set(frame["split"])) or "all"
-st.markdown(f"The **{db.task_title(run.task)}** model's answer for every {splits_scored} post of its dataset "
+st.markdown(f"The **{task_title(run.task)}** model's answer for every {splits_scored} post of its dataset "
             f"({len(frame):,} posts). Narrow the list with the filters, then pick a post to see why the model "
             "answered as it did.")
-trained_on = db.training_data_root(run)
+trained_on = training_data_root(run)
 if trained_on is not None and state.data_root is not None and trained_on.resolve() != state.data_root.resolve():
     st.info(f"These are the posts this model was scored on when it was trained (from `{trained_on}`), not the "
             f"dataset chosen in the sidebar (`{state.data_root}`). To score other posts, upload them as a CSV "
@@ -31,12 +32,12 @@ def options(column: str) -> list[str]:
 
 with st.container(border=True):
     c1, c2, c3, c4 = st.columns(4)
-    events = c1.multiselect("Event", options("event"), format_func=plots.pretty, key="br-events",
+    events = c1.multiselect("Event", options("event"), format_func=pretty, key="br-events",
                             placeholder="all events")
     splits = c2.multiselect("Split", options("split"), key="br-splits", placeholder="all splits")
-    true_labels = c3.multiselect("True label", options("true_label"), format_func=plots.pretty,
+    true_labels = c3.multiselect("True label", options("true_label"), format_func=pretty,
                                  key="br-true", placeholder="any")
-    predicted = c4.multiselect("Predicted label", options("predicted_label"), format_func=plots.pretty,
+    predicted = c4.multiselect("Predicted label", options("predicted_label"), format_func=pretty,
                                key="br-pred", placeholder="any")
     c1, c2, c3, c4 = st.columns(4)
     outcome = c1.radio("Model was", ["all", "right", "wrong"], horizontal=True, key="br-outcome")
@@ -104,7 +105,7 @@ if post_id is None:
 row = rows[rows["post_id"] == post_id].iloc[0]
 st.divider()
 st.subheader(f"Post {post_id}")
-image, image_error = db.open_image(row["image_path"])
+image, image_error = loaders.open_image(row["image_path"])
 left, right = st.columns([2, 3])
 with left:
     if image is not None:
@@ -115,18 +116,18 @@ with left:
         st.info("This post has no photo: the model read its text only.")
 with right:
     st.markdown(f"> {row['text']}")
-    st.markdown(f"**Event:** {plots.pretty(row['event'])} · **Split:** {row['split']}")
+    st.markdown(f"**Event:** {pretty(row['event'])} · **Split:** {row['split']}")
     verdict = "✓ right" if row["correct"] else "✗ wrong"
-    st.markdown(f"**True label:** {plots.pretty(row['true_label'])} · **Model said:** "
-                f"{plots.pretty(row['predicted_label'])} ({row['confidence']:.0%} sure) · {verdict}")
-    prediction = db.guard(lambda: db.explain(run, row["text"], row["image_path"] or None), "explain this post")
+    st.markdown(f"**True label:** {pretty(row['true_label'])} · **Model said:** "
+                f"{pretty(row['predicted_label'])} ({row['confidence']:.0%} sure) · {verdict}")
+    prediction = widgets.guard(lambda: loaders.explain(run, row["text"], row["image_path"] or None), "explain this post")
     if prediction is not None:
-        db.show_probabilities(prediction, key="br")
+        widgets.show_probabilities(prediction, key="br")
         if (prediction.label != row["predicted_label"]
                 or abs(prediction.confidence - float(row["confidence"])) > 0.05):
-            st.warning(f"Scored again now, the model says {plots.pretty(prediction.label)} "
+            st.warning(f"Scored again now, the model says {pretty(prediction.label)} "
                        f"({prediction.confidence:.0%} sure); the table shows the score recorded when the run was "
                        "evaluated. The chart and the explanation below are from the new scoring.")
 if prediction is not None:
     st.subheader("Why the model said this")
-    db.show_explanation(prediction, image, key="br")
+    widgets.show_explanation(prediction, image, key="br")

@@ -17,7 +17,9 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from PIL import Image, ImageOps
 
-REGION_GRID = 7  # the image branch sees a 7 x 7 grid of regions
+from crisis_dashboard.names import pretty
+from crisis_model.model.image_encoder import REGION_GRID
+
 TEXT_COLOR = "#1f77b4"
 IMAGE_COLOR = "#ff7f0e"
 RIGHT_COLOR = "#2ca02c"
@@ -50,12 +52,6 @@ CAPTIONS = {
     "confidence_vs_text": "Each dot is a post: how sure the model was against how much it leaned on the words; "
                           "red dots are mistakes.",
 }
-
-
-def pretty(label: str) -> str:
-    """'infrastructure_and_utility_damage' -> 'Infrastructure and utility damage'."""
-    text = str(label).replace("_", " ").strip()
-    return text[:1].upper() + text[1:]
 
 
 def wrap(text: str, width: int = 22) -> str:

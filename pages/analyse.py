@@ -5,14 +5,15 @@ import hashlib
 
 import streamlit as st
 
-from crisis_model import batch_scoring
-from crisis_model import dashboard as db
+from crisis_dashboard import csv_scoring, loaders, widgets
+from crisis_dashboard.names import task_title
+from crisis_dashboard.routing import page_state
 
-state = db.setup("Analyse a post", ":material/edit_note:")
-db.require_run(state)
+state = page_state()
+widgets.require_run(state)
 runs = list(state.runs.runs.values())
 st.markdown("Type or paste a post and, if it has one, upload its photo. Every model of the run "
-            f"({', '.join(db.task_title(r.task) for r in runs)}) gives its answer and shows what it looked at.")
+            f"({', '.join(task_title(r.task) for r in runs)}) gives its answer and shows what it looked at.")
 
 single, batch = st.tabs(["One post", "Many posts (CSV file)"])
 
@@ -20,9 +21,9 @@ with single:
     with st.form("analyse-form"):
         text = st.text_area("Post text", key="an-text", height=110, max_chars=4000,
                             placeholder="e.g. Bridge on route 9 collapsed after the flood, families stranded")
-        upload = st.file_uploader("Photo (optional)", type=db.IMAGE_TYPES, key="an-image",
-                                  max_upload_size=db.MAX_IMAGE_BYTES // 2**20,
-                                  help=f"JPEG, PNG, WebP, GIF, BMP or TIFF, up to {db.MAX_IMAGE_BYTES // 2**20} MB. "
+        upload = st.file_uploader("Photo (optional)", type=widgets.IMAGE_TYPES, key="an-image",
+                                  max_upload_size=loaders.MAX_IMAGE_BYTES // 2**20,
+                                  help=f"JPEG, PNG, WebP, GIF, BMP or TIFF, up to {loaders.MAX_IMAGE_BYTES // 2**20} MB. "
                                        "Without a photo the post is analysed from its text only.")
         submitted = st.form_submit_button("Analyse", type="primary")
     if submitted:
@@ -30,7 +31,7 @@ with single:
         st.session_state["an-input"] = (text or "", data, upload.name if upload is not None else None)
 
 def show_analysis(text: str, data: bytes | None, name: str | None) -> None:
-    image, image_error = db.decode_upload(data)
+    image, image_error = loaders.decode_upload(data)
     if not text.strip() and image is None:
         if image_error:
             st.error(f"The photo could not be read: {image_error} There is no text either, so there is "
@@ -48,7 +49,7 @@ def show_analysis(text: str, data: bytes | None, name: str | None) -> None:
     image_input = data if image is not None else None
     results = {}
     for run in runs:
-        prediction = db.guard(lambda: db.explain(run, text, image_input), f"analyse the post ({run.name})")
+        prediction = widgets.guard(lambda: loaders.explain(run, text, image_input), f"analyse the post ({run.name})")
         if prediction is not None:
             results[run.name] = (run, prediction)
     if not results:
@@ -56,8 +57,8 @@ def show_analysis(text: str, data: bytes | None, name: str | None) -> None:
     cols = st.columns(len(results))
     for col, (run, prediction) in zip(cols, results.values()):
         with col:
-            db.answer_card(db.task_title(run.task), prediction)
-    tabs = st.tabs([db.task_title(run.task) for run, _ in results.values()])
+            widgets.answer_card(task_title(run.task), prediction)
+    tabs = st.tabs([task_title(run.task) for run, _ in results.values()])
     for tab, (run_name, (run, prediction)) in zip(tabs, results.items()):
         with tab:
             left, right = st.columns([2, 3])
@@ -66,12 +67,12 @@ def show_analysis(text: str, data: bytes | None, name: str | None) -> None:
                     st.image(image, caption="Your photo", width="stretch")
                 st.markdown(f"> {text}" if text.strip() else "_(no text)_")
             with right:
-                db.show_probabilities(prediction, key=f"an-{run_name}")
+                widgets.show_probabilities(prediction, key=f"an-{run_name}")
                 if run.task == "damage" and image is None:
                     st.warning("Damage severity is judged from the photo; without one this answer rests on "
                                "the words alone and is not reliable.")
             st.subheader("Why the model said this")
-            db.show_explanation(prediction, image, key=f"an-{run_name}")
+            widgets.show_explanation(prediction, image, key=f"an-{run_name}")
 
 
 with single:
@@ -83,23 +84,24 @@ with batch:
     st.markdown("Upload a CSV file with a **`text`** column (one post per row) and, optionally, an "
                 "**`image_path`** column with photo paths inside the dataset folder "
                 f"(`{state.data_root}`). You get back the same rows with each model's answer, "
-                f"its confidence and probabilities. Up to {batch_scoring.MAX_BATCH_ROWS:,} posts per file.")
+                f"its confidence and probabilities. Up to {csv_scoring.MAX_BATCH_ROWS:,} posts per file.")
     csv_file = st.file_uploader("CSV file", type=["csv"], key="an-csv")
     if csv_file is not None:
         raw = csv_file.getvalue()
-        frame = db.guard(lambda: batch_scoring.read_batch_csv(raw, csv_file.name), "read the CSV file")
+        frame = widgets.guard(lambda: csv_scoring.read_batch_file(raw, csv_file.name, state.data_root),
+                              "read the CSV file")
         if frame is not None:
             st.caption(f"{len(frame):,} posts in {csv_file.name}. First rows:")
-            st.dataframe(frame.head(5), hide_index=True, width="stretch")
+            st.dataframe(csv_scoring.as_uploaded(frame.head(5)), hide_index=True, width="stretch")
             digest = hashlib.sha256(raw).hexdigest()
             scored = st.session_state.get("an-scored")
             if scored is not None and scored[0] != digest:
                 scored = None
             if scored is None and st.button(f"Score {len(frame):,} posts", type="primary"):
                 bar = st.progress(0.0, text="Scoring...")
-                result = db.guard(
-                    lambda: batch_scoring.score_batch(
-                        frame, {run.name: db.load_model_for(run) for run in runs}, state.data_root,
+                result = widgets.guard(
+                    lambda: csv_scoring.score_batch(
+                        frame, {run.name: loaders.load_model_for(run) for run in runs},
                         progress=lambda f, t: bar.progress(f, text=t)),
                     "score the file")
                 bar.empty()

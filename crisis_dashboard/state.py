@@ -1,0 +1,190 @@
+"""Which run and which data the dashboard shows, chosen once per script run by app.py.
+
+    run folder   the sidebar's "Run folder" field, else $CRISISLENS_RUN, else runs/demo in the repo.
+                 Either one run (checkpoint/, predictions.parquet, metrics.json ...) or a folder
+                 of runs, one per task (runs/demo/{informative,humanitarian,damage}/).
+    data folder  the sidebar's "CrisisMMD folder" field, else $CRISISMMD_ROOT, else the folder
+                 the run was trained on (train_config.json), else the generated demo dataset.
+
+When the run folder is the default runs/demo and holds no finished run, the demo models are
+trained first (crisis_dashboard.first_start). Every fault a user can cause is kept in the state
+and shown on the page; nothing raises to Streamlit.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from crisis_dashboard.first_start import train_demo_with_progress
+from crisis_dashboard.loaders import read_json
+from crisis_dashboard.names import TASK_HELP, task_title
+from crisis_model.data.demo import DEMO_DATA_DIR, DEMO_NOTICE, MARKER, generate_demo_dataset
+from crisis_model.errors import CrisisLensError, DataError
+from crisis_model.run_folder import TRAIN_CONFIG_FILE, RunSet, TaskRun, demo_run_complete, discover_run
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_RUN = REPO_ROOT / "runs" / "demo"
+RUN_ENV = "CRISISLENS_RUN"
+DATA_ENV = "CRISISMMD_ROOT"
+
+
+@dataclass
+class AppState:
+    run_root: Path
+    run_source: str  # how it was chosen, in words
+    runs: RunSet | None
+    run_error: str | None
+    data_root: Path | None
+    data_source: str
+    data_error: str | None
+    task: str | None  # the name of the run the pages show (a task, or "<task> (<folder>)")
+
+    @property
+    def run(self) -> TaskRun | None:
+        if self.runs is None or self.task not in self.runs.runs:
+            return None
+        return self.runs.runs[self.task]
+
+    @property
+    def demo_data(self) -> bool:
+        return is_demo_data(self.data_root)
+
+
+def demo_data_dir() -> Path:
+    """Where train.py --demo puts the demo data, anchored at the repository, not the cwd."""
+    return DEMO_DATA_DIR if DEMO_DATA_DIR.is_absolute() else REPO_ROOT / DEMO_DATA_DIR
+
+
+def is_demo_data(root: Path | None) -> bool:
+    return root is not None and (root / MARKER).is_file()
+
+
+def check_data_root(root: Path) -> str | None:
+    """A message when `root` is clearly not a CrisisMMD v2.0 folder, else None."""
+    if not root.exists():
+        return f"{root}: no such folder."
+    if not root.is_dir():
+        return f"{root}: not a folder."
+    if not ((root / "crisismmd_datasplit_all").is_dir() or (root / "annotations").is_dir()):
+        return (f"{root}: not a CrisisMMD v2.0 folder: it has neither crisismmd_datasplit_all/ nor "
+                "annotations/. Point it at the folder that the CrisisMMD_v2.0 archive unpacks to.")
+    return None
+
+
+def training_data_root(run: TaskRun) -> Path | None:
+    """The data folder the run was trained on, from train_config.json, when it still exists."""
+    try:
+        config = read_json(run.file(TRAIN_CONFIG_FILE))
+    except DataError:
+        return None
+    value = config.get("data_root") if isinstance(config, dict) else None
+    if not isinstance(value, str) or not value:
+        return None
+    path = Path(value).expanduser()
+    path = path if path.is_absolute() else REPO_ROOT / path
+    return path if path.is_dir() else None
+
+
+def resolve_state() -> AppState:
+    """Reads the sidebar choices and the environment; trains the demo run on first start."""
+    run_root, run_source = _chosen_run_root()
+    if run_root.resolve() == DEFAULT_RUN.resolve() and not demo_run_complete(run_root):
+        train_demo_with_progress(run_root, demo_data_dir())  # reruns the page when done; stops it on failure
+    runs, run_error = None, None
+    try:
+        runs = discover_run(run_root)
+    except CrisisLensError as err:
+        run_error = str(err)
+    data_root, data_source, data_error = _chosen_data_root(runs)
+    names = runs.names if runs else []
+    task = st.session_state.get("task")
+    if task not in names:
+        task = names[0] if names else None
+        st.session_state["task"] = task
+    return AppState(run_root, run_source, runs, run_error, data_root, data_source, data_error, task)
+
+
+def _chosen_run_root() -> tuple[Path, str]:
+    chosen = st.session_state.get("run_root", "")
+    if chosen:
+        path, source = Path(chosen).expanduser(), "chosen in the sidebar"
+    elif os.environ.get(RUN_ENV):
+        path, source = Path(os.environ[RUN_ENV]).expanduser(), f"from ${RUN_ENV}"
+    else:
+        path, source = DEFAULT_RUN, "the default demo run"
+    if not path.is_absolute():
+        path = (Path.cwd() if chosen else REPO_ROOT) / path
+    return path, source
+
+
+def _chosen_data_root(runs: RunSet | None) -> tuple[Path, str, str | None]:
+    """(data folder, how it was chosen, what is wrong with it or None)."""
+    chosen = st.session_state.get("data_root", "")
+    trained_on = next((p for run in (runs.runs.values() if runs else []) if (p := training_data_root(run))), None)
+    if chosen:
+        root, source = Path(chosen).expanduser(), "chosen in the sidebar"
+    elif os.environ.get(DATA_ENV):
+        root, source = Path(os.environ[DATA_ENV]).expanduser(), f"from ${DATA_ENV}"
+    elif trained_on is not None:
+        root, source = trained_on, "the data the model was trained on"
+    else:
+        root, source = demo_data_dir(), "the generated demo dataset"
+        if not is_demo_data(root):
+            try:
+                with st.spinner("Generating the synthetic demo dataset (once)..."):
+                    generate_demo_dataset(root)
+            except CrisisLensError as err:
+                return root, source, str(err)
+    return root, source, check_data_root(root)
+
+
+def _commit(permanent: str, widget: str) -> None:
+    st.session_state[permanent] = (st.session_state.get(widget) or "").strip()
+
+
+def sidebar(state: AppState) -> None:
+    """The task picker and the run and data folders, with where each came from."""
+    with st.sidebar:
+        if state.runs is not None and state.runs.names:
+            runs = state.runs.runs
+            st.session_state["_w_task"] = state.task
+            st.selectbox(  # a name is the task, or "<task> (<folder>)" when two runs share a task
+                "Task", state.runs.names, key="_w_task",
+                format_func=lambda name: task_title(runs[name].task) + name.removeprefix(runs[name].task),
+                on_change=_commit, args=("task", "_w_task"), help="Which of the run's models the pages show.",
+            )
+            if state.run is not None:
+                st.caption(TASK_HELP.get(state.run.task, ""))
+        st.markdown("**Model run**")
+        st.session_state["_w_run_root"] = st.session_state.get("run_root", "")
+        st.text_input("Run folder", key="_w_run_root", placeholder=str(state.run_root),
+                      on_change=_commit, args=("run_root", "_w_run_root"),
+                      help=f"A folder written by train.py. Empty: ${RUN_ENV} if set, else {DEFAULT_RUN}.")
+        st.caption(f"In use: `{state.run_root}` ({state.run_source})")
+        st.markdown("**Dataset**")
+        st.session_state["_w_data_root"] = st.session_state.get("data_root", "")
+        st.text_input("CrisisMMD folder", key="_w_data_root", placeholder=str(state.data_root or ""),
+                      on_change=_commit, args=("data_root", "_w_data_root"),
+                      help=f"The CrisisMMD v2.0 folder (it holds crisismmd_datasplit_all/ and annotations/). "
+                           f"Empty: ${DATA_ENV} if set, else the data the run was trained on, else the demo data.")
+        st.caption(f"In use: `{state.data_root}` ({state.data_source})")
+
+
+def banner(state: AppState) -> None:
+    """The demo notice, and why the run cannot be shown when it cannot."""
+    if state.demo_data:
+        st.info(
+            f"**Demo mode.** {DEMO_NOTICE}  \n"
+            f"To use the real CrisisMMD v2.0 data, start the app with `{DATA_ENV}=/path/to/CrisisMMD_v2.0` "
+            "or enter the folder under **CrisisMMD folder** in the sidebar. To use another trained model, "
+            f"set `{RUN_ENV}=/path/to/run` or enter it under **Run folder**.",
+            icon=":material/info:",
+        )
+    if state.run_error:
+        st.error(f"No model to show. {state.run_error}")
+    elif state.runs and state.runs.problems:
+        st.warning("Some folders of this run were skipped: " + " ".join(state.runs.problems))

@@ -1,0 +1,268 @@
+"""A small SYNTHETIC dataset in the CrisisMMD v2.0 layout, to try CrisisLens without the
+real data.
+
+Every tweet, image and label here is invented. Texts come from templates whose words carry
+the label; images are drawn with PIL so that their content carries it (cracked or collapsed
+buildings for damage, with severity shown by how broken they are; people and a red cross
+for rescue; people lying for affected individuals; charts, maps and notices for other
+information; food, selfies and memes for the rest). Some noise keeps it from being
+trivial: about 10% of images show something other than their tweet says, and about 10% of
+texts are generic.
+
+    generate_demo_dataset(DEMO_DATA_DIR)  # then load_crisismmd(that folder, ...)
+"""
+
+import random
+import shutil
+import tempfile
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from crisis_model.data.crisismmd import ALL_DIR, MERGED_LABELS, SPLIT_COLUMNS, TASKS
+from crisis_model.data.demo_drawing import add_noise, draw_image
+from crisis_model.errors import DataError
+
+DEMO_DATA_DIR = Path("runs") / "demo-data"  # where train.py --demo puts it, relative to the working directory
+GENERATOR_VERSION = 1
+MARKER = "DEMO_README.md"  # written last: a folder without it is not a finished demo
+DEMO_NOTICE = (
+    "Synthetic demo data: invented tweets and drawn images, not real crisis posts, "
+    "so scores on it say nothing about real-world performance."
+)
+
+EVENTS = {  # event -> (the word its tweets use, the day it starts)
+    "demo_hurricane": ("hurricane", date(2017, 9, 4)),
+    "demo_flood": ("flood", date(2017, 8, 14)),
+    "demo_earthquake": ("earthquake", date(2017, 9, 19)),
+}
+PLACES = ["Port Alden", "Riverton", "Mesa Verde", "Lakeside", "Hollow Creek", "San Miro"]
+
+# The raw humanitarian categories as CrisisMMD annotates them, with their share of tweets.
+CATEGORIES = {
+    "not_humanitarian": 0.26,
+    "other_relevant_information": 0.20,
+    "rescue_volunteering_or_donation_effort": 0.18,
+    "infrastructure_and_utility_damage": 0.24,
+    "affected_individuals": 0.04,
+    "injured_or_dead_people": 0.03,
+    "missing_or_found_people": 0.02,
+    "vehicle_damage": 0.03,
+}
+DAMAGE_LEVELS = {  # image_damage of the damage pictures, drawn as 0, 1, 2 (don't know: any)
+    "little_or_no_damage": 0.25,
+    "mild_damage": 0.3,
+    "severe_damage": 0.4,
+    "dont_know_or_cant_judge": 0.05,
+}
+
+TEXTS = {
+    "not_humanitarian": [
+        "Best {food} in {place}, no regrets",
+        "New haircut, who dis",
+        "Happy birthday to my favourite person in {place}!",
+        "This meme is too accurate lol",
+        "Game night with the crew, pizza and {food}",
+        "Coffee first, questions later",
+    ],
+    "other_relevant_information": [
+        "{Event} update: the latest forecast map shows the {event} reaching {place} tonight",
+        "Officials publish the list of open shelters in {place} during the {event}",
+        "{n},000 homes without power in {place} after the {event}, says the utility",
+        "Chart: rainfall totals across {place} from the {event}",
+        'Mayor of {place}: "stay indoors" until the {event} warning ends',
+        "Weâ€™re tracking the {event}: schools in {place} stay closed on Monday",
+    ],
+    "rescue_volunteering_or_donation_effort": [
+        "Volunteers load relief supplies for {place}, donate water and food at the Red Cross",
+        "Rescue teams evacuate families from {place} after the {event}",
+        "You can help: donate to the {event} relief fund for {place}",
+        "Red Cross volunteers hand out blankets and meals in {place}",
+    ],
+    "infrastructure_and_utility_damage": [
+        "Buildings collapsed in {place} after the {event}, roads cracked and bridges down",
+        "The {event} destroyed homes and knocked out power lines across {place}",
+        "Heavy damage to the hospital and school in {place} from the {event}",
+        "Roofs torn off and walls cracked all over {place} #{event}",
+    ],
+    "vehicle_damage": [
+        "Cars crushed and overturned on the main road of {place} after the {event}",
+        "The {event} flipped trucks and wrecked cars in {place}",
+    ],
+    "affected_individuals": [
+        "Families who lost their homes in the {event} sleep in tents in {place}",
+        "Thousands displaced in {place} by the {event} need shelter",
+    ],
+    "injured_or_dead_people": [
+        "{n} people injured and several killed in {place} by the {event}",
+        "Death toll from the {event} rises in {place}, many wounded",
+    ],
+    "missing_or_found_people": [
+        "MISSING: have you seen this person? Last seen in {place} before the {event}",
+        "Good news: missing girl from {place} found safe after the {event}",
+    ],
+}
+GENERIC_TEXTS = [
+    "Thinking of everyone in {place} tonight #{event}",
+    "Stay safe {place}",
+    "Unbelievable scenes from {place}",
+    "Wow. #{event}",
+]
+FOODS = ["tacos", "ramen", "pancakes", "burgers", "sushi"]
+
+ANNOTATION_COLUMNS = [
+    "tweet_id", "image_id", "text_info", "text_info_conf", "image_info", "image_info_conf",
+    "text_human", "text_human_conf", "image_human", "image_human_conf", "image_damage",
+    "image_damage_conf", "tweet_text", "image_url", "image_path",
+]  # fmt: skip
+PAIR_COLUMNS = SPLIT_COLUMNS + ["label", "label_text", "label_image", "label_text_image"]
+
+
+def generate_demo_dataset(root: Path, n_tweets: int = 300, seed: int = 0) -> Path:
+    """Write the demo dataset to `root` (unless it already holds this one) and return `root`.
+
+    The folder is built next to `root` (as .<name>.partial-*) and renamed into place once
+    complete, so a killed run never leaves a half-written `root`. A non-empty `root` that
+    is not a demo folder is refused.
+    """
+    root = Path(root)
+    marker = _marker_text(n_tweets, seed)
+    if (root / MARKER).is_file() and (root / MARKER).read_text(encoding="utf-8") == marker:
+        return root
+    if root.is_dir() and any(root.iterdir()) and not (root / MARKER).is_file():
+        raise DataError(f"{root}: the folder is not empty and holds no {MARKER}; refusing to overwrite it")
+    root.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=f".{root.name}.partial-", dir=root.parent))
+    try:
+        _write_dataset(building, n_tweets, seed)
+        (building / MARKER).write_text(marker, encoding="utf-8")
+        if root.exists():
+            shutil.rmtree(root)
+        building.rename(root)
+    finally:
+        shutil.rmtree(building, ignore_errors=True)  # only left when something failed
+    return root
+
+
+def _marker_text(n_tweets: int, seed: int) -> str:
+    return (
+        "# CrisisLens demo data: SYNTHETIC\n\n"
+        "Everything in this folder was generated by `crisis_model.data.demo`: the tweets, the images "
+        "and the labels are invented. It is not CrisisMMD and not real crisis data; it only "
+        "follows the CrisisMMD v2.0 folder layout so the whole pipeline can be tried.\n\n"
+        f"generator version: {GENERATOR_VERSION}\nseed: {seed}\ntweets: {n_tweets}\n"
+    )
+
+
+# ------------------------------------------------------------------------------ the tables
+
+
+def _write_dataset(folder: Path, n_tweets: int, seed: int) -> None:
+    """Draw every image and write the annotations and split files into `folder`."""
+    rng = random.Random(seed)
+    pairs = _invent_pairs(rng, n_tweets)
+    noise = np.random.default_rng(seed)
+    for pair in pairs:
+        path = folder / pair["image_path"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        image = draw_image(rng, pair["event"], pair["scene"], pair["image_damage"])
+        add_noise(image, noise).save(path, quality=80)
+
+    for event in EVENTS:
+        rows = [[pair[key] for key in ANNOTATION_COLUMNS] for pair in pairs if pair["event"] == event]
+        _write_tsv(folder / "annotations" / f"{event}_final_data.tsv", ANNOTATION_COLUMNS, rows)
+    for split in ("train", "dev", "test"):
+        in_split = [pair for pair in pairs if pair["split"] == split]
+        for task, text_key, image_key in (
+            ("informative", "text_info", "image_info"),
+            ("humanitarian", "text_human", "image_human"),
+        ):
+            rows = [_pair_row(rng, pair, pair[text_key], pair[image_key]) for pair in in_split]
+            _write_tsv(folder / ALL_DIR / f"task_{task}_text_img_{split}.tsv", PAIR_COLUMNS, rows)
+        keys = ("event", "tweet_id", "image_id", "tweet_text", "image_path", "image_damage")
+        damaged = [pair for pair in in_split if pair["image_damage"] in TASKS["damage"].label_names]
+        rows = [[pair[key] for key in keys] for pair in damaged]
+        _write_tsv(folder / ALL_DIR / f"task_damage_text_img_{split}.tsv", SPLIT_COLUMNS + ["label"], rows)
+
+
+def _invent_pairs(rng: random.Random, n_tweets: int) -> list[dict]:
+    """One dict per (tweet, image) pair, with every annotation column, `event`, `split`, and
+    `scene` (the category its image shows)."""
+    order = list(range(n_tweets))
+    rng.shuffle(order)
+    split_of = {}  # 70% train, 15% dev, 15% test, by tweet
+    for rank, i in enumerate(order):
+        split_of[i] = "train" if rank < 0.7 * n_tweets else "dev" if rank < 0.85 * n_tweets else "test"
+    pairs = []
+    for i in range(n_tweets):
+        event = rng.choice(list(EVENTS))
+        word, start = EVENTS[event]
+        day = start + timedelta(days=rng.randrange(7))
+        tweet_id = str(900_000_000_000_000_000 + 1000 * i + rng.randrange(1000))
+        category = _weighted(rng, CATEGORIES)
+        template = rng.choice(GENERIC_TEXTS if rng.random() < 0.1 else TEXTS[category])
+        place = rng.choice(PLACES)
+        text = template.format(
+            event=word, Event=word.capitalize(), place=place, food=rng.choice(FOODS), n=rng.randint(2, 90)
+        )
+        text += " https://t.co/" + "".join(rng.choices("abcdefghijkmnopqrstuvwxyzABCDEFGH0123456789", k=10))
+        for k in range(2 if rng.random() < 0.15 else 1):
+            scene = category if rng.random() < 0.9 else rng.choice(list(CATEGORIES))
+            damaged = scene == "infrastructure_and_utility_damage"
+            damage = _weighted(rng, DAMAGE_LEVELS) if damaged else "nan"
+            image_id = f"{tweet_id}_{k}"
+            pairs.append(
+                {
+                    "tweet_id": tweet_id,
+                    "image_id": image_id,
+                    "text_info": _informative(category),
+                    "text_info_conf": _confidence(rng),
+                    "image_info": _informative(scene),
+                    "image_info_conf": _confidence(rng),
+                    "text_human": category,
+                    "text_human_conf": _confidence(rng),
+                    "image_human": scene,
+                    "image_human_conf": _confidence(rng),
+                    "image_damage": damage,
+                    "image_damage_conf": "nan" if damage == "nan" else _confidence(rng),
+                    "tweet_text": text,
+                    "image_url": f"https://demo.crisislens.invalid/media/{image_id}.jpg",
+                    "image_path": f"data_image/{event}/{day.day}_{day.month}_{day.year}/{image_id}.jpg",
+                    "event": event,
+                    "split": split_of[i],
+                    "scene": scene,
+                }
+            )
+    return pairs
+
+
+def _weighted(rng: random.Random, weights: dict[str, float]) -> str:
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
+def _informative(category: str) -> str:
+    return "not_informative" if category == "not_humanitarian" else "informative"
+
+
+def _confidence(rng: random.Random) -> str:
+    return "1.0" if rng.random() < 0.7 else f"{rng.uniform(0.6, 0.95):.4f}"
+
+
+def _pair_row(rng: random.Random, pair: dict, label_text: str, label_image: str) -> list[str]:
+    """A split-file row. As in CrisisMMD, `label` follows the text label for some
+    disagreeing pairs and the image label for others."""
+    label_text = MERGED_LABELS.get(label_text, label_text)
+    label_image = MERGED_LABELS.get(label_image, label_image)
+    agree = label_text == label_image
+    label = label_text if agree or rng.random() < 0.5 else label_image
+    return [
+        pair["event"], pair["tweet_id"], pair["image_id"], pair["tweet_text"], pair["image_path"],
+        label, label_text, label_image, "Positive" if agree else "Negative",
+    ]  # fmt: skip
+
+
+def _write_tsv(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["\t".join(header)] + ["\t".join(row) for row in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -1,0 +1,63 @@
+"""The posts a run trains and evaluates on: one table with a train and a dev split."""
+
+from __future__ import annotations
+
+import pandas as pd
+from sklearn.model_selection import GroupShuffleSplit
+
+from crisis_model.data import get_task, load_crisismmd, load_posts_file
+from crisis_model.errors import DataError
+from crisis_model.training.config import TrainConfig
+
+
+def load_data(cfg: TrainConfig) -> pd.DataFrame:
+    """The posts to train and evaluate on, with a train and a dev split; DataError otherwise.
+    Labels are checked where they are read (load_crisismmd, _labelled_posts)."""
+    if cfg.data_root is not None:
+        frame, source = load_crisismmd(cfg.data_root, cfg.task, cfg.labels), cfg.data_root
+    else:
+        frame, source = _labelled_posts(cfg), cfg.posts
+    if cfg.dedupe:
+        repeated = (frame["split"] == "train") & frame.duplicated(["split", "text", "image_path", "label"])
+        frame = frame[~repeated]
+    for split in ("train", "dev"):
+        if not (frame["split"] == split).any():
+            raise DataError(
+                f"{source}: the {split} split is empty; training needs train posts to fit the model "
+                "and dev posts to choose its best epoch"
+            )
+    if frame.loc[frame["split"] == "train", "label"].nunique() < 2:
+        raise DataError(f"{source}: every train post has the same label; there is nothing to learn")
+    return frame.reset_index(drop=True)
+
+
+def _labelled_posts(cfg: TrainConfig) -> pd.DataFrame:
+    """A posts file with labels of the task; without a dev split, one is held out by tweet."""
+    task = get_task(cfg.task)
+    frame = load_posts_file(cfg.posts)
+    unlabelled = frame["label"] == ""
+    if unlabelled.any():
+        first = frame["post_id"][unlabelled].iloc[0]
+        raise DataError(
+            f"{cfg.posts}: post {first!r} has no label ({int(unlabelled.sum())} posts lack one); training "
+            f"needs a 'label' column with {cfg.task} labels: {', '.join(task.label_names)}"
+        )
+    unknown = ~frame["label"].isin(task.label_names)
+    if unknown.any():
+        row = frame[unknown].iloc[0]
+        raise DataError(
+            f"{cfg.posts}: post {row['post_id']!r}: unknown {cfg.task} label {row['label']!r}; "
+            f"valid labels: {', '.join(task.label_names)}"
+        )
+    bad_splits = sorted(set(frame["split"]) - {"train", "dev", "test", "user"})
+    if bad_splits:
+        raise DataError(f"{cfg.posts}: unknown split(s) {', '.join(bad_splits)}; use train, dev, test")
+    pool = frame["split"].isin(["train", "user"])
+    if not (frame["split"] == "dev").any() and frame.loc[pool, "tweet_id"].nunique() >= 2:
+        # posts of one tweet stay together, so dev never sees a text it was trained on
+        splitter = GroupShuffleSplit(n_splits=1, test_size=cfg.dev_fraction, random_state=cfg.seed)
+        pooled = frame[pool]
+        _, dev = next(splitter.split(pooled, groups=pooled["tweet_id"]))
+        frame.loc[pooled.index[dev], "split"] = "dev"
+    frame.loc[frame["split"] == "user", "split"] = "train"
+    return frame

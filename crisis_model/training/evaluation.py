@@ -1,0 +1,113 @@
+"""Scoring a split during and after training: the scores behind metrics.json and the table
+behind predictions.parquet."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from safetensors.torch import load_file
+from torch import Tensor
+
+from crisis_model.model import CrisisModel
+from crisis_model.run_folder import CHECKPOINT_DIR, METRICS_FILE, PREDICTIONS_FILE, WEIGHTS_FILE, atomic_write, write_json
+from crisis_model.training.inputs import Inputs, make_loader
+from crisis_model.training.loss import compute_loss
+from crisis_model.training.metrics import classification_metrics
+from crisis_model.training.processes import device_autocast
+from crisis_model.training.progress import Progress, ProgressEvent
+
+EVAL_BATCH = 256
+
+
+@dataclass
+class SplitOutputs:
+    rows: np.ndarray  # (N,) rows of the frame
+    probabilities: np.ndarray  # (N, K)
+    modality_weights: np.ndarray  # (N, 2)
+    has_image: np.ndarray  # (N,) what the model saw
+    routing_mean: np.ndarray | None  # (N, J): coupling to each fused capsule, averaged over primaries
+    loss: float
+
+
+@torch.inference_mode()
+def evaluate(model: CrisisModel, source: Inputs, rows: Sequence[int], labels: np.ndarray,
+             device: torch.device, progress: Progress, split: str) -> SplitOutputs:
+    """The model's outputs and mean loss on the posts at `rows` (one split)."""
+    model.eval()
+    parts: dict[str, list[Tensor]] = {"rows": [], "probs": [], "weights": [], "image": [], "routing": []}
+    loss_sum, loader = 0.0, make_loader(source, rows, EVAL_BATCH)
+    for step, batch in enumerate(loader):
+        batch_rows, inputs = source.inputs(batch)
+        with device_autocast(device):
+            out = model(**inputs)
+        target = torch.as_tensor(labels[batch_rows.numpy()], device=device)
+        loss_sum += float(compute_loss(out.logits, target, None)) * len(batch_rows)
+        parts["rows"].append(batch_rows)
+        parts["probs"].append(out.probabilities.float().cpu())
+        parts["weights"].append(out.modality_weights.float().cpu())
+        parts["image"].append(out.has_image.cpu())
+        if out.routing_coefficients is not None:
+            parts["routing"].append(out.routing_coefficients.float().mean(dim=1).cpu())
+        progress(ProgressEvent("eval", split=split, done=step + 1, total=len(loader)))
+    n = sum(len(r) for r in parts["rows"])
+    return SplitOutputs(
+        rows=torch.cat(parts["rows"]).numpy(),
+        probabilities=torch.cat(parts["probs"]).numpy(),
+        modality_weights=torch.cat(parts["weights"]).numpy(),
+        has_image=torch.cat(parts["image"]).numpy(),
+        routing_mean=torch.cat(parts["routing"]).numpy() if parts["routing"] else None,
+        loss=loss_sum / max(n, 1),
+    )
+
+
+def split_metrics(outputs: SplitOutputs, labels: np.ndarray, label_names: Sequence[str]) -> dict:
+    return {**classification_metrics(labels[outputs.rows], outputs.probabilities, label_names),
+            "loss": outputs.loss}
+
+
+def predictions_table(frame: pd.DataFrame, outputs: SplitOutputs, label_names: Sequence[str],
+                      uses_image: bool) -> pd.DataFrame:
+    """One row per scored post, as predictions.parquet holds it."""
+    posts = frame.iloc[outputs.rows].reset_index(drop=True)
+    predicted = outputs.probabilities.argmax(axis=1)
+    table = pd.DataFrame({
+        "post_id": posts["post_id"], "tweet_id": posts["tweet_id"], "event": posts["event"],
+        "split": posts["split"], "text": posts["text"], "image_path": posts["image_path"],
+        "true_label": posts["label"],
+        "predicted_label": [label_names[i] for i in predicted],
+        "confidence": outputs.probabilities.max(axis=1),
+    })
+    for k, name in enumerate(label_names):
+        table[f"prob_{name}"] = outputs.probabilities[:, k]
+    table["text_weight"] = outputs.modality_weights[:, 0]
+    table["image_weight"] = outputs.modality_weights[:, 1]
+    # a text-only model never opens the image: the post has one if it names a file
+    table["has_image"] = outputs.has_image if uses_image else (posts["image_path"] != "").to_numpy()
+    table["correct"] = table["true_label"] == table["predicted_label"]
+    table["routing_mean"] = (
+        [row.tolist() for row in outputs.routing_mean] if outputs.routing_mean is not None else None
+    )
+    return table
+
+
+def write_results(model: CrisisModel, source: Inputs, frame: pd.DataFrame, labels: np.ndarray,
+                  label_names: list[str], split_rows: dict[str, np.ndarray], out: Path, device: torch.device,
+                  progress: Progress) -> None:
+    """metrics.json for every split and predictions.parquet for dev and test, from checkpoint/."""
+    model.load_state_dict(load_file(str(out / CHECKPOINT_DIR / WEIGHTS_FILE)))
+    metrics, tables = {}, []
+    for split, rows in split_rows.items():
+        if len(rows) == 0:
+            continue
+        outputs = evaluate(model, source, rows, labels, device, progress, split)
+        metrics[split] = split_metrics(outputs, labels, label_names)
+        if split != "train":
+            tables.append(predictions_table(frame, outputs, label_names, model.config.uses_image))
+    write_json(out / METRICS_FILE, metrics)
+    table = pd.concat(tables, ignore_index=True)
+    atomic_write(out / PREDICTIONS_FILE, lambda tmp: table.to_parquet(tmp, index=False))

@@ -1,0 +1,261 @@
+"""Training the fusion model: a dataset in, a run folder out (see crisis_model.run_folder).
+
+    run_dir = train(TrainConfig(out="runs/harvey", data_root="CrisisMMD_v2.0", preset="minilm"))
+
+`train` checks the options, reads the data, starts (or resumes) the run folder, then `fit`
+builds the model, reads every post once through the frozen backbones (the feature cache), and
+alternates `train_one_epoch` with an evaluation on dev; the best epoch by dev macro-F1 is kept in
+checkpoint/, every epoch's resume state in last/. At the end the best checkpoint scores every split.
+
+Under `torchrun --nproc_per_node=N` the same `train` runs data-parallel (PyTorch DDP): each process
+computes its share of the features and trains on its share of each epoch; process 0 evaluates and
+writes the run folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.distributed as torch_dist
+from torch.utils.data import DataLoader, DistributedSampler
+
+from crisis_model.data import get_task
+from crisis_model.errors import TrainingError
+from crisis_model.model import CrisisModel
+from crisis_model.model.modeling import clean_text
+from crisis_model.run_folder import CHECKPOINT_DIR, HISTORY_FILE, INIT_DIR, LAST_DIR, STATE_FILE, replace_dir, write_text
+from crisis_model.training.config import TrainConfig, check_config, command_line, model_config
+from crisis_model.training.dataset import load_data
+from crisis_model.training.evaluation import evaluate, split_metrics, write_results
+from crisis_model.training.features import FeatureStore, compute_features
+from crisis_model.training.inputs import CachedInputs, Inputs, RawInputs, make_loader
+from crisis_model.training.loss import balanced_weights, compute_loss
+from crisis_model.training.processes import Distributed, cpu_threads, device_autocast, processes, seed_everything
+from crisis_model.training.progress import Progress, ProgressEvent
+from crisis_model.training.resume import load_last, save_last
+from crisis_model.training.run_start import check_out, start_folder
+
+
+def train(cfg: TrainConfig, progress: Progress | None = None, command: str | None = None) -> Path:
+    """Trains (or resumes) one run and returns its folder. `progress` receives ProgressEvents.
+    Bad input raises a CrisisLensError before any training starts."""
+    check_config(cfg)
+    out = Path(cfg.out)
+    with processes(cfg.device) as (dist, device):
+        report = progress if progress is not None and dist.rank == 0 else (lambda _: None)
+        report(ProgressEvent("data", done=0))
+        frame = load_data(cfg)
+        check_out(cfg)
+        dist.barrier()  # every process has checked the folder before process 0 writes to it
+        if dist.rank == 0:
+            start_folder(cfg, out, command or command_line(cfg))
+        dist.barrier()
+        report(ProgressEvent("data", done=1))
+        return fit(cfg, frame, out, dist, device, report)
+
+
+@dataclass
+class Run:
+    """Everything one run's epochs share."""
+
+    cfg: TrainConfig
+    out: Path
+    model: CrisisModel
+    source: Inputs
+    optimizer: torch.optim.Optimizer
+    frame: pd.DataFrame
+    labels: np.ndarray  # (N,) label index of every post of the frame
+    label_names: list[str]
+    split_rows: dict[str, np.ndarray]  # split -> rows of the frame
+    state: dict[str, Any]  # what last/state.json keeps: epoch, step, best score and epoch, history
+    dist: Distributed
+    device: torch.device
+    report: Progress
+
+
+def fit(cfg: TrainConfig, frame: pd.DataFrame, out: Path, dist: Distributed, device: torch.device,
+        report: Progress) -> Path:
+    """The epochs of a run in `out`, from its resume state when there is one, then the results."""
+    run = _prepare(cfg, frame, out, dist, device, report)
+    train_rows = run.split_rows["train"]
+    class_weights = (balanced_weights(run.labels[train_rows], len(run.label_names)).to(device)
+                     if cfg.class_weights else None)
+    sampler = DistributedSampler(train_rows, num_replicas=dist.world,  # it needs only the length
+                                 rank=dist.rank, shuffle=True, seed=cfg.seed)
+    loader = make_loader(run.source, train_rows, cfg.batch_size, sampler)
+    net: torch.nn.Module = run.model
+    if dist.world > 1:
+        # posts without an image leave the image projection unused in a step
+        net = torch.nn.parallel.DistributedDataParallel(
+            run.model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=True)
+
+    # Only the small fusion head runs from here on (with frozen backbones). On a CPU, one thread by
+    # default: immune to the stalls of OpenMP threads on a busy machine; --threads gives a
+    # dedicated machine more.
+    head_threads = cfg.threads or (1 if device.type == "cpu" and cfg.backbone_mode == "frozen" else None)
+    with cpu_threads(head_threads):
+        for epoch in range(run.state["epoch"], cfg.epochs):
+            seed_everything(cfg.seed, epoch)
+            sampler.set_epoch(epoch)
+            started = time.perf_counter()
+            loss = train_one_epoch(run, net, loader, class_weights, epoch)
+            if dist.rank == 0:
+                _end_epoch(run, epoch, loss, time.perf_counter() - started)
+            dist.barrier()
+        if dist.rank == 0:
+            write_results(run.model, run.source, frame, run.labels, run.label_names, run.split_rows, out, device,
+                          report)
+            report(ProgressEvent("done", done=1))
+    dist.barrier()
+    return out
+
+
+def _prepare(cfg: TrainConfig, frame: pd.DataFrame, out: Path, dist: Distributed, device: torch.device,
+             report: Progress) -> Run:
+    """The model (new, or the run's checkpoint when resuming), its inputs (the feature cache with
+    frozen backbones), the optimizer and the resume state."""
+    label_names = list(get_task(cfg.task).label_names)
+    labels = frame["label"].map({name: i for i, name in enumerate(label_names)}).to_numpy()
+    split_rows = {s: np.flatnonzero(frame["split"].to_numpy() == s) for s in ("train", "dev", "test")}
+    resuming = cfg.resume and (out / LAST_DIR / STATE_FILE).exists() and (out / CHECKPOINT_DIR).exists()
+
+    report(ProgressEvent("model", done=0))
+    if resuming:
+        model = CrisisModel.from_pretrained(out / CHECKPOINT_DIR, device=device)
+    else:
+        model = _build_model(cfg, frame, out, dist, device)
+    report(ProgressEvent("model", done=1))
+
+    if cfg.backbone_mode == "frozen":
+        features = compute_features(
+            model, frame["text"].tolist(), frame["image_path"].tolist(), FeatureStore(cfg.cache_dir),
+            workers=cfg.workers, progress=report, dist=dist,
+        )
+        report(ProgressEvent("features", done=1, stats={k: dataclasses.asdict(v) for k, v in features.stats.items()},
+                             warnings=tuple(features.warnings)))
+        source: Inputs = CachedInputs(features, device)
+    else:
+        source = RawInputs(model, frame, cfg.workers, device)
+
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    state: dict[str, Any] = {"epoch": 0, "step": 0, "best_score": None, "best_epoch": None, "seed": cfg.seed,
+                             "history": []}
+    if resuming:
+        state = load_last(out / LAST_DIR, model, optimizer)
+    return Run(cfg, out, model, source, optimizer, frame, labels, label_names, split_rows, state, dist, device,
+               report)
+
+
+def _build_model(cfg: TrainConfig, frame: pd.DataFrame, out: Path, dist: Distributed,
+                 device: torch.device) -> CrisisModel:
+    """A new model. Under torchrun, process 0 builds it and the others load its copy: the tiny
+    preset's tokenizer is trained on the data, and every process must hold the same one."""
+    init = out / INIT_DIR
+    if dist.rank == 0:
+        seed_everything(cfg.seed)
+        texts = [clean_text(t) for t in frame.loc[frame["split"] == "train", "text"]]
+        model = CrisisModel.from_config(model_config(cfg), train_texts=texts, seed=cfg.seed)
+        if dist.world > 1:
+            model.save_pretrained(init)
+    dist.barrier()
+    if dist.rank != 0:
+        model = CrisisModel.from_pretrained(init, device=device)
+    dist.barrier()
+    if dist.rank == 0 and dist.world > 1:
+        shutil.rmtree(init, ignore_errors=True)
+    return model.to(device)
+
+
+def train_one_epoch(run: Run, net: torch.nn.Module, loader: DataLoader, class_weights: torch.Tensor | None,
+                    epoch: int) -> dict[str, float]:
+    """One pass over this process's share of the train posts; the mean loss, rate and throughput."""
+    cfg, device, state = run.cfg, run.device, run.state
+    trainable = [p for p in run.model.parameters() if p.requires_grad]
+    total_steps = cfg.epochs * len(loader)
+    net.train()
+    started, seen, loss_sum, lr = time.perf_counter(), 0, 0.0, cfg.lr
+    for step, batch in enumerate(loader):
+        lr = learning_rate(cfg, state["step"], total_steps)
+        for group in run.optimizer.param_groups:
+            group["lr"] = lr
+        rows, inputs = run.source.inputs(batch)
+        target = torch.as_tensor(run.labels[rows.numpy()], device=device)
+        with device_autocast(device):
+            output = net(**inputs)
+        loss = compute_loss(output.logits, target, class_weights)
+        loss_value = loss.item()  # the one device sync of a step
+        _stop_if_not_finite(run, loss_value, epoch, step)
+        run.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(trainable, cfg.grad_clip)
+        run.optimizer.step()
+        state["step"] += 1
+        seen += len(rows)
+        loss_sum += loss_value * len(rows)
+        posts_per_s = seen * run.dist.world / (time.perf_counter() - started)
+        run.report(ProgressEvent("epoch", epoch=epoch + 1, epochs=cfg.epochs, done=step + 1, total=len(loader),
+                                 loss=loss_sum / seen, lr=lr, posts_per_s=posts_per_s))
+    seconds = time.perf_counter() - started
+    return {"train_loss": loss_sum / max(seen, 1), "lr": lr, "train_seconds": seconds,
+            "posts_per_s": seen * run.dist.world / seconds}
+
+
+def _end_epoch(run: Run, epoch: int, trained: dict[str, float], seconds: float) -> None:
+    """Process 0 after each epoch: dev scores, the best checkpoint, the history and last/."""
+    state, out = run.state, run.out
+    dev = evaluate(run.model, run.source, run.split_rows["dev"], run.labels, run.device, run.report, "dev")
+    scores = split_metrics(dev, run.labels, run.label_names)
+    best = state["best_score"] is None or scores["macro_f1"] > state["best_score"]
+    if best:
+        state["best_score"], state["best_epoch"] = scores["macro_f1"], epoch + 1
+        replace_dir(out / CHECKPOINT_DIR, run.model.save_pretrained)
+    state["history"].append({
+        "epoch": epoch + 1, "train_loss": trained["train_loss"], "dev_loss": scores["loss"],
+        "dev_accuracy": scores["accuracy"], "dev_macro_f1": scores["macro_f1"],
+        "dev_weighted_f1": scores["weighted_f1"], "dev_positive_f1": scores["positive_f1"],
+        "lr": trained["lr"], "train_seconds": trained["train_seconds"], "seconds": seconds,
+        "posts_per_s": trained["posts_per_s"], "best": best,
+    })
+    state["epoch"] = epoch + 1  # (the other processes' copy is only read by the NaN message)
+    save_last(out / LAST_DIR, run.model, run.optimizer, state)
+    write_text(out / HISTORY_FILE, "".join(json.dumps(h) + "\n" for h in state["history"]))
+    run.report(ProgressEvent("epoch_end", epoch=epoch + 1, epochs=run.cfg.epochs, done=epoch + 1,
+                             total=run.cfg.epochs, scores=state["history"][-1]))
+
+
+def learning_rate(cfg: TrainConfig, step: int, total: int) -> float:
+    """Linear warm-up over the first `warmup` of the steps, then a cosine down to zero."""
+    warm = int(cfg.warmup * total)
+    if step < warm:
+        return cfg.lr * (step + 1) / warm
+    progress = (step - warm) / max(1, total - warm)
+    return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def _stop_if_not_finite(run: Run, loss: float, epoch: int, step: int) -> None:
+    """Stops every process together, before the bad step touches the weights."""
+    bad = torch.tensor(float(not math.isfinite(loss)), device=run.device)  # on the device NCCL reduces
+    if run.dist.world > 1:
+        torch_dist.all_reduce(bad, op=torch_dist.ReduceOp.MAX)
+    if bad.item() == 0:
+        return
+    state, out = run.state, run.out
+    kept = (f"{out / CHECKPOINT_DIR} keeps epoch {state['best_epoch']} (the best so far) and "
+            f"{out / LAST_DIR} epoch {state['epoch']} for --resume" if state["best_epoch"] else
+            "no epoch had completed, so there is no checkpoint")
+    raise TrainingError(
+        f"the training loss is {loss} at epoch {epoch + 1}, step {step + 1}: stopped. {kept}. "
+        "Try a lower --lr or --grad-clip in a new run."
+    )

@@ -1,0 +1,75 @@
+"""Where a run executes: one process or torchrun's several, the device, seeds and CPU threads."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+import torch.distributed as torch_dist
+
+from crisis_model.errors import ConfigError
+
+
+@dataclass
+class Distributed:
+    """This process's place among torchrun's processes; the default is a single process."""
+
+    rank: int = 0
+    world: int = 1
+    barrier: Callable[[], None] = lambda: None
+
+
+@contextlib.contextmanager
+def processes(device_choice: str) -> Iterator[tuple[Distributed, torch.device]]:
+    """One process, or one of torchrun's (WORLD_SIZE > 1): NCCL on GPUs, gloo on CPUs."""
+    use_cuda = torch.cuda.is_available() and device_choice != "cpu"
+    if device_choice == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda: no CUDA GPU is visible to PyTorch")
+    if int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        yield Distributed(), torch.device("cuda" if use_cuda else "cpu")
+        return
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    device = torch.device("cuda", local_rank) if use_cuda else torch.device("cpu")
+    if use_cuda:
+        torch.cuda.set_device(device)
+    owned = not torch_dist.is_initialized()
+    if owned:
+        torch_dist.init_process_group("nccl" if use_cuda else "gloo")
+    try:
+        yield Distributed(torch_dist.get_rank(), torch_dist.get_world_size(), torch_dist.barrier), device
+    finally:
+        if owned:
+            torch_dist.destroy_process_group()
+
+
+def seed_everything(seed: int, epoch: int | None = None) -> None:
+    """Seeds every generator; each epoch from (seed, epoch), so a resumed run repeats the epochs
+    an uninterrupted one would have run without storing any generator state."""
+    value = seed if epoch is None else int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+    random.seed(value)
+    np.random.seed(value % 2**32)
+    torch.manual_seed(value)
+
+
+@contextlib.contextmanager
+def cpu_threads(count: int | None) -> Iterator[None]:
+    """torch's CPU threads set to `count` (None: unchanged) for the duration."""
+    before = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def device_autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 on a GPU; full precision on the CPU, where bf16 matmuls are slow on most chips."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()

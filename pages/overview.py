@@ -1,0 +1,137 @@
+"""Overview: the dataset at a glance, the model card of each task's model, how well the shown model
+does (scores, confusion matrix, per-category table, training history) and its fusion variants."""
+
+import pandas as pd
+import streamlit as st
+
+from crisis_dashboard import figures, loaders, model_cards, widgets
+from crisis_dashboard.names import task_title
+from crisis_dashboard.routing import page_state
+from crisis_dashboard.state import AppState
+from crisis_model.data import dataset_summary
+from crisis_model.run_folder import COMMAND_FILE, METRICS_FILE, TaskRun
+
+
+def dataset_section(state: AppState) -> None:
+    st.header("The dataset")
+    if state.data_error:
+        st.error(f"Cannot read the dataset. {state.data_error}")
+        return
+    frames, errors, missing = model_cards.dataset_overview(state.data_root)
+    for task, message in errors.items():
+        st.warning(f"{task_title(task)}: {message}")
+    if not frames:
+        return
+    posts = pd.concat(frames.values()).drop_duplicates("post_id")
+    summary = dataset_summary(posts)
+    cols = st.columns(4)
+    cols[0].metric("Posts (tweet + photo pairs)", f"{summary['posts']:,}")
+    cols[1].metric("Crisis events", f"{len(summary['events']):,}")
+    cols[2].metric("With a usable photo", f"{summary['with_image']:,}")
+    cols[3].metric("Text only", f"{summary['without_image']:,}")
+    if missing:
+        st.caption(f"{missing:,} posts name a photo file that is not in the folder; they are analysed "
+                   "from their text only.")
+    left, right = st.columns([3, 2])
+    with left:
+        st.plotly_chart(figures.posts_per_event(posts), key="ov-events")
+        st.caption(figures.CAPTIONS["posts_per_event"])
+    with right:
+        st.plotly_chart(figures.image_presence(summary["with_image"], summary["without_image"]), key="ov-images")
+        st.caption(figures.CAPTIONS["images"])
+    st.subheader("Labels per task")
+    for col, (task, frame) in zip(st.columns(len(frames)), frames.items()):
+        with col:
+            counts = dataset_summary(frame)["labels"]
+            st.plotly_chart(figures.label_distribution(counts, task_title(task)), key=f"ov-labels-{task}")
+            st.caption(figures.CAPTIONS["labels"])
+    with st.expander("Posts per split and task"):
+        table = pd.DataFrame({task_title(t): f["split"].value_counts() for t, f in frames.items()})
+        st.dataframe(table.fillna(0).astype(int))
+
+
+def model_section(state: AppState) -> None:
+    st.header("The model")
+    runs = list(state.runs.runs.values())
+    for start in range(0, len(runs), 3):
+        for col, card_run in zip(st.columns(3), runs[start:start + 3]):
+            card = model_cards.model_card(card_run)
+            with col.container(border=True):
+                shown = "  ·  *shown on these pages*" if card_run is state.run else ""
+                st.markdown(f"**{card.pop('Task')}**{shown}")
+                st.markdown("\n".join(f"- **{k}:** {v}" for k, v in card.items()))
+    st.caption("One model per task. The fusion is how the words and the photo are combined; parameters count "
+               "every weight, the fusion head is the part trained on top of the two readers.")
+
+
+def quality_section(run: TaskRun) -> None:
+    command = run.file(COMMAND_FILE)
+    if command.is_file():
+        lines = command.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+        if lines:
+            st.caption(f"Trained with: `{lines[-1]}`")
+    st.subheader(f"How well it does: {task_title(run.task)}")
+    metrics = widgets.guard(lambda: loaders.read_json(run.file(METRICS_FILE)), f"read {METRICS_FILE}")
+    table = model_cards.metrics_table(metrics)
+    if table is not None:
+        st.dataframe(table.style.format(precision=3, na_rep="–"), width="stretch")
+        st.caption("Scores on each split (dev: used to choose the model; test: held out). 1.0 is perfect; "
+                   "macro F1 treats every category as equally important; the calibration error says how far "
+                   "the model's confidence is from how often it is right.")
+    else:
+        st.info(f"This run has no {METRICS_FILE}.")
+    predictions = widgets.guard(lambda: loaders.load_predictions(run), "read the predictions")
+    left, right = st.columns([3, 2])
+    with left:
+        if predictions is not None and len(predictions):
+            present = set(predictions["split"])
+            splits = [s for s in ("test", "dev", "train") if s in present] or sorted(present)
+            split = st.radio("Split", splits, horizontal=True, key="ov-split")
+            part = predictions[predictions["split"] == split]
+            st.plotly_chart(figures.confusion_matrix(part["true_label"], part["predicted_label"],
+                                                     run.label_names or sorted(set(part["true_label"])),
+                                                     title=f"Confusion matrix ({split}, {len(part):,} posts)"),
+                            key="ov-confusion")
+            st.caption(figures.CAPTIONS["confusion"])
+    with right:
+        per_class = model_cards.per_class_table(metrics, st.session_state.get("ov-split", "test"))
+        if per_class is not None:
+            st.markdown("**Per category**")
+            st.dataframe(per_class.style.format(precision=3), width="stretch")
+            st.caption("Precision: how often the model is right when it says this category. Recall: how many "
+                       "posts of this category it finds. Support: posts of the category in the split.")
+        history = loaders.read_history(run)
+        if history is not None:
+            st.plotly_chart(figures.training_history(history), key="ov-history")
+            st.caption(figures.CAPTIONS["history"])
+
+
+def ablation_section(state: AppState, run: TaskRun) -> None:
+    ablation, variant, metric_columns, markdown = model_cards.load_ablation(run, state.run_root)
+    if ablation is None and not markdown:
+        return
+    st.subheader("Fusion variants side by side")
+    st.markdown("The same task trained with simpler ways of combining words and photo, to show what each "
+                "part of the model adds.")
+    if ablation is not None and metric_columns:
+        this = run.config.get(variant) if variant in ("fusion", "prompt") else None
+        st.plotly_chart(figures.ablation_bars(ablation, variant, metric_columns, highlight=this), key="ov-ablation")
+        st.caption(figures.CAPTIONS["ablation"])
+        st.dataframe(ablation, width="stretch", hide_index=True)
+    elif markdown:
+        st.markdown(markdown)
+
+
+state = page_state()
+st.markdown(
+    "CrisisLens reads a crisis post, its **words and its photo**, and answers three questions: "
+    "is the post **informative** for humanitarian response, which **humanitarian category** it reports, "
+    "and how **severe the damage** in the photo is. This page shows the data and the model in use; the "
+    "other pages let you browse its answers, analyse a post of your own, and see what it paid attention to."
+)
+dataset_section(state)
+if state.runs is not None:
+    model_section(state)
+if state.run is not None:
+    quality_section(state.run)
+    ablation_section(state, state.run)
