@@ -7,6 +7,7 @@ import dataclasses
 import os
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,8 @@ everything the dashboard shows: the best checkpoint by dev macro-F1, metrics.jso
 predictions.parquet, history.jsonl, train_config.json and command.txt.
 
 With frozen backbones (the default) the backbones read each post once; their outputs are
-cached on disk (--cache-dir), and every epoch then trains only the fusion head (on 2 CPU
-cores: 0.3 s an epoch on the demo data, ~40 s on CrisisMMD's 9,601 train posts).
+cached on disk (--cache-dir), and every epoch then trains only the fusion head, which takes
+seconds on a CPU.
 """
 
 EPILOG = """\
@@ -77,89 +78,209 @@ def build_parser(suppress_defaults: bool = False) -> argparse.ArgumentParser:
         return argparse.SUPPRESS if suppress_defaults else DEFAULTS.get(name, fallback)
 
     parser = argparse.ArgumentParser(
-        prog="train.py", description=DESCRIPTION, epilog=EPILOG,
+        prog="train.py",
+        description=DESCRIPTION,
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    _add_data_options(parser, default)
+    _add_model_options(parser, default)
+    _add_optimisation_options(parser, default)
+    _add_run_options(parser, default)
+    _add_comparison_options(parser, default)
+    return parser
+
+
+def _add_data_options(parser: argparse.ArgumentParser, default: Callable[..., Any]) -> None:
+    """Where the posts come from and which labels."""
     data = parser.add_argument_group("data")
-    data.add_argument("--data-root", metavar="DIR", default=default("data_root"),
-                      help="a CrisisMMD v2.0 folder (crisismmd_datasplit_all/, annotations/, data_image/)")
-    data.add_argument("--posts", metavar="FILE", default=default("posts"),
-                      help="your own labelled posts instead: .csv or .jsonl with columns text, label and "
-                           "optionally image_path, split (train/dev/test), post_id, event")
-    data.add_argument("--task", choices=list(TASKS), default=default("task"), help="what to predict (default %(default)s)")
-    data.add_argument("--labels", choices=LABEL_SOURCES, default=default("labels"),
-                      help="which CrisisMMD annotation: of the text, of the image, or the pairs where both "
-                           "agree (default %(default)s; damage has image labels only)")
-    data.add_argument("--dedupe", action="store_true", default=default("dedupe"),
-                      help="drop train posts that repeat another's text, image and label")
-    data.add_argument("--dev-fraction", type=float, default=default("dev_fraction"),
-                      help="share of a posts file held out as dev when it has no dev split (default %(default)s)")
-    data.add_argument("--demo", action="store_true", default=default("demo", False),
-                      help=f"generate the synthetic demo dataset (into --data-root, default {DEMO_DATA_DIR}) and "
-                           f"train the dashboard's demo models, one per task, into --out (default runs/demo)")
+    data.add_argument(
+        "--data-root",
+        metavar="DIR",
+        default=default("data_root"),
+        help="a CrisisMMD v2.0 folder (crisismmd_datasplit_all/, annotations/, data_image/)",
+    )
+    data.add_argument(
+        "--posts",
+        metavar="FILE",
+        default=default("posts"),
+        help="your own labelled posts instead: .csv or .jsonl with columns text, label and "
+        "optionally image_path, split (train/dev/test), post_id, event",
+    )
+    data.add_argument(
+        "--task", choices=list(TASKS), default=default("task"), help="what to predict (default %(default)s)"
+    )
+    data.add_argument(
+        "--labels",
+        choices=LABEL_SOURCES,
+        default=default("labels"),
+        help="which CrisisMMD annotation: of the text, of the image, or the pairs where both "
+        "agree (default %(default)s; damage has image labels only)",
+    )
+    data.add_argument(
+        "--dedupe",
+        action="store_true",
+        default=default("dedupe"),
+        help="drop train posts that repeat another's text, image and label",
+    )
+    data.add_argument(
+        "--dev-fraction",
+        type=float,
+        default=default("dev_fraction"),
+        help="share of a posts file held out as dev when it has no dev split (default %(default)s)",
+    )
+    data.add_argument(
+        "--demo",
+        action="store_true",
+        default=default("demo", False),
+        help=f"generate the synthetic demo dataset (into --data-root, default {DEMO_DATA_DIR}) and "
+        f"train the dashboard's demo models, one per task, into --out (default runs/demo)",
+    )
 
+
+def _add_model_options(parser: argparse.ArgumentParser, default: Callable[..., Any]) -> None:
+    """The model: backbones, fusion variant, prompt."""
     model = parser.add_argument_group("model")
-    model.add_argument("--preset", choices=list(PRESETS), default=default("preset"),
-                       help="backbones and sizes (default %(default)s; see below)")
-    model.add_argument("--fusion", choices=FUSIONS, default=default("fusion"),
-                       help="full = attention + modality gate + dynamic routing; attention = without routing; "
-                            "concat = no attention; text / image = one modality (default %(default)s)")
-    model.add_argument("--prompt", default=default("prompt"),
-                       help=f"what the language model reads: a name ({', '.join(PROMPTS)}) or a template "
-                            "with {text} (default %(default)s)")
-    model.add_argument("--backbone-mode", choices=BACKBONE_MODES, default=default("backbone_mode"),
-                       help="frozen backbones (cached features, fast), LoRA adapters on the language model "
-                            "(peft), or full fine-tuning (default %(default)s)")
+    model.add_argument(
+        "--preset",
+        choices=list(PRESETS),
+        default=default("preset"),
+        help="backbones and sizes (default %(default)s; see below)",
+    )
+    model.add_argument(
+        "--fusion",
+        choices=FUSIONS,
+        default=default("fusion"),
+        help="full = attention + modality gate + dynamic routing; attention = without routing; "
+        "concat = no attention; text / image = one modality (default %(default)s)",
+    )
+    model.add_argument(
+        "--prompt",
+        default=default("prompt"),
+        help=f"what the language model reads: a name ({', '.join(PROMPTS)}) or a template "
+        "with {text} (default %(default)s)",
+    )
+    model.add_argument(
+        "--backbone-mode",
+        choices=BACKBONE_MODES,
+        default=default("backbone_mode"),
+        help="frozen backbones (cached features, fast), LoRA adapters on the language model "
+        "(peft), or full fine-tuning (default %(default)s)",
+    )
     model.add_argument("--lora-rank", type=int, default=default("lora_rank"), help="(default %(default)s)")
-    model.add_argument("--text-backbone", metavar="NAME_OR_DIR", default=default("text_backbone"),
-                       help="replace the preset's language model (a Hugging Face name or local folder)")
-    model.add_argument("--hidden-size", type=int, default=default("hidden_size"),
-                       help="replace the preset's fusion width")
+    model.add_argument(
+        "--text-backbone",
+        metavar="NAME_OR_DIR",
+        default=default("text_backbone"),
+        help="replace the preset's language model (a Hugging Face name or local folder)",
+    )
+    model.add_argument(
+        "--hidden-size", type=int, default=default("hidden_size"), help="replace the preset's fusion width"
+    )
 
+
+def _add_optimisation_options(parser: argparse.ArgumentParser, default: Callable[..., Any]) -> None:
+    """The optimiser's settings (defaults: the paper's)."""
     opt = parser.add_argument_group("optimisation (defaults: the paper's)")
     opt.add_argument("--epochs", type=int, default=default("epochs"), help="(default %(default)s)")
-    opt.add_argument("--batch-size", type=int, default=default("batch_size"),
-                     help="posts per step and process (default %(default)s)")
-    opt.add_argument("--lr", type=float, default=default("lr"),
-                     help="peak learning rate of AdamW; warm-up then cosine decay (default %(default)s)")
+    opt.add_argument(
+        "--batch-size", type=int, default=default("batch_size"), help="posts per step and process (default %(default)s)"
+    )
+    opt.add_argument(
+        "--lr",
+        type=float,
+        default=default("lr"),
+        help="peak learning rate of AdamW; warm-up then cosine decay (default %(default)s)",
+    )
     opt.add_argument("--dropout", type=float, default=default("dropout"), help="(default %(default)s)")
     opt.add_argument("--weight-decay", type=float, default=default("weight_decay"), help="(default %(default)s)")
-    opt.add_argument("--warmup", type=float, default=default("warmup"),
-                     help="share of the steps with a rising learning rate (default %(default)s)")
-    opt.add_argument("--grad-clip", type=float, default=default("grad_clip"),
-                     help="gradient norm limit, 0 for none (default %(default)s)")
-    opt.add_argument("--class-weights", action="store_true", default=default("class_weights"),
-                     help="weigh the loss by inverse class frequency")
+    opt.add_argument(
+        "--warmup",
+        type=float,
+        default=default("warmup"),
+        help="share of the steps with a rising learning rate (default %(default)s)",
+    )
+    opt.add_argument(
+        "--grad-clip",
+        type=float,
+        default=default("grad_clip"),
+        help="gradient norm limit, 0 for none (default %(default)s)",
+    )
+    opt.add_argument(
+        "--class-weights",
+        action="store_true",
+        default=default("class_weights"),
+        help="weigh the loss by inverse class frequency",
+    )
     opt.add_argument("--seed", type=int, default=default("seed"), help="(default %(default)s)")
 
-    run = parser.add_argument_group("run")
-    run.add_argument("--out", metavar="DIR", default=default("out"),
-                     help="the run folder to create, e.g. runs/NAME (required unless --demo)")
-    run.add_argument("--resume", action="store_true", default=default("resume"),
-                     help="continue the run in --out from its last completed epoch (its options are "
-                          "kept; --epochs may raise the total)")
-    run.add_argument("--overwrite", action="store_true", default=default("overwrite"),
-                     help="replace the run in --out")
-    run.add_argument("--workers", type=int, default=default("workers"),
-                     help="DataLoader processes decoding images (default %(default)s)")
-    run.add_argument("--threads", type=int, default=default("threads"),
-                     help="CPU threads of the training loop (default: 1 with frozen backbones, which holds "
-                          "up best on a shared machine; more is faster on a dedicated one)")
-    run.add_argument("--device", choices=DEVICES, default=default("device"),
-                     help="auto = CUDA (bf16 autocast) when a GPU is present (default %(default)s)")
-    run.add_argument("--cache-dir", metavar="DIR", default=default("cache_dir"),
-                     help="where backbone features are kept between runs (default %(default)s)")
-    run.add_argument("--no-cache", action="store_true", default=default("no_cache", False),
-                     help="keep features in memory only")
 
+def _add_run_options(parser: argparse.ArgumentParser, default: Callable[..., Any]) -> None:
+    """How and where the run executes: its folder, resume, devices, cache."""
+    run = parser.add_argument_group("run")
+    run.add_argument(
+        "--out",
+        metavar="DIR",
+        default=default("out"),
+        help="the run folder to create, e.g. runs/NAME (required unless --demo)",
+    )
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        default=default("resume"),
+        help="continue the run in --out from its last completed epoch (its options are "
+        "kept; --epochs may raise the total)",
+    )
+    run.add_argument("--overwrite", action="store_true", default=default("overwrite"), help="replace the run in --out")
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=default("workers"),
+        help="DataLoader processes decoding images (default %(default)s)",
+    )
+    run.add_argument(
+        "--threads",
+        type=int,
+        default=default("threads"),
+        help="CPU threads of the training loop (default: 1 with frozen backbones, which holds "
+        "up best on a shared machine; more is faster on a dedicated one)",
+    )
+    run.add_argument(
+        "--device",
+        choices=DEVICES,
+        default=default("device"),
+        help="auto = CUDA (bf16 autocast) when a GPU is present (default %(default)s)",
+    )
+    run.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        default=default("cache_dir"),
+        help="where backbone features are kept between runs (default %(default)s)",
+    )
+    run.add_argument(
+        "--no-cache", action="store_true", default=default("no_cache", False), help="keep features in memory only"
+    )
+
+
+def _add_comparison_options(parser: argparse.ArgumentParser, default: Callable[..., Any]) -> None:
+    """Comparisons: an ablation over variants and seeds."""
     compare = parser.add_argument_group("comparisons")
-    compare.add_argument("--ablation", nargs="?", const="fusion", choices=list(ABLATIONS),
-                         default=default("ablation"),
-                         help="train every fusion variant of the paper's table (or every prompt: none, task, "
-                              "summarize) into --out/<variant>-seed<S>/ and write --out/ablation.md and .json")
-    compare.add_argument("--seeds", type=int, nargs="+", default=default("seeds"),
-                         help="seeds of an ablation; scores are reported as mean ± std over them")
-    return parser
+    compare.add_argument(
+        "--ablation",
+        nargs="?",
+        const="fusion",
+        choices=list(ABLATIONS),
+        default=default("ablation"),
+        help="train every fusion variant of the paper's table (or every prompt: none, task, "
+        "summarize) into --out/<variant>-seed<S>/ and write --out/ablation.md and .json",
+    )
+    compare.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=default("seeds"),
+        help="seeds of an ablation; scores are reported as mean ± std over them",
+    )
 
 
 def config_from_args(args: argparse.Namespace, given: dict[str, Any]) -> TrainConfig:
@@ -213,8 +334,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         progress.close()
-        print(f"\ninterrupted: {out} keeps its last completed epoch; continue with "
-              f"python train.py --out {shlex.quote(str(out))} --resume", file=sys.stderr)
+        print(
+            f"\ninterrupted: {out} keeps its last completed epoch; continue with "
+            f"python train.py --out {shlex.quote(str(out))} --resume",
+            file=sys.stderr,
+        )
         return 130
 
 

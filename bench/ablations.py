@@ -35,7 +35,6 @@ from crisis_model.data.images import load_image  # noqa: E402
 from crisis_model.model import image_encoder  # noqa: E402
 from crisis_model.model.image_encoder import ImageEncoder  # noqa: E402
 
-
 ALL = ("decode", "ahead", "order", "layout", "chunks")
 
 
@@ -83,9 +82,12 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--bf16", action="store_true")
-    parser.add_argument("--cpu-time", action="store_true",
-                        help="one torch thread, and CPU seconds of the process instead of wall time: "
-                             "the work each change saves, robust to other load on the machine")
+    parser.add_argument(
+        "--cpu-time",
+        action="store_true",
+        help="one torch thread, and CPU seconds of the process instead of wall time: "
+        "the work each change saves, robust to other load on the machine",
+    )
     args = parser.parse_args()
     clock = time.perf_counter
     if args.cpu_time:
@@ -102,6 +104,7 @@ def main() -> None:
         def run():
             with switched_off(*off, model=model):
                 return predict(model, posts, batch_size=args.batch_size, autocast_dtype=dtype)
+
         return run
 
     cases = {
@@ -114,16 +117,19 @@ def main() -> None:
         "none (old pipeline)": case(*ALL),
     }
     warm = posts[: args.batch_size]
-    warmups = {name: (lambda off=off: _warm(model, warm, args.batch_size, dtype, off))
-               for name, off in zip(cases, [(), ("decode",), ("ahead",), ("order",), ("layout",),
-                                            ("chunks",), ALL])}
+    warmups = {
+        name: (lambda off=off: _warm(model, warm, args.batch_size, dtype, off))
+        for name, off in zip(cases, [(), ("decode",), ("ahead",), ("order",), ("layout",), ("chunks",), ALL])
+    }
     if args.cpu_time:
         del cases["-decode ahead"]  # it moves work to other threads; it does not remove any
     times, _ = interleaved(cases, args.reps, device, warmups, clock=clock)
     base = median(times["all on"])
-    print(f"\n{args.preset}, {args.posts} posts, batch {args.batch_size}, "
-          f"{'bf16' if dtype else 'fp32'}, {torch.get_num_threads()} threads, median of {args.reps}, "
-          f"{'CPU seconds' if args.cpu_time else 'wall seconds'}")
+    print(
+        f"\n{args.preset}, {args.posts} posts, batch {args.batch_size}, "
+        f"{'bf16' if dtype else 'fp32'}, {torch.get_num_threads()} threads, median of {args.reps}, "
+        f"{'CPU seconds' if args.cpu_time else 'wall seconds'}"
+    )
     print("| case | s | ms/post | time vs all on |\n| --- | --- | --- | --- |")
     for name, t in times.items():
         print(f"| {name} | {median(t):.2f} | {1000 * median(t) / args.posts:.1f} | {median(t) / base:.2f} |")

@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywher
 
 from crisis_model.data import MissingImagesWarning, get_task, load_crisismmd  # noqa: E402
 from crisis_model.errors import CrisisLensError  # noqa: E402
-from crisis_model.training.metrics import classification_metrics  # noqa: E402
 from crisis_model.training import DEFAULT_CACHE_DIR, TqdmProgress, TrainConfig, train  # noqa: E402
+from crisis_model.training.metrics import classification_metrics  # noqa: E402
 
 TASK, LABELS = "informative", "agreed"
 # Chosen on dev (seed 0; each line: dev accuracy / weighted-F1, measured on 2 CPU cores):
@@ -72,8 +72,9 @@ def baselines(frame: pd.DataFrame, label_names: list[str], splits: list[str]) ->
         proba = np.zeros((len(part), len(label_names)))
         proba[:, logreg.classes_] = logreg.predict_proba(tfidf.transform(part["text"]))
         results["tfidf_logreg"][split] = classification_metrics(y, proba, label_names)
-        results["majority"][split] = classification_metrics(y, np.eye(len(label_names))[[majority] * len(part)],
-                                                            label_names)
+        results["majority"][split] = classification_metrics(
+            y, np.eye(len(label_names))[[majority] * len(part)], label_names
+        )
     return results
 
 
@@ -88,7 +89,9 @@ def markdown(results: dict[str, dict[str, Any]], splits: list[str], seconds: dic
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-root", default="../shared/crisismmd", help="a CrisisMMD v2.0 folder (default %(default)s)")
+    parser.add_argument(
+        "--data-root", default="../shared/crisismmd", help="a CrisisMMD v2.0 folder (default %(default)s)"
+    )
     parser.add_argument("--out", default="runs/bench-crisismmd", help="where the runs go (default %(default)s)")
     parser.add_argument("--cache-dir", default=DEFAULT_CACHE_DIR, help="feature cache (default %(default)s)")
     parser.add_argument("--baselines-only", action="store_true", help="skip the neural models")
@@ -106,10 +109,20 @@ def main(argv: list[str] | None = None) -> int:
         if not args.baselines_only:
             for fusion, epochs in EPOCHS.items():
                 started = time.perf_counter()
-                run = train(TrainConfig(out=str(out / fusion), data_root=args.data_root, task=TASK, labels=LABELS,
-                                        fusion=fusion, epochs=epochs, cache_dir=args.cache_dir, overwrite=True,
-                                        **NEURAL),
-                            progress=TqdmProgress())
+                run = train(
+                    TrainConfig(
+                        out=str(out / fusion),
+                        data_root=args.data_root,
+                        task=TASK,
+                        labels=LABELS,
+                        fusion=fusion,
+                        epochs=epochs,
+                        cache_dir=args.cache_dir,
+                        overwrite=True,
+                        **NEURAL,
+                    ),
+                    progress=TqdmProgress(),
+                )
                 metrics = json.loads((run / "metrics.json").read_text(encoding="utf-8"))
                 results[f"minilm_{fusion}"] = {s: metrics[s] for s in splits}
                 seconds[f"minilm_{fusion}"] = time.perf_counter() - started
@@ -118,8 +131,20 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     table = markdown(results, splits, seconds)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "benchmark.json").write_text(json.dumps({"task": TASK, "labels": LABELS, "neural": NEURAL, "epochs": EPOCHS,
-                                                     "results": results, "seconds": seconds}, indent=2) + "\n")
+    (out / "benchmark.json").write_text(
+        json.dumps(
+            {
+                "task": TASK,
+                "labels": LABELS,
+                "neural": NEURAL,
+                "epochs": EPOCHS,
+                "results": results,
+                "seconds": seconds,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     (out / "benchmark.md").write_text(table)
     counts = frame["split"].value_counts().to_dict()
     print(f"\nCrisisMMD {TASK}, {LABELS} labels, text only: {counts}\n")

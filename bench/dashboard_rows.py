@@ -27,9 +27,12 @@ import torch
 
 from bench.models import SHARED_CRISISMMD, make_photos, paper_size_model
 from tests.dashboard_server import REPO, browser_missing, launch_chromium, serve_dashboard
-IDLE = ('() => { const app = document.querySelector(\'[data-testid="stApp"]\');'
-        ' return app && app.getAttribute("data-test-script-state") === "notRunning"'
-        ' && !document.querySelector(\'[data-testid="stSpinner"]\'); }')
+
+IDLE = (
+    "() => { const app = document.querySelector('[data-testid=\"stApp\"]');"
+    ' return app && app.getAttribute("data-test-script-state") === "notRunning"'
+    " && !document.querySelector('[data-testid=\"stSpinner\"]'); }"
+)
 
 
 def _requirements() -> str | None:
@@ -66,11 +69,17 @@ def dashboard_rows(report, mode: dict, device: torch.device, goals: dict[str, fl
                     page.goto(url, wait_until="domcontentloaded")
                     page.get_by_role("heading", name="CrisisLens overview").first.wait_for(timeout=180_000)
                     page.wait_for_function(IDLE, timeout=180_000)
-                    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 1",
-                                           timeout=120_000)
+                    page.wait_for_function(
+                        "() => document.querySelectorAll('.js-plotly-plot').length >= 1", timeout=120_000
+                    )
                     start_s = time.perf_counter() - started
-                    report.add("5", "dashboard: `streamlit run` to the Overview rendered", start_s, "s",
-                               note="headless Chromium; paper-size run, CrisisMMD texts")
+                    report.add(
+                        "5",
+                        "dashboard: `streamlit run` to the Overview rendered",
+                        start_s,
+                        "s",
+                        note="headless Chromium; paper-size run, CrisisMMD texts",
+                    )
 
                     page.goto(f"{url}/analyse", wait_until="domcontentloaded")
                     page.get_by_role("heading", name="Analyse a post").first.wait_for(timeout=120_000)
@@ -92,14 +101,26 @@ def dashboard_rows(report, mode: dict, device: torch.device, goals: dict[str, fl
                 browser.close()
     report.add("5", "dashboard: first analysis (loads the paper-size model)", first, "s")
     value = statistics.median(times)
-    report.add("5", f"dashboard: analyse a post with a photo, paper-size, CPU (median of {reps})", value, "s",
-               goal=f"< {goals['analyse_post_s']:g} s", met=value < goals["analyse_post_s"] and not failures,
-               reps=times, shown=shown,
-               note=f"click to the explanation rendered; the answer itself shown after "
-                    f"{statistics.median(shown):.2f} s" + (", EXCEPTION shown" if failures else ""))
-    report.add("5", "dashboard: the same posts again (its cache answers: the page's own time)",
-               statistics.median(cached), "s", reps=cached,
-               note="the difference to the row above is the model's share")
+    report.add(
+        "5",
+        f"dashboard: analyse a post with a photo, paper-size, CPU (median of {reps})",
+        value,
+        "s",
+        goal=f"< {goals['analyse_post_s']:g} s",
+        met=value < goals["analyse_post_s"] and not failures,
+        reps=times,
+        shown=shown,
+        note=f"click to the explanation rendered; the answer itself shown after "
+        f"{statistics.median(shown):.2f} s" + (", EXCEPTION shown" if failures else ""),
+    )
+    report.add(
+        "5",
+        "dashboard: the same posts again (its cache answers: the page's own time)",
+        statistics.median(cached),
+        "s",
+        reps=cached,
+        note="the difference to the row above is the model's share",
+    )
 
 
 def _analyse(page, text: str, tag: str, same: bool = False) -> float:

@@ -17,6 +17,7 @@ Not a pytest test: it holds the machine's cores for minutes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import tempfile
 import time
@@ -24,8 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
 
-from tests.dashboard_server import IDLE, REPO, launch_chromium, serve_dashboard, wait_idle  # noqa: E402
 from crisis_model.run_folder import demo_run_complete  # noqa: E402
+from tests.dashboard_server import IDLE, REPO, launch_chromium, serve_dashboard, wait_idle  # noqa: E402
+
 SETUP_TIMEOUT = 180_000  # ms: the first page loads the models
 TEXTS = [
     "Bridge collapsed after the flood, families need rescue boats",
@@ -40,10 +42,8 @@ def rss_mib(pid: int) -> float:
     """Resident memory of the process and its children, in MiB."""
     total = 0
     pids = [pid]
-    try:
+    with contextlib.suppress(OSError):  # the process may have ended
         pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        pass
     for p in pids:
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
@@ -66,8 +66,10 @@ def demo_run(given: str | None) -> Path:
 
 
 def page_errors(page) -> int:
-    return (page.locator('[data-testid="stException"]').count()
-            + page.locator('[data-testid="stAlertContentError"]').count())
+    return (
+        page.locator('[data-testid="stException"]').count()
+        + page.locator('[data-testid="stAlertContentError"]').count()
+    )
 
 
 def analyse_round(pages, round_no: int, timeout_ms: float) -> tuple[int, int]:
@@ -118,11 +120,14 @@ def main(argv: list[str] | None = None) -> int:
                 page.get_by_label("Post text").wait_for(timeout=60_000)
                 wait_idle(page, SETUP_TIMEOUT)
                 if args.photo and i % 2:
-                    from crisis_model.data.demo_drawing import draw_image
                     import random
+
+                    from crisis_model.data.demo_drawing import draw_image
+
                     photo = Path(tempfile.mkdtemp()) / "street.png"
-                    draw_image(random.Random(i), "demo_earthquake", "infrastructure_and_utility_damage",
-                                     "severe_damage").save(photo)
+                    draw_image(
+                        random.Random(i), "demo_earthquake", "infrastructure_and_utility_damage", "severe_damage"
+                    ).save(photo)
                     page.locator('[data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(str(photo))
                     page.get_by_text("street.png").first.wait_for(timeout=30_000)
                     wait_idle(page, SETUP_TIMEOUT)
@@ -138,17 +143,24 @@ def main(argv: list[str] | None = None) -> int:
                 t0 = time.perf_counter()
                 done, errors = analyse_round(pages, r, 120_000)
                 total_done, total_errors, rounds = total_done + done, total_errors + errors, rounds + 1
-                print(f"round {r + 1}: {done} posts in {time.perf_counter() - t0:.1f} s, {errors} errors, "
-                      f"RSS {rss_mib(server.pid):.0f} MiB")
+                print(
+                    f"round {r + 1}: {done} posts in {time.perf_counter() - t0:.1f} s, {errors} errors, "
+                    f"RSS {rss_mib(server.pid):.0f} MiB"
+                )
                 if r + 1 == (args.rounds + 1) // 2:
                     rss.append(rss_mib(server.pid))
             elapsed = time.perf_counter() - started
             rss.append(rss_mib(server.pid))
             browser.close()
-    print(f"\n{args.sessions} concurrent sessions, {rounds} rounds: {total_done} posts in {elapsed:.1f} s = "
-          f"{total_done / elapsed:.2f} posts/s held; errors {total_errors}")
-    print("server RSS MiB: after warm-up " + ", mid-run ".join(f"{v:.0f}" for v in rss[:-1])
-          + f", end {rss[-1]:.0f} (growth after warm-up {rss[-1] - rss[0]:+.0f} MiB)")
+    print(
+        f"\n{args.sessions} concurrent sessions, {rounds} rounds: {total_done} posts in {elapsed:.1f} s = "
+        f"{total_done / elapsed:.2f} posts/s held; errors {total_errors}"
+    )
+    print(
+        "server RSS MiB: after warm-up "
+        + ", mid-run ".join(f"{v:.0f}" for v in rss[:-1])
+        + f", end {rss[-1]:.0f} (growth after warm-up {rss[-1] - rss[0]:+.0f} MiB)"
+    )
     return 1 if total_errors else 0
 
 

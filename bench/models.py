@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
@@ -29,8 +29,9 @@ from crisis_model.model.text_encoder import TextEncoder, train_tiny_tokenizer
 
 GPT2_VOCAB = 50257
 # CrisisMMD's texts: $CRISISMMD_ROOT (as for the dashboard), else ../shared/crisismmd beside the repo
-SHARED_CRISISMMD = Path(os.environ.get("CRISISMMD_ROOT") or
-                        Path(__file__).resolve().parents[2] / "shared" / "crisismmd")
+SHARED_CRISISMMD = Path(
+    os.environ.get("CRISISMMD_ROOT") or Path(__file__).resolve().parents[2] / "shared" / "crisismmd"
+)
 
 FALLBACK_TEXTS = [
     "Flood water rising fast in the city centre, families on roofs need rescue boats #flood",
@@ -62,8 +63,9 @@ def paper_size_model(texts: Sequence[str]) -> CrisisModel:
     """The paper preset's architecture with random weights, built without the hub."""
     config = preset_config("paper", image_pretrained=False)
     tokenizer = train_tiny_tokenizer(texts, vocab_size=GPT2_VOCAB)  # a stand-in for GPT-2's
-    gpt2 = GPT2Config(vocab_size=GPT2_VOCAB, bos_token_id=tokenizer.eos_token_id,
-                      eos_token_id=tokenizer.eos_token_id)  # GPT-2 small: 12 x 768, 124M
+    gpt2 = GPT2Config(
+        vocab_size=GPT2_VOCAB, bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id
+    )  # GPT-2 small: 12 x 768, 124M
     config.text_backbone_config = gpt2.to_dict()
     text = TextEncoder(AutoModel.from_config(gpt2), config.text_pooling)
     image = ImageEncoder(build_resnet(config.image_backbone, pretrained=False))
@@ -110,7 +112,4 @@ def make_photos(folder: Path, count: int) -> list[str]:
 
 def make_posts(texts: Sequence[str], photos: Sequence[str], n: int) -> list[dict]:
     """n posts, each with a text and an image (cycling through both pools)."""
-    return [
-        {"text": texts[i % len(texts)], "image": photos[i % len(photos)], "post_id": str(i)}
-        for i in range(n)
-    ]
+    return [{"text": texts[i % len(texts)], "image": photos[i % len(photos)], "post_id": str(i)} for i in range(n)]

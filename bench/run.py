@@ -38,8 +38,9 @@ import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -58,19 +59,44 @@ OUT_DIR = ROOT / "artifacts" / "bench"
 # Sizes per mode. quick and full measure the same rows; smoke only proves that each row runs.
 MODES: dict[str, dict[str, Any]] = {
     "smoke": dict(
-        posts={"paper": 2, "tiny": 4}, batch_sizes={"paper": [2], "tiny": [4]}, reps=1, warmup=False,
-        matmul=256, growth=[16], train_posts=[48], train_reps=1, train_preset="tiny",
-        dashboard=False, photos=4, texts=2000, matmul_seconds=0.2,
+        posts={"paper": 2, "tiny": 4},
+        batch_sizes={"paper": [2], "tiny": [4]},
+        reps=1,
+        warmup=False,
+        matmul=256,
+        growth=[16],
+        train_posts=[48],
+        train_reps=1,
+        train_preset="tiny",
+        dashboard=False,
+        photos=4,
+        texts=2000,
+        matmul_seconds=0.2,
     ),
     "quick": dict(
-        posts={"paper": 8, "tiny": 32}, batch_sizes={"paper": [1, 8], "tiny": [1, 8, 32]}, reps=3,
-        matmul=2048, growth=[150, 600], train_posts=[250, 500], train_reps=2, dashboard=True,
-        dashboard_reps=2, photos=32,
+        posts={"paper": 8, "tiny": 32},
+        batch_sizes={"paper": [1, 8], "tiny": [1, 8, 32]},
+        reps=3,
+        matmul=2048,
+        growth=[150, 600],
+        train_posts=[250, 500],
+        train_reps=2,
+        dashboard=True,
+        dashboard_reps=2,
+        photos=32,
     ),
     "full": dict(
-        posts={"paper": 32, "tiny": 128}, batch_sizes={"paper": [1, 8, 32], "tiny": [1, 8, 32]},
-        reps=5, matmul=2048, growth=[1000, 4000, 16000], train_posts=[1000, 2000, 4000],
-        train_reps=3, train_photos=500, dashboard=True, dashboard_reps=3, photos=64,
+        posts={"paper": 32, "tiny": 128},
+        batch_sizes={"paper": [1, 8, 32], "tiny": [1, 8, 32]},
+        reps=5,
+        matmul=2048,
+        growth=[1000, 4000, 16000],
+        train_posts=[1000, 2000, 4000],
+        train_reps=3,
+        train_photos=500,
+        dashboard=True,
+        dashboard_reps=3,
+        photos=64,
     ),
 }
 """Sizes per mode. quick and full measure the same rows (quick on fewer posts, the paper-size
@@ -96,9 +122,13 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
-def interleaved(cases: dict[str, Callable[[], Any]], reps: int, device: torch.device,
-                warmups: dict[str, Callable[[], Any]] | None | bool = None,
-                clock: Callable[[], float] = time.perf_counter) -> tuple[dict[str, list[float]], dict[str, list]]:
+def interleaved(
+    cases: dict[str, Callable[[], Any]],
+    reps: int,
+    device: torch.device,
+    warmups: dict[str, Callable[[], Any]] | None | bool = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> tuple[dict[str, list[float]], dict[str, list]]:
     """Times each case `reps` times, in turn (rotating the order), after one warm-up call each
     (`warmups` names a lighter call per case; False: none).
     Returns the seconds and the result of every repetition of each case."""
@@ -108,7 +138,7 @@ def interleaved(cases: dict[str, Callable[[], Any]], reps: int, device: torch.de
     times: dict[str, list[float]] = {name: [] for name in names}
     results: dict[str, list] = {name: [] for name in names}
     for rep in range(reps):
-        for name in names[rep % len(names):] + names[: rep % len(names)]:
+        for name in names[rep % len(names) :] + names[: rep % len(names)]:
             sync(device)
             start = clock()
             results[name].append(cases[name]())
@@ -133,10 +163,12 @@ def naive_loop(model, posts: list[dict], device: torch.device) -> list[int]:
         for post in posts:
             pixels = image_to_tensor(load_image(post["image"]), model.config.image_size)
             encoded = model.tokenize([post["text"]])
-            out = model(has_image=torch.tensor([True], device=device),
-                        input_ids=encoded["input_ids"].to(device),
-                        attention_mask=encoded["attention_mask"].to(device),
-                        pixel_values=pixels.unsqueeze(0).to(device))
+            out = model(
+                has_image=torch.tensor([True], device=device),
+                input_ids=encoded["input_ids"].to(device),
+                attention_mask=encoded["attention_mask"].to(device),
+                pixel_values=pixels.unsqueeze(0).to(device),
+            )
             labels.append(int(out.probabilities[0].argmax()))
     return labels
 
@@ -187,10 +219,12 @@ def flops_per_post(model, posts: list[dict], device: torch.device) -> float:
             pixels = image_to_tensor(load_image(posts[i]["image"]), model.config.image_size)
             encoded = model.tokenize([posts[i]["text"]])
             with FlopCounterMode(display=False) as counter:
-                model(has_image=torch.tensor([True], device=device),
-                      input_ids=encoded["input_ids"].to(device),
-                      attention_mask=encoded["attention_mask"].to(device),
-                      pixel_values=pixels.unsqueeze(0).to(device))
+                model(
+                    has_image=torch.tensor([True], device=device),
+                    input_ids=encoded["input_ids"].to(device),
+                    attention_mask=encoded["attention_mask"].to(device),
+                    pixel_values=pixels.unsqueeze(0).to(device),
+                )
             counts[lengths[i]] = counter.get_total_flops()
     if len(counts) == 1:
         return float(next(iter(counts.values())))
@@ -219,14 +253,39 @@ class Report:
             self.meta["cudnn_allow_tf32"] = torch.backends.cudnn.allow_tf32
             self.meta["matmul_allow_tf32"] = torch.backends.cuda.matmul.allow_tf32
 
-    def add(self, item: str, measurement: str, value: float | None, unit: str, *,
-            reference: str = "", ratio: float | None = None, goal: str = "", met: bool | None = None,
-            note: str = "", **extra: Any) -> None:
-        row = dict(item=item, measurement=measurement, value=value, unit=unit, reference=reference,
-                   ratio=ratio, goal=goal, met=met, note=note, **extra)
+    def add(
+        self,
+        item: str,
+        measurement: str,
+        value: float | None,
+        unit: str,
+        *,
+        reference: str = "",
+        ratio: float | None = None,
+        goal: str = "",
+        met: bool | None = None,
+        note: str = "",
+        **extra: Any,
+    ) -> None:
+        row = dict(
+            item=item,
+            measurement=measurement,
+            value=value,
+            unit=unit,
+            reference=reference,
+            ratio=ratio,
+            goal=goal,
+            met=met,
+            note=note,
+            **extra,
+        )
         self.rows.append(row)
-        print(f"  -> {measurement}: {_fmt(value)} {unit}" + (f" ({_fmt(ratio)}x {reference})" if ratio else "")
-              + (f" [{note}]" if note else ""), flush=True)
+        print(
+            f"  -> {measurement}: {_fmt(value)} {unit}"
+            + (f" ({_fmt(ratio)}x {reference})" if ratio else "")
+            + (f" [{note}]" if note else ""),
+            flush=True,
+        )
 
     def not_measured(self, item: str, measurement: str, reason: str, goal: str = "") -> None:
         self.add(item, measurement, None, "", goal=goal, note=f"not measured: {reason}")
@@ -248,8 +307,9 @@ class Report:
                 value = f"{value} ({r['note']})" if r["value"] is not None else r["note"]
             met = {True: "yes", False: "**no**", None: ""}[r["met"]]
             ratio = "" if r["ratio"] is None else f"{_fmt(r['ratio'])}"
-            lines.append(f"| {r['item']} | {r['measurement']} | {value} | {r['reference']} | {ratio} | "
-                         f"{r['goal']} | {met} |")
+            lines.append(
+                f"| {r['item']} | {r['measurement']} | {value} | {r['reference']} | {ratio} | {r['goal']} | {met} |"
+            )
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
@@ -285,8 +345,9 @@ def device_name(device: torch.device) -> str:
 # --------------------------------------------------------------------------- 1 + 2: scoring
 
 
-def bench_scoring(report: Report, mode: dict, device: torch.device, texts: list[str],
-                  photos: list[str], batch_sizes: list[int] | None) -> None:
+def bench_scoring(
+    report: Report, mode: dict, device: torch.device, texts: list[str], photos: list[str], batch_sizes: list[int] | None
+) -> None:
     bf16 = torch.bfloat16
     for preset in ("paper", "tiny"):
         n = mode["posts"][preset]
@@ -298,63 +359,106 @@ def bench_scoring(report: Report, mode: dict, device: torch.device, texts: list[
         print(f"  built in {time.perf_counter() - started:.1f}s", flush=True)
         posts = make_posts(texts, photos, n)
         warm = posts[: max(sizes)]
-        cases: dict[str, Callable[[], Any]] = {"naive": lambda: naive_loop(model, posts, device)}
-        warmups: dict[str, Callable[[], Any]] = {"naive": lambda: naive_loop(model, posts[:2], device)}
+        # every case is timed before the next preset replaces model, posts and warm
+        cases: dict[str, Callable[[], Any]] = {"naive": lambda: naive_loop(model, posts, device)}  # noqa: B023
+        warmups: dict[str, Callable[[], Any]] = {"naive": lambda: naive_loop(model, posts[:2], device)}  # noqa: B023
         for dtype in (None, bf16):
             for bs in sizes:
                 name = f"b{bs} {'bf16' if dtype else 'fp32'}"
-                cases[name] = (lambda bs=bs, dtype=dtype: predict_labels(model, posts, bs, dtype))
-                warmups[name] = (lambda bs=bs, dtype=dtype: predict_labels(model, warm[:bs], bs, dtype))
+                cases[name] = lambda bs=bs, dtype=dtype: predict_labels(model, posts, bs, dtype)  # noqa: B023
+                warmups[name] = lambda bs=bs, dtype=dtype: predict_labels(model, warm[:bs], bs, dtype)  # noqa: B023
         if preset == "paper":
             size = CUDA_MATMUL if device.type == "cuda" else mode["matmul"]
             span = mode.get("matmul_seconds", 1.0)
             cases["peak fp32"] = matmul_case(size, torch.float32, device, span)
             cases["peak bf16"] = matmul_case(size, bf16, device, span)
-        times, results = interleaved(cases, mode["reps"], device,
-                                     warmups if mode.get("warmup", True) else False)
+        times, results = interleaved(cases, mode["reps"], device, warmups if mode.get("warmup", True) else False)
         report.meta.setdefault("scoring_posts", {})[preset] = n
         rate = {name: n / median(t) for name, t in times.items() if not name.startswith("peak")}
 
         item = "1"
-        report.add(item, f"{preset}: naive loop, fp32, one post at a time", rate["naive"], "posts/s",
-                   reps=times["naive"])
+        report.add(
+            item, f"{preset}: naive loop, fp32, one post at a time", rate["naive"], "posts/s", reps=times["naive"]
+        )
         largest = max(sizes)
         for name in cases:
             if name in ("naive",) or name.startswith("peak"):
                 continue
             ratio = rate[name] / rate["naive"]
             goal = f"≥ {GOALS['batched_vs_naive']:g}× naive" if name.startswith(f"b{largest} ") else ""
-            report.add(item, f"{preset}: predict, batch {name.split()[0][1:]}, {name.split()[1]}",
-                       rate[name], "posts/s", reference="naive", ratio=ratio, goal=goal,
-                       met=(ratio >= GOALS["batched_vs_naive"]) if goal else None, reps=times[name])
+            report.add(
+                item,
+                f"{preset}: predict, batch {name.split()[0][1:]}, {name.split()[1]}",
+                rate[name],
+                "posts/s",
+                reference="naive",
+                ratio=ratio,
+                goal=goal,
+                met=(ratio >= GOALS["batched_vs_naive"]) if goal else None,
+                reps=times[name],
+            )
 
         fp32, bf = f"b{largest} fp32", f"b{largest} bf16"
         agreement = statistics.fmean(a == b for a, b in zip(results[fp32][-1], results[bf][-1]))
-        report.add("2", f"{preset}: bf16 speed-up over fp32 (batch {largest})", rate[bf] / rate[fp32], "×",
-                   reference=f"b{largest} fp32", goal=f"≥ {GOALS['bf16_speedup']:g}×",
-                   met=rate[bf] / rate[fp32] >= GOALS["bf16_speedup"])
-        report.add("2", f"{preset}: labels unchanged by bf16 ({n} posts)", 100 * agreement, "%",
-                   reference=f"b{largest} fp32", goal=f"≥ {100 * GOALS['bf16_agreement']:g}%",
-                   met=agreement >= GOALS["bf16_agreement"])
+        report.add(
+            "2",
+            f"{preset}: bf16 speed-up over fp32 (batch {largest})",
+            rate[bf] / rate[fp32],
+            "×",
+            reference=f"b{largest} fp32",
+            goal=f"≥ {GOALS['bf16_speedup']:g}×",
+            met=rate[bf] / rate[fp32] >= GOALS["bf16_speedup"],
+        )
+        report.add(
+            "2",
+            f"{preset}: labels unchanged by bf16 ({n} posts)",
+            100 * agreement,
+            "%",
+            reference=f"b{largest} fp32",
+            goal=f"≥ {100 * GOALS['bf16_agreement']:g}%",
+            met=agreement >= GOALS["bf16_agreement"],
+        )
         same = statistics.fmean(a == b for a, b in zip(results["naive"][-1], results[fp32][-1]))
-        report.add("2", f"{preset}: labels of predict fp32 = naive loop's ({n} posts)", 100 * same, "%",
-                   reference="naive", note="reduced-scale JPEG decoding, batching")
+        report.add(
+            "2",
+            f"{preset}: labels of predict fp32 = naive loop's ({n} posts)",
+            100 * same,
+            "%",
+            reference="naive",
+            note="reduced-scale JPEG decoding, batching",
+        )
 
         if preset == "paper":
             flops = flops_per_post(model, posts, device)
             peaks = {dt: median(results[f"peak {dt}"]) for dt in ("fp32", "bf16")}
-            report.add("2", "paper: FLOPs per post (forward, text + image)", flops / 1e9, "GFLOP",
-                       note="FlopCounterMode; attention's fused kernel uncounted (<1%)")
+            report.add(
+                "2",
+                "paper: FLOPs per post (forward, text + image)",
+                flops / 1e9,
+                "GFLOP",
+                note="FlopCounterMode; attention's fused kernel uncounted (<1%)",
+            )
             for dt in ("fp32", "bf16"):
-                report.add("2", f"paper: peak matmul {dt} ({size}×{size})", peaks[dt] / 1e9, "GFLOP/s",
-                           note="sustained for about 1 s, median over reps")
+                report.add(
+                    "2",
+                    f"paper: peak matmul {dt} ({size}×{size})",
+                    peaks[dt] / 1e9,
+                    "GFLOP/s",
+                    note="sustained for about 1 s, median over reps",
+                )
             for name, dt in (("naive", "fp32"), (fp32, "fp32"), (bf, "bf16"), (bf, "fp32")):
                 achieved = flops * rate[name]
                 goal = f"≥ {GOALS['fp32_of_peak']:g}" if (name, dt) == (fp32, "fp32") else ""
-                report.add("2", f"paper: {name} end to end, share of the {dt} peak",
-                           achieved / peaks[dt], "", reference=f"peak {dt}",
-                           goal=goal, met=(achieved / peaks[dt] >= GOALS["fp32_of_peak"]) if goal else None,
-                           note=f"{achieved / 1e9:.1f} GFLOP/s")
+                report.add(
+                    "2",
+                    f"paper: {name} end to end, share of the {dt} peak",
+                    achieved / peaks[dt],
+                    "",
+                    reference=f"peak {dt}",
+                    goal=goal,
+                    met=(achieved / peaks[dt] >= GOALS["fp32_of_peak"]) if goal else None,
+                    note=f"{achieved / 1e9:.1f} GFLOP/s",
+                )
         model = None  # the cases' closures read this name: the model is freed before the next is built
         if device.type == "cuda":
             torch.cuda.empty_cache()
@@ -363,8 +467,9 @@ def bench_scoring(report: Report, mode: dict, device: torch.device, texts: list[
 # --------------------------------------------------------------------------- 4: growth
 
 
-def growth_child(n: int, device: str, photos_dir: str, photos: int, batch_size: int,
-                 texts_limit: int | None) -> dict[str, Any]:
+def growth_child(
+    n: int, device: str, photos_dir: str, photos: int, batch_size: int, texts_limit: int | None
+) -> dict[str, Any]:
     """Run in a fresh process: score n posts with the tiny model; time and memory."""
     dev = torch.device(device)
     texts = crisis_texts(texts_limit)
@@ -380,11 +485,25 @@ def growth_child(n: int, device: str, photos_dir: str, photos: int, batch_size: 
     seconds = time.perf_counter() - start
     assert len(preds) == n
     peak = _rss_mb("VmHWM") if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    explained = sum(a.nbytes for p in preds for a in (
-        p.explanation.token_to_region, p.explanation.region_to_token, p.explanation.capsule_lengths,
-        p.explanation.routing_coefficients) if a is not None)
-    return {"n": n, "seconds": seconds, "rss_before_mb": rss_before, "rss_peak_mb": peak,
-            "peak_since_reset": reset, "explanation_mb": explained / 2**20}
+    explained = sum(
+        a.nbytes
+        for p in preds
+        for a in (
+            p.explanation.token_to_region,
+            p.explanation.region_to_token,
+            p.explanation.capsule_lengths,
+            p.explanation.routing_coefficients,
+        )
+        if a is not None
+    )
+    return {
+        "n": n,
+        "seconds": seconds,
+        "rss_before_mb": rss_before,
+        "rss_peak_mb": peak,
+        "peak_since_reset": reset,
+        "explanation_mb": explained / 2**20,
+    }
 
 
 def _reset_peak_rss() -> bool:
@@ -407,37 +526,64 @@ def _rss_mb(field: str) -> float:
 def bench_growth(report: Report, mode: dict, device: torch.device, photos_dir: Path) -> None:
     sizes = mode["growth"]
     batch_size = 32
-    print(f"\n[4] growth: tiny model, predict batch {batch_size} fp32, {sizes} posts, one fresh process "
-          "each", flush=True)
+    print(
+        f"\n[4] growth: tiny model, predict batch {batch_size} fp32, {sizes} posts, one fresh process each", flush=True
+    )
     runs = []
     for n in sizes:
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--_growth-child", str(n), "--device",
-               device.type, "--photos", str(mode["photos"]), "--photos-dir", str(photos_dir)]
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--_growth-child",
+            str(n),
+            "--device",
+            device.type,
+            "--photos",
+            str(mode["photos"]),
+            "--photos-dir",
+            str(photos_dir),
+        ]
         cmd += ["--texts", str(mode["texts"])] if mode.get("texts") else []
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"growth child for {n} posts failed:\n{done.stderr[-3000:]}")
         result = json.loads(done.stdout.strip().splitlines()[-1])
         runs.append(result)
-        print(f"  {n} posts: {result['seconds']:.1f}s, {1000 * result['seconds'] / n:.1f} ms/post, "
-              f"RSS {result['rss_before_mb']:.0f} -> peak {result['rss_peak_mb']:.0f} MB", flush=True)
+        print(
+            f"  {n} posts: {result['seconds']:.1f}s, {1000 * result['seconds'] / n:.1f} ms/post, "
+            f"RSS {result['rss_before_mb']:.0f} -> peak {result['rss_peak_mb']:.0f} MB",
+            flush=True,
+        )
     base = runs[0]["seconds"] / runs[0]["n"]
     for r in runs:
         per_post = r["seconds"] / r["n"]
         last = r is runs[-1]
-        report.add("4", f"tiny: score {r['n']:,} posts", r["seconds"], "s",
-                   reference=f"{runs[0]['n']:,} posts, per post", ratio=per_post / base,
-                   goal=f"≤ {GOALS['linear_growth']:g} (linear)" if last and len(runs) > 1 else "",
-                   met=(per_post / base <= GOALS["linear_growth"]) if last and len(runs) > 1 else None,
-                   note=f"{1000 * per_post:.1f} ms/post", run=r)
+        report.add(
+            "4",
+            f"tiny: score {r['n']:,} posts",
+            r["seconds"],
+            "s",
+            reference=f"{runs[0]['n']:,} posts, per post",
+            ratio=per_post / base,
+            goal=f"≤ {GOALS['linear_growth']:g} (linear)" if last and len(runs) > 1 else "",
+            met=(per_post / base <= GOALS["linear_growth"]) if last and len(runs) > 1 else None,
+            note=f"{1000 * per_post:.1f} ms/post",
+            run=r,
+        )
     big = runs[-1]
     added = big["rss_peak_mb"] - big["rss_before_mb"]
     image_mb = big["n"] * 3 * 224 * 224 * 4 / 2**20
-    report.add("4", f"tiny: peak RSS scoring {big['n']:,} posts", big["rss_peak_mb"], "MB",
-               reference="all images as tensors", ratio=added / image_mb,
-               note=f"+{added:.0f} MB over the loaded model ({1024 * added / big['n']:.0f} KB/post), of which "
-                    f"the predictions' attention and routing arrays {big['explanation_mb']:.0f} MB; all images "
-                    f"at once would be {image_mb:,.0f} MB")
+    report.add(
+        "4",
+        f"tiny: peak RSS scoring {big['n']:,} posts",
+        big["rss_peak_mb"],
+        "MB",
+        reference="all images as tensors",
+        ratio=added / image_mb,
+        note=f"+{added:.0f} MB over the loaded model ({1024 * added / big['n']:.0f} KB/post), of which "
+        f"the predictions' attention and routing arrays {big['explanation_mb']:.0f} MB; all images "
+        f"at once would be {image_mb:,.0f} MB",
+    )
 
 
 # --------------------------------------------------------------------------- 3: training
@@ -470,11 +616,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     parser.add_argument("--json", type=Path, help="where to write the figures (default artifacts/bench/)")
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
-    parser.add_argument("--only", nargs="*", choices=["scoring", "growth", "training", "dashboard"],
-                        help="measure only these groups")
+    parser.add_argument(
+        "--only", nargs="*", choices=["scoring", "growth", "training", "dashboard"], help="measure only these groups"
+    )
     parser.add_argument("--batch-sizes", nargs="*", type=int, help="override the batch sizes of row 1")
-    parser.add_argument("--posts", nargs=2, action="append", metavar=("PRESET", "N"),
-                        help="override the number of posts of row 1 for a preset (paper or tiny)")
+    parser.add_argument(
+        "--posts",
+        nargs=2,
+        action="append",
+        metavar=("PRESET", "N"),
+        help="override the number of posts of row 1 for a preset (paper or tiny)",
+    )
     parser.add_argument("--growth", nargs="*", type=int, help="override the sizes of row 4")
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--_growth-child", type=int, help=argparse.SUPPRESS)
@@ -485,8 +637,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     if args._growth_child:
-        print(json.dumps(growth_child(args._growth_child, args.device, str(args.photos_dir), args.photos, 32,
-                                      args.texts)))
+        print(
+            json.dumps(growth_child(args._growth_child, args.device, str(args.photos_dir), args.photos, 32, args.texts))
+        )
         return 0
 
     mode_name = "smoke" if args.smoke else "quick" if args.quick else "full"
@@ -502,8 +655,9 @@ def main(argv: list[str] | None = None) -> int:
     groups = args.only or ["scoring", "growth", "training", "dashboard"]
     report = Report(mode_name, device)
     started = time.perf_counter()
-    print(f"CrisisLens benchmark ({mode_name}) on {report.meta['device']}, {torch.get_num_threads()} threads",
-          flush=True)
+    print(
+        f"CrisisLens benchmark ({mode_name}) on {report.meta['device']}, {torch.get_num_threads()} threads", flush=True
+    )
     texts = crisis_texts(mode.get("texts"))
     photos = make_photos(args.photos_dir, mode["photos"])
     steps = {

@@ -104,9 +104,12 @@ def _run(cfg_kwargs: dict[str, Any]) -> dict[str, Any]:
 
 def training_rows(report, mode: dict, device: torch.device, goals: dict[str, float]) -> None:
     if not SHARED_CRISISMMD.is_dir():  # e.g. a clone away from ../shared: nothing real to train on
-        report.not_measured("3", "fusion-head epoch, feature cache warm vs off",
-                            f"no CrisisMMD folder at {SHARED_CRISISMMD} (set CRISISMMD_ROOT)",
-                            goal=f"≥ {goals['cache_speedup']:g}×")
+        report.not_measured(
+            "3",
+            "fusion-head epoch, feature cache warm vs off",
+            f"no CrisisMMD folder at {SHARED_CRISISMMD} (set CRISISMMD_ROOT)",
+            goal=f"≥ {goals['cache_speedup']:g}×",
+        )
         return
     sizes, epochs = mode["train_posts"], mode["train_reps"]
     preset = mode.get("train_preset", "minilm")
@@ -118,20 +121,34 @@ def training_rows(report, mode: dict, device: torch.device, goals: dict[str, flo
         for n in sizes:
             per_post = statistics.median(runs[n]["train_s"]) / n
             last = n == sizes[-1] and len(sizes) > 1
-            report.add("4", f"{preset}: epoch (cache warm) at {n:,} train posts", per_post * n, "s",
-                       reference=f"{base_n:,} posts, per post", ratio=per_post / base,
-                       goal=f"≤ {goals['linear_growth']:g} (linear)" if last else "",
-                       met=(per_post / base <= goals["linear_growth"]) if last else None,
-                       note=f"{1000 * per_post:.2f} ms/post (epochs: "
-                            f"{', '.join(f'{1000 * t / n:.1f}' for t in runs[n]['train_s'])}); "
-                            f"cold feature pass {runs[n]['features_s']:.1f} s")
+            report.add(
+                "4",
+                f"{preset}: epoch (cache warm) at {n:,} train posts",
+                per_post * n,
+                "s",
+                reference=f"{base_n:,} posts, per post",
+                ratio=per_post / base,
+                goal=f"≤ {goals['linear_growth']:g} (linear)" if last else "",
+                met=(per_post / base <= goals["linear_growth"]) if last else None,
+                note=f"{1000 * per_post:.2f} ms/post (epochs: "
+                f"{', '.join(f'{1000 * t / n:.1f}' for t in runs[n]['train_s'])}); "
+                f"cold feature pass {runs[n]['features_s']:.1f} s",
+            )
         if mode.get("train_photos"):
             photos = make_photos(root / "photo_pool", 16)
             _cache_rows(report, root, [mode["train_photos"]], epochs, preset, device, goals, photos=photos)
 
 
-def _cache_rows(report, root: Path, sizes: list[int], epochs: int, preset: str, device: torch.device,
-                goals: dict[str, float], photos: list[str] | None) -> dict[int, dict[str, Any]]:
+def _cache_rows(
+    report,
+    root: Path,
+    sizes: list[int],
+    epochs: int,
+    preset: str,
+    device: torch.device,
+    goals: dict[str, float],
+    photos: list[str] | None,
+) -> dict[int, dict[str, Any]]:
     """A cold run per size and a warm run of the first; the rows of item 3 for the first size."""
     goal = goals["cache_speedup"]
     what = "text + a photo each (synthetic JPEGs)" if photos else "text"
@@ -139,27 +156,64 @@ def _cache_rows(report, root: Path, sizes: list[int], epochs: int, preset: str, 
     runs = {}
     for n in sizes:
         posts = _posts_csv(root, n, photos=photos)
-        common = dict(posts=str(posts), preset=preset, epochs=epochs, workers=0,
-                      device=device.type, cache_dir=str(cache), batch_size=32)
+        common = dict(
+            posts=str(posts),
+            preset=preset,
+            epochs=epochs,
+            workers=0,
+            device=device.type,
+            cache_dir=str(cache),
+            batch_size=32,
+        )
         started = time.perf_counter()
         cold = _run(dict(common, out=str(root / f"cold_{n}_{bool(photos)}")))
-        print(f"  {preset}, {n} train posts ({what}), cold: features {cold['features_s']:.1f}s, epochs "
-              f"{[round(s, 2) for s in cold['train_s']]}, run {time.perf_counter() - started:.0f}s", flush=True)
+        print(
+            f"  {preset}, {n} train posts ({what}), cold: features {cold['features_s']:.1f}s, epochs "
+            f"{[round(s, 2) for s in cold['train_s']]}, run {time.perf_counter() - started:.0f}s",
+            flush=True,
+        )
         runs[n] = cold
         if n != sizes[0]:
             continue
         warm = _run(dict(common, out=str(root / f"warm_{n}_{bool(photos)}")))
-        print(f"  {preset}, {n} train posts ({what}), warm: features {warm['features_s']:.1f}s, epochs "
-              f"{[round(s, 2) for s in warm['train_s']]}", flush=True)
+        print(
+            f"  {preset}, {n} train posts ({what}), warm: features {warm['features_s']:.1f}s, epochs "
+            f"{[round(s, 2) for s in warm['train_s']]}",
+            flush=True,
+        )
         epoch_warm = statistics.median(warm["train_s"])
         epoch_off = cold["features_s"] * n / (n + _dev_size(n)) + epoch_warm
-        report.add("3", f"{preset}: epoch, cache warm ({n:,} train posts, {what})", epoch_warm, "s",
-                   note=f"median of {epochs} epochs", reps=warm["train_s"])
-        report.add("3", f"{preset}: epoch, cache off ({n:,} train posts, {what})", epoch_off, "s",
-                   note="frozen backbones over every train post + the head's pass")
-        report.add("3", f"{preset}: speed-up of the warm cache per epoch ({what})", epoch_off / epoch_warm, "×",
-                   reference="cache off", goal=f"≥ {goal:g}×", met=epoch_off / epoch_warm >= goal)
-        report.add("3", f"{preset}: run start, features from the warm cache ({what})", warm["features_s"], "s",
-                   reference="cold feature pass", ratio=cold["features_s"] / max(warm["features_s"], 1e-9),
-                   note=f"cold pass {cold['features_s']:.1f} s")
+        report.add(
+            "3",
+            f"{preset}: epoch, cache warm ({n:,} train posts, {what})",
+            epoch_warm,
+            "s",
+            note=f"median of {epochs} epochs",
+            reps=warm["train_s"],
+        )
+        report.add(
+            "3",
+            f"{preset}: epoch, cache off ({n:,} train posts, {what})",
+            epoch_off,
+            "s",
+            note="frozen backbones over every train post + the head's pass",
+        )
+        report.add(
+            "3",
+            f"{preset}: speed-up of the warm cache per epoch ({what})",
+            epoch_off / epoch_warm,
+            "×",
+            reference="cache off",
+            goal=f"≥ {goal:g}×",
+            met=epoch_off / epoch_warm >= goal,
+        )
+        report.add(
+            "3",
+            f"{preset}: run start, features from the warm cache ({what})",
+            warm["features_s"],
+            "s",
+            reference="cold feature pass",
+            ratio=cold["features_s"] / max(warm["features_s"], 1e-9),
+            note=f"cold pass {cold['features_s']:.1f} s",
+        )
     return runs

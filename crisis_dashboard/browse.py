@@ -22,15 +22,27 @@ class Filters:
     query: str = ""
 
     def signature(self) -> tuple:
-        return (tuple(self.events), tuple(self.splits), tuple(self.true_labels), tuple(self.predicted_labels),
-                self.outcome, self.photo, tuple(self.confidence), self.query.strip().lower())
+        return (
+            tuple(self.events),
+            tuple(self.splits),
+            tuple(self.true_labels),
+            tuple(self.predicted_labels),
+            self.outcome,
+            self.photo,
+            tuple(self.confidence),
+            self.query.strip().lower(),
+        )
 
 
 def apply_filters(frame: pd.DataFrame, f: Filters) -> pd.DataFrame:
     """The rows of a predictions table that pass every filter (vectorised; fast on 18k rows)."""
     keep = pd.Series(True, index=frame.index)
-    for column, chosen in (("event", f.events), ("split", f.splits), ("true_label", f.true_labels),
-                           ("predicted_label", f.predicted_labels)):
+    for column, chosen in (
+        ("event", f.events),
+        ("split", f.splits),
+        ("true_label", f.true_labels),
+        ("predicted_label", f.predicted_labels),
+    ):
         if chosen:
             keep &= frame[column].isin(chosen)
     if f.outcome == "right":
@@ -46,8 +58,9 @@ def apply_filters(frame: pd.DataFrame, f: Filters) -> pd.DataFrame:
         keep &= frame["confidence"].between(low, high)
     query = f.query.strip()
     if query:
-        keep &= (frame["text"].str.contains(query, case=False, regex=False)
-                 | frame["post_id"].str.contains(query, case=False, regex=False))
+        keep &= frame["text"].str.contains(query, case=False, regex=False) | frame["post_id"].str.contains(
+            query, case=False, regex=False
+        )
     return frame[keep]
 
 
@@ -67,20 +80,22 @@ def sort_rows(frame: pd.DataFrame, how: str) -> pd.DataFrame:
 
 def page_slice(frame: pd.DataFrame, page: int, size: int) -> pd.DataFrame:
     start = (max(page, 1) - 1) * size
-    return frame.iloc[start:start + size]
+    return frame.iloc[start : start + size]
 
 
 def table_view(rows: pd.DataFrame) -> pd.DataFrame:
     """The columns an analyst reads, with plain names; the long text last."""
-    return pd.DataFrame({
-        "Post": rows["post_id"].values,
-        "Event": rows["event"].map(pretty).values,
-        "Split": rows["split"].values,
-        "True label": rows["true_label"].map(pretty).values,
-        "Predicted": rows["predicted_label"].map(pretty).values,
-        "Right?": np.where(rows["correct"].values, "✓ right", "✗ wrong"),
-        "Confidence": rows["confidence"].values,
-        "Words share": rows["text_weight"].values,
-        "Photo": np.where(rows["has_image"].values, "photo", "text only"),
-        "Text": rows["text"].values,
-    })
+    return pd.DataFrame(
+        {
+            "Post": rows["post_id"].values,
+            "Event": rows["event"].map(pretty).values,
+            "Split": rows["split"].values,
+            "True label": rows["true_label"].map(pretty).values,
+            "Predicted": rows["predicted_label"].map(pretty).values,
+            "Right?": np.where(rows["correct"].values, "✓ right", "✗ wrong"),
+            "Confidence": rows["confidence"].values,
+            "Words share": rows["text_weight"].values,
+            "Photo": np.where(rows["has_image"].values, "photo", "text only"),
+            "Text": rows["text"].values,
+        }
+    )

@@ -8,8 +8,9 @@ unreadable is scored from its text, with a note; a post with nothing to read kee
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -26,19 +27,26 @@ def read_batch_file(data: bytes, name: str, data_root: Path | None) -> pd.DataFr
     cannot be read or holds more than MAX_BATCH_ROWS posts."""
     frame = read_posts_upload(data, name, data_root)
     if len(frame) > MAX_BATCH_ROWS:
-        raise DataError(f"{name}: {len(frame):,} posts; at most {MAX_BATCH_ROWS:,} are scored at once here. "
-                        "Split the file, or score it with the command line.")
+        raise DataError(
+            f"{name}: {len(frame):,} posts; at most {MAX_BATCH_ROWS:,} are scored at once here. "
+            "Split the file, or score it with the command line."
+        )
     return frame
 
 
 def as_uploaded(frame: pd.DataFrame) -> pd.DataFrame:
     """The file's own columns, as written (the image path as given, not resolved)."""
-    return pd.DataFrame({name: frame["image_given" if name == "image_path" else name]
-                         for name in frame.attrs.get("header", ["text"])})
+    return pd.DataFrame(
+        {name: frame["image_given" if name == "image_path" else name] for name in frame.attrs.get("header", ["text"])}
+    )
 
 
-def score_batch(frame: pd.DataFrame, models: Mapping[str, CrisisModel],
-                progress: Callable[[float, str], None] | None = None, batch_size: int = 32) -> pd.DataFrame:
+def score_batch(
+    frame: pd.DataFrame,
+    models: Mapping[str, CrisisModel],
+    progress: Callable[[float, str], None] | None = None,
+    batch_size: int = 32,
+) -> pd.DataFrame:
     """The file's own columns with, per model (keyed by the name that prefixes its columns), the
     predicted label, its confidence, the probabilities and the share taken from the words; `has_photo`
     and a `note` column say what was used, skipped or ignored."""
@@ -52,7 +60,7 @@ def score_batch(frame: pd.DataFrame, models: Mapping[str, CrisisModel],
     for name, model in models.items():
         results: dict[int, Prediction] = {}
         for start in range(0, len(usable), batch_size):
-            chunk = usable[start:start + batch_size]
+            chunk = usable[start : start + batch_size]
             try:
                 scored = predict(model, [{"text": texts[i], "image": images[i]} for i in chunk], batch_size=batch_size)
                 results.update(zip(chunk, scored))
@@ -82,5 +90,5 @@ def _add_columns(out: pd.DataFrame, name: str, model: CrisisModel, results: dict
     out[f"{prefix}_label"] = column(lambda p: p.label)
     out[f"{prefix}_confidence"] = column(lambda p: round(p.confidence, 4))
     for label in model.config.label_names:
-        out[f"{prefix}_prob_{label}"] = column(lambda p: round(p.probabilities[label], 4))
+        out[f"{prefix}_prob_{label}"] = column(lambda p, label=label: round(p.probabilities[label], 4))
     out[f"{prefix}_words_share"] = column(lambda p: round(p.explanation.modality_weights["text"], 4))

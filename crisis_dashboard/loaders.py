@@ -47,7 +47,7 @@ def _parameter_counts(weights: str, stamp: float) -> tuple[int, int]:
     total = head = 0
     try:
         with safe_open(weights, framework="pt") as handle:
-            for key in handle.keys():
+            for key in handle.keys():  # noqa: SIM118 (a safetensors handle, not a dict)
                 n = math.prod(handle.get_slice(key).get_shape())
                 total += n
                 head += n if key.startswith("head.") else 0
@@ -196,8 +196,9 @@ def decode_upload(data: bytes | None) -> tuple[Image.Image | None, str | None]:
     if not data:
         return None, None
     if len(data) > MAX_IMAGE_BYTES:
-        return None, (f"the photo is {len(data) / 1e6:.1f} MB; photos up to {MAX_IMAGE_BYTES // 2**20} MB "
-                      "are accepted.")
+        return None, (
+            f"the photo is {len(data) / 1e6:.1f} MB; photos up to {MAX_IMAGE_BYTES // 2**20} MB are accepted."
+        )
     return _decode_upload(data)
 
 
@@ -228,15 +229,22 @@ def _routing_profile(checkpoint: str, stamp: float, predictions: str, pstamp: fl
     # predictions.parquet keeps only each post's coupling per fused capsule (routing_mean), not the
     # primary x fused matrix, so a sample of each class is scored again.
     frame = _read_predictions(predictions, pstamp)
-    chosen = [i for _, group in frame.groupby("predicted_label")
-              for i in group.sample(min(len(group), per_class), random_state=0).index]
+    chosen = [
+        i
+        for _, group in frame.groupby("predicted_label")
+        for i in group.sample(min(len(group), per_class), random_state=0).index
+    ]
     sample = frame.loc[chosen]
-    scored = predict(_load_model(checkpoint, stamp),
-                     [{"text": r.text, "image": r.image_path or None} for r in sample.itertuples()])
+    scored = predict(
+        _load_model(checkpoint, stamp), [{"text": r.text, "image": r.image_path or None} for r in sample.itertuples()]
+    )
     matrices, counts, primary = {}, {}, []
     for label in sorted(set(sample["predicted_label"])):
-        stack = [p.explanation.routing_coefficients for p, said in zip(scored, sample["predicted_label"])
-                 if said == label and p.explanation.routing_coefficients is not None]
+        stack = [
+            p.explanation.routing_coefficients
+            for p, said in zip(scored, sample["predicted_label"])
+            if said == label and p.explanation.routing_coefficients is not None
+        ]
         if stack:
             matrices[label] = np.mean(np.stack(stack), axis=0)
             counts[label] = len(stack)

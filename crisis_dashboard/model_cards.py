@@ -77,8 +77,11 @@ def metrics_table(metrics: Any) -> pd.DataFrame | None:
         values = metrics[split]
         if not isinstance(values, dict):
             continue
-        rows[split] = {METRIC_NAMES[k]: values.get(k) for k in METRIC_NAMES
-                       if k in values and (values.get(k) is None or isinstance(values.get(k), (int, float)))}
+        rows[split] = {
+            METRIC_NAMES[k]: values.get(k)
+            for k in METRIC_NAMES
+            if k in values and (values.get(k) is None or isinstance(values.get(k), (int, float)))
+        }
     if not rows:
         return None
     table = pd.DataFrame.from_dict(rows, orient="index")
@@ -104,8 +107,7 @@ def ablation_folder(run: TaskRun, run_root: Path | None = None) -> Path | None:
     return None
 
 
-def load_ablation(run: TaskRun, run_root: Path | None = None
-                  ) -> tuple[pd.DataFrame | None, str, list[str], str | None]:
+def load_ablation(run: TaskRun, run_root: Path | None = None) -> tuple[pd.DataFrame | None, str, list[str], str | None]:
     """(table, variant column, metric columns, markdown) of the ablation that `run` belongs to, if any.
     The table has one row per variant; metric columns are the dev / test means when there are seeds."""
     folder = ablation_folder(run, run_root)
@@ -134,8 +136,12 @@ def load_ablation(run: TaskRun, run_root: Path | None = None
     table = table[[variant] + numeric]
     means = [c for c in numeric if c.endswith("_mean")]
     candidates = means or [c for c in numeric if not c.endswith("_std")]
-    preferred = [c for key in ("dev_macro_f1", "dev_accuracy", "test_macro_f1", "test_accuracy", "macro_f1", "accuracy")
-                 for c in candidates if c.startswith(key) or c == key]
+    preferred = [
+        c
+        for key in ("dev_macro_f1", "dev_accuracy", "test_macro_f1", "test_accuracy", "macro_f1", "accuracy")
+        for c in candidates
+        if c.startswith(key) or c == key
+    ]
     metrics = list(dict.fromkeys(preferred or candidates))[:4]
     return table, variant, metrics, markdown
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 import contextlib
 import runpy
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import streamlit as st
 
@@ -47,10 +47,19 @@ def navigation():
     """The sidebar's pages; the Overview is the default page (/) and also answers at /overview
     (Streamlit names pages by their address, so the default one is "home" inside)."""
     overview = PAGES[0]
-    pages = [st.Page(f"pages/{overview.url}.py", title=overview.title, icon=overview.icon, url_path="home",
-                     default=True)]
-    pages += [st.Page(f"pages/{spec.url}.py", title=spec.title, icon=spec.icon, url_path=spec.url,
-                      visibility="hidden" if spec is overview else "visible") for spec in PAGES]
+    pages = [
+        st.Page(f"pages/{overview.url}.py", title=overview.title, icon=overview.icon, url_path="home", default=True)
+    ]
+    pages += [
+        st.Page(
+            f"pages/{spec.url}.py",
+            title=spec.title,
+            icon=spec.icon,
+            url_path=spec.url,
+            visibility="hidden" if spec is overview else "visible",
+        )
+        for spec in PAGES
+    ]
     return st.navigation(pages)
 
 

@@ -70,8 +70,10 @@ def check_data_root(root: Path) -> str | None:
     if not root.is_dir():
         return f"{root}: not a folder."
     if not ((root / "crisismmd_datasplit_all").is_dir() or (root / "annotations").is_dir()):
-        return (f"{root}: not a CrisisMMD v2.0 folder: it has neither crisismmd_datasplit_all/ nor "
-                "annotations/. Point it at the folder that the CrisisMMD_v2.0 archive unpacks to.")
+        return (
+            f"{root}: not a CrisisMMD v2.0 folder: it has neither crisismmd_datasplit_all/ nor "
+            "annotations/. Point it at the folder that the CrisisMMD_v2.0 archive unpacks to."
+        )
     return None
 
 
@@ -153,24 +155,38 @@ def sidebar(state: AppState) -> None:
             runs = state.runs.runs
             st.session_state["_w_task"] = state.task
             st.selectbox(  # a name is the task, or "<task> (<folder>)" when two runs share a task
-                "Task", state.runs.names, key="_w_task",
+                "Task",
+                state.runs.names,
+                key="_w_task",
                 format_func=lambda name: task_title(runs[name].task) + name.removeprefix(runs[name].task),
-                on_change=_commit, args=("task", "_w_task"), help="Which of the run's models the pages show.",
+                on_change=_commit,
+                args=("task", "_w_task"),
+                help="Which of the run's models the pages show.",
             )
             if state.run is not None:
                 st.caption(TASK_HELP.get(state.run.task, ""))
         st.markdown("**Model run**")
         st.session_state["_w_run_root"] = st.session_state.get("run_root", "")
-        st.text_input("Run folder", key="_w_run_root", placeholder=str(state.run_root),
-                      on_change=_commit, args=("run_root", "_w_run_root"),
-                      help=f"A folder written by train.py. Empty: ${RUN_ENV} if set, else {DEFAULT_RUN}.")
+        st.text_input(
+            "Run folder",
+            key="_w_run_root",
+            placeholder=str(state.run_root),
+            on_change=_commit,
+            args=("run_root", "_w_run_root"),
+            help=f"A folder written by train.py. Empty: ${RUN_ENV} if set, else {DEFAULT_RUN}.",
+        )
         st.caption(f"In use: `{state.run_root}` ({state.run_source})")
         st.markdown("**Dataset**")
         st.session_state["_w_data_root"] = st.session_state.get("data_root", "")
-        st.text_input("CrisisMMD folder", key="_w_data_root", placeholder=str(state.data_root or ""),
-                      on_change=_commit, args=("data_root", "_w_data_root"),
-                      help=f"The CrisisMMD v2.0 folder (it holds crisismmd_datasplit_all/ and annotations/). "
-                           f"Empty: ${DATA_ENV} if set, else the data the run was trained on, else the demo data.")
+        st.text_input(
+            "CrisisMMD folder",
+            key="_w_data_root",
+            placeholder=str(state.data_root or ""),
+            on_change=_commit,
+            args=("data_root", "_w_data_root"),
+            help=f"The CrisisMMD v2.0 folder (it holds crisismmd_datasplit_all/ and annotations/). "
+            f"Empty: ${DATA_ENV} if set, else the data the run was trained on, else the demo data.",
+        )
         st.caption(f"In use: `{state.data_root}` ({state.data_source})")
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 from PIL import Image
 
-from crisis_dashboard import figures
+from crisis_dashboard import figures, post_figures
 from crisis_dashboard.names import pretty
 from crisis_dashboard.state import AppState
 from crisis_model import Explanation, Prediction
@@ -52,7 +53,7 @@ def answer_card(title: str, pred: Prediction) -> None:
 
 
 def show_probabilities(pred: Prediction, key: str) -> None:
-    st.plotly_chart(figures.probabilities_bar(pred.probabilities), key=f"{key}-probs", width="stretch")
+    st.plotly_chart(post_figures.probabilities_bar(pred.probabilities), key=f"{key}-probs", width="stretch")
     st.caption(figures.CAPTIONS["probabilities"])
 
 
@@ -63,16 +64,20 @@ HOW_COMBINED = "How the evidence was combined"
 def show_explanation(pred: Prediction, image: Image.Image | None, key: str) -> None:
     """The explanation of one prediction: the words/photo split, then one of two views (attention
     between words and photo, or routing and capsules), each figure with its caption. One view at a
-    time: a browser draws six Plotly charts slowly (about 0.65 s on 2 cores), three quickly."""
+    time: a browser draws six Plotly charts slowly, three quickly."""
     exp = pred.explanation
     for warning in exp.warnings:
         st.warning(warning)
     if not exp.has_image:
-        st.info("This post was analysed **from its text only** (no usable photo), so all of the decision "
-                "comes from the words and the word–photo attention does not apply.")
+        st.info(
+            "This post was analysed **from its text only** (no usable photo), so all of the decision "
+            "comes from the words and the word–photo attention does not apply."
+        )
     words, photo = exp.modality_weights["text"], exp.modality_weights["image"]
-    st.progress(min(max(words, 0.0), 1.0), text=f"**Words vs. photo:** {words:.0%} of the decision from the "
-                                                 f"words, {photo:.0%} from the photo")
+    st.progress(
+        min(max(words, 0.0), 1.0),
+        text=f"**Words vs. photo:** {words:.0%} of the decision from the words, {photo:.0%} from the photo",
+    )
     st.caption(figures.CAPTIONS["modality"])
 
     attention = exp.has_image and exp.token_to_region is not None
@@ -82,12 +87,15 @@ def show_explanation(pred: Prediction, image: Image.Image | None, key: str) -> N
         _show_attention(exp, image, key)
         return
     if exp.routing_coefficients is not None:
-        st.plotly_chart(figures.routing_heatmap(exp.routing_coefficients, exp.primary_capsules),
-                        key=f"{key}-routing", width="stretch")
+        st.plotly_chart(
+            post_figures.routing_heatmap(exp.routing_coefficients, exp.primary_capsules),
+            key=f"{key}-routing",
+            width="stretch",
+        )
         st.caption(figures.CAPTIONS["routing"])
     else:
         st.caption("This model variant does not use dynamic routing, so there is no routing matrix to show.")
-    st.plotly_chart(figures.capsule_lengths_bar(exp.capsule_lengths), key=f"{key}-capsules", width="stretch")
+    st.plotly_chart(post_figures.capsule_lengths_bar(exp.capsule_lengths), key=f"{key}-capsules", width="stretch")
     st.caption(figures.CAPTIONS["capsule_lengths"])
 
 
@@ -95,26 +103,30 @@ def _show_attention(exp: Explanation, image: Image.Image | None, key: str) -> No
     """Token->region heatmap, the photo with the chosen words' attention on it, image->words; of
     the post's own words (the prompt around them is read by the model but left out here)."""
     tokens, token_to_region, region_to_token = exp.post_words()
-    labels = figures.token_labels(tokens)
+    labels = post_figures.token_labels(tokens)
     left, right = st.columns([3, 2])
     with left:
-        st.plotly_chart(figures.token_region_heatmap(tokens, token_to_region), key=f"{key}-t2r", width="stretch")
+        st.plotly_chart(post_figures.token_region_heatmap(tokens, token_to_region), key=f"{key}-t2r", width="stretch")
         st.caption(figures.CAPTIONS["token_region"])
         if len(tokens) < len(exp.tokens):
-            st.caption(f"The post's own words only: the model also read its task prompt around them "
-                       f"({len(exp.tokens) - len(tokens)} word pieces), which is left out here.")
+            st.caption(
+                f"The post's own words only: the model also read its task prompt around them "
+                f"({len(exp.tokens) - len(tokens)} word pieces), which is left out here."
+            )
     with right:
         options = [-1] + list(range(len(labels)))
         choice = st.selectbox(
-            "Words to show on the photo", options, key=f"{key}-token",
+            "Words to show on the photo",
+            options,
+            key=f"{key}-token",
             format_func=lambda i: "All words (average)" if i < 0 else f"#{i + 1}: {labels[i]}",
         )
         if image is not None:
-            grid = figures.region_weights(token_to_region, None if choice < 0 else choice)
-            st.plotly_chart(figures.region_overlay(image, grid), key=f"{key}-overlay", width="stretch")
+            grid = post_figures.region_weights(token_to_region, None if choice < 0 else choice)
+            st.plotly_chart(post_figures.region_overlay(image, grid), key=f"{key}-overlay", width="stretch")
             st.caption(figures.CAPTIONS["overlay"])
         if region_to_token is not None:
-            st.plotly_chart(figures.image_to_words_bar(tokens, region_to_token), key=f"{key}-r2t", width="stretch")
+            st.plotly_chart(post_figures.image_to_words_bar(tokens, region_to_token), key=f"{key}-r2t", width="stretch")
             st.caption(figures.CAPTIONS["image_to_words"])
 
 
@@ -131,10 +143,12 @@ def modality_collapse_note(with_photo: pd.DataFrame, share: float = 0.9) -> str 
     for side, one_sided in (("the photo", weights <= ONE_SIDED), ("the words", weights >= 1 - ONE_SIDED)):
         if one_sided.mean() >= share:
             other = "words" if side == "the photo" else "photo"
-            return (f"For {one_sided.mean():.0%} of the posts with a photo, this model took "
-                    f"{1 - ONE_SIDED:.0%} or more of its decision from {side}: their {other} barely count. "
-                    "Gated fusion can settle on one modality when it alone fits the training labels "
-                    "(\"modality collapse\"). Compare the model with its single-modality variants "
-                    "(`python train.py ... --ablation fusion`) before reading anything into how it uses "
-                    f"the {other}.")
+            return (
+                f"For {one_sided.mean():.0%} of the posts with a photo, this model took "
+                f"{1 - ONE_SIDED:.0%} or more of its decision from {side}: their {other} barely count. "
+                "Gated fusion can settle on one modality when it alone fits the training labels "
+                '("modality collapse"). Compare the model with its single-modality variants '
+                "(`python train.py ... --ablation fusion`) before reading anything into how it uses "
+                f"the {other}."
+            )
     return None

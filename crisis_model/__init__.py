@@ -33,7 +33,23 @@ def load_model(directory, device=None) -> CrisisModel:
 
 
 __all__ = [
-    "BackboneUnavailableError", "CheckpointError", "ConfigError", "CrisisConfig", "CrisisLensError",
-    "CrisisModel", "CrisisOutput", "DataError", "Explanation", "FUSIONS", "ImageError", "PRESETS", "PROMPTS",
-    "Post", "Prediction", "TrainingError", "load_model", "predict", "preset_config",
+    "BackboneUnavailableError",
+    "CheckpointError",
+    "ConfigError",
+    "CrisisConfig",
+    "CrisisLensError",
+    "CrisisModel",
+    "CrisisOutput",
+    "DataError",
+    "Explanation",
+    "FUSIONS",
+    "ImageError",
+    "PRESETS",
+    "PROMPTS",
+    "Post",
+    "Prediction",
+    "TrainingError",
+    "load_model",
+    "predict",
+    "preset_config",
 ]

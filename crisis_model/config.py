@@ -24,10 +24,7 @@ BACKBONE_MODES = ("frozen", "lora", "full")
 
 PROMPTS: dict[str, str] = {
     "none": "{text}",
-    "task": (
-        "Crisis tweet: {text}\n"
-        "Question: is this post useful for humanitarian response, and what does it report?"
-    ),
+    "task": ("Crisis tweet: {text}\nQuestion: is this post useful for humanitarian response, and what does it report?"),
     "summarize": "Summarize this post: {text}",
 }
 """Prompt templates the text branch reads the post behind; `{text}` is the post."""
@@ -95,23 +92,21 @@ class CrisisConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any], source: str = "config") -> "CrisisConfig":
+    def from_dict(cls, values: dict[str, Any], source: str = "config") -> CrisisConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise CheckpointError(f"{source}: unknown config keys {unknown}.")
         preset = values.get("preset", "custom")
         if preset not in (*PRESETS, "custom"):
-            raise CheckpointError(
-                f"{source}: unknown preset {preset!r}; known presets are {sorted(PRESETS)}."
-            )
+            raise CheckpointError(f"{source}: unknown preset {preset!r}; known presets are {sorted(PRESETS)}.")
         try:
             return cls(**values)
         except ConfigError as err:
             raise CheckpointError(f"{source}: {err}") from None
 
     @classmethod
-    def load(cls, path: Path) -> "CrisisConfig":
+    def load(cls, path: Path) -> CrisisConfig:
         try:
             values = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:

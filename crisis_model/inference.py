@@ -13,10 +13,11 @@ import contextlib
 import dataclasses
 import os
 import threading
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -121,8 +122,12 @@ def _submit_decodes(posts: Sequence[Post], indices: Sequence[int], size: int) ->
     Files and bytes go to the pool; a caller's PIL image is converted here, in the calling
     thread, as before (one PIL object is not safe to load from two threads at once)."""
     pool = _pool()
-    return [pool.submit(_decode, posts[i], i, size) if isinstance(posts[i].image, (str, Path, bytes))
-            else _decode(posts[i], i, size) for i in indices]
+    return [
+        pool.submit(_decode, posts[i], i, size)
+        if isinstance(posts[i].image, (str, Path, bytes))
+        else _decode(posts[i], i, size)
+        for i in indices
+    ]
 
 
 def _gather(pending: list) -> list[tuple[torch.Tensor | None, list[str]]]:
@@ -171,8 +176,12 @@ def _nothing_to_analyse(cfg, index: int, empty_text: bool, has_pixels: bool) -> 
 
 
 @torch.inference_mode()
-def predict(model: CrisisModel, posts: Sequence[Post | dict[str, Any]], batch_size: int = 32,
-            autocast_dtype: torch.dtype | None = None) -> list[Prediction]:
+def predict(
+    model: CrisisModel,
+    posts: Sequence[Post | dict[str, Any]],
+    batch_size: int = 32,
+    autocast_dtype: torch.dtype | None = None,
+) -> list[Prediction]:
     """Scores posts in batches. A post with neither text nor a readable image is an error;
     an unreadable image makes the post text-only, with a warning in its explanation.
     Safe to call from several threads on one model: nothing in the model is changed.
@@ -205,14 +214,16 @@ def predict(model: CrisisModel, posts: Sequence[Post | dict[str, Any]], batch_si
     )
 
     primary = ([f"text {k + 1}" for k in range(cfg.capsules_per_modality)] if cfg.uses_text else []) + (
-        [f"image {k + 1}" for k in range(cfg.capsules_per_modality)] if cfg.uses_image else [])
+        [f"image {k + 1}" for k in range(cfg.capsules_per_modality)] if cfg.uses_image else []
+    )
     predictions: list[Prediction | None] = [None] * len(posts)
     pending = _submit_decodes(posts, batches[0], cfg.image_size)
     try:
         for k, batch in enumerate(batches):
             decoded = _gather(pending)
-            pending = (_submit_decodes(posts, batches[k + 1], cfg.image_size)
-                       if k + 1 < len(batches) else [])  # decoded while this batch is scored
+            pending = (
+                _submit_decodes(posts, batches[k + 1], cfg.image_size) if k + 1 < len(batches) else []
+            )  # decoded while this batch is scored
             for i, (pixels, _) in zip(batch, decoded):
                 if empty_text[i] and (pixels is None or not cfg.uses_image):
                     raise _nothing_to_analyse(cfg, i, not clean_text(posts[i].text), pixels is not None)
@@ -227,8 +238,9 @@ def predict(model: CrisisModel, posts: Sequence[Post | dict[str, Any]], batch_si
     return predictions  # type: ignore[return-value]
 
 
-def _batch_inputs(model: CrisisModel, batch: list[int], pixels: list[torch.Tensor | None],
-                  encoded: dict[str, Any] | None) -> tuple[dict[str, Any], list[list[str]]]:
+def _batch_inputs(
+    model: CrisisModel, batch: list[int], pixels: list[torch.Tensor | None], encoded: dict[str, Any] | None
+) -> tuple[dict[str, Any], list[list[str]]]:
     """The model's keyword arguments for the posts at `batch` (their token ids cut to the longest
     of them, their pixels), and each post's tokens as strings."""
     cfg, device = model.config, model.device
@@ -252,12 +264,22 @@ def _batch_inputs(model: CrisisModel, batch: list[int], pixels: list[torch.Tenso
 
 def _on_cpu(out: CrisisOutput) -> dict[str, np.ndarray | None]:
     """The batch's outputs as float32 numpy arrays on the CPU (None where the model gave none)."""
-    return {f.name: None if getattr(out, f.name) is None else getattr(out, f.name).detach().float().cpu().numpy()
-            for f in dataclasses.fields(out)}
+    return {
+        f.name: None if getattr(out, f.name) is None else getattr(out, f.name).detach().float().cpu().numpy()
+        for f in dataclasses.fields(out)
+    }
 
 
-def _explain(cfg: CrisisConfig, out: dict[str, np.ndarray | None], i: int, post: Post, tokens: list[str],
-             post_span: tuple[int, int], warnings: list[str], primary: list[str]) -> Prediction:
+def _explain(
+    cfg: CrisisConfig,
+    out: dict[str, np.ndarray | None],
+    i: int,
+    post: Post,
+    tokens: list[str],
+    post_span: tuple[int, int],
+    warnings: list[str],
+    primary: list[str],
+) -> Prediction:
     probs = out["probabilities"][i].tolist()
     has_image = bool(out["has_image"][i])
     n = len(tokens)

@@ -22,9 +22,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from crisis_model.errors import CheckpointError
 
@@ -42,8 +43,16 @@ HISTORY_FILE = "history.jsonl"
 TRAIN_CONFIG_FILE = "train_config.json"
 COMMAND_FILE = "command.txt"
 INIT_DIR = ".init"  # the new model process 0 hands to the other torchrun processes
-RUN_FILES = (CHECKPOINT_DIR, LAST_DIR, METRICS_FILE, PREDICTIONS_FILE, HISTORY_FILE, TRAIN_CONFIG_FILE,
-             COMMAND_FILE, INIT_DIR)
+RUN_FILES = (
+    CHECKPOINT_DIR,
+    LAST_DIR,
+    METRICS_FILE,
+    PREDICTIONS_FILE,
+    HISTORY_FILE,
+    TRAIN_CONFIG_FILE,
+    COMMAND_FILE,
+    INIT_DIR,
+)
 
 # last/: the resume state.
 STATE_FILE = "state.json"
@@ -216,8 +225,11 @@ def demo_run_complete(root: Path) -> bool:
     for task in TASK_ORDER:
         folder = root / task
         checkpoint = folder / CHECKPOINT_DIR
-        if not ((checkpoint / WEIGHTS_FILE).is_file() and (checkpoint / CONFIG_FILE).is_file()
-                and (folder / PREDICTIONS_FILE).is_file()):
+        if not (
+            (checkpoint / WEIGHTS_FILE).is_file()
+            and (checkpoint / CONFIG_FILE).is_file()
+            and (folder / PREDICTIONS_FILE).is_file()
+        ):
             return False
     return True
 

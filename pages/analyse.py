@@ -12,30 +12,43 @@ from crisis_dashboard.routing import page_state
 state = page_state()
 widgets.require_run(state)
 runs = list(state.runs.runs.values())
-st.markdown("Type or paste a post and, if it has one, upload its photo. Every model of the run "
-            f"({', '.join(task_title(r.task) for r in runs)}) gives its answer and shows what it looked at.")
+st.markdown(
+    "Type or paste a post and, if it has one, upload its photo. Every model of the run "
+    f"({', '.join(task_title(r.task) for r in runs)}) gives its answer and shows what it looked at."
+)
 
 single, batch = st.tabs(["One post", "Many posts (CSV file)"])
 
 with single:
     with st.form("analyse-form"):
-        text = st.text_area("Post text", key="an-text", height=110, max_chars=4000,
-                            placeholder="e.g. Bridge on route 9 collapsed after the flood, families stranded")
-        upload = st.file_uploader("Photo (optional)", type=widgets.IMAGE_TYPES, key="an-image",
-                                  max_upload_size=loaders.MAX_IMAGE_BYTES // 2**20,
-                                  help=f"JPEG, PNG, WebP, GIF, BMP or TIFF, up to {loaders.MAX_IMAGE_BYTES // 2**20} MB. "
-                                       "Without a photo the post is analysed from its text only.")
+        text = st.text_area(
+            "Post text",
+            key="an-text",
+            height=110,
+            max_chars=4000,
+            placeholder="e.g. Bridge on route 9 collapsed after the flood, families stranded",
+        )
+        upload = st.file_uploader(
+            "Photo (optional)",
+            type=widgets.IMAGE_TYPES,
+            key="an-image",
+            max_upload_size=loaders.MAX_IMAGE_BYTES // 2**20,
+            help=f"JPEG, PNG, WebP, GIF, BMP or TIFF, up to {loaders.MAX_IMAGE_BYTES // 2**20} MB. "
+            "Without a photo the post is analysed from its text only.",
+        )
         submitted = st.form_submit_button("Analyse", type="primary")
     if submitted:
         data = upload.getvalue() if upload is not None else None
         st.session_state["an-input"] = (text or "", data, upload.name if upload is not None else None)
 
+
 def show_analysis(text: str, data: bytes | None, name: str | None) -> None:
     image, image_error = loaders.decode_upload(data)
     if not text.strip() and image is None:
         if image_error:
-            st.error(f"The photo could not be read: {image_error} There is no text either, so there is "
-                     "nothing to analyse.")
+            st.error(
+                f"The photo could not be read: {image_error} There is no text either, so there is nothing to analyse."
+            )
         else:
             st.error("The post is empty: type or paste its text, or upload a photo.")
         return
@@ -49,7 +62,9 @@ def show_analysis(text: str, data: bytes | None, name: str | None) -> None:
     image_input = data if image is not None else None
     results = {}
     for run in runs:
-        prediction = widgets.guard(lambda: loaders.explain(run, text, image_input), f"analyse the post ({run.name})")
+        prediction = widgets.guard(
+            lambda run=run: loaders.explain(run, text, image_input), f"analyse the post ({run.name})"
+        )
         if prediction is not None:
             results[run.name] = (run, prediction)
     if not results:
@@ -69,8 +84,10 @@ def show_analysis(text: str, data: bytes | None, name: str | None) -> None:
             with right:
                 widgets.show_probabilities(prediction, key=f"an-{run_name}")
                 if run.task == "damage" and image is None:
-                    st.warning("Damage severity is judged from the photo; without one this answer rests on "
-                               "the words alone and is not reliable.")
+                    st.warning(
+                        "Damage severity is judged from the photo; without one this answer rests on "
+                        "the words alone and is not reliable."
+                    )
             st.subheader("Why the model said this")
             widgets.show_explanation(prediction, image, key=f"an-{run_name}")
 
@@ -81,15 +98,18 @@ with single:
 
 
 with batch:
-    st.markdown("Upload a CSV file with a **`text`** column (one post per row) and, optionally, an "
-                "**`image_path`** column with photo paths inside the dataset folder "
-                f"(`{state.data_root}`). You get back the same rows with each model's answer, "
-                f"its confidence and probabilities. Up to {csv_scoring.MAX_BATCH_ROWS:,} posts per file.")
+    st.markdown(
+        "Upload a CSV file with a **`text`** column (one post per row) and, optionally, an "
+        "**`image_path`** column with photo paths inside the dataset folder "
+        f"(`{state.data_root}`). You get back the same rows with each model's answer, "
+        f"its confidence and probabilities. Up to {csv_scoring.MAX_BATCH_ROWS:,} posts per file."
+    )
     csv_file = st.file_uploader("CSV file", type=["csv"], key="an-csv")
     if csv_file is not None:
         raw = csv_file.getvalue()
-        frame = widgets.guard(lambda: csv_scoring.read_batch_file(raw, csv_file.name, state.data_root),
-                              "read the CSV file")
+        frame = widgets.guard(
+            lambda: csv_scoring.read_batch_file(raw, csv_file.name, state.data_root), "read the CSV file"
+        )
         if frame is not None:
             st.caption(f"{len(frame):,} posts in {csv_file.name}. First rows:")
             st.dataframe(csv_scoring.as_uploaded(frame.head(5)), hide_index=True, width="stretch")
@@ -101,9 +121,12 @@ with batch:
                 bar = st.progress(0.0, text="Scoring...")
                 result = widgets.guard(
                     lambda: csv_scoring.score_batch(
-                        frame, {run.name: loaders.load_model_for(run) for run in runs},
-                        progress=lambda f, t: bar.progress(f, text=t)),
-                    "score the file")
+                        frame,
+                        {run.name: loaders.load_model_for(run) for run in runs},
+                        progress=lambda f, t: bar.progress(f, text=t),
+                    ),
+                    "score the file",
+                )
                 bar.empty()
                 if result is not None:
                     scored = (digest, result)
@@ -111,9 +134,16 @@ with batch:
             if scored is not None:
                 result = scored[1]
                 notes = int((result["note"] != "").sum())
-                st.success(f"Scored {len(result):,} posts." + (f" {notes:,} have a note (see the `note` column)."
-                                                                 if notes else ""))
+                st.success(
+                    f"Scored {len(result):,} posts."
+                    + (f" {notes:,} have a note (see the `note` column)." if notes else "")
+                )
                 st.dataframe(result, hide_index=True, width="stretch", height=300)
-                st.download_button("Download the scored CSV", result.to_csv(index=False).encode("utf-8"),
-                                   file_name=csv_file.name.rsplit(".", 1)[0] + "_scored.csv", mime="text/csv",
-                                   on_click="ignore", type="primary")
+                st.download_button(
+                    "Download the scored CSV",
+                    result.to_csv(index=False).encode("utf-8"),
+                    file_name=csv_file.name.rsplit(".", 1)[0] + "_scored.csv",
+                    mime="text/csv",
+                    on_click="ignore",
+                    type="primary",
+                )

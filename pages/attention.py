@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from crisis_dashboard import browse, figures, loaders, widgets
+from crisis_dashboard import browse, figures, loaders, post_figures, widgets
 from crisis_dashboard.names import task_title
 from crisis_dashboard.routing import page_state
 from crisis_dashboard.state import REPO_ROOT
@@ -17,28 +17,39 @@ run = widgets.require_run(state)
 frame = widgets.guard(lambda: loaders.load_predictions(run), "read the predictions")
 if frame is None:
     st.stop()
-st.markdown(f"How the **{task_title(run.task)}** model combines words and photos across all "
-            f"{len(frame):,} posts of its dataset.")
+st.markdown(
+    f"How the **{task_title(run.task)}** model combines words and photos across all "
+    f"{len(frame):,} posts of its dataset."
+)
 
 st.header("Words or photo?")
 with_photo = frame[frame["has_image"] & frame["text_weight"].notna()]
 if with_photo.empty:
     st.info("No post of this dataset has a usable photo, so every decision comes from the words alone.")
 else:
-    st.caption(f"{len(with_photo):,} posts with a photo. Posts without one are left out: their decision "
-               "always comes 100 % from the words.")
+    st.caption(
+        f"{len(with_photo):,} posts with a photo. Posts without one are left out: their decision "
+        "always comes 100 % from the words."
+    )
     if note := widgets.modality_collapse_note(with_photo):
         st.warning(note)
-    group = st.radio("Group the posts by", ["predicted_label", "true_label"], horizontal=True, key="at-group",
-                     format_func=lambda c: {"predicted_label": "what the model said", "true_label": "true label"}[c])
+    group = st.radio(
+        "Group the posts by",
+        ["predicted_label", "true_label"],
+        horizontal=True,
+        key="at-group",
+        format_func=lambda c: {"predicted_label": "what the model said", "true_label": "true label"}[c],
+    )
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(figures.modality_by_group(with_photo, group, "Share from the words, per class"),
-                        key="at-by-class")
+        st.plotly_chart(
+            figures.modality_by_group(with_photo, group, "Share from the words, per class"), key="at-by-class"
+        )
         st.caption(figures.CAPTIONS["modality_by_group"])
     with right:
-        st.plotly_chart(figures.modality_by_group(with_photo, "event", "Share from the words, per event"),
-                        key="at-by-event")
+        st.plotly_chart(
+            figures.modality_by_group(with_photo, "event", "Share from the words, per event"), key="at-by-event"
+        )
         st.caption(figures.CAPTIONS["modality_by_group"])
 
 st.header("Confidence and reliance on the words")
@@ -53,21 +64,31 @@ else:
     with st.spinner("Working out the routing of sample posts (once per run)..."):
         profile = widgets.guard(lambda: loaders.routing_profile(run), "compute the routing matrices")
 if profile and profile["matrices"]:
-    st.plotly_chart(figures.routing_by_class(profile["matrices"], profile["counts"], profile["primary"]),
-                    key="at-routing")
-    st.caption(figures.CAPTIONS["routing_by_class"]
-               + f" Based on a sample of up to {loaders.ROUTING_SAMPLE} posts per class ({profile['posts']:,} posts).")
+    st.plotly_chart(
+        figures.routing_by_class(profile["matrices"], profile["counts"], profile["primary"]), key="at-routing"
+    )
+    st.caption(
+        figures.CAPTIONS["routing_by_class"]
+        + f" Based on a sample of up to {loaders.ROUTING_SAMPLE} posts per class ({profile['posts']:,} posts)."
+    )
 
 st.header("One post under two runs")
 others = runs_of_task(find_runs(state.run_root) + find_runs(REPO_ROOT / "runs"), run.task, run.folder)
-choice = st.selectbox("Second run", ["(type a folder below)"] + [str(p) for p in others], key="at-other-choice",
-                      help="Any other run folder written by train.py, e.g. a fusion variant of the same task.")
+choice = st.selectbox(
+    "Second run",
+    ["(type a folder below)"] + [str(p) for p in others],
+    key="at-other-choice",
+    help="Any other run folder written by train.py, e.g. a fusion variant of the same task.",
+)
 typed = st.text_input("Or the folder of another run", key="at-other-typed", placeholder="/path/to/run")
-other_path = Path(typed.strip()).expanduser() if typed.strip() else (
-    Path(choice) if choice != "(type a folder below)" else None)
+other_path = (
+    Path(typed.strip()).expanduser() if typed.strip() else (Path(choice) if choice != "(type a folder below)" else None)
+)
 if other_path is None:
-    st.info("Only one run to look at. To compare, train another one (for example a different fusion variant "
-            "with train.py) and pick or type its folder here.")
+    st.info(
+        "Only one run to look at. To compare, train another one (for example a different fusion variant "
+        "with train.py) and pick or type its folder here."
+    )
     st.stop()
 
 other_set = widgets.guard(lambda: discover_run(other_path), "open the second run")
@@ -75,8 +96,10 @@ if other_set is None:
     st.stop()
 same_task = [r for r in other_set.runs.values() if r.task == run.task]
 if not same_task:
-    st.error(f"{other_path} holds no {task_title(run.task)} model (it has: "
-             f"{', '.join(task_title(r.task) for r in other_set.runs.values())}).")
+    st.error(
+        f"{other_path} holds no {task_title(run.task)} model (it has: "
+        f"{', '.join(task_title(r.task) for r in other_set.runs.values())})."
+    )
     st.stop()
 other = same_task[0]
 
@@ -97,21 +120,24 @@ columns = st.columns(2)
 for column, (label, this_run) in zip(columns, (("This run", run), ("Second run", other))):
     with column:
         st.markdown(f"**{label}:** `{this_run.folder}` · fusion *{this_run.config.get('fusion', '?')}*")
-        prediction = widgets.guard(lambda: loaders.explain(this_run, row["text"], row["image_path"] or None),
-                              "explain the post")
+        prediction = widgets.guard(
+            lambda this_run=this_run: loaders.explain(this_run, row["text"], row["image_path"] or None),
+            "explain the post",
+        )
         if prediction is None:
             continue
         widgets.answer_card("Answer", prediction)
         key = f"cmp-{label}"
-        st.plotly_chart(figures.modality_bar(prediction.explanation.modality_weights), key=f"{key}-modality")
+        st.plotly_chart(post_figures.modality_bar(prediction.explanation.modality_weights), key=f"{key}-modality")
         st.caption(figures.CAPTIONS["modality"])
         exp = prediction.explanation
         if image is not None and exp.token_to_region is not None:
             _, post_to_region, _ = exp.post_words()  # the post's own words, not the task prompt's
-            st.plotly_chart(figures.region_overlay(image, figures.region_weights(post_to_region)),
-                            key=f"{key}-overlay")
+            grid = post_figures.region_weights(post_to_region)
+            st.plotly_chart(post_figures.region_overlay(image, grid), key=f"{key}-overlay")
             st.caption(figures.CAPTIONS["overlay"])
         if exp.routing_coefficients is not None:
-            st.plotly_chart(figures.routing_heatmap(exp.routing_coefficients, exp.primary_capsules),
-                            key=f"{key}-routing")
+            st.plotly_chart(
+                post_figures.routing_heatmap(exp.routing_coefficients, exp.primary_capsules), key=f"{key}-routing"
+            )
             st.caption(figures.CAPTIONS["routing"])

@@ -5,7 +5,7 @@ import math
 
 import streamlit as st
 
-from crisis_dashboard import browse, figures, loaders, widgets
+from crisis_dashboard import browse, loaders, widgets
 from crisis_dashboard.names import pretty, task_title
 from crisis_dashboard.routing import page_state
 from crisis_dashboard.state import training_data_root
@@ -16,14 +16,18 @@ frame = widgets.guard(lambda: loaders.load_predictions(run), "read the predictio
 if frame is None:
     st.stop()
 splits_scored = " and ".join(s for s in ("train", "dev", "test") if s in set(frame["split"])) or "all"
-st.markdown(f"The **{task_title(run.task)}** model's answer for every {splits_scored} post of its dataset "
-            f"({len(frame):,} posts). Narrow the list with the filters, then pick a post to see why the model "
-            "answered as it did.")
+st.markdown(
+    f"The **{task_title(run.task)}** model's answer for every {splits_scored} post of its dataset "
+    f"({len(frame):,} posts). Narrow the list with the filters, then pick a post to see why the model "
+    "answered as it did."
+)
 trained_on = training_data_root(run)
 if trained_on is not None and state.data_root is not None and trained_on.resolve() != state.data_root.resolve():
-    st.info(f"These are the posts this model was scored on when it was trained (from `{trained_on}`), not the "
-            f"dataset chosen in the sidebar (`{state.data_root}`). To score other posts, upload them as a CSV "
-            "file on *Analyse a post*.")
+    st.info(
+        f"These are the posts this model was scored on when it was trained (from `{trained_on}`), not the "
+        f"dataset chosen in the sidebar (`{state.data_root}`). To score other posts, upload them as a CSV "
+        "file on *Analyse a post*."
+    )
 
 
 def options(column: str) -> list[str]:
@@ -32,17 +36,23 @@ def options(column: str) -> list[str]:
 
 with st.container(border=True):
     c1, c2, c3, c4 = st.columns(4)
-    events = c1.multiselect("Event", options("event"), format_func=pretty, key="br-events",
-                            placeholder="all events")
+    events = c1.multiselect("Event", options("event"), format_func=pretty, key="br-events", placeholder="all events")
     splits = c2.multiselect("Split", options("split"), key="br-splits", placeholder="all splits")
-    true_labels = c3.multiselect("True label", options("true_label"), format_func=pretty,
-                                 key="br-true", placeholder="any")
-    predicted = c4.multiselect("Predicted label", options("predicted_label"), format_func=pretty,
-                               key="br-pred", placeholder="any")
+    true_labels = c3.multiselect(
+        "True label", options("true_label"), format_func=pretty, key="br-true", placeholder="any"
+    )
+    predicted = c4.multiselect(
+        "Predicted label", options("predicted_label"), format_func=pretty, key="br-pred", placeholder="any"
+    )
     c1, c2, c3, c4 = st.columns(4)
     outcome = c1.radio("Model was", ["all", "right", "wrong"], horizontal=True, key="br-outcome")
-    photo = c2.radio("Photo", ["all", "with", "without"], horizontal=True, key="br-photo",
-                     format_func=lambda v: {"all": "all", "with": "with a photo", "without": "text only"}[v])
+    photo = c2.radio(
+        "Photo",
+        ["all", "with", "without"],
+        horizontal=True,
+        key="br-photo",
+        format_func=lambda v: {"all": "all", "with": "with a photo", "without": "text only"}[v],
+    )
     confidence = c3.slider("Confidence", 0.0, 1.0, (0.0, 1.0), step=0.05, key="br-conf")
     query = c4.text_input("Search the text", key="br-query", placeholder="e.g. bridge, shelter, post id")
 
@@ -66,8 +76,10 @@ if matches.empty:
     st.stop()
 first = (page - 1) * size + 1
 wrong = int((~matches["correct"]).sum())
-st.markdown(f"**{len(matches):,}** matching posts of {len(frame):,} · {wrong:,} of them wrong "
-            f"({wrong / len(matches):.0%}) · showing {first:,}–{first + len(rows) - 1:,}")
+st.markdown(
+    f"**{len(matches):,}** matching posts of {len(frame):,} · {wrong:,} of them wrong "
+    f"({wrong / len(matches):.0%}) · showing {first:,}–{first + len(rows) - 1:,}"
+)
 
 
 def pick_row() -> None:
@@ -79,26 +91,41 @@ def pick_row() -> None:
 
 st.session_state["br-page-ids"] = rows["post_id"].tolist()
 st.dataframe(
-    browse.table_view(rows), key="br-table", on_select=pick_row, selection_mode="single-row", hide_index=True,
-    width="stretch", height=min(38 * len(rows) + 40, 600),
+    browse.table_view(rows),
+    key="br-table",
+    on_select=pick_row,
+    selection_mode="single-row",
+    hide_index=True,
+    width="stretch",
+    height=min(38 * len(rows) + 40, 600),
     column_config={
         "Post": st.column_config.TextColumn(width="medium"),
         "Text": st.column_config.TextColumn(width="large"),
         "Confidence": st.column_config.ProgressColumn(format="%.2f", min_value=0.0, max_value=1.0),
         "Words share": st.column_config.ProgressColumn(
-            format="%.2f", min_value=0.0, max_value=1.0,
-            help="Share of the decision taken from the words (the rest from the photo)"),
+            format="%.2f",
+            min_value=0.0,
+            max_value=1.0,
+            help="Share of the decision taken from the words (the rest from the photo)",
+        ),
     },
 )
-st.caption("Click a row (the box at its left) to open the post below. Confidence is the probability of the "
-           "predicted label; words share is how much the decision leaned on the text rather than the photo.")
+st.caption(
+    "Click a row (the box at its left) to open the post below. Confidence is the probability of the "
+    "predicted label; words share is how much the decision leaned on the text rather than the photo."
+)
 
 ids = rows["post_id"].tolist()
 if st.session_state.get("br-post") not in ids:
     st.session_state["br-post"] = None
 snippets = dict(zip(rows["post_id"], rows["text"].str.slice(0, 70)))
-post_id = st.selectbox("Open a post", [None] + ids, key="br-post", placeholder="choose a post of this page",
-                       format_func=lambda p: "—" if p is None else f"{p} · {snippets.get(p, '')}")
+post_id = st.selectbox(
+    "Open a post",
+    [None] + ids,
+    key="br-post",
+    placeholder="choose a post of this page",
+    format_func=lambda p: "—" if p is None else f"{p} · {snippets.get(p, '')}",
+)
 if post_id is None:
     st.stop()
 
@@ -118,16 +145,21 @@ with right:
     st.markdown(f"> {row['text']}")
     st.markdown(f"**Event:** {pretty(row['event'])} · **Split:** {row['split']}")
     verdict = "✓ right" if row["correct"] else "✗ wrong"
-    st.markdown(f"**True label:** {pretty(row['true_label'])} · **Model said:** "
-                f"{pretty(row['predicted_label'])} ({row['confidence']:.0%} sure) · {verdict}")
-    prediction = widgets.guard(lambda: loaders.explain(run, row["text"], row["image_path"] or None), "explain this post")
+    st.markdown(
+        f"**True label:** {pretty(row['true_label'])} · **Model said:** "
+        f"{pretty(row['predicted_label'])} ({row['confidence']:.0%} sure) · {verdict}"
+    )
+    prediction = widgets.guard(
+        lambda: loaders.explain(run, row["text"], row["image_path"] or None), "explain this post"
+    )
     if prediction is not None:
         widgets.show_probabilities(prediction, key="br")
-        if (prediction.label != row["predicted_label"]
-                or abs(prediction.confidence - float(row["confidence"])) > 0.05):
-            st.warning(f"Scored again now, the model says {pretty(prediction.label)} "
-                       f"({prediction.confidence:.0%} sure); the table shows the score recorded when the run was "
-                       "evaluated. The chart and the explanation below are from the new scoring.")
+        if prediction.label != row["predicted_label"] or abs(prediction.confidence - float(row["confidence"])) > 0.05:
+            st.warning(
+                f"Scored again now, the model says {pretty(prediction.label)} "
+                f"({prediction.confidence:.0%} sure); the table shows the score recorded when the run was "
+                "evaluated. The chart and the explanation below are from the new scoring."
+            )
 if prediction is not None:
     st.subheader("Why the model said this")
     widgets.show_explanation(prediction, image, key="br")

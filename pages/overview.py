@@ -30,8 +30,9 @@ def dataset_section(state: AppState) -> None:
     cols[2].metric("With a usable photo", f"{summary['with_image']:,}")
     cols[3].metric("Text only", f"{summary['without_image']:,}")
     if missing:
-        st.caption(f"{missing:,} posts name a photo file that is not in the folder; they are analysed "
-                   "from their text only.")
+        st.caption(
+            f"{missing:,} posts name a photo file that is not in the folder; they are analysed from their text only."
+        )
     left, right = st.columns([3, 2])
     with left:
         st.plotly_chart(figures.posts_per_event(posts), key="ov-events")
@@ -54,14 +55,16 @@ def model_section(state: AppState) -> None:
     st.header("The model")
     runs = list(state.runs.runs.values())
     for start in range(0, len(runs), 3):
-        for col, card_run in zip(st.columns(3), runs[start:start + 3]):
+        for col, card_run in zip(st.columns(3), runs[start : start + 3]):
             card = model_cards.model_card(card_run)
             with col.container(border=True):
                 shown = "  ·  *shown on these pages*" if card_run is state.run else ""
                 st.markdown(f"**{card.pop('Task')}**{shown}")
                 st.markdown("\n".join(f"- **{k}:** {v}" for k, v in card.items()))
-    st.caption("One model per task. The fusion is how the words and the photo are combined; parameters count "
-               "every weight, the fusion head is the part trained on top of the two readers.")
+    st.caption(
+        "One model per task. The fusion is how the words and the photo are combined; parameters count "
+        "every weight, the fusion head is the part trained on top of the two readers."
+    )
 
 
 def quality_section(run: TaskRun) -> None:
@@ -75,9 +78,11 @@ def quality_section(run: TaskRun) -> None:
     table = model_cards.metrics_table(metrics)
     if table is not None:
         st.dataframe(table.style.format(precision=3, na_rep="–"), width="stretch")
-        st.caption("Scores on each split (dev: used to choose the model; test: held out). 1.0 is perfect; "
-                   "macro F1 treats every category as equally important; the calibration error says how far "
-                   "the model's confidence is from how often it is right.")
+        st.caption(
+            "Scores on each split (dev: used to choose the model; test: held out). 1.0 is perfect; "
+            "macro F1 treats every category as equally important; the calibration error says how far "
+            "the model's confidence is from how often it is right."
+        )
     else:
         st.info(f"This run has no {METRICS_FILE}.")
     predictions = widgets.guard(lambda: loaders.load_predictions(run), "read the predictions")
@@ -88,18 +93,25 @@ def quality_section(run: TaskRun) -> None:
             splits = [s for s in ("test", "dev", "train") if s in present] or sorted(present)
             split = st.radio("Split", splits, horizontal=True, key="ov-split")
             part = predictions[predictions["split"] == split]
-            st.plotly_chart(figures.confusion_matrix(part["true_label"], part["predicted_label"],
-                                                     run.label_names or sorted(set(part["true_label"])),
-                                                     title=f"Confusion matrix ({split}, {len(part):,} posts)"),
-                            key="ov-confusion")
+            st.plotly_chart(
+                figures.confusion_matrix(
+                    part["true_label"],
+                    part["predicted_label"],
+                    run.label_names or sorted(set(part["true_label"])),
+                    title=f"Confusion matrix ({split}, {len(part):,} posts)",
+                ),
+                key="ov-confusion",
+            )
             st.caption(figures.CAPTIONS["confusion"])
     with right:
         per_class = model_cards.per_class_table(metrics, st.session_state.get("ov-split", "test"))
         if per_class is not None:
             st.markdown("**Per category**")
             st.dataframe(per_class.style.format(precision=3), width="stretch")
-            st.caption("Precision: how often the model is right when it says this category. Recall: how many "
-                       "posts of this category it finds. Support: posts of the category in the split.")
+            st.caption(
+                "Precision: how often the model is right when it says this category. Recall: how many "
+                "posts of this category it finds. Support: posts of the category in the split."
+            )
         history = loaders.read_history(run)
         if history is not None:
             st.plotly_chart(figures.training_history(history), key="ov-history")
@@ -111,8 +123,10 @@ def ablation_section(state: AppState, run: TaskRun) -> None:
     if ablation is None and not markdown:
         return
     st.subheader("Fusion variants side by side")
-    st.markdown("The same task trained with simpler ways of combining words and photo, to show what each "
-                "part of the model adds.")
+    st.markdown(
+        "The same task trained with simpler ways of combining words and photo, to show what each "
+        "part of the model adds."
+    )
     if ablation is not None and metric_columns:
         this = run.config.get(variant) if variant in ("fusion", "prompt") else None
         st.plotly_chart(figures.ablation_bars(ablation, variant, metric_columns, highlight=this), key="ov-ablation")

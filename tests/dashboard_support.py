@@ -28,6 +28,7 @@ def demo_run_dir() -> Path:
 
             base = Path(tempfile.mkdtemp(prefix="crisislens-test-run-"))
             atexit.register(shutil.rmtree, base, ignore_errors=True)
-            _CACHE["run"] = train_demo(base / "demo", data_dir=base / "demo-data", n_tweets=150, epochs=2,
-                                       cache_dir=None)
+            _CACHE["run"] = train_demo(
+                base / "demo", data_dir=base / "demo-data", n_tweets=150, epochs=2, cache_dir=None
+            )
     return _CACHE["run"]

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from crisis_dashboard import browse, csv_scoring, first_start, loaders, model_cards, widgets
+from crisis_dashboard import browse, csv_scoring, first_start, loaders, model_cards, post_figures, widgets
 from crisis_dashboard import figures as plots
 from crisis_dashboard import state as app_state
 from crisis_model import CrisisLensError
@@ -64,8 +64,11 @@ def app(demo_run, demo_data_home, monkeypatch):
 
 def answers(at_markdown) -> list[str]:
     """The answers on the page (AppTest markdown elements): the labels of widgets.answer_card."""
-    return [m.value.removeprefix("### ") for m in at_markdown
-            if getattr(getattr(m, "proto", None), "help", None) == widgets.ANSWER_MARK]
+    return [
+        m.value.removeprefix("### ")
+        for m in at_markdown
+        if getattr(getattr(m, "proto", None), "help", None) == widgets.ANSWER_MARK
+    ]
 
 
 def charts(at: AppTest) -> int:
@@ -257,12 +260,20 @@ def test_overview_shows_the_fusion_ablation(app, demo_run, tmp_path, monkeypatch
     """train.py's ablation: <out>/ablation.json beside one run folder per variant and seed."""
     for variant in ("text", "full"):
         shutil.copytree(demo_run / "informative", tmp_path / f"{variant}-seed0")
-    rows = [{"fusion": v, "runs": [str(tmp_path / f"{v}-seed0")],
-             "dev": {"macro_f1": {"mean": m, "std": 0.0, "values": [m]},
-                     "accuracy": {"mean": a, "std": 0.0, "values": [a]}}}
-            for v, m, a in (("text", 0.6, 0.7), ("full", 0.7, 0.8))]
+    rows = [
+        {
+            "fusion": v,
+            "runs": [str(tmp_path / f"{v}-seed0")],
+            "dev": {
+                "macro_f1": {"mean": m, "std": 0.0, "values": [m]},
+                "accuracy": {"mean": a, "std": 0.0, "values": [a]},
+            },
+        }
+        for v, m, a in (("text", 0.6, 0.7), ("full", 0.7, 0.8))
+    ]
     (tmp_path / "ablation.json").write_text(
-        json.dumps({"axis": "fusion", "task": "informative", "seeds": [0], "rows": rows}))
+        json.dumps({"axis": "fusion", "task": "informative", "seeds": [0], "rows": rows})
+    )
     (tmp_path / "ablation.md").write_text("| fusion | dev macro-F1 |\n|---|---|\n| text | 0.6 |\n| full | 0.7 |\n")
     monkeypatch.setenv("CRISISLENS_RUN", str(tmp_path))
     at = app()
@@ -311,8 +322,7 @@ def test_the_dashboard_recovers_from_a_bad_run_folder(app, demo_run, tmp_path):
 
 
 @pytest.mark.parametrize("fault", ["truncated", "pickle"])
-def test_a_broken_checkpoint_is_named_and_the_other_models_still_answer(app, demo_run, tmp_path, monkeypatch,
-                                                                        fault):
+def test_a_broken_checkpoint_is_named_and_the_other_models_still_answer(app, demo_run, tmp_path, monkeypatch, fault):
     """One model of the run has broken weights: Analyse says which file and what is wrong, the other
     tasks still answer, and the Overview still renders."""
     run = tmp_path / "run"
@@ -403,17 +413,21 @@ def test_progress_never_moves_back_and_reads_plainly():
 
 
 def test_filters_and_paging():
-    frame = loaders.normalise_predictions(pd.DataFrame({
-        "post_id": [f"p{i}" for i in range(10)],
-        "event": ["a"] * 5 + ["b"] * 5,
-        "split": ["dev", "test"] * 5,
-        "text": ["Bridge down"] + ["nothing"] * 9,
-        "image_path": [""] * 3 + ["/x.jpg"] * 7,
-        "true_label": ["x", "y"] * 5,
-        "predicted_label": ["x"] * 10,
-        "confidence": np.linspace(0.5, 0.95, 10),
-        "text_weight": np.linspace(0, 1, 10),
-    }))
+    frame = loaders.normalise_predictions(
+        pd.DataFrame(
+            {
+                "post_id": [f"p{i}" for i in range(10)],
+                "event": ["a"] * 5 + ["b"] * 5,
+                "split": ["dev", "test"] * 5,
+                "text": ["Bridge down"] + ["nothing"] * 9,
+                "image_path": [""] * 3 + ["/x.jpg"] * 7,
+                "true_label": ["x", "y"] * 5,
+                "predicted_label": ["x"] * 10,
+                "confidence": np.linspace(0.5, 0.95, 10),
+                "text_weight": np.linspace(0, 1, 10),
+            }
+        )
+    )
     assert len(browse.apply_filters(frame, browse.Filters())) == 10
     assert len(browse.apply_filters(frame, browse.Filters(events=["b"]))) == 5
     assert len(browse.apply_filters(frame, browse.Filters(outcome="wrong"))) == 5
@@ -459,14 +473,14 @@ def test_explanation_figures_are_labelled():
     tokens = ["Crisis", " tweet", ":", " bridge", " bridge"]
     t2r = np.full((5, 49), 1 / 49)
     t2r[3, 10] = 0.5
-    fig = plots.token_region_heatmap(tokens, t2r)
+    fig = post_figures.token_region_heatmap(tokens, t2r)
     assert list(fig.layout.yaxis.ticktext) == ["Crisis", "tweet", ":", "bridge", "bridge"]  # repeats kept
-    overlay = plots.region_overlay(Image.new("RGB", (640, 480)), plots.region_weights(t2r, 3))
+    overlay = post_figures.region_overlay(Image.new("RGB", (640, 480)), post_figures.region_weights(t2r, 3))
     assert overlay.data[1].z.shape == (7, 7) and overlay.data[0].source.startswith("data:image/png")
-    routing = plots.routing_heatmap(np.full((4, 2), 0.5), ["text 1", "text 2", "image 1", "image 2"])
+    routing = post_figures.routing_heatmap(np.full((4, 2), 0.5), ["text 1", "text 2", "image 1", "image 2"])
     assert list(routing.data[0].y) == ["Text 1", "Text 2", "Image 1", "Image 2"]
-    assert plots.modality_bar({"text": 0.3, "image": 0.7}).data[0].x == (0.3, 0.7)
-    assert len(plots.capsule_lengths_bar(np.array([0.1, 0.9])).data[0].y) == 2
+    assert post_figures.modality_bar({"text": 0.3, "image": 0.7}).data[0].x == (0.3, 0.7)
+    assert len(post_figures.capsule_lengths_bar(np.array([0.1, 0.9])).data[0].y) == 2
     cm = plots.confusion_matrix(["a", "a", "b"], ["a", "b", "b"], ["a", "b"])
     assert cm.data[0].customdata.tolist() == [[1, 1], [0, 1]]
     for key in ("modality", "token_region", "overlay", "routing", "capsule_lengths"):

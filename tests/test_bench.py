@@ -20,9 +20,22 @@ def test_benchmark_smoke_mode_runs_every_group(tmp_path) -> None:
     out = tmp_path / "bench.json"
     table = tmp_path / "bench.md"
     done = subprocess.run(
-        [sys.executable, "bench/run.py", "--smoke", "--json", str(out), "--markdown", str(table),
-         "--photos-dir", str(tmp_path / "photos")],
-        cwd=REPO, capture_output=True, text=True, timeout=600, check=False,
+        [
+            sys.executable,
+            "bench/run.py",
+            "--smoke",
+            "--json",
+            str(out),
+            "--markdown",
+            str(table),
+            "--photos-dir",
+            str(tmp_path / "photos"),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert done.returncode == 0, f"bench/run.py --smoke failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
     figures = json.loads(out.read_text())
@@ -31,8 +44,14 @@ def test_benchmark_smoke_mode_runs_every_group(tmp_path) -> None:
     assert {"1", "2", "4"} <= measured  # scoring, distance to the limit, growth: always measurable
     assert not [row for row in rows if row["item"] == "!"], "a group of the benchmark failed"
     names = [row["measurement"] for row in rows]
-    for expected in ("paper: naive loop", "tiny: naive loop", "paper: FLOPs per post",
-                     "paper: peak matmul fp32", "labels unchanged by bf16", "tiny: peak RSS"):
+    for expected in (
+        "paper: naive loop",
+        "tiny: naive loop",
+        "paper: FLOPs per post",
+        "paper: peak matmul fp32",
+        "labels unchanged by bf16",
+        "tiny: peak RSS",
+    ):
         assert any(expected in name for name in names), expected
     for row in rows:  # every measured figure is a finite, positive number
         if row["value"] is not None:

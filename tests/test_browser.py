@@ -55,8 +55,7 @@ def browser():
 
 def charts_drawn(page, at_least: int, timeout: float = 60_000) -> int:
     """Waits until at least `at_least` Plotly charts are drawn (Plotly's code loads lazily)."""
-    page.wait_for_function(f"() => document.querySelectorAll('.js-plotly-plot').length >= {at_least}",
-                           timeout=timeout)
+    page.wait_for_function(f"() => document.querySelectorAll('.js-plotly-plot').length >= {at_least}", timeout=timeout)
     return page.locator(".js-plotly-plot").count()
 
 
@@ -75,8 +74,9 @@ def screenshot(page, name: str) -> Path:
         count = now
         page.wait_for_timeout(400)
     height = page.evaluate(
-        "() => Math.max(...[...document.querySelectorAll('[data-testid=\"stMain\"], "
-        "[data-testid=\"stAppViewContainer\"], section.main')].map(e => e.scrollHeight), 900)")
+        '() => Math.max(...[...document.querySelectorAll(\'[data-testid="stMain"], '
+        '[data-testid="stAppViewContainer"], section.main\')].map(e => e.scrollHeight), 900)'
+    )
     page.set_viewport_size({"width": 1400, "height": min(int(height) + 40, 16000)})
     page.wait_for_timeout(800)
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -92,8 +92,7 @@ def damaged_street():
 
     from crisis_model.data.demo_drawing import draw_image
 
-    return draw_image(random.Random(1), "demo_earthquake", "infrastructure_and_utility_damage",
-                            "severe_damage")
+    return draw_image(random.Random(1), "demo_earthquake", "infrastructure_and_utility_damage", "severe_damage")
 
 
 def open_page(browser, url: str):

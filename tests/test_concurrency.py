@@ -34,7 +34,7 @@ def test_concurrent_predict_matches_sequential(tmp_path) -> None:
         for got, want in zip(run, sequential):
             assert got.label == want.label
             assert got.explanation.tokens == want.explanation.tokens
-            np.testing.assert_allclose(list(got.probabilities.values()),
-                                       list(want.probabilities.values()), atol=1e-5)
-            np.testing.assert_allclose(got.explanation.routing_coefficients,
-                                       want.explanation.routing_coefficients, atol=1e-5)
+            np.testing.assert_allclose(list(got.probabilities.values()), list(want.probabilities.values()), atol=1e-5)
+            np.testing.assert_allclose(
+                got.explanation.routing_coefficients, want.explanation.routing_coefficients, atol=1e-5
+            )

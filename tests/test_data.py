@@ -115,9 +115,17 @@ def test_text_is_kept_exactly_with_quotes_mojibake_bom_and_crlf(tmp_path):
     "rows, header, message",
     [
         ([pair("1")], PAIR_HEADER[:-2] + PAIR_HEADER[-1:], r"train\.tsv: line 1: missing column\(s\) label_image"),
-        ([pair("1"), pair("2")[:3] + ["a\ttab"] + pair("2")[4:]], PAIR_HEADER, r"train\.tsv: line 3: 10 tab-separated fields"),
+        (
+            [pair("1"), pair("2")[:3] + ["a\ttab"] + pair("2")[4:]],
+            PAIR_HEADER,
+            r"train\.tsv: line 3: 10 tab-separated fields",
+        ),
         ([pair("1")[:-1]], PAIR_HEADER, r"train\.tsv: line 2: 8 tab-separated fields"),
-        ([pair("1", label_text="informatve")], PAIR_HEADER, r"train\.tsv: line 2: unknown informative label 'informatve'"),
+        (
+            [pair("1", label_text="informatve")],
+            PAIR_HEADER,
+            r"train\.tsv: line 2: unknown informative label 'informatve'",
+        ),
     ],
 )
 def test_malformed_split_files_name_the_file_and_line(tmp_path, rows, header, message):

@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from crisis_model.data import demo
-from crisis_model.data import COLUMNS, TASKS, load_crisismmd
+from crisis_model.data import COLUMNS, TASKS, demo, load_crisismmd
 from crisis_model.data.demo import DEMO_NOTICE, MARKER, generate_demo_dataset
-from crisis_model.errors import DataError
 from crisis_model.data.images import load_image
+from crisis_model.errors import DataError
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +71,10 @@ def test_labels_derived_from_the_annotations_match_the_split_files(demo_root, tm
     for task, labels in (("humanitarian", "agreed"), ("humanitarian", "image"), ("damage", "agreed")):
         official = load(demo_root, task, labels).drop(columns="image_path")
         rebuilt = load(derived, task, labels).drop(columns="image_path")
-        assert rebuilt.sort_values("post_id").reset_index(drop=True).equals(
-            official.sort_values("post_id").reset_index(drop=True)
+        assert (
+            rebuilt.sort_values("post_id")
+            .reset_index(drop=True)
+            .equals(official.sort_values("post_id").reset_index(drop=True))
         )
 
 

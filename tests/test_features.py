@@ -13,8 +13,8 @@ from PIL import Image
 from crisis_model import predict
 from crisis_model.model.image_encoder import ImageEncoder
 from crisis_model.model.text_encoder import TextEncoder
-from crisis_model.training.features import CacheStats, FeatureStore, compute_features, module_digest
 from crisis_model.training import ProgressEvent, TrainConfig, train
+from crisis_model.training.features import CacheStats, FeatureStore, compute_features, module_digest
 from tests.conftest import TINY_TEXTS, tiny_model
 
 
@@ -38,8 +38,14 @@ def feature_stats(events: list[ProgressEvent]) -> dict[str, dict[str, int]]:
 
 
 def test_backbones_run_once_then_the_cache_is_hit_across_epochs_and_runs(tmp_path, demo_root, counted) -> None:
-    cfg = TrainConfig(out=str(tmp_path / "a"), data_root=str(demo_root), preset="tiny", epochs=2,
-                      workers=0, cache_dir=str(tmp_path / "cache"))
+    cfg = TrainConfig(
+        out=str(tmp_path / "a"),
+        data_root=str(demo_root),
+        preset="tiny",
+        epochs=2,
+        workers=0,
+        cache_dir=str(tmp_path / "cache"),
+    )
     at_first_epoch: dict[str, int] = {}
 
     def watch(event: ProgressEvent) -> None:
@@ -113,8 +119,9 @@ def test_cached_features_give_the_outputs_of_the_raw_inputs(tmp_path) -> None:
     features = compute_features(model, TINY_TEXTS[:3], [str(image), "", str(image)], FeatureStore(None))
     with torch.inference_mode():
         cached = model(**features.inputs(torch.arange(3), torch.device("cpu")))
-        raw = predict(model, [{"text": t, "image": p or None}
-                             for t, p in zip(TINY_TEXTS[:3], [str(image), "", str(image)])])
+        raw = predict(
+            model, [{"text": t, "image": p or None} for t, p in zip(TINY_TEXTS[:3], [str(image), "", str(image)])]
+        )
     for i, pred in enumerate(raw):
         assert cached.probabilities[i].tolist() == pytest.approx(list(pred.probabilities.values()), abs=2e-3)
 
@@ -122,8 +129,8 @@ def test_cached_features_give_the_outputs_of_the_raw_inputs(tmp_path) -> None:
 def test_training_decodes_a_photo_to_the_pixels_scoring_sees(tmp_path) -> None:
     """A large JPEG is decoded at reduced scale by `predict`; the feature pass must match it, or
     a model would be trained on pixels it never meets when scoring."""
-    from crisis_model.training.features import decode_image
     from crisis_model.inference import Post, _decode
+    from crisis_model.training.features import decode_image
 
     photo = tmp_path / "photo.jpg"
     noise = torch.randint(0, 256, (900, 1200, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))

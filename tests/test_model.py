@@ -68,8 +68,11 @@ def test_a_batch_without_photos_scores_and_learns_as_in_a_mixed_batch(fusion: st
         if isinstance(module, torch.nn.MultiheadAttention):
             module.dropout = 0.0
     texts = TINY_TEXTS[:4]
-    mixed = {**model.tokenize(texts), "has_image": torch.tensor([False, False, False, True]),
-             "pixel_values": structured_images(4)}
+    mixed = {
+        **model.tokenize(texts),
+        "has_image": torch.tensor([False, False, False, True]),
+        "pixel_values": structured_images(4),
+    }
     text_only = {**model.tokenize(texts[:3]), "has_image": torch.zeros(3, dtype=torch.bool)}
     length = int(text_only["attention_mask"].sum(1).max())
     text_only = {k: v[:, :length] if v.dim() == 2 else v for k, v in text_only.items()}
@@ -78,8 +81,9 @@ def test_a_batch_without_photos_scores_and_learns_as_in_a_mixed_batch(fusion: st
         model.zero_grad()
         logits = model(**inputs).logits[rows]
         logits.sum().backward()
-        return logits.detach(), [p.grad.clone() if p.grad is not None else torch.zeros_like(p)
-                                 for p in model.head.parameters()]
+        return logits.detach(), [
+            p.grad.clone() if p.grad is not None else torch.zeros_like(p) for p in model.head.parameters()
+        ]
 
     shared_logits, shared_grads = logits_and_grads(text_only, slice(0, 3))
     mixed_logits, mixed_grads = logits_and_grads(mixed, slice(0, 3))
@@ -156,8 +160,7 @@ def test_save_then_load_gives_the_same_outputs(tmp_path) -> None:
     inputs = batch_inputs(model)
     expected = model(**inputs)
     model.save_pretrained(tmp_path / "ckpt")
-    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == [
-        "config.json", "model.safetensors", "tokenizer"]
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["config.json", "model.safetensors", "tokenizer"]
     loaded = load_model(tmp_path / "ckpt", device="cpu")
     assert loaded.tokenize(TINY_TEXTS[:4])["input_ids"].equal(inputs["input_ids"])
     got = loaded(**inputs)
@@ -172,8 +175,9 @@ def test_lora_mode_trains_only_adapters_and_round_trips(tmp_path) -> None:
     assert not any(p.requires_grad for p in model.image_encoder.parameters())
     model.eval().save_pretrained(tmp_path / "lora")
     inputs = batch_inputs(model)
-    assert torch.allclose(load_model(tmp_path / "lora", device="cpu")(**inputs).logits,
-                          model(**inputs).logits, atol=1e-6)
+    assert torch.allclose(
+        load_model(tmp_path / "lora", device="cpu")(**inputs).logits, model(**inputs).logits, atol=1e-6
+    )
 
 
 def test_predict_returns_labelled_explained_predictions(tmp_path) -> None:
@@ -182,12 +186,16 @@ def test_predict_returns_labelled_explained_predictions(tmp_path) -> None:
     Image.new("RGB", (300, 200), (200, 30, 30)).save(photo)
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"not a jpeg")
-    preds = predict(model, [
-        {"text": "bridge collapsed", "image": str(photo)},
-        {"text": "flood water rising", "image": None},
-        {"text": "people trapped", "image": photo.read_bytes()},
-        {"text": "a post with a broken photo", "image": str(broken)},
-    ], batch_size=3)
+    preds = predict(
+        model,
+        [
+            {"text": "bridge collapsed", "image": str(photo)},
+            {"text": "flood water rising", "image": None},
+            {"text": "people trapped", "image": photo.read_bytes()},
+            {"text": "a post with a broken photo", "image": str(broken)},
+        ],
+        batch_size=3,
+    )
     assert [p.explanation.has_image for p in preds] == [True, False, True, False]
     for p in preds:
         assert p.label in model.config.label_names
@@ -198,15 +206,18 @@ def test_predict_returns_labelled_explained_predictions(tmp_path) -> None:
     assert preds[0].explanation.token_to_region.shape == (len(preds[0].explanation.tokens), 49)
     assert preds[1].explanation.token_to_region is None  # nothing to attend to
     assert "broken.jpg" in preds[3].explanation.warnings[0]
-    for p, text in zip(preds, ["bridge collapsed", "flood water rising", "people trapped", "a post with a broken photo"]):
+    for p, text in zip(
+        preds, ["bridge collapsed", "flood water rising", "people trapped", "a post with a broken photo"]
+    ):
         first, end = p.explanation.post_span  # the post's own words, inside the task prompt's
         assert 0 < first < end < len(p.explanation.tokens)
         assert "".join(p.explanation.tokens[first:end]).strip() == text
     words, rows, columns = preds[0].explanation.post_words()
     assert rows.shape == (len(words), 49) and columns.shape == (49, len(words))
-    assert np.array_equal(rows, preds[0].explanation.token_to_region[preds[0].explanation.post_span[0]:][:len(words)])
-    assert preds[2].probabilities == pytest.approx(predict(model, 
-        [{"text": "people trapped", "image": Image.open(photo)}])[0].probabilities, abs=1e-5)
+    assert np.array_equal(rows, preds[0].explanation.token_to_region[preds[0].explanation.post_span[0] :][: len(words)])
+    assert preds[2].probabilities == pytest.approx(
+        predict(model, [{"text": "people trapped", "image": Image.open(photo)}])[0].probabilities, abs=1e-5
+    )
 
 
 def test_predict_refuses_a_post_with_nothing_to_analyse() -> None:

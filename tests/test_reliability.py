@@ -24,8 +24,13 @@ EPOCHS, BATCH = 10, 4  # 13 steps an epoch on the 60-tweet demo: kills land insi
 
 
 def train_cli(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(REPO / "train.py"), *args], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(REPO / "train.py"), *args],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +42,15 @@ def cache_dir(tmp_path_factory) -> Path:
 def straight(tmp_path_factory, demo_root, cache_dir) -> Path:
     """An uninterrupted run (in this process; it also fills the feature cache the CLI runs share)."""
     out = tmp_path_factory.mktemp("straight") / "run"
-    cfg = TrainConfig(out=str(out), data_root=str(demo_root), preset="tiny", epochs=EPOCHS,
-                      batch_size=BATCH, workers=0, cache_dir=str(cache_dir))
+    cfg = TrainConfig(
+        out=str(out),
+        data_root=str(demo_root),
+        preset="tiny",
+        epochs=EPOCHS,
+        batch_size=BATCH,
+        workers=0,
+        cache_dir=str(cache_dir),
+    )
     return train(cfg)
 
 
@@ -75,14 +87,16 @@ def test_cli_reports_bad_input_in_one_line_without_traceback(tmp_path, demo_root
 
     common = ["--preset", "tiny", "--workers", "0", "--no-cache"]
     cases = {
-        "malformed tsv": (["--data-root", str(tsv_root), "--out", str(tmp_path / "r1"), *common],
-                          [str(train_tsv), "line 4", "tab-separated fields"]),
-        "csv without text": (["--posts", str(no_text), "--out", str(tmp_path / "r2"), *common],
-                             [str(no_text), "line 1", "no 'text' column"]),
-        "non-utf-8 posts": (["--posts", str(latin1), "--out", str(tmp_path / "r3"), *common],
-                            [str(latin1), "UTF-8"]),
-        "broken checkpoint": (["--out", str(broken), "--resume"],
-                              [str(weights), "not a readable safetensors file"]),
+        "malformed tsv": (
+            ["--data-root", str(tsv_root), "--out", str(tmp_path / "r1"), *common],
+            [str(train_tsv), "line 4", "tab-separated fields"],
+        ),
+        "csv without text": (
+            ["--posts", str(no_text), "--out", str(tmp_path / "r2"), *common],
+            [str(no_text), "line 1", "no 'text' column"],
+        ),
+        "non-utf-8 posts": (["--posts", str(latin1), "--out", str(tmp_path / "r3"), *common], [str(latin1), "UTF-8"]),
+        "broken checkpoint": (["--out", str(broken), "--resume"], [str(weights), "not a readable safetensors file"]),
     }
     processes = {name: train_cli(*args) for name, (args, _) in cases.items()}  # all at once: faster
     for name, process in processes.items():
@@ -102,10 +116,25 @@ def test_cli_reports_bad_input_in_one_line_without_traceback(tmp_path, demo_root
 
 
 def test_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_metrics(
-        tmp_path, demo_root, cache_dir, straight) -> None:
+    tmp_path, demo_root, cache_dir, straight
+) -> None:
     out = tmp_path / "killed"
-    first = ["--data-root", str(demo_root), "--out", str(out), "--preset", "tiny", "--epochs", str(EPOCHS),
-             "--batch-size", str(BATCH), "--workers", "0", "--cache-dir", str(cache_dir)]
+    first = [
+        "--data-root",
+        str(demo_root),
+        "--out",
+        str(out),
+        "--preset",
+        "tiny",
+        "--epochs",
+        str(EPOCHS),
+        "--batch-size",
+        str(BATCH),
+        "--workers",
+        "0",
+        "--cache-dir",
+        str(cache_dir),
+    ]
     rng = random.Random(20261127)
     kills, starts, landed = 0, 0, []  # landed: epochs done when each kill struck
     while True:
@@ -147,7 +176,7 @@ def test_corrupt_cache_entries_in_a_training_run_are_recomputed(tmp_path, cache_
     entries = {kind: sorted((cache / kind).rglob("*.safetensors")) for kind in ("text", "image")}
     assert entries["text"] and entries["image"]
     damaged = {"text": entries["text"][:3], "image": entries["image"][:2]}
-    for kind, paths in damaged.items():
+    for paths in damaged.values():
         for i, path in enumerate(paths):
             data = bytearray(path.read_bytes())
             if i % 2:

@@ -6,6 +6,15 @@ from crisis_model.data.posts import load_posts_file, read_posts_upload
 from crisis_model.data.table import COLUMNS, SPLITS, MissingImagesWarning, dataset_summary
 
 __all__ = [
-    "COLUMNS", "LABEL_SOURCES", "SPLITS", "TASKS", "MissingImagesWarning", "Task", "dataset_summary", "get_task",
-    "load_crisismmd", "load_posts_file", "read_posts_upload",
+    "COLUMNS",
+    "LABEL_SOURCES",
+    "SPLITS",
+    "TASKS",
+    "MissingImagesWarning",
+    "Task",
+    "dataset_summary",
+    "get_task",
+    "load_crisismmd",
+    "load_posts_file",
+    "read_posts_upload",
 ]

@@ -46,9 +46,7 @@ class Task:
 
 
 TASKS: dict[str, Task] = {
-    "informative": Task(
-        "informative", ("informative", "not_informative"), LABEL_SOURCES, "text_info", "image_info"
-    ),
+    "informative": Task("informative", ("informative", "not_informative"), LABEL_SOURCES, "text_info", "image_info"),
     "humanitarian": Task(
         "humanitarian",
         (
@@ -99,9 +97,7 @@ def load_crisismmd(
     root = Path(root)
     spec = get_task(task)
     if labels not in spec.label_sources:
-        raise DataError(
-            f"task {task!r} has no {labels!r} labels; valid label sources: {', '.join(spec.label_sources)}"
-        )
+        raise DataError(f"task {task!r} has no {labels!r} labels; valid label sources: {', '.join(spec.label_sources)}")
     unknown = [split for split in splits or [] if split not in SPLITS]
     if unknown:
         raise DataError(f"unknown split(s) {', '.join(unknown)}; valid splits: {', '.join(SPLITS)}")
@@ -205,9 +201,7 @@ def _tweet_splits(root: Path) -> dict[str, str]:
         for split, path in _split_files(root / ALL_DIR, task).items():
             split_of.update(dict.fromkeys(read_tsv(path, ["tweet_id"])["tweet_id"], split))
     if not split_of:
-        raise DataError(
-            f"{root}: no split files {ALL_DIR}/task_<task>_text_img_<split>.tsv, so no tweet has a split"
-        )
+        raise DataError(f"{root}: no split files {ALL_DIR}/task_<task>_text_img_<split>.tsv, so no tweet has a split")
     return split_of
 
 

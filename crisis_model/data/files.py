@@ -38,9 +38,7 @@ def read_tsv(path: Path, required: list[str]) -> pd.DataFrame:
     header = lines[0].split("\t")
     missing = [column for column in required if column not in header]
     if missing:
-        raise DataError(
-            f"{path}: line 1: missing column(s) {', '.join(missing)}; the header has {', '.join(header)}"
-        )
+        raise DataError(f"{path}: line 1: missing column(s) {', '.join(missing)}; the header has {', '.join(header)}")
     rows, where = [], []
     for number, line in enumerate(lines[1:], start=2):
         if not line:

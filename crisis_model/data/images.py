@@ -41,7 +41,9 @@ def resolve_inside(root: Path, path: str | Path) -> Path:
 
 
 def load_image(
-    source: str | Path | bytes | Image.Image, *, root: Path | None = None,
+    source: str | Path | bytes | Image.Image,
+    *,
+    root: Path | None = None,
     min_size: int | None = None,
 ) -> Image.Image:
     """A fully loaded RGB image from a path, the bytes of an upload, or a PIL image.
@@ -81,8 +83,7 @@ def _open(fp: Path | BytesIO, name: str) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         # the warning arrives as an exception only when warnings are turned into errors
         raise ImageError(
-            f"{name}: refused, the image has more than {MAX_IMAGE_PIXELS:,} pixels "
-            "(a possible decompression bomb)"
+            f"{name}: refused, the image has more than {MAX_IMAGE_PIXELS:,} pixels (a possible decompression bomb)"
         ) from err
     except OSError as err:
         raise ImageError(f"{name}: cannot read the file ({_reason(err)})") from err

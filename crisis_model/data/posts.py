@@ -62,17 +62,19 @@ def read_posts(text: str, source: str, image_root: Path | None, refuse_outside: 
         post = {str(key): "" if value is None else str(value) for key, value in record.items()}
         image = post.pop("image_path", "")
         post_id = post.get("post_id") or str(number)
-        rows.append({
-            **post,
-            "post_id": post_id,
-            "tweet_id": post.get("tweet_id") or post_id,
-            "event": post.get("event") or "user",
-            "split": post.get("split") or "user",
-            "image": image,
-            "image_given": image,  # the path as written, beside the resolved image_path
-            "label": post.get("label", ""),
-            "where": where,
-        })
+        rows.append(
+            {
+                **post,
+                "post_id": post_id,
+                "tweet_id": post.get("tweet_id") or post_id,
+                "event": post.get("event") or "user",
+                "split": post.get("split") or "user",
+                "image": image,
+                "image_given": image,  # the path as written, beside the resolved image_path
+                "label": post.get("label", ""),
+                "where": where,
+            }
+        )
     frame = build_table(pd.DataFrame(rows, dtype=str), image_root, refuse_outside=refuse_outside)
     frame.attrs["where"] = [where for where, _ in records]
     frame.attrs["header"] = list(dict.fromkeys(key for _, record in records for key in record))

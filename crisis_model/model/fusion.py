@@ -77,9 +77,7 @@ class ContextualAttention(nn.Module):
         neither the logits nor the gradients, only cost time."""
         if regions.shape[0] != tokens.shape[0]:
             batch, length, width = tokens.shape
-            text_ctx, token_to_region = self.text_to_image(
-                tokens.reshape(1, batch * length, width), regions, regions
-            )
+            text_ctx, token_to_region = self.text_to_image(tokens.reshape(1, batch * length, width), regions, regions)
             return (
                 self.text_norm(tokens + text_ctx.view(batch, length, width)),
                 regions.expand(batch, -1, -1),
@@ -87,9 +85,7 @@ class ContextualAttention(nn.Module):
                 None,
             )
         text_ctx, token_to_region = self.text_to_image(tokens, regions, regions)
-        image_ctx, region_to_token = self.image_to_text(
-            regions, tokens, tokens, key_padding_mask=~token_mask
-        )
+        image_ctx, region_to_token = self.image_to_text(regions, tokens, tokens, key_padding_mask=~token_mask)
         return (
             self.text_norm(tokens + text_ctx),
             self.image_norm(regions + image_ctx),
@@ -116,14 +112,8 @@ class FusionHead(nn.Module):
         self.no_image_regions = nn.Parameter(torch.randn(regions, width) * 0.02)
 
         contextual = config.fusion in ("full", "attention")
-        self.attention = (
-            ContextualAttention(width, config.attention_heads, dropout=0.1) if contextual else None
-        )
-        self.gate = (
-            nn.Sequential(nn.Linear(2 * width, width), nn.Tanh(), nn.Linear(width, 2))
-            if contextual
-            else None
-        )
+        self.attention = ContextualAttention(width, config.attention_heads, dropout=0.1) if contextual else None
+        self.gate = nn.Sequential(nn.Linear(2 * width, width), nn.Tanh(), nn.Linear(width, 2)) if contextual else None
         self.text_capsules = nn.Linear(width, caps * cap_dim) if config.uses_text else None
         self.image_capsules = nn.Linear(width, caps * cap_dim) if config.uses_image else None
         in_capsules = caps * (config.uses_text + config.uses_image)
@@ -132,13 +122,9 @@ class FusionHead(nn.Module):
             if config.fusion == "full"
             else None
         )
-        self.fc = nn.Sequential(
-            nn.Linear(cap_dim, config.fc_size), nn.ReLU(), nn.Dropout(config.dropout)
-        )
+        self.fc = nn.Sequential(nn.Linear(cap_dim, config.fc_size), nn.ReLU(), nn.Dropout(config.dropout))
         self.rnn = nn.GRU(config.fc_size, config.rnn_size, batch_first=True)
-        self.classifier = nn.Sequential(
-            nn.Dropout(config.dropout), nn.Linear(config.rnn_size, config.num_labels)
-        )
+        self.classifier = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(config.rnn_size, config.num_labels))
 
     def forward(
         self,
@@ -157,15 +143,12 @@ class FusionHead(nn.Module):
             if region_states is None or not bool(has_image.any()):
                 regions = self.no_image_regions[None]  # (1, R, D): shared by the whole batch
             else:
-                regions = torch.where(has_image[:, None, None], self.image_proj(region_states),
-                                      self.no_image_regions)
+                regions = torch.where(has_image[:, None, None], self.image_proj(region_states), self.no_image_regions)
 
         token_to_region = region_to_token = None
         if self.attention is not None:
             tokens = self.text_proj(token_states)
-            tokens, regions, token_to_region, region_to_token = self.attention(
-                tokens, token_mask, regions
-            )
+            tokens, regions, token_to_region, region_to_token = self.attention(tokens, token_mask, regions)
             text = masked_mean(tokens, token_mask)
             image = regions.mean(dim=1)
             gate_logits = self.gate(torch.cat([text, image], dim=-1))

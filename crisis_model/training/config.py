@@ -52,7 +52,7 @@ class TrainConfig:
     # how, not what: these may change when a run is resumed
     workers: int = 2
     # CPU threads of the training loop; None: one with frozen backbones (it holds up best on a shared
-    # machine; a dedicated one ran the text-only minilm head 1.4x faster on two), else torch's default
+    # machine; more is faster on a dedicated one), else torch's default
     threads: int | None = None
     device: str = "auto"
     cache_dir: str | None = DEFAULT_CACHE_DIR  # None: features kept in memory only
@@ -66,15 +66,19 @@ RUNTIME_FIELDS = ("epochs", "workers", "threads", "device", "cache_dir", "resume
 def check_config(cfg: TrainConfig) -> None:
     """Names and numbers, before any data is read: ConfigError naming the option otherwise."""
     get_task(cfg.task)
-    choices = {"labels": LABEL_SOURCES, "preset": tuple(PRESETS), "fusion": FUSIONS,
-               "backbone_mode": BACKBONE_MODES, "device": DEVICES}
+    choices = {
+        "labels": LABEL_SOURCES,
+        "preset": tuple(PRESETS),
+        "fusion": FUSIONS,
+        "backbone_mode": BACKBONE_MODES,
+        "device": DEVICES,
+    }
     for name, allowed in choices.items():
         if getattr(cfg, name) not in allowed:
             raise ConfigError(f"unknown {name} {getattr(cfg, name)!r}; choose one of {', '.join(allowed)}")
     if cfg.prompt not in PROMPTS and "{text}" not in cfg.prompt:
         raise ConfigError(
-            f"--prompt {cfg.prompt!r} is neither a prompt name ({', '.join(PROMPTS)}) nor a template "
-            "holding {text}"
+            f"--prompt {cfg.prompt!r} is neither a prompt name ({', '.join(PROMPTS)}) nor a template holding {{text}}"
         )
     if (cfg.data_root is None) == (cfg.posts is None):
         raise ConfigError("give exactly one of --data-root (a CrisisMMD folder) and --posts (a CSV/JSONL file)")
@@ -87,16 +91,21 @@ def check_config(cfg: TrainConfig) -> None:
         raise ConfigError("lr must be > 0, and dropout, warmup and dev_fraction within [0, 1)")
     config = model_config(cfg)
     if config.hidden_size % config.attention_heads:
-        raise ConfigError(f"--hidden-size {config.hidden_size} must be a multiple of the "
-                          f"{config.attention_heads} attention heads")
+        raise ConfigError(
+            f"--hidden-size {config.hidden_size} must be a multiple of the {config.attention_heads} attention heads"
+        )
 
 
 def model_config(cfg: TrainConfig) -> CrisisConfig:
     """The config of the model this run trains: its preset, with the run's options over it."""
     overrides: dict[str, Any] = dict(
-        task=cfg.task, label_names=list(get_task(cfg.task).label_names), fusion=cfg.fusion,
-        prompt=PROMPTS.get(cfg.prompt, cfg.prompt), backbone_mode=cfg.backbone_mode,
-        lora_rank=cfg.lora_rank, dropout=cfg.dropout,
+        task=cfg.task,
+        label_names=list(get_task(cfg.task).label_names),
+        fusion=cfg.fusion,
+        prompt=PROMPTS.get(cfg.prompt, cfg.prompt),
+        backbone_mode=cfg.backbone_mode,
+        lora_rank=cfg.lora_rank,
+        dropout=cfg.dropout,
     )
     if cfg.text_backbone is not None:
         overrides["text_backbone"] = cfg.text_backbone

@@ -18,8 +18,13 @@ DEMO_TASKS = {"informative": "agreed", "humanitarian": "agreed", "damage": "imag
 DEMO_SETTINGS = {"preset": "tiny", "epochs": 30, "lr": 3e-3, "dropout": 0.1}
 
 
-def train_demo(out: str | Path, progress: Progress | None = None, data_dir: str | Path | None = None,
-               n_tweets: int = 300, **overrides: Any) -> Path:
+def train_demo(
+    out: str | Path,
+    progress: Progress | None = None,
+    data_dir: str | Path | None = None,
+    n_tweets: int = 300,
+    **overrides: Any,
+) -> Path:
     """Generates the synthetic demo dataset (once) and trains one run per task (DEMO_SETTINGS)
     into out/<task>/. A complete run is kept, an interrupted one resumed. `overrides` are
     TrainConfig fields (e.g. epochs, cache_dir)."""
@@ -27,8 +32,17 @@ def train_demo(out: str | Path, progress: Progress | None = None, data_dir: str 
     data = generate_demo_dataset(Path(data_dir) if data_dir is not None else DEMO_DATA_DIR, n_tweets=n_tweets)
     for index, (task, labels) in enumerate(DEMO_TASKS.items()):
         run = out / task
-        cfg = TrainConfig(**{"out": str(run), "data_root": str(data), "task": task, "labels": labels,
-                             **DEMO_SETTINGS, **overrides, "resume": (run / TRAIN_CONFIG_FILE).exists()})
+        cfg = TrainConfig(
+            **{
+                "out": str(run),
+                "data_root": str(data),
+                "task": task,
+                "labels": labels,
+                **DEMO_SETTINGS,
+                **overrides,
+                "resume": (run / TRAIN_CONFIG_FILE).exists(),
+            }
+        )
         if not (cfg.resume and (run / METRICS_FILE).exists() and epochs_done(run) >= cfg.epochs):
             train(cfg, tagged(progress, run=task, run_index=index, run_count=len(DEMO_TASKS)))
     return out

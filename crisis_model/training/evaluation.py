@@ -3,9 +3,9 @@ behind predictions.parquet."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -14,7 +14,14 @@ from safetensors.torch import load_file
 from torch import Tensor
 
 from crisis_model.model import CrisisModel
-from crisis_model.run_folder import CHECKPOINT_DIR, METRICS_FILE, PREDICTIONS_FILE, WEIGHTS_FILE, atomic_write, write_json
+from crisis_model.run_folder import (
+    CHECKPOINT_DIR,
+    METRICS_FILE,
+    PREDICTIONS_FILE,
+    WEIGHTS_FILE,
+    atomic_write,
+    write_json,
+)
 from crisis_model.training.inputs import Inputs, make_loader
 from crisis_model.training.loss import compute_loss
 from crisis_model.training.metrics import classification_metrics
@@ -35,8 +42,15 @@ class SplitOutputs:
 
 
 @torch.inference_mode()
-def evaluate(model: CrisisModel, source: Inputs, rows: Sequence[int], labels: np.ndarray,
-             device: torch.device, progress: Progress, split: str) -> SplitOutputs:
+def evaluate(
+    model: CrisisModel,
+    source: Inputs,
+    rows: Sequence[int],
+    labels: np.ndarray,
+    device: torch.device,
+    progress: Progress,
+    split: str,
+) -> SplitOutputs:
     """The model's outputs and mean loss on the posts at `rows` (one split)."""
     model.eval()
     parts: dict[str, list[Tensor]] = {"rows": [], "probs": [], "weights": [], "image": [], "routing": []}
@@ -66,22 +80,28 @@ def evaluate(model: CrisisModel, source: Inputs, rows: Sequence[int], labels: np
 
 
 def split_metrics(outputs: SplitOutputs, labels: np.ndarray, label_names: Sequence[str]) -> dict:
-    return {**classification_metrics(labels[outputs.rows], outputs.probabilities, label_names),
-            "loss": outputs.loss}
+    return {**classification_metrics(labels[outputs.rows], outputs.probabilities, label_names), "loss": outputs.loss}
 
 
-def predictions_table(frame: pd.DataFrame, outputs: SplitOutputs, label_names: Sequence[str],
-                      uses_image: bool) -> pd.DataFrame:
+def predictions_table(
+    frame: pd.DataFrame, outputs: SplitOutputs, label_names: Sequence[str], uses_image: bool
+) -> pd.DataFrame:
     """One row per scored post, as predictions.parquet holds it."""
     posts = frame.iloc[outputs.rows].reset_index(drop=True)
     predicted = outputs.probabilities.argmax(axis=1)
-    table = pd.DataFrame({
-        "post_id": posts["post_id"], "tweet_id": posts["tweet_id"], "event": posts["event"],
-        "split": posts["split"], "text": posts["text"], "image_path": posts["image_path"],
-        "true_label": posts["label"],
-        "predicted_label": [label_names[i] for i in predicted],
-        "confidence": outputs.probabilities.max(axis=1),
-    })
+    table = pd.DataFrame(
+        {
+            "post_id": posts["post_id"],
+            "tweet_id": posts["tweet_id"],
+            "event": posts["event"],
+            "split": posts["split"],
+            "text": posts["text"],
+            "image_path": posts["image_path"],
+            "true_label": posts["label"],
+            "predicted_label": [label_names[i] for i in predicted],
+            "confidence": outputs.probabilities.max(axis=1),
+        }
+    )
     for k, name in enumerate(label_names):
         table[f"prob_{name}"] = outputs.probabilities[:, k]
     table["text_weight"] = outputs.modality_weights[:, 0]
@@ -89,15 +109,21 @@ def predictions_table(frame: pd.DataFrame, outputs: SplitOutputs, label_names: S
     # a text-only model never opens the image: the post has one if it names a file
     table["has_image"] = outputs.has_image if uses_image else (posts["image_path"] != "").to_numpy()
     table["correct"] = table["true_label"] == table["predicted_label"]
-    table["routing_mean"] = (
-        [row.tolist() for row in outputs.routing_mean] if outputs.routing_mean is not None else None
-    )
+    table["routing_mean"] = [row.tolist() for row in outputs.routing_mean] if outputs.routing_mean is not None else None
     return table
 
 
-def write_results(model: CrisisModel, source: Inputs, frame: pd.DataFrame, labels: np.ndarray,
-                  label_names: list[str], split_rows: dict[str, np.ndarray], out: Path, device: torch.device,
-                  progress: Progress) -> None:
+def write_results(
+    model: CrisisModel,
+    source: Inputs,
+    frame: pd.DataFrame,
+    labels: np.ndarray,
+    label_names: list[str],
+    split_rows: dict[str, np.ndarray],
+    out: Path,
+    device: torch.device,
+    progress: Progress,
+) -> None:
     """metrics.json for every split and predictions.parquet for dev and test, from checkpoint/."""
     model.load_state_dict(load_file(str(out / CHECKPOINT_DIR / WEIGHTS_FILE)))
     metrics, tables = {}, []

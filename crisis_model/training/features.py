@@ -24,9 +24,10 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -73,13 +74,13 @@ def text_namespace(model: CrisisModel) -> str:
     # each call sets these two to its own arguments: they are not part of what the tokenizer is
     tokenizer.pop("truncation", None)
     tokenizer.pop("padding", None)
-    return _digest("text", TEXT_FORMAT_VERSION, module_digest(encoder), encoder.pooling,
-                   config.text_backbone_config, tokenizer)
+    return _digest(
+        "text", TEXT_FORMAT_VERSION, module_digest(encoder), encoder.pooling, config.text_backbone_config, tokenizer
+    )
 
 
 def image_namespace(model: CrisisModel) -> str:
-    return _digest("image", IMAGE_FORMAT_VERSION, module_digest(model.image_encoder),
-                   model.config.image_backbone)
+    return _digest("image", IMAGE_FORMAT_VERSION, module_digest(model.image_encoder), model.config.image_backbone)
 
 
 def text_key(namespace: str, prompt: str, max_tokens: int, text: str) -> str:
@@ -124,7 +125,7 @@ class FeatureStore:
         try:
             with safe_open(str(path), framework="pt") as f:
                 expected = (f.metadata() or {}).get("checksum")
-                tensors = {name: f.get_tensor(name) for name in f.keys()}
+                tensors = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118 (not a dict)
             if expected is None or _checksum(tensors) != expected:
                 raise ValueError("checksum mismatch")
         except (SafetensorError, OSError, ValueError):
@@ -283,88 +284,125 @@ def compute_features(
 ) -> PostFeatures:
     """The frozen backbones' outputs for each post (text, image path or "")."""
     dist = dist or Distributed()
-    cfg, device = model.config, model.device
-    report_total = 0
-    counts = {"done": 0}
+    cfg = model.config
     text_keys: list[str] = []
-    image_rows: dict[str, str] = {}  # image key -> path
     image_keys: list[str | None] = []
-
+    text_ns = image_ns = ""
     if model.text_encoder is not None:
         text_ns = text_namespace(model)
         text_keys = [text_key(text_ns, cfg.prompt, cfg.max_text_tokens, t) for t in texts]
-        report_total += len(set(text_keys))
     if model.image_encoder is not None and any(image_paths):
         image_ns = image_namespace(model)
-        for path in image_paths:
-            key = image_key(image_ns, cfg.image_size, path) if path else None
-            image_keys.append(key)
-            if key is not None:
-                image_rows.setdefault(key, path)
-        report_total += len(image_rows)
+        image_keys = [image_key(image_ns, cfg.image_size, path) if path else None for path in image_paths]
+    image_files = {key: path for key, path in zip(image_keys, image_paths) if key is not None}
+    counts = {"done": 0, "total": len(set(text_keys)) + len(image_files)}
 
     def report(n: int) -> None:
         counts["done"] += n
         if progress is not None:
-            progress(ProgressEvent("features", done=counts["done"], total=report_total))
+            progress(ProgressEvent("features", done=counts["done"], total=counts["total"]))
 
-    result = PostFeatures(text_index=None, token_states=[], pooled=None,
-                          image_index=torch.full((len(texts),), -1, dtype=torch.long), regions=None)
+    result = PostFeatures(
+        text_index=None,
+        token_states=[],
+        pooled=None,
+        image_index=torch.full((len(texts),), -1, dtype=torch.long),
+        regions=None,
+    )
     if text_keys:
-        text_of = dict(zip(text_keys, texts))
+        _fill_text_features(
+            result, model, text_ns, dict(zip(text_keys, texts)), text_keys, store, dist, report, batch_size
+        )
+    if image_files:
+        _fill_image_features(result, model, image_ns, image_files, image_keys, store, dist, report, batch_size, workers)
+    return result
 
-        def encode_texts(todo: list[str]) -> Iterator[tuple[str, dict[str, Tensor]]]:
-            if not todo:
-                return
-            encoded = model.tokenize([text_of[k] for k in todo])
-            lengths = encoded["attention_mask"].sum(dim=1)
-            order = lengths.argsort(descending=True).tolist()  # similar lengths share a batch: less padding
-            for start in range(0, len(order), batch_size):
-                batch = order[start : start + batch_size]
-                longest = int(lengths[batch].max())
-                with device_autocast(device):
-                    out = model.text_encoder(encoded["input_ids"][batch, :longest].to(device),
-                                             encoded["attention_mask"][batch, :longest].to(device))
-                for j, i in enumerate(batch):
-                    yield todo[i], {
+
+def _fill_text_features(
+    result: PostFeatures,
+    model: CrisisModel,
+    namespace: str,
+    text_of: dict[str, str],
+    keys: list[str],
+    store: FeatureStore,
+    dist: Distributed,
+    report: Callable[[int], None],
+    batch_size: int,
+) -> None:
+    """Token states and pooled vectors of each distinct text, indexed by post."""
+    device = model.device
+
+    def encode(todo: list[str]) -> Iterator[tuple[str, dict[str, Tensor]]]:
+        if not todo:
+            return
+        encoded = model.tokenize([text_of[k] for k in todo])
+        lengths = encoded["attention_mask"].sum(dim=1)
+        order = lengths.argsort(descending=True).tolist()  # similar lengths share a batch: less padding
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            longest = int(lengths[batch].max())
+            with device_autocast(device):
+                out = model.text_encoder(
+                    encoded["input_ids"][batch, :longest].to(device),
+                    encoded["attention_mask"][batch, :longest].to(device),
+                )
+            for j, i in enumerate(batch):
+                yield (
+                    todo[i],
+                    {
                         "token_states": _stored(out.token_states[j, : int(lengths[i])]),
                         "pooled": _stored(out.pooled[j]),
-                    }
+                    },
+                )
 
-        distinct = list(dict.fromkeys(text_keys))
-        found, result.stats["text"] = _fill("text", text_ns, distinct, encode_texts, store, dist, report)
-        row_of = {key: row for row, key in enumerate(distinct)}
-        result.text_index = torch.tensor([row_of[k] for k in text_keys], dtype=torch.long)
-        result.token_states = [found[k]["token_states"] for k in distinct]
-        result.pooled = torch.stack([found[k]["pooled"] for k in distinct])
+    distinct = list(dict.fromkeys(keys))
+    found, result.stats["text"] = _fill("text", namespace, distinct, encode, store, dist, report)
+    row_of = {key: row for row, key in enumerate(distinct)}
+    result.text_index = torch.tensor([row_of[k] for k in keys], dtype=torch.long)
+    result.token_states = [found[k]["token_states"] for k in distinct]
+    result.pooled = torch.stack([found[k]["pooled"] for k in distinct])
 
-    if image_rows:
-        errors: dict[str, str] = {}
 
-        def encode_images(todo: list[str]) -> Iterator[tuple[str, dict[str, Tensor] | None]]:
-            loader = DataLoader(ImageFiles([image_rows[k] for k in todo], cfg.image_size),
-                                batch_size=batch_size, num_workers=workers, collate_fn=list)
-            for batch in loader:
-                good = [(i, x) for i, x in batch if isinstance(x, Tensor)]
-                for i, reason in batch:
-                    if isinstance(reason, str):
-                        errors[todo[i]] = reason
-                        yield todo[i], None
-                if not good:
-                    continue
-                pixels = torch.stack([x for _, x in good]).to(device)
-                with device_autocast(device):
-                    regions = model.image_encoder(pixels).region_states
-                for j, (i, _) in enumerate(good):
-                    yield todo[i], {"region_states": _stored(regions[j])}
+def _fill_image_features(
+    result: PostFeatures,
+    model: CrisisModel,
+    namespace: str,
+    files: dict[str, str],
+    keys: list[str | None],
+    store: FeatureStore,
+    dist: Distributed,
+    report: Callable[[int], None],
+    batch_size: int,
+    workers: int,
+) -> None:
+    """Region vectors of each distinct readable image, indexed by post; the unreadable ones become
+    text-only posts, with a warning each."""
+    device, size = model.device, model.config.image_size
+    errors: dict[str, str] = {}
 
-        distinct = list(image_rows)
-        found, result.stats["image"] = _fill("image", image_ns, distinct, encode_images, store, dist, report)
-        readable = [k for k in distinct if k in found]
-        row_of = {key: row for row, key in enumerate(readable)}
-        result.image_index = torch.tensor([row_of.get(k, -1) if k else -1 for k in image_keys],
-                                          dtype=torch.long)
-        if readable:
-            result.regions = torch.stack([found[k]["region_states"] for k in readable])
-        result.warnings = [f"image ignored, post read as text-only: {reason}" for reason in errors.values()]
-    return result
+    def encode(todo: list[str]) -> Iterator[tuple[str, dict[str, Tensor] | None]]:
+        loader = DataLoader(
+            ImageFiles([files[k] for k in todo], size), batch_size=batch_size, num_workers=workers, collate_fn=list
+        )
+        for batch in loader:
+            good = [(i, x) for i, x in batch if isinstance(x, Tensor)]
+            for i, reason in batch:
+                if isinstance(reason, str):
+                    errors[todo[i]] = reason
+                    yield todo[i], None
+            if not good:
+                continue
+            pixels = torch.stack([x for _, x in good]).to(device)
+            with device_autocast(device):
+                regions = model.image_encoder(pixels).region_states
+            for j, (i, _) in enumerate(good):
+                yield todo[i], {"region_states": _stored(regions[j])}
+
+    distinct = list(files)
+    found, result.stats["image"] = _fill("image", namespace, distinct, encode, store, dist, report)
+    readable = [k for k in distinct if k in found]
+    row_of = {key: row for row, key in enumerate(readable)}
+    result.image_index = torch.tensor([row_of.get(k, -1) if k else -1 for k in keys], dtype=torch.long)
+    if readable:
+        result.regions = torch.stack([found[k]["region_states"] for k in readable])
+    result.warnings = [f"image ignored, post read as text-only: {reason}" for reason in errors.values()]

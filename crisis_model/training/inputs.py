@@ -3,7 +3,8 @@ posts at every step (backbones that learn)."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 import torch
@@ -65,8 +66,14 @@ class RawInputs:
 Inputs = CachedInputs | RawInputs
 
 
-def make_loader(source: Inputs, rows: Sequence[int], batch_size: int,
-                sampler: DistributedSampler | None = None) -> DataLoader:
-    return DataLoader(source.dataset(rows), batch_size=batch_size, sampler=sampler,
-                      num_workers=source.workers, collate_fn=source.collate,
-                      pin_memory=source.device.type == "cuda")
+def make_loader(
+    source: Inputs, rows: Sequence[int], batch_size: int, sampler: DistributedSampler | None = None
+) -> DataLoader:
+    return DataLoader(
+        source.dataset(rows),
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=source.workers,
+        collate_fn=source.collate,
+        pin_memory=source.device.type == "cuda",
+    )

@@ -33,7 +33,15 @@ from crisis_model.data import get_task
 from crisis_model.errors import TrainingError
 from crisis_model.model import CrisisModel
 from crisis_model.model.modeling import clean_text
-from crisis_model.run_folder import CHECKPOINT_DIR, HISTORY_FILE, INIT_DIR, LAST_DIR, STATE_FILE, replace_dir, write_text
+from crisis_model.run_folder import (
+    CHECKPOINT_DIR,
+    HISTORY_FILE,
+    INIT_DIR,
+    LAST_DIR,
+    STATE_FILE,
+    replace_dir,
+    write_text,
+)
 from crisis_model.training.config import TrainConfig, check_config, command_line, model_config
 from crisis_model.training.dataset import load_data
 from crisis_model.training.evaluation import evaluate, split_metrics, write_results
@@ -83,21 +91,29 @@ class Run:
     report: Progress
 
 
-def fit(cfg: TrainConfig, frame: pd.DataFrame, out: Path, dist: Distributed, device: torch.device,
-        report: Progress) -> Path:
+def fit(
+    cfg: TrainConfig, frame: pd.DataFrame, out: Path, dist: Distributed, device: torch.device, report: Progress
+) -> Path:
     """The epochs of a run in `out`, from its resume state when there is one, then the results."""
     run = _prepare(cfg, frame, out, dist, device, report)
     train_rows = run.split_rows["train"]
-    class_weights = (balanced_weights(run.labels[train_rows], len(run.label_names)).to(device)
-                     if cfg.class_weights else None)
-    sampler = DistributedSampler(train_rows, num_replicas=dist.world,  # it needs only the length
-                                 rank=dist.rank, shuffle=True, seed=cfg.seed)
+    class_weights = (
+        balanced_weights(run.labels[train_rows], len(run.label_names)).to(device) if cfg.class_weights else None
+    )
+    sampler = DistributedSampler(
+        train_rows,
+        num_replicas=dist.world,  # it needs only the length
+        rank=dist.rank,
+        shuffle=True,
+        seed=cfg.seed,
+    )
     loader = make_loader(run.source, train_rows, cfg.batch_size, sampler)
     net: torch.nn.Module = run.model
     if dist.world > 1:
         # posts without an image leave the image projection unused in a step
         net = torch.nn.parallel.DistributedDataParallel(
-            run.model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=True)
+            run.model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=True
+        )
 
     # Only the small fusion head runs from here on (with frozen backbones). On a CPU, one thread by
     # default: immune to the stalls of OpenMP threads on a busy machine; --threads gives a
@@ -113,15 +129,17 @@ def fit(cfg: TrainConfig, frame: pd.DataFrame, out: Path, dist: Distributed, dev
                 _end_epoch(run, epoch, loss, time.perf_counter() - started)
             dist.barrier()
         if dist.rank == 0:
-            write_results(run.model, run.source, frame, run.labels, run.label_names, run.split_rows, out, device,
-                          report)
+            write_results(
+                run.model, run.source, frame, run.labels, run.label_names, run.split_rows, out, device, report
+            )
             report(ProgressEvent("done", done=1))
     dist.barrier()
     return out
 
 
-def _prepare(cfg: TrainConfig, frame: pd.DataFrame, out: Path, dist: Distributed, device: torch.device,
-             report: Progress) -> Run:
+def _prepare(
+    cfg: TrainConfig, frame: pd.DataFrame, out: Path, dist: Distributed, device: torch.device, report: Progress
+) -> Run:
     """The model (new, or the run's checkpoint when resuming), its inputs (the feature cache with
     frozen backbones), the optimizer and the resume state."""
     label_names = list(get_task(cfg.task).label_names)
@@ -138,27 +156,44 @@ def _prepare(cfg: TrainConfig, frame: pd.DataFrame, out: Path, dist: Distributed
 
     if cfg.backbone_mode == "frozen":
         features = compute_features(
-            model, frame["text"].tolist(), frame["image_path"].tolist(), FeatureStore(cfg.cache_dir),
-            workers=cfg.workers, progress=report, dist=dist,
+            model,
+            frame["text"].tolist(),
+            frame["image_path"].tolist(),
+            FeatureStore(cfg.cache_dir),
+            workers=cfg.workers,
+            progress=report,
+            dist=dist,
         )
-        report(ProgressEvent("features", done=1, stats={k: dataclasses.asdict(v) for k, v in features.stats.items()},
-                             warnings=tuple(features.warnings)))
+        report(
+            ProgressEvent(
+                "features",
+                done=1,
+                stats={k: dataclasses.asdict(v) for k, v in features.stats.items()},
+                warnings=tuple(features.warnings),
+            )
+        )
         source: Inputs = CachedInputs(features, device)
     else:
         source = RawInputs(model, frame, cfg.workers, device)
 
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    state: dict[str, Any] = {"epoch": 0, "step": 0, "best_score": None, "best_epoch": None, "seed": cfg.seed,
-                             "history": []}
+    state: dict[str, Any] = {
+        "epoch": 0,
+        "step": 0,
+        "best_score": None,
+        "best_epoch": None,
+        "seed": cfg.seed,
+        "history": [],
+    }
     if resuming:
         state = load_last(out / LAST_DIR, model, optimizer)
-    return Run(cfg, out, model, source, optimizer, frame, labels, label_names, split_rows, state, dist, device,
-               report)
+    return Run(cfg, out, model, source, optimizer, frame, labels, label_names, split_rows, state, dist, device, report)
 
 
-def _build_model(cfg: TrainConfig, frame: pd.DataFrame, out: Path, dist: Distributed,
-                 device: torch.device) -> CrisisModel:
+def _build_model(
+    cfg: TrainConfig, frame: pd.DataFrame, out: Path, dist: Distributed, device: torch.device
+) -> CrisisModel:
     """A new model. Under torchrun, process 0 builds it and the others load its copy: the tiny
     preset's tokenizer is trained on the data, and every process must hold the same one."""
     init = out / INIT_DIR
@@ -177,8 +212,9 @@ def _build_model(cfg: TrainConfig, frame: pd.DataFrame, out: Path, dist: Distrib
     return model.to(device)
 
 
-def train_one_epoch(run: Run, net: torch.nn.Module, loader: DataLoader, class_weights: torch.Tensor | None,
-                    epoch: int) -> dict[str, float]:
+def train_one_epoch(
+    run: Run, net: torch.nn.Module, loader: DataLoader, class_weights: torch.Tensor | None, epoch: int
+) -> dict[str, float]:
     """One pass over this process's share of the train posts; the mean loss, rate and throughput."""
     cfg, device, state = run.cfg, run.device, run.state
     trainable = [p for p in run.model.parameters() if p.requires_grad]
@@ -205,11 +241,25 @@ def train_one_epoch(run: Run, net: torch.nn.Module, loader: DataLoader, class_we
         seen += len(rows)
         loss_sum += loss_value * len(rows)
         posts_per_s = seen * run.dist.world / (time.perf_counter() - started)
-        run.report(ProgressEvent("epoch", epoch=epoch + 1, epochs=cfg.epochs, done=step + 1, total=len(loader),
-                                 loss=loss_sum / seen, lr=lr, posts_per_s=posts_per_s))
+        run.report(
+            ProgressEvent(
+                "epoch",
+                epoch=epoch + 1,
+                epochs=cfg.epochs,
+                done=step + 1,
+                total=len(loader),
+                loss=loss_sum / seen,
+                lr=lr,
+                posts_per_s=posts_per_s,
+            )
+        )
     seconds = time.perf_counter() - started
-    return {"train_loss": loss_sum / max(seen, 1), "lr": lr, "train_seconds": seconds,
-            "posts_per_s": seen * run.dist.world / seconds}
+    return {
+        "train_loss": loss_sum / max(seen, 1),
+        "lr": lr,
+        "train_seconds": seconds,
+        "posts_per_s": seen * run.dist.world / seconds,
+    }
 
 
 def _end_epoch(run: Run, epoch: int, trained: dict[str, float], seconds: float) -> None:
@@ -221,18 +271,35 @@ def _end_epoch(run: Run, epoch: int, trained: dict[str, float], seconds: float) 
     if best:
         state["best_score"], state["best_epoch"] = scores["macro_f1"], epoch + 1
         replace_dir(out / CHECKPOINT_DIR, run.model.save_pretrained)
-    state["history"].append({
-        "epoch": epoch + 1, "train_loss": trained["train_loss"], "dev_loss": scores["loss"],
-        "dev_accuracy": scores["accuracy"], "dev_macro_f1": scores["macro_f1"],
-        "dev_weighted_f1": scores["weighted_f1"], "dev_positive_f1": scores["positive_f1"],
-        "lr": trained["lr"], "train_seconds": trained["train_seconds"], "seconds": seconds,
-        "posts_per_s": trained["posts_per_s"], "best": best,
-    })
+    state["history"].append(
+        {
+            "epoch": epoch + 1,
+            "train_loss": trained["train_loss"],
+            "dev_loss": scores["loss"],
+            "dev_accuracy": scores["accuracy"],
+            "dev_macro_f1": scores["macro_f1"],
+            "dev_weighted_f1": scores["weighted_f1"],
+            "dev_positive_f1": scores["positive_f1"],
+            "lr": trained["lr"],
+            "train_seconds": trained["train_seconds"],
+            "seconds": seconds,
+            "posts_per_s": trained["posts_per_s"],
+            "best": best,
+        }
+    )
     state["epoch"] = epoch + 1  # (the other processes' copy is only read by the NaN message)
     save_last(out / LAST_DIR, run.model, run.optimizer, state)
     write_text(out / HISTORY_FILE, "".join(json.dumps(h) + "\n" for h in state["history"]))
-    run.report(ProgressEvent("epoch_end", epoch=epoch + 1, epochs=run.cfg.epochs, done=epoch + 1,
-                             total=run.cfg.epochs, scores=state["history"][-1]))
+    run.report(
+        ProgressEvent(
+            "epoch_end",
+            epoch=epoch + 1,
+            epochs=run.cfg.epochs,
+            done=epoch + 1,
+            total=run.cfg.epochs,
+            scores=state["history"][-1],
+        )
+    )
 
 
 def learning_rate(cfg: TrainConfig, step: int, total: int) -> float:
@@ -252,9 +319,12 @@ def _stop_if_not_finite(run: Run, loss: float, epoch: int, step: int) -> None:
     if bad.item() == 0:
         return
     state, out = run.state, run.out
-    kept = (f"{out / CHECKPOINT_DIR} keeps epoch {state['best_epoch']} (the best so far) and "
-            f"{out / LAST_DIR} epoch {state['epoch']} for --resume" if state["best_epoch"] else
-            "no epoch had completed, so there is no checkpoint")
+    kept = (
+        f"{out / CHECKPOINT_DIR} keeps epoch {state['best_epoch']} (the best so far) and "
+        f"{out / LAST_DIR} epoch {state['epoch']} for --resume"
+        if state["best_epoch"]
+        else "no epoch had completed, so there is no checkpoint"
+    )
     raise TrainingError(
         f"the training loss is {loss} at epoch {epoch + 1}, step {step + 1}: stopped. {kept}. "
         "Try a lower --lr or --grad-clip in a new run."

@@ -7,7 +7,8 @@ which is the class the paper's single F1 figure is most likely reported for.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from sklearn.metrics import (
@@ -41,8 +42,7 @@ def roc_auc(y_true: np.ndarray, probabilities: np.ndarray) -> float | None:
         return None
     if classes == 2:
         return float(roc_auc_score(y_true == 0, probabilities[:, 0]))
-    return float(roc_auc_score(y_true, probabilities, multi_class="ovr", average="macro",
-                               labels=list(range(classes))))
+    return float(roc_auc_score(y_true, probabilities, multi_class="ovr", average="macro", labels=list(range(classes))))
 
 
 def classification_metrics(
@@ -54,9 +54,7 @@ def classification_metrics(
     probabilities = np.asarray(probabilities, dtype=float)
     y_pred = probabilities.argmax(axis=1)
     classes = list(range(len(label_names)))
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=classes, zero_division=0
-    )
+    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=classes, zero_division=0)
 
     def f1_of(average: str) -> float:
         return float(f1_score(y_true, y_pred, labels=classes, average=average, zero_division=0))

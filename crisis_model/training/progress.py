@@ -9,9 +9,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from tqdm.auto import tqdm
 
@@ -69,7 +70,8 @@ class TqdmProgress:
             tqdm.write(
                 f"epoch {event.epoch}/{event.epochs}: loss {s['train_loss']:.4f}, dev macro-F1 "
                 f"{s['dev_macro_f1']:.4f}, accuracy {s['dev_accuracy']:.4f}"
-                + (" (best)" if s["best"] else "") + f", {s['seconds']:.1f} s"
+                + (" (best)" if s["best"] else "")
+                + f", {s['seconds']:.1f} s"
             )
             return
         if event.stage == "features" and event.stats is not None:
@@ -85,10 +87,16 @@ class TqdmProgress:
         if key != self.key:
             self.close()
             label = {"epoch": f"epoch {event.epoch}/{event.epochs}", "eval": f"eval {event.split}"}.get(
-                event.stage, event.stage)
+                event.stage, event.stage
+            )
             run = f"[{event.run}] " if event.run else ""
-            self.bar = tqdm(total=event.total, desc=run + label, unit="post" if event.stage == "features" else "batch",
-                            leave=event.stage == "epoch", dynamic_ncols=True)
+            self.bar = tqdm(
+                total=event.total,
+                desc=run + label,
+                unit="post" if event.stage == "features" else "batch",
+                leave=event.stage == "epoch",
+                dynamic_ncols=True,
+            )
             self.key = key
         if event.loss is not None:
             self.bar.set_postfix(loss=f"{event.loss:.4f}", posts_s=f"{event.posts_per_s:.0f}", refresh=False)
@@ -107,5 +115,8 @@ def print_summary(run: Path, file=sys.stdout) -> None:
     metrics = json.loads((run / METRICS_FILE).read_text(encoding="utf-8"))
     for split, m in metrics.items():
         extra = f", positive-F1 {m['positive_f1']:.4f}" if m["positive_f1"] is not None else ""
-        print(f"{run} {split}: accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f}, "
-              f"weighted-F1 {m['weighted_f1']:.4f}{extra} ({m['posts']} posts)", file=file)
+        print(
+            f"{run} {split}: accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f}, "
+            f"weighted-F1 {m['weighted_f1']:.4f}{extra} ({m['posts']} posts)",
+            file=file,
+        )

@@ -24,8 +24,11 @@ def trainable_state(model: CrisisModel) -> dict[str, Tensor]:
     """Parameters that learn, and buffers (batch-norm statistics in full fine-tuning)."""
     learning = {name for name, p in model.named_parameters() if p.requires_grad}
     buffers = {name for name, _ in model.named_buffers()}
-    return {name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()
-            if name in learning or name in buffers}
+    return {
+        name: t.detach().cpu().contiguous()
+        for name, t in model.state_dict().items()
+        if name in learning or name in buffers
+    }
 
 
 def save_last(folder: Path, model: CrisisModel, optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:

@@ -35,8 +35,7 @@ def check_out(cfg: TrainConfig, marker: str = TRAIN_CONFIG_FILE) -> None:
             _check_same_run(cfg, load_train_config(out / TRAIN_CONFIG_FILE), out)
     elif not cfg.overwrite:
         raise TrainingError(
-            f"{out}: holds another run; choose a new --out, continue it with --resume, "
-            "or replace it with --overwrite"
+            f"{out}: holds another run; choose a new --out, continue it with --resume, or replace it with --overwrite"
         )
 
 
