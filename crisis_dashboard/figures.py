@@ -65,7 +65,7 @@ def wrap(text: str, width: int = 22) -> str:
 
 
 def layout(fig: go.Figure, height: int, **kwargs) -> go.Figure:
-    fig.updatelayout(height=height, margin=dict(l=10, r=10, t=40, b=10), font=FONT, template="plotly_white", **kwargs)
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), font=FONT, template="plotly_white", **kwargs)
     return fig
 
 
@@ -81,7 +81,7 @@ def posts_per_event(df: pd.DataFrame, title: str = "Posts per event") -> go.Figu
             go.Bar(x=names, y=table[False], name="text only", marker_color=TEXT_COLOR),
         ]
     )
-    fig.updatelayout(barmode="stack", legend=dict(orientation="h", y=-0.25, x=0))
+    fig.update_layout(barmode="stack", legend=dict(orientation="h", y=-0.25, x=0))
     fig.update_xaxes(tickangle=0)
     fig.update_yaxes(title="posts")
     return layout(fig, 360, title=title)
@@ -176,7 +176,7 @@ def ablation_bars(
         )
     if highlight is not None and str(highlight) in set(map(str, table[variant_column])):
         fig.add_annotation(x=str(highlight), y=1.0, yref="paper", text="this model", showarrow=False, yshift=8)
-    fig.updatelayout(barmode="group", legend=dict(orientation="h", y=-0.2, x=0))
+    fig.update_layout(barmode="group", legend=dict(orientation="h", y=-0.2, x=0))
     fig.update_xaxes(title="fusion variant")
     fig.update_yaxes(title="score")
     return layout(fig, 380, title=title)
@@ -202,7 +202,7 @@ def training_history(history: pd.DataFrame, title: str = "Training history") -> 
     fig.update_xaxes(title="epoch")
     fig.update_yaxes(title="loss", secondary_y=False)
     fig.update_yaxes(title="dev score", secondary_y=True)
-    fig.updatelayout(legend=dict(orientation="h", y=-0.25, x=0))
+    fig.update_layout(legend=dict(orientation="h", y=-0.25, x=0))
     return layout(fig, 340, title=title)
 
 
@@ -268,7 +268,7 @@ def routing_by_class(
         )
         fig.update_yaxes(autorange="reversed", row=k // columns + 1, col=k % columns + 1)
     layout(fig, 80 + 330 * rows, title=title)
-    fig.updatelayout(margin=dict(t=90))  # room for the title above the subplot titles
+    fig.update_layout(margin=dict(t=90))  # room for the title above the subplot titles
     return fig
 
 
@@ -297,5 +297,5 @@ def confidence_vs_text_weight(
         )
     fig.update_xaxes(range=[-0.02, 1.02], title="share taken from the words")
     fig.update_yaxes(range=[0, 1.02], title="confidence")
-    fig.updatelayout(legend=dict(orientation="h", y=-0.15, x=0))
+    fig.update_layout(legend=dict(orientation="h", y=-0.15, x=0))
     return layout(fig, 440, title=title)
