@@ -33,7 +33,7 @@ class TrainConfig:
     labels: str = "agreed"  # agreed | text | image annotations
     preset: str = "minilm"
     fusion: str = "full"
-    prompt: str = "task"  # a name in config.PROMPTS, or a template holding {text}
+    prompt: str | None = None  # a name in config.PROMPTS, a template holding {text}, or None: the preset's
     backbone_mode: str = "frozen"
     lora_rank: int = 8
     text_backbone: str | None = None  # overrides the preset's (a local folder or hub name)
@@ -76,7 +76,7 @@ def check_config(cfg: TrainConfig) -> None:
     for name, allowed in choices.items():
         if getattr(cfg, name) not in allowed:
             raise ConfigError(f"unknown {name} {getattr(cfg, name)!r}; choose one of {', '.join(allowed)}")
-    if cfg.prompt not in PROMPTS and "{text}" not in cfg.prompt:
+    if cfg.prompt is not None and cfg.prompt not in PROMPTS and "{text}" not in cfg.prompt:
         raise ConfigError(
             f"--prompt {cfg.prompt!r} is neither a prompt name ({', '.join(PROMPTS)}) nor a template holding {{text}}"
         )
@@ -102,11 +102,12 @@ def model_config(cfg: TrainConfig) -> CrisisConfig:
         task=cfg.task,
         label_names=list(get_task(cfg.task).label_names),
         fusion=cfg.fusion,
-        prompt=PROMPTS.get(cfg.prompt, cfg.prompt),
         backbone_mode=cfg.backbone_mode,
         lora_rank=cfg.lora_rank,
         dropout=cfg.dropout,
     )
+    if cfg.prompt is not None:
+        overrides["prompt"] = PROMPTS.get(cfg.prompt, cfg.prompt)
     if cfg.text_backbone is not None:
         overrides["text_backbone"] = cfg.text_backbone
     if cfg.hidden_size is not None:
