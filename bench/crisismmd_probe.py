@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
@@ -51,6 +52,7 @@ from crisis_model.data.normalise import leaked_train_posts, text_groups  # noqa:
 from crisis_model.training import DEFAULT_CACHE_DIR, TrainConfig  # noqa: E402
 from crisis_model.training.config import model_config  # noqa: E402
 from crisis_model.training.features import FeatureStore, compute_features  # noqa: E402
+from crisis_model.training.loop import learning_rate  # noqa: E402
 from crisis_model.training.metrics import classification_metrics  # noqa: E402
 
 C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
@@ -157,9 +159,9 @@ def cached_pooled(preset: str, frame: pd.DataFrame, cache_dir: str) -> np.ndarra
 
 def tuned_probe(
     make: Callable[[float], Any], grid: tuple[float, ...], x_train: Any, y_train: np.ndarray, groups: pd.Series
-) -> tuple[Any, float]:
+) -> tuple[Any, float, float]:
     """`make(C)` fitted on all of train, its C the one with the best macro F1 on a fifth of the train
-    posts held out for tuning (grouped by normalised text)."""
+    posts held out for tuning (grouped by normalised text); and that macro F1."""
     fit_rows, tune_rows = next(
         GroupShuffleSplit(n_splits=1, test_size=0.2, random_state=0).split(x_train, groups=groups)
     )
@@ -168,8 +170,9 @@ def tuned_probe(
         model = make(c).fit(x_train[fit_rows], y_train[fit_rows])
         return f1_score(y_train[tune_rows], model.predict(x_train[tune_rows]), average="macro")
 
-    best = max(grid, key=tuning_score)
-    return make(best).fit(x_train, y_train), best
+    scores = {c: tuning_score(c) for c in grid}
+    best = max(scores, key=scores.get)
+    return make(best).fit(x_train, y_train), best, scores[best]
 
 
 def logistic(c: float) -> Any:
@@ -193,8 +196,11 @@ def score(model: Any, x_dev: Any, y_dev: np.ndarray, label_names: list[str]) -> 
     return {m: metrics[m] for m in ("accuracy", "weighted_f1", "macro_f1")}
 
 
-def probe_rows(frame: pd.DataFrame, label_names: list[str], features: dict[str, np.ndarray]) -> list[dict[str, Any]]:
-    """Majority, TF-IDF, and a tuned logistic regression on each named feature matrix (rows of `frame`)."""
+def probe_rows(
+    frame: pd.DataFrame, label_names: list[str], features: dict[str, np.ndarray], head_like: bool = False
+) -> list[dict[str, Any]]:
+    """Majority, TF-IDF, and a tuned logistic regression on each named feature matrix (rows of
+    `frame`); with `head_like`, also one linear layer on each trained as the fusion head is."""
     index = {name: i for i, name in enumerate(label_names)}
     y = frame["label"].map(index).to_numpy()
     train, dev = (frame["split"] == "train").to_numpy(), (frame["split"] == "dev").to_numpy()
@@ -202,13 +208,58 @@ def probe_rows(frame: pd.DataFrame, label_names: list[str], features: dict[str, 
     majority = np.bincount(y[train], minlength=len(label_names)).argmax()
     rows = [{"features": "majority class", "C": None, **score_constant(majority, y[dev], label_names)}]
     texts = frame["text"].to_numpy()
-    model, c = tuned_probe(tfidf, TFIDF_C_GRID, texts[train], y[train], groups)
-    rows.append({"features": "TF-IDF 1-2-grams", "C": c, **score(model, texts[dev], y[dev], label_names)})
+    model, c, tuning = tuned_probe(tfidf, TFIDF_C_GRID, texts[train], y[train], groups)
+    rows.append(
+        {"features": "TF-IDF 1-2-grams", "C": c, "tuning": tuning, **score(model, texts[dev], y[dev], label_names)}
+    )
     for name, x in features.items():
-        model, c = tuned_probe(logistic, C_GRID, x[train], y[train], groups)
-        rows.append({"features": name, "C": c, **score(model, x[dev], y[dev], label_names)})
+        model, c, tuning = tuned_probe(logistic, C_GRID, x[train], y[train], groups)
+        rows.append({"features": name, "C": c, "tuning": tuning, **score(model, x[dev], y[dev], label_names)})
         print(f"  {rows[-1]}", flush=True)
+        if not head_like:
+            continue
+        for dropout, standardise in ((0.5, False), (0.0, False), (0.0, True)):
+            proba = head_like_linear(x[train], y[train], x[dev], len(label_names), dropout, standardise)
+            metrics = classification_metrics(y[dev], proba, label_names)
+            rows.append(
+                {
+                    "features": f"{name}: one linear layer trained as the head is (dropout {dropout}"
+                    + (", standardised)" if standardise else ")"),
+                    "C": None,
+                    **{m: metrics[m] for m in ("accuracy", "weighted_f1", "macro_f1")},
+                }
+            )
     return rows
+
+
+def head_like_linear(
+    x_train: np.ndarray, y_train: np.ndarray, x_dev: np.ndarray, classes: int, dropout: float, standardise: bool
+) -> np.ndarray:
+    """Dev probabilities of one linear layer on the pooled vector, trained as train.py trains the
+    fusion head (AdamW at its default rate and schedule, batch 32, 10 epochs, cross-entropy, seed 0):
+    what the head's optimisation alone gives, without its capsules, squash and GRU."""
+    cfg = TrainConfig(out="unused", data_root="unused")
+    if standardise:
+        scaler = StandardScaler().fit(x_train)
+        x_train, x_dev = scaler.transform(x_train), scaler.transform(x_dev)
+    torch.manual_seed(0)
+    layer = torch.nn.Sequential(torch.nn.Dropout(dropout), torch.nn.Linear(x_train.shape[1], classes))
+    optimizer = torch.optim.AdamW(layer.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    x, y = torch.tensor(x_train, dtype=torch.float32), torch.tensor(y_train)
+    steps_per_epoch = -(-len(x) // cfg.batch_size)
+    step = 0
+    for _ in range(cfg.epochs):
+        for batch in torch.randperm(len(x)).split(cfg.batch_size):
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(cfg, step, cfg.epochs * steps_per_epoch)
+            loss = F.cross_entropy(layer(x[batch]), y[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            step += 1
+    layer.eval()
+    with torch.no_grad():
+        return layer(torch.tensor(x_dev, dtype=torch.float32)).softmax(-1).numpy()
 
 
 def score_constant(label: int, y_dev: np.ndarray, label_names: list[str]) -> dict[str, float]:
@@ -220,13 +271,15 @@ def markdown(rows: list[dict[str, Any]], command: str, posts: str) -> str:
     lines = [
         f"`{command}` ({posts})",
         "",
-        "| features | C (tuned on train) | dev accuracy | dev weighted F1 | dev macro F1 |",
-        "|---|---|---|---|---|",
+        "| features | C | train-held-out macro F1 (chooses C) | dev accuracy | dev weighted F1 | dev macro F1 |",
+        "|---|---|---|---|---|---|",
     ]
     for row in rows:
         c = "-" if row["C"] is None else f"{row['C']:g}"
+        tuning = "-" if row.get("tuning") is None else f"{row['tuning']:.3f}"
         lines.append(
-            f"| {row['features']} | {c} | {row['accuracy']:.3f} | {row['weighted_f1']:.3f} | {row['macro_f1']:.3f} |"
+            f"| {row['features']} | {c} | {tuning} | {row['accuracy']:.3f} | {row['weighted_f1']:.3f} "
+            f"| {row['macro_f1']:.3f} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -243,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         help="instead: every SmolLM2 layer and pooling, on N train tweets (a sample) and the dev posts",
     )
     parser.add_argument("--layers", type=int, nargs="+", default=list(range(0, 31, 3)), help="sweep: layers to probe")
+    parser.add_argument("--poolings", nargs="+", default=list(READERS["smollm2"][2]), help="sweep: poolings to probe")
     parser.add_argument("--presets", nargs="+", default=["minilm", "offline"], help="readers of the full rows")
     parser.add_argument(
         "--threads", type=int, default=1, help="torch CPU threads (%(default)s: robust on a busy machine)"
@@ -260,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = frame["text"].map(row_of).to_numpy()
         features = {
             f"SmolLM2 layer {layer}, {pooling} pooling": pooled[pooling][rows, layer].astype(np.float32)
-            for pooling in READERS["smollm2"][2]
+            for pooling in args.poolings
             for layer in args.layers
         }
     else:
@@ -268,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     label_names = list(get_task(args.task).label_names)
     counts = frame["split"].value_counts().to_dict()
     posts = f"{args.task}, agreed labels: {counts.get('train', 0):,} train tweets, {counts.get('dev', 0):,} dev posts"
-    table = markdown(probe_rows(frame, label_names, features), command, posts)
+    table = markdown(probe_rows(frame, label_names, features, head_like=not args.sweep), command, posts)
     print(table)
     return 0
 

@@ -65,8 +65,9 @@ def build_cnn(name: str, pretrained: bool) -> torchvision.models.ResNet | Effici
         raise BackboneUnavailableError(
             f"ImageNet weights for {name} are not in the torch hub cache "
             f"({torch.hub.get_dir()}/checkpoints) and download.pytorch.org cannot be reached "
-            "(offline?). Copy the file there, or build without weights (image_pretrained=False, "
-            "as the 'minilm' and 'tiny' presets do)."
+            "(offline?). Copy the file there, read photos with EfficientNet-Lite0, whose weights ship in a "
+            "package (image_backbone='efficientnet-lite0', as the 'offline' and 'minilm' presets do), or "
+            "build without weights (image_pretrained=False, as the 'tiny' preset does)."
         )
     return factory(weights=weights)
 

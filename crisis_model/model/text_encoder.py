@@ -118,8 +118,8 @@ def load_pretrained_text(name: str, layers: int | None = None) -> tuple[nn.Modul
                 raise BackboneUnavailableError(
                     f"Text backbone {name!r} is not in the local Hugging Face cache and "
                     "huggingface.co cannot be reached (offline?). Pass a local folder that holds "
-                    "the model (--text-backbone /path/to/model), or use the 'minilm' or 'tiny' "
-                    "preset, which work offline."
+                    "the model (--text-backbone /path/to/model), or use the 'offline', 'minilm' or "
+                    "'tiny' preset, which work offline."
                 ) from None
     if layers is None:
         return AutoModel.from_pretrained(source), load_tokenizer(source)
