@@ -2,12 +2,13 @@
 
     python bench/crisismmd_probe.py                        # informative, agreed labels, dev split
     python bench/crisismmd_probe.py --task humanitarian
-    python bench/crisismmd_probe.py --quick                # 1,500 train tweets: for exploring
+    python bench/crisismmd_probe.py --sweep 2000           # every SmolLM2 layer and pooling, 2,000 train tweets
+    python bench/crisismmd_probe.py --split test           # a folder that holds the test split
 
 Every row is a logistic regression (standardised features) trained on the train tweets (one row
 per tweet; train posts whose normalised text is also a dev post's dropped), its C chosen on a
 fifth of the train tweets held out for tuning (grouped by normalised text), then refitted on all
-train tweets and scored once on dev: dev is never used to choose anything. Beside the readers:
+train tweets and scored once on dev (or `--split test`): it chooses nothing. Beside the readers:
 the majority class and TF-IDF (1-2-grams, sublinear tf, links removed).
 
 SmolLM2-135M reads each post behind the `task` prompt; every layer's token states (after the
@@ -65,14 +66,14 @@ CHUNK = 256  # texts per cache file: an interrupted extraction resumes where it 
 LINK = re.compile(r"https?://\S+")
 
 
-def load_posts(data_root: str, task: str) -> pd.DataFrame:
-    """The task's agreed-label posts: train (one row per tweet, leaked texts dropped) and dev."""
+def load_posts(data_root: str, task: str, split: str = "dev") -> pd.DataFrame:
+    """The task's agreed-label posts: train (one row per tweet, leaked texts dropped) and `split`."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MissingImagesWarning)  # no image in ../shared, by design
         frame = load_crisismmd(data_root, task, "agreed")
     frame = frame[~leaked_train_posts(frame)]
     train = frame[frame["split"] == "train"].drop_duplicates("tweet_id")  # a tweet's pairs share its text
-    return pd.concat([train, frame[frame["split"] == "dev"]], ignore_index=True)
+    return pd.concat([train, frame[frame["split"] == split]], ignore_index=True)
 
 
 # --------------------------------------------------------------------------- features
@@ -203,7 +204,8 @@ def probe_rows(
     `frame`); with `head_like`, also one linear layer on each trained as the fusion head is."""
     index = {name: i for i, name in enumerate(label_names)}
     y = frame["label"].map(index).to_numpy()
-    train, dev = (frame["split"] == "train").to_numpy(), (frame["split"] == "dev").to_numpy()
+    train = (frame["split"] == "train").to_numpy()
+    dev = ~train  # the one split scored: dev, or test where the folder has it
     groups = text_groups(frame[train])
     majority = np.bincount(y[train], minlength=len(label_names)).argmax()
     rows = [{"features": "majority class", "C": None, **score_constant(majority, y[dev], label_names)}]
@@ -267,11 +269,12 @@ def score_constant(label: int, y_dev: np.ndarray, label_names: list[str]) -> dic
     return {m: metrics[m] for m in ("accuracy", "weighted_f1", "macro_f1")}
 
 
-def markdown(rows: list[dict[str, Any]], command: str, posts: str) -> str:
+def markdown(rows: list[dict[str, Any]], command: str, posts: str, split: str) -> str:
     lines = [
         f"`{command}` ({posts})",
         "",
-        "| features | C | train-held-out macro F1 (chooses C) | dev accuracy | dev weighted F1 | dev macro F1 |",
+        f"| features | C | train-held-out macro F1 (chooses C) | {split} accuracy | {split} weighted F1 "
+        f"| {split} macro F1 |",
         "|---|---|---|---|---|---|",
     ]
     for row in rows:
@@ -288,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-root", default="../shared/crisismmd", help="a CrisisMMD v2.0 folder")
     parser.add_argument("--task", default="informative", choices=("informative", "humanitarian"))
+    parser.add_argument("--split", default="dev", choices=("dev", "test"), help="the split scored (%(default)s)")
     parser.add_argument("--cache-dir", default=DEFAULT_CACHE_DIR, help="where features are kept (%(default)s)")
     parser.add_argument(
         "--sweep",
@@ -304,10 +308,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     command = "python bench/crisismmd_probe.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    frame = load_posts(args.data_root, args.task)
+    frame = load_posts(args.data_root, args.task, args.split)
     if args.sweep:
         train = frame[frame["split"] == "train"].sample(n=args.sweep, random_state=0)
-        frame = pd.concat([train, frame[frame["split"] == "dev"]], ignore_index=True)
+        frame = pd.concat([train, frame[frame["split"] == args.split]], ignore_index=True)
         texts = sorted(set(frame["text"]))
         pooled = reader_features("smollm2", texts, Path(args.cache_dir))
         row_of = {t: i for i, t in enumerate(texts)}
@@ -321,8 +325,11 @@ def main(argv: list[str] | None = None) -> int:
         features = {f"`{p}` preset's pooled vector": cached_pooled(p, frame, args.cache_dir) for p in args.presets}
     label_names = list(get_task(args.task).label_names)
     counts = frame["split"].value_counts().to_dict()
-    posts = f"{args.task}, agreed labels: {counts.get('train', 0):,} train tweets, {counts.get('dev', 0):,} dev posts"
-    table = markdown(probe_rows(frame, label_names, features, head_like=not args.sweep), command, posts)
+    posts = (
+        f"{args.task}, agreed labels: {counts.get('train', 0):,} train tweets, "
+        f"{counts.get(args.split, 0):,} {args.split} posts"
+    )
+    table = markdown(probe_rows(frame, label_names, features, head_like=not args.sweep), command, posts, args.split)
     print(table)
     return 0
 

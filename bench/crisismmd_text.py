@@ -9,7 +9,9 @@ post takes the model's no-image path: `full` is the full fusion reading text onl
 text-only variant. Each row is one train.py configuration (its command is in the row) run with
 each seed; it reports dev accuracy, weighted F1 and macro F1 at the last epoch (nothing chosen on
 dev) and at the epoch train.py keeps in checkpoint/ (the best dev macro F1: chosen on dev, so
-optimistic), the seconds an epoch takes, and the minutes the first run spent on features. The
+optimistic), the seconds an epoch takes, and the seconds the first run spent on features (computing
+or reading them from the cache). Pointed at a folder that holds the test split, `rows.jsonl` also
+holds each seed's test scores of the kept epoch. The
 frozen readers' outputs are cached (.crisislens/features): only the first run of a reader spends
 minutes on them. The linear probes and baselines on the same posts: bench/crisismmd_probe.py.
 """
@@ -63,9 +65,11 @@ def run_seeds(base: TrainConfig, seeds: list[int]) -> dict[str, Any]:
         history = [json.loads(line) for line in (run / HISTORY_FILE).read_text().splitlines()]
         best = json.loads((run / METRICS_FILE).read_text())["dev"]
         last = history[-1]
+        test = json.loads((run / METRICS_FILE).read_text()).get("test")
         per_seed.append(
             {
                 "seed": seed,
+                "test": {m: test[m] for m in METRICS} if test else None,
                 "last": {m: last[f"dev_{m}"] for m in METRICS},
                 "best": {m: best[m] for m in METRICS},
                 "best_epoch": [h["epoch"] for h in history if h["best"]][-1],
@@ -85,7 +89,7 @@ def _mean_std(values: list[float]) -> str:
 def markdown(rows: list[dict[str, Any]]) -> str:
     header = (
         "| train.py command | seeds | last epoch: acc / wF1 / mF1 | dev-chosen epoch: acc / wF1 / mF1 "
-        "| s/epoch | features (first run) |"
+        "| s/epoch | features, first seed (computed or cached) |"
     )
     lines = [header, "|---|---|---|---|---|---|"]
     for row in rows:

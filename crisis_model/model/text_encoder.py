@@ -124,13 +124,17 @@ def load_pretrained_text(name: str, layers: int | None = None) -> tuple[nn.Modul
     if layers is None:
         return AutoModel.from_pretrained(source), load_tokenizer(source)
     # The weights of the layers left out stay unread; transformers would list each as unexpected.
+    # (A filter, not a higher level: transformers runs other checks when its logger's level is set.)
     loader_log = logging.getLogger("transformers.modeling_utils")
-    level = loader_log.level
-    loader_log.setLevel(logging.ERROR)
+
+    def errors_only(record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR
+
+    loader_log.addFilter(errors_only)
     try:
         backbone = AutoModel.from_pretrained(source, num_hidden_layers=layers)
     finally:
-        loader_log.setLevel(level)
+        loader_log.removeFilter(errors_only)
     return backbone, load_tokenizer(source)
 
 
