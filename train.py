@@ -212,6 +212,25 @@ def _add_optimisation_options(parser: argparse.ArgumentParser, default: Callable
         default=default("class_weights"),
         help="weigh the loss by inverse class frequency",
     )
+    opt.add_argument(
+        "--aux-weight",
+        type=float,
+        default=default("aux_weight"),
+        help="weight of the auxiliary losses of the words-only and photo-only heads, which keep both "
+        "modalities informative; 0 turns them off (default %(default)s)",
+    )
+    opt.add_argument(
+        "--gate-entropy-weight",
+        type=float,
+        default=default("gate_entropy_weight"),
+        help="bonus for a gate that does not put all its weight on one modality; 0 turns it off (default %(default)s)",
+    )
+    opt.add_argument(
+        "--modality-dropout",
+        type=float,
+        default=default("modality_dropout"),
+        help="chance that a training post's photo is hidden for a step (default %(default)s)",
+    )
     opt.add_argument("--seed", type=int, default=default("seed"), help="(default %(default)s)")
 
 

@@ -16,9 +16,14 @@ from typing import Any
 from crisis_model.errors import CheckpointError, ConfigError
 
 FUSIONS = ("full", "attention", "concat", "text", "image")
-"""Ablation ladder: full = attention + modality gate + dynamic routing; attention = the same
-without routing; concat = pooled text and image capsules, no attention, no gate; text / image =
-one modality only."""
+"""Ablation ladder: full = text, photo and joint (cross-attention) evidence, weighted by a gate,
+combined by dynamic routing; attention = the same without routing; concat = text and photo
+evidence side by side, no cross-attention, no gate; text / image = one modality only."""
+
+FUSION_VERSION = 2
+"""The fusion head's architecture version, saved in every checkpoint. 2: each modality's evidence
+and the gate come from its own summary, the cross-attention's from a joint group (1: the gate read
+both streams after cross-attention, so its weights said little about the decision)."""
 
 BACKBONE_MODES = ("frozen", "lora", "full")
 
@@ -35,6 +40,7 @@ class CrisisConfig:
     # what is predicted
     task: str = "informative"
     label_names: list[str] = field(default_factory=lambda: ["informative", "not_informative"])
+    requires_image: bool = False  # the task is judged from the photo (damage): no answer without one
 
     # text branch: a Hugging Face model name or local folder, or "tiny-gpt2" (built from config)
     text_backbone: str = "gpt2"
@@ -65,6 +71,7 @@ class CrisisConfig:
     dropout: float = 0.5
 
     preset: str = "custom"
+    fusion_version: int = FUSION_VERSION
 
     def __post_init__(self) -> None:
         if self.fusion not in FUSIONS:
@@ -97,6 +104,11 @@ class CrisisConfig:
         unknown = sorted(set(values) - known)
         if unknown:
             raise CheckpointError(f"{source}: unknown config keys {unknown}.")
+        if values.get("fusion_version", 1) != FUSION_VERSION:
+            raise CheckpointError(
+                f"{source}: made by an older CrisisLens (fusion version {values.get('fusion_version', 1)}; this one "
+                f"reads {FUSION_VERSION}). Train the model again with train.py."
+            )
         preset = values.get("preset", "custom")
         if preset not in (*PRESETS, "custom"):
             raise CheckpointError(f"{source}: unknown preset {preset!r}; known presets are {sorted(PRESETS)}.")
@@ -130,7 +142,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         text_backbone="tiny-gpt2",
         image_backbone="tiny-resnet",
         image_pretrained=False,
-        max_text_tokens=64,
+        max_text_tokens=96,
+        # a random LM's last token carries little of the post: its own tokens' mean carries more
+        text_pooling="mean",
         hidden_size=64,
         attention_heads=4,
         capsules_per_modality=4,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from torch import Tensor
 
@@ -13,9 +13,10 @@ class CrisisOutput:
 
     logits: Tensor  # (B, num_labels)
     probabilities: Tensor  # (B, num_labels)
-    modality_weights: Tensor  # (B, 2): text, image; sums to 1
+    modality_weights: Tensor  # (B, 3): the weights of the text, image and joint evidence; sum to 1
     capsule_lengths: Tensor  # (B, S): length of each capsule the GRU reads
     has_image: Tensor  # (B,) bool: what the model saw
     token_to_region: Tensor | None = None  # (B, L, 49): each token's attention over the regions
     region_to_token: Tensor | None = None  # (B, 49, L); None for a batch without photos
     routing_coefficients: Tensor | None = None  # (B, I, J), sums to 1 over j
+    aux_logits: dict[str, Tensor] = field(default_factory=dict)  # "text", "image": (B, num_labels), for training
