@@ -213,17 +213,17 @@ def _add_optimisation_options(parser: argparse.ArgumentParser, default: Callable
         help="weigh the loss by inverse class frequency",
     )
     opt.add_argument(
-        "--aux-weight",
+        "--vote-weight",
         type=float,
-        default=default("aux_weight"),
-        help="weight of the auxiliary losses of the words-only and photo-only heads, which keep both "
-        "modalities informative; 0 turns them off (default %(default)s)",
+        default=default("vote_weight"),
+        help="weight of each evidence group's vote (words, photo, both) trained on its own, which keeps "
+        "every modality informative; 0 turns it off (default %(default)s)",
     )
     opt.add_argument(
         "--gate-entropy-weight",
         type=float,
         default=default("gate_entropy_weight"),
-        help="bonus for a gate that does not put all its weight on one modality; 0 turns it off (default %(default)s)",
+        help="bonus for a gate that does not put all its weight on one vote; 0 turns it off (default %(default)s)",
     )
     opt.add_argument(
         "--modality-dropout",

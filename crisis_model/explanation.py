@@ -31,11 +31,16 @@ class Explanation:
     modality_weights: dict[str, float]  # {"text", "image", "joint"}: the gate's weights, summing to 1
     capsule_lengths: np.ndarray  # (S,) length of each capsule the classifier's GRU reads
     has_image: bool
+    # each evidence group's own vote: label -> probability; the answer is their weighted mean
+    votes: dict[str, dict[str, float]] = field(default_factory=dict)
     words: list[str] = field(default_factory=list)  # the post's own words (links and @mentions left out)
     word_tokens: list[list[int]] = field(default_factory=list)  # each word's positions in `tokens`
     # how much the answer's probability falls when the post is scored again without its words (the
     # prompt alone) or without its photo; None where not measured or not applicable
     reliance: dict[str, float | None] | None = None
+    # with the reliance, for a post with a photo: how much the answer's probability falls when each of
+    # the 49 regions is replaced by the photo's average region (what in the photo mattered)
+    region_importance: np.ndarray | None = None
     token_to_region: np.ndarray | None = None  # (tokens, 49): each token's attention over regions
     region_to_token: np.ndarray | None = None  # (49, tokens): each region's attention over the post's tokens
     routing_coefficients: np.ndarray | None = None  # (primary, fused) capsules; rows sum to 1

@@ -29,7 +29,9 @@ from crisis_model.errors import CrisisLensError, ImageError
 from crisis_model.explanation import Explanation, post_words
 from crisis_model.model import CrisisModel, CrisisOutput
 from crisis_model.model.fusion import GROUPS, evidence_groups
+from crisis_model.model.image_encoder import REGIONS
 from crisis_model.model.modeling import TEXT_INPUTS, clean_text
+from crisis_model.model.text_encoder import TextFeatures
 
 ImageSource = str | Path | bytes | Image.Image
 
@@ -210,7 +212,7 @@ def predict(
     if cfg.uses_text:
         encoded = _tokenize_all(model, [p.text for p in posts])
         order = _scoring_order(encoded["attention_mask"].sum(dim=1), batch_size)
-        prompt_alone = model.tokenize([""]) if reliance else None
+        prompt_alone = _prompt_alone(model) if reliance else None
     batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
     autocast = (
         (lambda: torch.autocast(model.device.type, dtype=autocast_dtype))
@@ -231,8 +233,9 @@ def predict(
                         raise _nothing_to_analyse(cfg, i, not clean_text(posts[i].text), pixels is not None)
                 inputs, tokens = _batch_inputs(model, batch, [pixels for pixels, _ in decoded], encoded)
                 with autocast():
-                    out = _on_cpu(model(**inputs))  # once per batch, not one transfer per post and output
-                    without = _without(model, inputs, prompt_alone) if reliance else {}
+                    read = model.read(**inputs)  # the readers once; the interventions rerun the head alone
+                    out = _on_cpu(model(**read))  # once per batch, not one transfer per post and output
+                    without = _without(model, read, out["probabilities"], prompt_alone) if reliance else {}
                 for j, (i, (_, warnings)) in enumerate(zip(batch, decoded)):
                     words = _words(encoded, i, len(tokens[j]), cfg.prompt)
                     if encoded is not None and encoded["shortened"][i]:
@@ -265,19 +268,39 @@ def _batch_inputs(
     return inputs, tokens
 
 
-def _without(model: CrisisModel, inputs: dict[str, Any], prompt_alone: dict[str, Any] | None) -> dict[str, np.ndarray]:
-    """The batch's probabilities when scored again without the photo, and without the words (the
-    prompt alone); a variant the model cannot tell from the original is left out."""
-    probabilities = {}
-    if model.config.uses_image and bool(inputs["has_image"].any()):
-        no_photo = {k: v for k, v in inputs.items() if k != "pixel_values"}
-        no_photo["has_image"] = torch.zeros_like(inputs["has_image"])
-        probabilities["photo"] = model(**no_photo).probabilities.float().cpu().numpy()
+def _prompt_alone(model: CrisisModel) -> TextFeatures:
+    """The text reader's features of a post without words: the prompt alone."""
+    encoded = model.tokenize([""])
+    return model.text_encoder(*(encoded[key].to(model.device) for key in TEXT_INPUTS))
+
+
+def _without(
+    model: CrisisModel, read: dict[str, Any], probabilities: np.ndarray, prompt_alone: TextFeatures | None
+) -> dict[str, np.ndarray]:
+    """The batch's probabilities scored again without the photo ("photo", (B, K)), without the words
+    (the prompt alone: "words", (B, K)), and (posts with a photo) with each of the photo's regions
+    replaced by the photo's average region ("regions", (B, 49, K), NaN for posts without a photo).
+    The readers' outputs are reused: only the head runs again."""
+    has_image = read["has_image"]
+    rows = has_image.shape[0]
+    result: dict[str, np.ndarray] = {}
     if prompt_alone is not None:
-        rows = inputs["has_image"].shape[0]
-        no_words = {**inputs, **{k: prompt_alone[k].to(model.device).expand(rows, -1) for k in TEXT_INPUTS}}
-        probabilities["words"] = model(**no_words).probabilities.float().cpu().numpy()
-    return probabilities
+        no_words = {**read, "text_features": prompt_alone.select(torch.zeros(rows, dtype=torch.long))}
+        result["words"] = model(**no_words).probabilities.float().cpu().numpy()
+    if read["region_states"] is None:
+        return result
+    result["photo"] = model(**{**read, "has_image": torch.zeros_like(has_image)}).probabilities.float().cpu().numpy()
+    regions = np.full((rows, REGIONS, probabilities.shape[1]), np.nan, dtype=np.float32)
+    eye = torch.eye(REGIONS, dtype=torch.bool, device=has_image.device)[:, :, None]
+    for i in torch.nonzero(has_image).flatten().tolist():  # 49 copies of the post, one region hidden in each
+        states = read["region_states"][i]
+        hidden = torch.where(eye, states.mean(dim=0), states)  # (49, 49, C)
+        copies = {"has_image": has_image.new_ones(REGIONS), "region_states": hidden}
+        if read["text_features"] is not None:
+            copies["text_features"] = read["text_features"].select(torch.full((REGIONS,), i, dtype=torch.long))
+        regions[i] = model(**copies).probabilities.float().cpu().numpy()
+    result["regions"] = regions
+    return result
 
 
 def _words(encoded: dict[str, Any] | None, i: int, length: int, prompt: str) -> tuple[list[str], list[list[int]]]:
@@ -287,13 +310,16 @@ def _words(encoded: dict[str, Any] | None, i: int, length: int, prompt: str) -> 
     return post_words(encoded["posts"][i], offsets, prompt.index("{text}"))
 
 
-def _on_cpu(out: CrisisOutput) -> dict[str, np.ndarray | None]:
-    """The batch's outputs as float32 numpy arrays on the CPU (None where the model gave none)."""
-    return {
+def _on_cpu(out: CrisisOutput) -> dict[str, Any]:
+    """The batch's outputs as float32 numpy arrays on the CPU (None where the model gave none), and
+    each evidence group's vote as probabilities under "votes"."""
+    arrays: dict[str, Any] = {
         f.name: None if getattr(out, f.name) is None else getattr(out, f.name).detach().float().cpu().numpy()
         for f in dataclasses.fields(out)
-        if f.name != "aux_logits"  # a training signal, not part of the answer
+        if f.name != "vote_logits"
     }
+    arrays["votes"] = {g: logits.detach().float().softmax(-1).cpu().numpy() for g, logits in out.vote_logits.items()}
+    return arrays
 
 
 def _prediction(
@@ -317,21 +343,24 @@ def _prediction(
         token_to_region = out["token_to_region"][i, :n].copy()
         region_to_token = out["region_to_token"][i, :, :n].copy()
     routing = out["routing_coefficients"]
-    reliance = None
+    reliance = region_importance = None
     if without:
         reliance = {"words": None, "photo": None}
         if "words" in without:
             reliance["words"] = probs[best] - float(without["words"][i, best])
         if "photo" in without and has_image:
             reliance["photo"] = probs[best] - float(without["photo"][i, best])
+            region_importance = probs[best] - without["regions"][i, :, best]
     explanation = Explanation(
         tokens=tokens,
         modality_weights=dict(zip(GROUPS, out["modality_weights"][i].tolist())),
+        votes={g: dict(zip(cfg.label_names, p[i].tolist())) for g, p in out["votes"].items()},
         capsule_lengths=out["capsule_lengths"][i].copy(),
         has_image=has_image,
         words=words[0],
         word_tokens=words[1],
         reliance=reliance,
+        region_importance=region_importance,
         token_to_region=token_to_region,
         region_to_token=region_to_token,
         routing_coefficients=routing[i].copy() if routing is not None else None,

@@ -65,11 +65,14 @@ def test_full_model_output_shapes_and_invariants() -> None:
     # c_ij is a softmax over the output capsules j
     assert torch.allclose(out.routing_coefficients.sum(-1), torch.ones(4, primary), atol=1e-5)
     assert torch.allclose(out.modality_weights.sum(-1), torch.ones(4), atol=1e-5)
-    assert out.capsule_lengths.shape == (4, cfg.fused_capsules)
+    assert out.capsule_lengths.shape == (4, 3 * cfg.fused_capsules)  # each group's fused capsules
     assert bool((out.capsule_lengths < 1).all())  # squashed
     # the post without an image puts all its weight on the text
     assert out.modality_weights[1].tolist() == [1.0, 0.0, 0.0]
-    assert set(out.aux_logits) == {"text", "image"} and out.aux_logits["text"].shape == (4, 2)
+    assert set(out.vote_logits) == {"text", "image", "joint"} and out.vote_logits["text"].shape == (4, 2)
+    # the answer is the gate's weighted mean of the votes
+    votes = torch.stack([out.vote_logits[g].softmax(-1) for g in ("text", "image", "joint")], dim=1)
+    assert torch.allclose((out.modality_weights[:, :, None] * votes).sum(1), out.probabilities, atol=1e-5)
     # attention rows are distributions
     assert torch.allclose(out.token_to_region.sum(-1), torch.ones(4, length), atol=1e-5)
 
@@ -366,6 +369,9 @@ def test_reliance_is_the_fall_of_the_answers_probability_without_words_or_photo(
     )
     assert isinstance(with_photo.explanation.reliance["words"], float)
     assert text_only.explanation.reliance["photo"] is None  # no photo to remove
+    importance = with_photo.explanation.region_importance  # each region hidden in turn
+    assert importance.shape == (49,) and np.isfinite(importance).all()
+    assert text_only.explanation.region_importance is None
     assert predict(model, [{"text": TINY_TEXTS[2]}])[0].explanation.reliance is None  # opt-in
 
 

@@ -1,5 +1,5 @@
-"""The fusion head: evidence from the words, the photo and the two read together, weighted by a
-gate and combined by dynamic routing.
+"""The fusion head: evidence from the words, the photo and the two read together, each routed
+and classified, and the three votes weighed by a gate.
 
 The paper names contextual attention and dynamic routing but leaves them open; this is the
 design the project fixed (FUSION_VERSION 2):
@@ -10,16 +10,18 @@ design the project fixed (FUSION_VERSION 2):
 2. Contextual attention: the post's tokens attend over the photo's regions and the regions over
    the post's tokens. What it adds is summarised as a third, *joint* evidence group; it never
    flows back into the words' or the photo's own summary.
-3. A gate reads the three summaries and weighs the three groups (softmax: text, image, joint);
-   a post without a photo puts all its weight on the words.
-4. Primary capsules are built from each group's summary, scaled by its weight, and routed by
-   agreement (Sabour et al. 2017) to J fused capsules.
-5. Fully connected layers (dropout) and a GRU read the capsule sequence; a linear layer classifies.
-6. Two auxiliary heads classify from the words' and the photo's summary alone. Training adds
-   their losses and a bonus for an undecided gate (crisis_model.training.loss), so that neither
-   stream starves while the other one fits the labels.
+3. Each evidence group becomes primary capsules, routed by agreement (Sabour et al. 2017) to J
+   fused capsules, which fully connected layers (dropout), a GRU and a linear layer read into
+   that group's vote: a probability for each class. The three groups share the FC, GRU and linear
+   layers; each has its own capsules and routing.
+4. A gate reads the three summaries and weighs the votes (softmax: text, image, joint); the
+   answer is the weighted mean of the votes, so a weight says exactly how much a group's vote
+   counted. A post without a photo has only the words' vote.
+5. Training adds each vote's own cross-entropy (crisis_model.training.loss), so that no group
+   starves while another fits the labels.
 
-The ablations of the paper's table switch steps off (`CrisisConfig.fusion`).
+The ablations of the paper's table switch steps off (`CrisisConfig.fusion`): without attention
+there is no joint group and no gate (the words' and the photo's votes count half each).
 """
 
 from __future__ import annotations
@@ -97,13 +99,16 @@ class ContextualAttention(nn.Module):
 
 
 class FusionHead(nn.Module):
-    """Everything after the readers: from token states and region vectors to logits."""
+    """Everything after the readers: from token states and region vectors to the weighted votes."""
 
     def __init__(self, config: CrisisConfig, text_dim: int, image_dim: int, regions: int) -> None:
         super().__init__()
         self.config = config
         width, caps, cap_dim = config.hidden_size, config.capsules_per_modality, config.capsule_dim
         self.text_proj = nn.Sequential(nn.Linear(text_dim, width), nn.LayerNorm(width))
+        # A frozen CNN's region vectors can all point nearly the same way (a random one's do): each
+        # feature is standardised over the photos seen in training before it is projected.
+        self.image_norm = nn.BatchNorm1d(image_dim)
         self.image_proj = nn.Sequential(nn.Linear(image_dim, width), nn.LayerNorm(width))
         # Stands in for the regions of a post without an image (learned, not zeros); its weight is 0.
         self.no_image_regions = nn.Parameter(torch.randn(regions, width) * 0.02)
@@ -118,10 +123,13 @@ class FusionHead(nn.Module):
             else None
         )
         self.capsules = nn.ModuleDict({g: nn.Linear(width, caps * cap_dim) for g in self.groups})
-        self.aux = nn.ModuleDict({g: nn.Linear(width, config.num_labels) for g in self.groups if g != "joint"})
-        in_capsules = caps * len(self.groups)
         self.routing = (
-            DynamicRouting(in_capsules, config.fused_capsules, cap_dim, config.routing_iterations)
+            nn.ModuleDict(
+                {
+                    g: DynamicRouting(caps, config.fused_capsules, cap_dim, config.routing_iterations)
+                    for g in self.groups
+                }
+            )
             if config.fusion == "full"
             else None
         )
@@ -147,7 +155,7 @@ class FusionHead(nn.Module):
         if self.config.uses_image:
             regions = self.no_image_regions.expand(batch, -1, -1)
             if region_states is not None and bool(has_image.any()):
-                regions = torch.where(has_image[:, None, None], self.image_proj(region_states), regions)
+                regions = torch.where(has_image[:, None, None], self._project_photos(region_states, has_image), regions)
             summaries["image"] = regions.mean(dim=1)
 
         token_to_region = region_to_token = None
@@ -155,40 +163,53 @@ class FusionHead(nn.Module):
             tokens = self.text_proj(token_states)
             own = torch.where(post_mask.any(dim=1, keepdim=True), post_mask, torch.ones_like(post_mask))
             summaries["joint"], token_to_region, region_to_token = self.attention(tokens, own, regions)
-        elif self.attention is not None:  # no photo in the batch: the joint evidence has weight 0 anyway
+        elif self.attention is not None:  # no photo in the batch: the joint vote has weight 0 anyway
             summaries["joint"] = torch.zeros_like(summaries["text"])
 
         weights = self._weights(summaries, has_image)
-        capsules = [
-            self._primary(self.capsules[g], summaries[g]) * weights[:, GROUPS.index(g), None, None] for g in self.groups
-        ]
-        sequence = torch.cat(capsules, dim=1)  # (B, I, d) primary capsules
-        routing = None
-        if self.routing is not None:
-            sequence, routing = self.routing(sequence)  # (B, J, d) fused capsules
-
-        hidden, _ = self.rnn(self.fc(sequence))
-        logits = self.classifier(hidden[:, -1])
+        votes = {g: self._vote(g, summaries[g]) for g in self.groups}
+        probabilities = sum(
+            weights[:, GROUPS.index(g), None] * votes[g][0].float().softmax(dim=-1) for g in self.groups
+        )
         return CrisisOutput(
-            logits=logits,
-            probabilities=logits.float().softmax(dim=-1),
+            logits=probabilities.clamp_min(1e-12).log(),  # the weighted votes, as logits
+            probabilities=probabilities,
             modality_weights=weights,
-            capsule_lengths=sequence.norm(dim=-1),
+            capsule_lengths=torch.cat([votes[g][1] for g in self.groups], dim=1),
             has_image=has_image,
             token_to_region=token_to_region,
             region_to_token=region_to_token,
-            routing_coefficients=routing,
-            aux_logits={g: head(summaries[g]) for g, head in self.aux.items()},
+            routing_coefficients=torch.cat([votes[g][2] for g in self.groups], dim=1) if self.routing else None,
+            vote_logits={g: votes[g][0] for g in self.groups},
         )
 
+    def _project_photos(self, region_states: Tensor, has_image: Tensor) -> Tensor:
+        """(B, R, D) projected regions of the posts with a photo (zeros elsewhere); the batch-norm
+        statistics come from real photos only."""
+        photos = region_states[has_image]
+        normed = self.image_norm(photos.flatten(0, 1)).view_as(photos)
+        projected = photos.new_zeros((*region_states.shape[:2], self.config.hidden_size))
+        projected[has_image] = self.image_proj(normed).to(projected.dtype)
+        return projected
+
+    def _vote(self, group: str, summary: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
+        """One group's vote (logits, B x K), the lengths of the capsules its GRU read (B, S) and,
+        with routing, its coupling coefficients (B, capsules, J)."""
+        capsules = self._primary(self.capsules[group], summary)
+        coupling = None
+        if self.routing is not None:
+            capsules, coupling = self.routing[group](capsules)  # (B, J, d) fused capsules
+        hidden, _ = self.rnn(self.fc(capsules))
+        return self.classifier(hidden[:, -1]), capsules.norm(dim=-1), coupling
+
     def _weights(self, summaries: dict[str, Tensor], has_image: Tensor) -> Tensor:
-        """(B, 3) weights of the text, image and joint evidence, summing to 1: the gate's where
-        the variant has one, else what each modality contributes by design."""
+        """(B, 3) weights of the text, image and joint votes, summing to 1: the gate's where the
+        variant has one, else what each modality contributes by design."""
         some = next(iter(summaries.values()))
         no_photo = ~has_image
         if self.gate is not None:
             logits = self.gate(torch.cat([summaries[g] for g in GROUPS], dim=-1))
-            # without a photo, neither the photo nor the joint evidence exists: all weight on the words
+            # without a photo, neither the photo's nor the joint vote exists: all weight on the words
             logits = logits.masked_fill(torch.stack([torch.zeros_like(no_photo), no_photo, no_photo], 1), float("-inf"))
             return logits.softmax(dim=-1)
         text = torch.ones(has_image.shape[0], dtype=some.dtype, device=some.device)

@@ -251,6 +251,22 @@ class CrisisModel(nn.Module):
         out[has_image] = regions
         return out
 
+    def read(
+        self,
+        has_image: Tensor,
+        input_ids: Tensor | None = None,
+        attention_mask: Tensor | None = None,
+        post_mask: Tensor | None = None,
+        pixel_values: Tensor | None = None,
+    ) -> dict[str, Any]:
+        """The readers' outputs for a batch: forward's keyword arguments without the raw inputs, for
+        scoring the same posts several times at the cost of the head alone (explanations)."""
+        text_features = None
+        if self.text_encoder is not None and input_ids is not None:
+            text_features = self.text_encoder(input_ids, attention_mask, post_mask)
+        return {"has_image": has_image, "text_features": text_features,
+                "region_states": self.encode_images(pixel_values, has_image)}  # fmt: skip
+
     def forward(
         self,
         has_image: Tensor,
@@ -264,10 +280,9 @@ class CrisisModel(nn.Module):
         """Classify a batch. Give raw inputs (input_ids, attention_mask, post_mask as `tokenize` makes
         them; pixel_values), or the readers' outputs when they were computed earlier (text_features,
         region_states), as training with a feature cache does."""
-        if self.text_encoder is not None and text_features is None and input_ids is not None:
-            text_features = self.text_encoder(input_ids, attention_mask, post_mask)
-        if region_states is None:
-            region_states = self.encode_images(pixel_values, has_image)
+        if text_features is None and region_states is None:
+            read = self.read(has_image, input_ids, attention_mask, post_mask, pixel_values)
+            text_features, region_states = read["text_features"], read["region_states"]
         return self.head(
             token_states=text_features.token_states if text_features is not None else None,
             post_mask=text_features.post_mask if text_features is not None else None,

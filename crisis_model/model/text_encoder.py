@@ -63,6 +63,10 @@ class TextFeatures:
     post_mask: Tensor  # (B, L) bool, True at the post's own tokens (the prompt's are outside)
     pooled: Tensor  # (B, D): the real last token (causal LMs) or the mean of the post's tokens (encoders)
 
+    def select(self, rows: Tensor) -> TextFeatures:
+        """The features of the posts at `rows` (repeats allowed)."""
+        return TextFeatures(self.token_states[rows], self.token_mask[rows], self.post_mask[rows], self.pooled[rows])
+
 
 def train_tiny_tokenizer(texts: Iterable[str], vocab_size: int = 2048) -> PreTrainedTokenizerFast:
     """A byte-level BPE tokenizer trained on the given texts (the `tiny` preset's)."""

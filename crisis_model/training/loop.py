@@ -100,7 +100,7 @@ def fit(
     class_weights = (
         balanced_weights(run.labels[train_rows], len(run.label_names)).to(device) if cfg.class_weights else None
     )
-    objective = Objective(cfg.aux_weight, cfg.gate_entropy_weight, class_weights)
+    objective = Objective(cfg.vote_weight, cfg.gate_entropy_weight, class_weights)
     sampler = DistributedSampler(
         train_rows,
         num_replicas=dist.world,  # it needs only the length
@@ -227,7 +227,8 @@ def train_one_epoch(
         for group in run.optimizer.param_groups:
             group["lr"] = lr
         rows, inputs = run.source.inputs(batch)
-        if cfg.modality_dropout > 0:  # some posts' photos hidden, so the words must answer alone too
+        if cfg.modality_dropout > 0 and not run.model.config.requires_image:
+            # some posts' photos hidden, so the words must answer alone too (not where the photo is required)
             hidden = torch.rand(len(rows)) < cfg.modality_dropout
             inputs["has_image"] = inputs["has_image"] & ~hidden.to(device)
         target = torch.as_tensor(run.labels[rows.numpy()], device=device)

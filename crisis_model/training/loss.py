@@ -1,13 +1,12 @@
-"""The training objective: the answer's cross-entropy, plus what keeps both modalities alive.
+"""The training objective: the answer's cross-entropy, plus what keeps every modality alive.
 
-A gated fusion can settle on one modality when that one alone fits the training labels; the gate
-then saturates, the other stream gets no gradient, and the weights shown to an analyst say 100 %
-of the decision came from it. Two terms push back (each switchable, for the ablation):
-
-- auxiliary heads: the words' summary and the photo's summary each classify the post on their
-  own, with their own cross-entropy (`aux_weight`), so each stream stays informative;
-- a gate-entropy bonus (`gate_entropy_weight`): a gate that puts all its weight on one group for
-  posts with a photo pays for it, so it moves away from a modality only when the answer gains.
+The answer is the gate's weighted mean of the votes of the words, the photo and the two read
+together (crisis_model.model.fusion). Trained on the answer alone, a vote the gate weighs little
+gets little gradient: the gate can settle on one modality, and the other stream starves while
+the weights shown to an analyst say 100 % of the decision came from the first. So each vote is
+also trained on its own (`vote_weight`: its cross-entropy, the photo's and the joint vote's on
+posts with a photo), and a gate-entropy bonus (`gate_entropy_weight`) makes a gate that puts all
+its weight on one vote pay for it, so that it moves away from a vote only where the answer gains.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from crisis_model.model import CrisisOutput
 
 @dataclass(frozen=True)
 class Objective:
-    aux_weight: float = 0.0
+    vote_weight: float = 0.0
     gate_entropy_weight: float = 0.0
     class_weights: Tensor | None = None
 
@@ -35,18 +34,20 @@ def classification_loss(logits: Tensor, labels: Tensor, class_weights: Tensor | 
 
 
 def training_loss(output: CrisisOutput, labels: Tensor, objective: Objective) -> Tensor:
-    """The answer's loss, plus the auxiliary heads' losses and minus the gate's entropy bonus."""
+    """The answer's loss, plus the votes' own losses and minus the gate's entropy bonus."""
     loss = classification_loss(output.logits, labels, objective.class_weights)
     with_photo = output.has_image
-    if objective.aux_weight > 0:
-        for group, logits in output.aux_logits.items():
-            rows = with_photo if group == "image" else torch.ones_like(with_photo)
+    if objective.vote_weight > 0:
+        for group, logits in output.vote_logits.items():
+            rows = torch.ones_like(with_photo) if group == "text" else with_photo
             if bool(rows.any()):
-                aux = classification_loss(logits[rows], labels[rows], objective.class_weights)
-                loss = loss + objective.aux_weight * aux
+                vote = classification_loss(logits[rows], labels[rows], objective.class_weights)
+                loss = loss + objective.vote_weight * vote
     # only a gate that learns has weights with a gradient; the fixed ones of the simpler variants do not
-    if objective.gate_entropy_weight > 0 and output.modality_weights.requires_grad and bool(with_photo.any()):
-        weights = output.modality_weights[with_photo].float()
+    if not (output.modality_weights.requires_grad and bool(with_photo.any())):
+        return loss
+    weights = output.modality_weights[with_photo].float()
+    if objective.gate_entropy_weight > 0:
         entropy = -(weights * weights.clamp_min(1e-8).log()).sum(dim=-1).mean()
         loss = loss - objective.gate_entropy_weight * entropy
     return loss
