@@ -263,6 +263,8 @@ class CrisisModel(nn.Module):
         scoring the same posts several times at the cost of the head alone (explanations)."""
         text_features = None
         if self.text_encoder is not None and input_ids is not None:
+            if attention_mask is None or post_mask is None:
+                raise TypeError("input_ids need attention_mask and post_mask, as model.tokenize(texts) makes them")
             text_features = self.text_encoder(input_ids, attention_mask, post_mask)
         return {"has_image": has_image, "text_features": text_features,
                 "region_states": self.encode_images(pixel_values, has_image)}  # fmt: skip
