@@ -83,17 +83,14 @@ def load_posts(data_root: str, task: str, split: str = "dev") -> pd.DataFrame:
 def _pool_chunk(model: CrisisModel, texts: list[str], poolings: tuple[str, ...]) -> dict[str, np.ndarray]:
     """(texts, layers + 1, D) float16 per pooling, from every layer of the text reader."""
     backbone = model.text_encoder.backbone
-    encoded = model.tokenize(texts, post_spans=True)
+    encoded = model.tokenize(texts)
     out = backbone(input_ids=encoded["input_ids"], attention_mask=encoded["attention_mask"], output_hidden_states=True)
     layers = list(out.hidden_states)
     norm = getattr(backbone, "norm", None)  # Llama: what a model cut after layer k returns is norm(h_k)
     if norm is not None:
         layers = [norm(h) for h in layers[:-1]] + [layers[-1]]  # the last one is normalised already
     states = torch.stack(layers, dim=1)  # (B, layers + 1, L, D)
-    mask = encoded["attention_mask"].bool()
-    post = torch.zeros_like(mask)
-    for i, (first, end) in enumerate(encoded["post_spans"]):
-        post[i, first:end] = True
+    mask, post = encoded["attention_mask"].bool(), encoded["post_mask"]
     pooled = {}
     for pooling in poolings:
         if pooling == "last":

@@ -106,13 +106,20 @@ st.dataframe(
             format="%.2f",
             min_value=0.0,
             max_value=1.0,
-            help="Share of the decision taken from the words (the rest from the photo)",
+            help="The weight of the words' own evidence in the decision (the rest: the photo's, and both together)",
+        ),
+        "Fall without words": st.column_config.NumberColumn(
+            format="%.2f", help="How much the answer's probability falls when the post is scored without its words"
+        ),
+        "Fall without photo": st.column_config.NumberColumn(
+            format="%.2f", help="How much the answer's probability falls when the post is scored without its photo"
         ),
     },
 )
 st.caption(
     "Click a row (the box at its left) to open the post below. Confidence is the probability of the "
-    "predicted label; words share is how much the decision leaned on the text rather than the photo."
+    "predicted label; words share is the weight of the words' own evidence; the falls say how much the "
+    "answer's probability drops when the post is scored again without its words, or without its photo."
 )
 
 ids = rows["post_id"].tolist()

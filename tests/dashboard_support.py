@@ -2,8 +2,9 @@
 test_browser.py through a module-level cache (a fixture in each module would build its own).
 
 `demo_run_dir()` trains it with the real first-start code, `crisis_model.training.train_demo`, made
-small (150 demo tweets, two rounds, features kept in memory: about 35 s on 2 CPU cores) into a
-temporary folder; or it reuses the run folder named by $CRISISLENS_TEST_RUN.
+smaller (300 demo tweets, a feature cache the three tasks share) into a temporary folder;
+or it reuses the run folder named by $CRISISLENS_TEST_RUN. It is trained well enough for the
+faithfulness tests (tests/test_faithfulness.py) to check what its explanations claim.
 """
 
 from __future__ import annotations
@@ -29,6 +30,6 @@ def demo_run_dir() -> Path:
             base = Path(tempfile.mkdtemp(prefix="crisislens-test-run-"))
             atexit.register(shutil.rmtree, base, ignore_errors=True)
             _CACHE["run"] = train_demo(
-                base / "demo", data_dir=base / "demo-data", n_tweets=150, epochs=2, cache_dir=None
+                base / "demo", data_dir=base / "demo-data", n_tweets=300, cache_dir=str(base / "cache")
             )
     return _CACHE["run"]

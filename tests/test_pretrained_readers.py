@@ -23,9 +23,10 @@ from crisis_model.data.images import image_to_tensor
 from crisis_model.model import efficientnet_lite, smollm2
 from crisis_model.model.efficientnet_lite import SameConv2d, efficientnet_lite0
 from crisis_model.model.image_encoder import ImageEncoder
+from crisis_model.model.modeling import TEXT_INPUTS
 from crisis_model.model.offline import package_file
 from crisis_model.model.text_encoder import train_tiny_tokenizer
-from tests.conftest import TINY_TEXTS
+from tests.conftest import TINY_TEXTS, text_inputs
 
 IMAGENET_CLASSES = ResNet50_Weights.IMAGENET1K_V2.meta["categories"]
 
@@ -49,6 +50,18 @@ def test_lite0_with_its_imagenet_weights_names_the_photos() -> None:
     assert [IMAGENET_CLASSES[i] for i in top1] == list(photos.values())
     regions = ImageEncoder(model).eval()(pixels).region_states
     assert regions.shape == (2, 49, 1280)
+
+
+def test_minilm_reads_photos_with_lite0_through_the_heads_batch_normalised_regions() -> None:
+    model = CrisisModel.from_config(preset_config("minilm"), seed=0)
+    assert model.head.image_norm.num_features == 1280  # Lite0's region width
+    pixels = torch.stack([image_to_tensor(Image.fromarray(load_sample_image(n))) for n in ("china.jpg", "flower.jpg")])
+    inputs = {**text_inputs(model, ["bridge collapsed"] * 2), "pixel_values": pixels, "has_image": torch.ones(2).bool()}
+    model(**inputs).logits.sum().backward()  # training mode: the regions' batch statistics
+    assert torch.isfinite(model.head.image_proj[0].weight.grad).all() and model.head.image_proj[0].weight.grad.any()
+    with torch.no_grad():
+        out = model.eval()(**inputs)
+    assert not torch.allclose(out.probabilities[0], out.probabilities[1])  # the same words: the photos differ
 
 
 def test_presets_read_offline_with_pretrained_weights() -> None:
@@ -85,9 +98,9 @@ def test_a_language_model_cut_after_a_layer_reads_as_its_first_layers_and_reload
     model = CrisisModel.from_config(config, seed=0).eval()
     assert len(model.text_encoder.backbone.layers) == 2 and model.text_encoder.pooling == "mean"
     full = LlamaModel.from_pretrained(tiny_llama).eval()
-    encoded = model.tokenize(["bridge collapsed after the earthquake", "so happy"])
+    encoded = text_inputs(model, ["bridge collapsed after the earthquake", "so happy"])
     with torch.no_grad():
-        states = full(**encoded, output_hidden_states=True).hidden_states[2]
+        states = full(encoded["input_ids"], encoded["attention_mask"], output_hidden_states=True).hidden_states[2]
         cut = model.text_encoder(**encoded).token_states
     assert torch.allclose(cut, full.norm(states), atol=1e-5)  # layer 2's states, through the final norm
 
@@ -98,13 +111,29 @@ def test_a_language_model_cut_after_a_layer_reads_as_its_first_layers_and_reload
         assert torch.allclose(loaded.text_encoder(**encoded).token_states, cut)
 
 
+def test_under_the_bare_prompt_a_long_post_is_shortened_and_every_post_pools_its_own_tokens(tiny_llama) -> None:
+    config = preset_config("offline", fusion="text", text_backbone=str(tiny_llama), max_text_tokens=16)
+    model = CrisisModel.from_config(config, seed=0).eval()
+    long = " ".join(TINY_TEXTS)
+    encoded = model.tokenize([long, "", "bridge collapsed"])
+    assert encoded["shortened"].tolist() == [True, False, False]
+    assert int(encoded["attention_mask"][0].sum()) <= 16 and long.startswith(encoded["posts"][0])
+    assert torch.equal(encoded["post_mask"][2], encoded["attention_mask"][2].bool())  # no prompt: all the post's
+    assert not encoded["post_mask"][1].any()  # an empty post is read as one padding token
+    with torch.no_grad():
+        features = model.text_encoder(*(encoded[k] for k in TEXT_INPUTS))
+    for i in range(3):
+        own = encoded["post_mask"][i] if encoded["post_mask"][i].any() else encoded["attention_mask"][i].bool()
+        assert torch.allclose(features.pooled[i], features.token_states[i][own].mean(0), atol=1e-5)
+
+
 def test_smollm2_reads_posts_from_its_cached_dequantised_copy(tmp_path, monkeypatch) -> None:
     """The real GGUF (98 MB): the first run on a machine dequantises it (~45 s), later runs read the cache."""
     model = CrisisModel.from_config(preset_config("offline", fusion="text", text_layers=1), seed=0).eval()
     assert model.config.text_backbone_config["model_type"] == "llama"
     assert "quantization_config" not in model.config.text_backbone_config
     assert len(model.tokenizer) == 49_152
-    encoded = model.tokenize(["Flooded streets in Houston, people need boats", "lovely lunch"])
+    encoded = text_inputs(model, ["Flooded streets in Houston, people need boats", "lovely lunch"])
     with torch.no_grad():
         features = model.text_encoder(**encoded)
     assert features.token_states.shape[-1] == 576 and torch.isfinite(features.pooled).all()
