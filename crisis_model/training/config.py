@@ -51,6 +51,7 @@ class TrainConfig:
     gate_entropy_weight: float = 0.1  # a bonus for a gate that does not put all its weight on one vote (0: off)
     modality_dropout: float = 0.0  # chance that a training post's photo is hidden for a step (not for damage)
     dedupe: bool = False  # drop train posts repeating another's text, image and label
+    drop_leaked: bool = True  # drop train posts whose normalised text is also a dev or test post's
     dev_fraction: float = 0.15  # of a posts file without a dev split, held out as dev
     seed: int = 0
     # how, not what: these may change when a run is resumed

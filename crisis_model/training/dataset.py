@@ -36,7 +36,8 @@ def load_data(cfg: TrainConfig) -> pd.DataFrame:
         if without.any():
             warnings.warn(f"{int(without.sum()):,} {cfg.task} posts without a usable photo are left out", stacklevel=2)
         frame = frame[~without]
-    frame = frame[~leaked_train_posts(frame)]  # after the photo filter: only posts evaluated can leak
+    if cfg.drop_leaked:  # after the photo filter: only posts that are evaluated can leak
+        frame = frame[~leaked_train_posts(frame)]
     if cfg.dedupe:
         repeated = (frame["split"] == "train") & frame.duplicated(["split", "text", "image_path", "label"])
         frame = frame[~repeated]
