@@ -384,6 +384,9 @@ def test_train_posts_repeating_a_dev_or_test_text_are_dropped(cfg, tmp_path) -> 
         "nice lunch today",
     ]
     assert frame["split"].value_counts().to_dict() == {"train": 2, "dev": 1, "test": 1}
+    # the demo's templated sentences repeat by design: it keeps them
+    kept = load_data(dataclasses.replace(cfg, data_root=None, posts=str(posts), drop_leaked=False))
+    assert (kept["split"] == "train").sum() == 4
 
 
 def test_a_posts_file_without_splits_keeps_each_text_and_its_retweets_on_one_side(cfg, tmp_path) -> None:
