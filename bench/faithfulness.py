@@ -75,7 +75,9 @@ def check_task(checkpoint: Path, data_root: Path, task: str, labels: str) -> dic
     boxes = json.loads((data_root / REGIONS_FILE).read_text()) if (data_root / REGIONS_FILE).exists() else {}
     scored = predict(model, posts, reliance=True)
     damage = on_damage(scored, [boxes.get(post_id, []) for post_id in with_photo["post_id"]])
-    result = {"checks": checks.__dict__, "signs_agree": checks.signs_agree, "damage": damage,
+    agree = {"swaps": checks.larger_weight == checks.larger_swap_effect,
+             "reliance": checks.larger_weight == checks.larger_reliance}  # fmt: skip
+    result = {"checks": checks.__dict__, "larger_weight_agrees_with": agree, "damage": damage,
               "attention_vs_importance": attention_vs_importance(scored)}  # fmt: skip
     if not model.config.requires_image:  # words alone: the photo removed from every post
         words_only = predict(model, [{"text": t} for t in frame["text"]])
@@ -87,6 +89,10 @@ def check_task(checkpoint: Path, data_root: Path, task: str, labels: str) -> dic
         text: _answer(p) for text, p in zip(TYPED_POSTS, predict(model, [{"text": t} for t in TYPED_POSTS]))
     }
     return result
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "NO"
 
 
 def _answer(prediction) -> str:
@@ -110,15 +116,15 @@ def fusion_ablation(data_root: Path, seeds: list[int]) -> dict:
 def print_checks(tasks: dict) -> None:
     print(
         "\n| task | posts | mean weight text / photo / joint | labels changed: words swapped / photo swapped "
-        "| reliance words / photo | rank corr. | signs agree |"
+        "| reliance words / photo | rank corr. | larger weight = larger swap effect / larger reliance |"
     )
     print("|---|---|---|---|---|---|---|")
     for task, r in tasks.items():
-        c, w = r["checks"], r["checks"]["weights"]
+        c, w, agree = r["checks"], r["checks"]["weights"], r["larger_weight_agrees_with"]
         print(f"| {task} | {c['posts']} | {w['text']:.2f} / {w['image']:.2f} / {w['joint']:.2f} "
               f"| {c['text_swap_changed']:.0%} / {c['photo_swap_changed']:.0%} "
               f"| {c['reliance']['words']:.3f} / {c['reliance']['photo']:.3f} | {c['rank_correlation']:.2f} "
-              f"| {'yes' if r['signs_agree'] else 'NO'} |")  # fmt: skip
+              f"| {_yes(agree['swaps'])} / {_yes(agree['reliance'])} |")  # fmt: skip
     print(
         "\n| task | posts with drawn damage | attention lift in damage / elsewhere "
         "| probability fall hiding a square in damage / elsewhere | attention vs fall, Spearman |"
