@@ -313,7 +313,9 @@ def routing_by_class(
             row=k // columns + 1,
             col=k % columns + 1,
         )
-        fig.update_yaxes(autorange="reversed", row=k // columns + 1, col=k % columns + 1)
+        # the rows' names once per line of panels: repeated, they run into the panel on their left
+        fig.update_yaxes(autorange="reversed", showticklabels=k % columns == 0, row=k // columns + 1,
+                         col=k % columns + 1)  # fmt: skip
     layout(fig, 80 + 330 * rows, title=title)
     fig.update_layout(margin=dict(t=90))  # room for the title above the subplot titles
     return fig
