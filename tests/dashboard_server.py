@@ -63,9 +63,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_dashboard(env: dict[str, str], log: Path, timeout: float = 120) -> Iterator[tuple[str, subprocess.Popen]]:
+def serve_dashboard(
+    env: dict[str, str], log: Path, timeout: float = 120, cwd: Path = REPO
+) -> Iterator[tuple[str, subprocess.Popen]]:
     """Starts the dashboard as `make app` does (two malloc arenas unless the environment says
-    otherwise), with these extra environment variables (e.g. CRISISLENS_RUN), and yields (url,
+    otherwise) from `cwd` (a checkout), with these extra environment variables (e.g. CRISISLENS_RUN), and yields (url,
     process) once it answers its health check; stops it on exit. Its output goes to `log`, whose
     tail is in the error when it does not start."""
     port = free_port()
@@ -87,7 +89,7 @@ def serve_dashboard(env: dict[str, str], log: Path, timeout: float = 120) -> Ite
                 "--browser.gatherUsageStats",
                 "false",
             ],
-            cwd=REPO,
+            cwd=cwd,
             env={"MALLOC_ARENA_MAX": "2", **os.environ, "PYTHONUNBUFFERED": "1", **env},
             stdout=out,
             stderr=subprocess.STDOUT,
