@@ -23,14 +23,16 @@ def train_demo(
     progress: Progress | None = None,
     data_dir: str | Path | None = None,
     n_tweets: int = 300,
+    tasks: tuple[str, ...] = tuple(DEMO_TASKS),
     **overrides: Any,
 ) -> Path:
-    """Generates the synthetic demo dataset (once) and trains one run per task (DEMO_SETTINGS)
-    into out/<task>/. A complete run is kept, an interrupted one resumed. `overrides` are
-    TrainConfig fields (e.g. epochs, cache_dir)."""
+    """Generates the synthetic demo dataset (once) and trains one run per task (DEMO_SETTINGS;
+    `tasks`, some of DEMO_TASKS) into out/<task>/. A complete run is kept, an interrupted one
+    resumed. `overrides` are TrainConfig fields (e.g. epochs, cache_dir)."""
     out = Path(out)
     data = generate_demo_dataset(Path(data_dir) if data_dir is not None else DEMO_DATA_DIR, n_tweets=n_tweets)
-    for index, (task, labels) in enumerate(DEMO_TASKS.items()):
+    for index, task in enumerate(tasks):
+        labels = DEMO_TASKS[task]
         run = out / task
         cfg = TrainConfig(
             **{
@@ -44,5 +46,5 @@ def train_demo(
             }
         )
         if not (cfg.resume and (run / METRICS_FILE).exists() and epochs_done(run) >= cfg.epochs):
-            train(cfg, tagged(progress, run=task, run_index=index, run_count=len(DEMO_TASKS)))
+            train(cfg, tagged(progress, run=task, run_index=index, run_count=len(tasks)))
     return out

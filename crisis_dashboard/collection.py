@@ -1,0 +1,161 @@
+"""The Browse page's queries on a scored collection (a folder written by `python -m crisis_model.score`).
+
+A collection may hold millions of posts, so it is never loaded: each action (filter, sort, page)
+is one DuckDB query over the Parquet parts, which reads only the columns it needs and keeps the
+top of the order as it scans (bench/browse_collection.py: why DuckDB, not pyarrow datasets, and the
+time per action on 1,000,000 posts). Pure: no Streamlit here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from crisis_model.errors import DataError
+from crisis_model.run_folder import mtime
+from crisis_model.scoring.folder import MANIFEST_FILE, PART_GLOB, PARTS_DIR, SUMMARY_FILE, finished_chunks
+
+SORTS = {  # name -> (column of the chosen task or of the post, ascending)
+    "File order": ("row", True),
+    "Least confident first": ("confidence", True),
+    "Most confident first": ("confidence", False),
+    "Leaning most on the photo": ("text_weight", True),
+    "Leaning most on the words": ("text_weight", False),
+    "Newest first": ("created_at", False),
+}
+
+
+@dataclass(frozen=True)
+class Collection:
+    folder: Path
+    tasks: dict[str, dict]  # column prefix -> {"task": ..., "labels": [...]}
+    summary: dict  # summary.json, or {} while the scoring is under way
+    images: Path | None  # --images of the scoring: where image_path is read from
+    run: str
+    parts: int
+
+    @property
+    def glob(self) -> str:
+        return str(self.folder / PARTS_DIR / PART_GLOB)
+
+    @property
+    def stamp(self) -> float:
+        """Changes when a part or the summary is written, so cached answers are recomputed."""
+        return max(mtime(self.folder / PARTS_DIR), mtime(self.folder / SUMMARY_FILE))
+
+
+def open_collection(folder: str | Path) -> Collection:
+    """The collection's manifest and summary (no rows are read); DataError when `folder` is not one."""
+    folder = Path(folder).expanduser()
+    path = folder / MANIFEST_FILE
+    if not path.is_file():
+        raise DataError(
+            f"{folder}: not a scored collection (no {MANIFEST_FILE}); write one with "
+            "`python -m crisis_model.score --run RUN --input FILE --out DIR`."
+        )
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        summary_path = folder / SUMMARY_FILE
+        summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.is_file() else {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DataError(f"{folder}: not readable ({err}).") from None
+    parts = len(finished_chunks(folder))
+    if not parts:
+        raise DataError(f"{folder}: no scored part yet; the scoring has not finished a chunk.")
+    images = Path(manifest["images"]) if manifest.get("images") else None
+    return Collection(folder, dict(manifest.get("tasks", {})), summary, images, str(manifest.get("run", "")), parts)
+
+
+@dataclass
+class Query:
+    task: str  # the column prefix whose answer is filtered and sorted on
+    labels: list[str] = field(default_factory=list)  # of that task; empty: any
+    confidence: tuple[float, float] = (0.0, 1.0)
+    photo: str = "all"  # all | with | without
+    warnings: str = "all"  # all | with | without
+    text: str = ""  # in the text or the post id, any case
+
+    def where(self) -> tuple[str, list]:
+        """The SQL condition and its parameters (values are never pasted into the SQL)."""
+        parts, params = ["TRUE"], []
+        if self.labels:
+            parts.append(f'"{self.task}_label" IN ({", ".join("?" for _ in self.labels)})')
+            params += list(self.labels)
+        low, high = self.confidence
+        if low > 0.0 or high < 1.0:
+            parts.append(f'"{self.task}_confidence" BETWEEN ? AND ?')
+            params += [low, high]
+        if self.photo != "all":
+            parts.append("has_image" if self.photo == "with" else "NOT has_image")
+        if self.warnings != "all":
+            parts.append("warnings <> ''" if self.warnings == "with" else "warnings = ''")
+        if self.text.strip():
+            parts.append("(strpos(lower(text), ?) > 0 OR strpos(lower(post_id), ?) > 0)")
+            params += [self.text.strip().lower()] * 2
+        return " AND ".join(parts), params
+
+
+def _connect() -> duckdb.DuckDBPyConnection:
+    connection = duckdb.connect()
+    connection.execute("SET parquet_metadata_cache = true")  # the parts' footers, read once per process
+    return connection
+
+
+_CONNECTION: duckdb.DuckDBPyConnection | None = None
+
+
+def _cursor() -> duckdb.DuckDBPyConnection:
+    """A cursor on one in-memory database per process (a cursor per query: safe across the
+    dashboard's session threads, and the cache of Parquet footers is shared)."""
+    global _CONNECTION
+    if _CONNECTION is None:
+        _CONNECTION = _connect()
+    return _CONNECTION.cursor()
+
+
+def _check(collection: Collection, query: Query) -> None:
+    if query.task not in collection.tasks:
+        raise DataError(f"{collection.folder}: no task {query.task!r} in this collection.")
+
+
+def count(collection: Collection, query: Query) -> int:
+    """How many posts pass the filters."""
+    _check(collection, query)
+    where, params = query.where()
+    sql = f"SELECT count(*) FROM read_parquet(?) WHERE {where}"
+    return int(_cursor().execute(sql, [collection.glob, *params]).fetchone()[0])
+
+
+def page(collection: Collection, query: Query, order: str, number: int, size: int) -> pd.DataFrame:
+    """Page `number` (from 1) of `size` posts passing the filters, in `order` (a SORTS name); the
+    chosen task's answer as label / confidence / text_weight, every task's label as <task>_label."""
+    _check(collection, query)
+    column, ascending = SORTS.get(order, SORTS["File order"])
+    task = query.task
+    chosen = {"label": f"{task}_label", "confidence": f"{task}_confidence", "text_weight": f"{task}_text_weight"}
+    key = chosen.get(column, column)
+    labels = ", ".join(f'"{prefix}_label"' for prefix in collection.tasks)
+    probabilities = ", ".join(f'"{task}_prob_{label}"' for label in collection.tasks[task]["labels"])
+    where, params = query.where()
+    sql = (
+        "SELECT row, post_id, created_at, text, image_path, has_image, warnings, "
+        f'"{chosen["label"]}" AS label, "{chosen["confidence"]}" AS confidence, '
+        f'"{chosen["text_weight"]}" AS text_weight, {labels}, {probabilities} '
+        f"FROM read_parquet(?) WHERE {where} "
+        f'ORDER BY "{key}" {"ASC" if ascending else "DESC"} NULLS LAST, row LIMIT ? OFFSET ?'
+    )
+    offset = (max(number, 1) - 1) * size
+    return _cursor().execute(sql, [collection.glob, *params, size, offset]).df()
+
+
+def errors(collection: Collection, limit: int = 1000) -> pd.DataFrame:
+    """The rows that could not be scored (first `limit`, in file order), with kind and reason."""
+    files = sorted((collection.folder / "errors").glob(PART_GLOB))
+    if not files:
+        return pd.DataFrame(columns=["row", "post_id", "kind", "reason", "text"])
+    sql = "SELECT row, post_id, kind, reason, text FROM read_parquet(?) ORDER BY row LIMIT ?"
+    return _cursor().execute(sql, [[str(f) for f in files], limit]).df()
