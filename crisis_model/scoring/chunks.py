@@ -77,7 +77,7 @@ class Scorer:
                 continue
             warnings = {kind: note} if kind else {}
             self._add_row(columns, row, per_task, path, warnings)
-            warning_kinds.update(warnings)
+            warning_kinds.update(warnings.keys())
         scored = pa.table(columns, schema=scored_schema(self.tasks))
         errors.sort(key=lambda bad: bad.row)
         stats = {

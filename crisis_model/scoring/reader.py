@@ -19,8 +19,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from crisis_model.data.files import decode_utf8
@@ -28,7 +26,6 @@ from crisis_model.errors import DataError
 
 COLUMNS = ("text", "image_path", "post_id", "created_at")  # what a collection file may hold; text is expected
 SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
-CSV_BLOCK_BYTES = 1 << 20  # pyarrow parses a CSV file a block at a time
 
 
 @dataclass(frozen=True)
@@ -125,31 +122,40 @@ class CollectionFile:
     # Each reader yields, per input row, a function of its row number (known only when counted).
 
     def _csv_rows(self) -> Iterator:
-        invalid: list[str] = []
+        """Python's csv reader (C, streaming) rather than pyarrow's: pyarrow reports a malformed row
+        without its place in the file, which would shift the numbers of the rows around it."""
+        with self.path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
+            reader = csv.reader(handle)
+            header = [name.strip() for name in next(reader, [])]
+            line = reader.line_num  # where the next row starts: the line after the last one read
+            try:
+                for fields in reader:
+                    first, line = line + 1, reader.line_num
+                    where = f"{self.path}: line {first}"
+                    if not fields:
+                        continue
+                    if len(fields) != len(header):
+                        text = ",".join(fields).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                        reason = f"{where}: {len(fields)} fields where the header has {len(header)}"
+                        yield lambda n, reason=reason, text=text: BadRow(n, "malformed_row", reason, text[:200])
+                        continue
+                    yield lambda n, fields=fields, where=where, first=first: self._csv_row(
+                        n, header, fields, where, first
+                    )
+            except csv.Error as err:  # e.g. a NUL byte: the rest cannot be split into rows
+                reason = f"{self.path}: line {reader.line_num}: the rest of the file cannot be read as CSV ({err})"
+                yield lambda n: BadRow(n, "unreadable_rest", reason)
 
-        def skip(row: pa_csv.InvalidRow) -> str:
-            invalid.append(f"{row.actual_columns} fields where the header has {row.expected_columns}: {row.text!r}")
-            return "skip"
-
+    def _csv_row(self, n: int, header: list[str], fields: list[str], where: str, first: int) -> InputRow | BadRow:
         try:
-            reader = pa_csv.open_csv(
-                self.path,
-                read_options=pa_csv.ReadOptions(block_size=CSV_BLOCK_BYTES),
-                parse_options=pa_csv.ParseOptions(newlines_in_values=True, invalid_row_handler=skip),
-                convert_options=pa_csv.ConvertOptions(
-                    column_types=dict.fromkeys(COLUMNS, pa.binary()),
-                    include_columns=list(COLUMNS),
-                    include_missing_columns=True,
-                ),
-            )
-            for batch in reader:
-                for text in invalid:  # rows pyarrow skipped while parsing this block
-                    yield lambda n, text=text: BadRow(n, "malformed_row", f"{self._where(n)}: {text}", text[:200])
-                invalid.clear()
-                yield from self._records(batch.to_pylist())
-        except (pa.ArrowInvalid, OSError) as err:  # e.g. an unterminated quote: the rest cannot be split into rows
-            reason = f"{self.path}: the rest of the file cannot be read as CSV ({err})"
-            yield lambda n: BadRow(n, "unreadable_rest", reason)
+            "".join(fields).encode("utf-8")
+        except UnicodeEncodeError:  # read with errors="surrogateescape": the row's bytes are not UTF-8
+            raw = ",".join(fields).encode("utf-8", "surrogateescape")
+            try:
+                decode_utf8(raw, str(self.path), first_line=first)
+            except DataError as err:
+                return BadRow(n, "bad_utf8", str(err), raw.decode("utf-8", errors="replace")[:200])
+        return self._row(n, dict(zip(header, fields)), where)
 
     def _jsonl_rows(self) -> Iterator:
         with self.path.open("rb") as handle:
@@ -161,26 +167,23 @@ class CollectionFile:
     def _json_row(self, n: int, line: bytes, line_number: int) -> InputRow | BadRow:
         where = f"{self.path}: line {line_number}"
         try:
-            record = json.loads(decode_utf8(line, where))
+            record = json.loads(decode_utf8(line, str(self.path), first_line=line_number))
         except DataError as err:
             return BadRow(n, "bad_utf8", str(err), line.decode("utf-8", errors="replace")[:200])
         except json.JSONDecodeError as err:
             return BadRow(n, "malformed_row", f"{where}: not valid JSON ({err.msg})", line.decode()[:200])
         if not isinstance(record, dict):
             return BadRow(n, "malformed_row", f"{where}: expected a JSON object, got {type(record).__name__}")
-        return self._row(n, {key: record.get(key) for key in COLUMNS})
+        return self._row(n, {key: record.get(key) for key in COLUMNS}, where)
 
     def _parquet_rows(self) -> Iterator:
         source = pq.ParquetFile(self.path)
         present = [name for name in COLUMNS if name in source.schema_arrow.names]
         for batch in source.iter_batches(batch_size=4096, columns=present):
-            yield from self._records(batch.to_pylist())
+            for record in batch.to_pylist():
+                yield lambda n, record=record: self._row(n, record, f"{self.path}: row {n}")
 
-    def _records(self, records: list[dict]) -> Iterator:
-        for record in records:
-            yield lambda n, record=record: self._row(n, record)
-
-    def _row(self, n: int, record: dict) -> InputRow | BadRow:
+    def _row(self, n: int, record: dict, where: str) -> InputRow | BadRow:
         """One record's cells (bytes, str, other values or None) as an InputRow; BadRow when a
         cell is not UTF-8."""
         cells: dict[str, str | None] = {}
@@ -188,7 +191,7 @@ class CollectionFile:
             value = record.get(name)
             if isinstance(value, bytes):
                 try:
-                    value = decode_utf8(value, f"{self._where(n)}, column {name}")
+                    value = decode_utf8(value, f"{where}, column {name}")
                 except DataError as err:
                     text = record.get("text")
                     shown = text.decode("utf-8", errors="replace") if isinstance(text, bytes) else str(text or "")
@@ -201,6 +204,3 @@ class CollectionFile:
             post_id=cells["post_id"] or str(n),
             created_at=cells["created_at"],
         )
-
-    def _where(self, n: int) -> str:
-        return f"{self.path}: row {n}"
