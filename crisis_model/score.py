@@ -17,11 +17,12 @@ from crisis_model.training import DEVICES
 EPILOG = """\
 examples:
   python -m crisis_model.score --run runs/demo --input posts.csv --out scored/harvey --images photos/
-  # several GPUs on one machine, or CPU processes (gloo); each process scores its own chunks
-  torchrun --standalone --nproc_per_node=4 -m crisis_model.score --run runs/demo --input posts.parquet --out scored/x
-  # several machines (run on each, NODE = 0, 1, ...; DIR on a folder every machine sees)
-  torchrun --nnodes=2 --nproc_per_node=8 --node_rank=NODE --rdzv_backend=c10d --rdzv_endpoint=HOST:29500 \\
-      -m crisis_model.score --run runs/demo --input posts.parquet --out /shared/scored/x
+  # several GPUs on one machine, or CPU processes (gloo); each process scores its own chunks.
+  # The -- keeps torchrun from reading --run as an abbreviation of its own --run-path.
+  torchrun --standalone --nproc_per_node=4 -m crisis_model.score -- --run runs/demo --input posts.parquet --out scored/x
+  # several machines: the same line on each (DIR on a folder every machine sees, HOST one of them)
+  torchrun --nnodes=2 --nproc_per_node=8 --rdzv_backend=c10d --rdzv_endpoint=HOST:29500 --rdzv_id=harvey \\
+      -m crisis_model.score -- --run runs/demo --input posts.parquet --out /shared/scored/x
 
 Killed or interrupted, the same command again skips the finished parts and ends with the same rows.
 """

@@ -180,6 +180,7 @@ def test_two_gloo_processes_give_the_rows_of_one(tmp_path, run, posts_csv, strai
         "--nproc_per_node=2",
         "-m",
         "crisis_model.score",
+        "--",  # else torchrun takes --run for an abbreviation of its own --run-path
         *arguments(run, posts_csv, out),
         "--chunk-rows",
         str(CHUNK),
