@@ -80,7 +80,7 @@ def score_collection(
         done = folder.finished_chunks(out)
         dist.barrier()  # every process has listed the finished parts before any writes a new one
         scorer = Scorer(models, images, options.batch_size, dtype, options.max_image_mb)
-        _score_chunks(source, scorer, out, done, dist, options)
+        score_chunks(source, scorer, out, done, dist, options)
         dist.barrier()
         summary = _summary(out, source, manifest, done, dist, time.perf_counter() - started, str(device))
         if dist.rank == 0:
@@ -94,10 +94,11 @@ def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     return None
 
 
-def _score_chunks(
+def score_chunks(
     source: CollectionFile, scorer: Scorer, out: Path, done: set[int], dist: Distributed, options: ScoreOptions
 ) -> None:
-    """This process's share of the chunks not yet done, with a progress bar on process 0."""
+    """This process's share of the chunks not yet done, with a progress bar on process 0; their
+    parts written to `out` (made by `folder.start_folder`)."""
     estimate = max(source.estimated_rows() - len(done) * options.chunk_rows, 0)
     bar = tqdm(
         total=-(-estimate // dist.world),
