@@ -1,16 +1,30 @@
 """Browse predictions: every post of the run with its true and predicted label, filters, paging,
-and the detail of one post (photo, text, probabilities, explanation)."""
+and the detail of one post (photo, text, probabilities, explanation); or, when one is chosen, a
+scored collection (crisis_dashboard.collection_browse)."""
 
 import math
 
 import streamlit as st
 
-from crisis_dashboard import browse, loaders, widgets
+from crisis_dashboard import browse, collection_browse, loaders, widgets
 from crisis_dashboard.names import pretty, task_title
 from crisis_dashboard.routing import page_state
 from crisis_dashboard.state import training_data_root
 
 state = page_state()
+if state.collection is not None:
+    source = st.radio(
+        "Posts",
+        ["collection", "run"],
+        horizontal=True,
+        key="br-source",
+        format_func=lambda v: {"collection": "the scored collection", "run": "the run's dev and test posts"}[v],
+    )
+    if source == "collection":
+        found = widgets.guard(lambda: loaders.open_collection(state.collection), "open the scored collection")
+        if found is not None:
+            collection_browse.show(found)
+        st.stop()
 run = widgets.require_run(state)
 frame = widgets.guard(lambda: loaders.load_predictions(run), "read the predictions")
 if frame is None:
