@@ -117,4 +117,6 @@ def collection_table(rows: pd.DataFrame, tasks: dict[str, dict]) -> pd.DataFrame
     view["Photo"] = np.where(rows["has_image"].values, "photo", "text only")
     view["Warnings"] = rows["warnings"].values
     view["Text"] = rows["text"].values
+    if not rows["created_at"].fillna("").any():  # the file had no created_at
+        del view["Posted"]
     return pd.DataFrame(view)

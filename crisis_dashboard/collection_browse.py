@@ -23,7 +23,7 @@ def show(collection: Collection) -> None:
         f"The scored collection `{collection.folder}`: "
         + (
             f"**{summary['scored']:,}** posts scored ({summary['text_only']:,} from their text alone), "
-            f"{summary['errors']:,} rows that could not be scored."
+            f"{summary['errors']:,} {'row' if summary['errors'] == 1 else 'rows'} that could not be scored."
             if summary
             else f"being scored ({collection.parts:,} parts so far)."
         )
@@ -113,7 +113,7 @@ def _errors(collection: Collection) -> None:
     count = collection.summary.get("errors", 0)
     if not count:
         return
-    with st.expander(f"{count:,} rows could not be scored: why"):
+    with st.expander(f"{count:,} {'row' if count == 1 else 'rows'} could not be scored: why"):
         st.dataframe(loaders.collection_errors(collection), hide_index=True, width="stretch")
 
 
