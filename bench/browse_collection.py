@@ -183,14 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for name, (query, order, number) in ACTIONS.items():
         cases = {
-            "index": lambda q=query, o=order, k=number: (
-                collection.count(connection, scored, q),
-                collection.page(connection, scored, q, o, k, PAGE),
-            ),
-            "parts": lambda q=query, o=order, k=number: (
-                collection.count(parts, scored, q),
-                collection.page(parts, scored, q, o, k, PAGE),
-            ),
+            "index": lambda q=query, o=order, k=number: collection.page(connection, scored, q, o, k, PAGE),
+            "parts": lambda q=query, o=order, k=number: collection.page(parts, scored, q, o, k, PAGE),
             "arrow": lambda q=query, o=order, k=number: arrow_action(dataset, q, o, k),
         }
         times, results = interleaved(cases, args.reps, cpu)

@@ -164,28 +164,36 @@ def count(connection: duckdb.DuckDBPyConnection, collection: Collection, query: 
 
 def page(
     connection: duckdb.DuckDBPyConnection, collection: Collection, query: Query, order: str, number: int, size: int
-) -> pd.DataFrame:
-    """Page `number` (from 1) of `size` posts passing the filters, in `order` (a SORTS name); the
-    chosen task's answer as label / confidence / text_weight and its probabilities, every task's
-    label as <task>_label. The order is found on the sort key alone, then only the page's rows
-    are read whole."""
+) -> tuple[int, pd.DataFrame]:
+    """(posts passing the filters, page `number` (from 1) of `size` of them in `order`, a SORTS name).
+    The page holds the chosen task's answer as label / confidence / text_weight and its
+    probabilities, and every task's label as <task>_label. One scan finds the page's rows on the
+    sort key alone and counts the matches (a text search is a scan of every text: once, not
+    twice); then only those rows are read whole."""
     _check(collection, query)
     column, ascending = SORTS.get(order, SORTS["File order"])
     task = query.task
     chosen = {"label": f"{task}_label", "confidence": f"{task}_confidence", "text_weight": f"{task}_text_weight"}
     key = f'"{chosen.get(column, column)}" {"ASC" if ascending else "DESC"} NULLS LAST, row'
+    where, params = query.where()
+    found = (
+        connection.cursor()
+        .execute(
+            f"SELECT row, count(*) OVER () FROM posts WHERE {where} ORDER BY {key} LIMIT ? OFFSET ?",
+            [*params, size, (max(number, 1) - 1) * size],
+        )
+        .fetchall()
+    )
+    matching = found[0][1] if found else count(connection, collection, query)
     labels = ", ".join(f'"{prefix}_label"' for prefix in collection.tasks)
     probabilities = ", ".join(f'"{task}_prob_{label}"' for label in collection.tasks[task]["labels"])
-    where, params = query.where()
     sql = (
-        f"WITH chosen AS (SELECT row FROM posts WHERE {where} ORDER BY {key} LIMIT ? OFFSET ?) "
         "SELECT row, post_id, created_at, text, image_path, has_image, warnings, "
         f'"{chosen["label"]}" AS label, "{chosen["confidence"]}" AS confidence, '
         f'"{chosen["text_weight"]}" AS text_weight, {labels}, {probabilities} '
-        f"FROM posts WHERE row IN (SELECT row FROM chosen) ORDER BY {key}"
+        f"FROM posts WHERE list_contains(?::BIGINT[], row) ORDER BY {key}"
     )
-    offset = (max(number, 1) - 1) * size
-    return connection.cursor().execute(sql, [*params, size, offset]).df()
+    return matching, connection.cursor().execute(sql, [[row for row, _ in found]]).df()
 
 
 def errors(collection: Collection, limit: int = 1000) -> pd.DataFrame:

@@ -188,12 +188,7 @@ def collection_connection(collection: collections.Collection):
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _collection_answer(index: str, _collection, query: tuple, order: str, number: int, size: int):
-    connection = _collection_connection(index)
-    chosen = collections.Query(*query)
-    return (
-        collections.count(connection, _collection, chosen),
-        collections.page(connection, _collection, chosen, order, number, size),
-    )
+    return collections.page(_collection_connection(index), _collection, collections.Query(*query), order, number, size)
 
 
 def collection_page(

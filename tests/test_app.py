@@ -387,7 +387,9 @@ def test_collection_queries_agree_with_the_parts(scored_collection):
     query = collection.Query("humanitarian", labels=[label], confidence=(0.0, 0.9))
     expected = rows[(rows["humanitarian_label"] == label) & (rows["humanitarian_confidence"] <= 0.9)]
     assert collection.count(connection, found, query) == len(expected) > 0
-    page = collection.page(connection, found, query, "Least confident first", 1, 5)
+    matching, page = collection.page(connection, found, query, "Least confident first", 1, 5)
+    assert matching == len(expected)
+    assert collection.page(connection, found, query, "Least confident first", 999, 5)[0] == len(expected)
     want = expected.sort_values(["humanitarian_confidence", "row"]).head(5)
     assert page["row"].tolist() == want["row"].tolist()
     assert page["confidence"].tolist() == pytest.approx(want["humanitarian_confidence"].tolist())
