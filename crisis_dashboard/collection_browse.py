@@ -11,6 +11,7 @@ import streamlit as st
 from crisis_dashboard import browse, loaders, post_figures, widgets
 from crisis_dashboard.collection import SORTS, Collection, Query
 from crisis_dashboard.names import pretty, task_title
+from crisis_dashboard.post_view import pick_post, show_photo, show_table
 from crisis_model.data.table import resolve_image
 from crisis_model.run_folder import discover_run
 from crisis_model.scoring.columns import column_prefix
@@ -59,20 +60,10 @@ def show(collection: Collection) -> None:
         return
     first = (number - 1) * size + 1
     st.markdown(f"**{matching:,}** matching posts · showing {first:,}–{first + len(rows) - 1:,}")
-    st.dataframe(
-        browse.collection_table(rows, tasks),
-        key="bc-table",
-        hide_index=True,
-        width="stretch",
-        height=min(38 * len(rows) + 40, 600),
-        column_config={
-            "Text": st.column_config.TextColumn(width="large"),
-            "Confidence": st.column_config.ProgressColumn(format="%.2f", min_value=0.0, max_value=1.0),
-            "Words share": st.column_config.ProgressColumn(format="%.2f", min_value=0.0, max_value=1.0),
-        },
-    )
+    show_table(browse.collection_table(rows, tasks), rows["post_id"].tolist(), "bc-table", "bc-post")
     st.caption(
-        f"Answer and confidence: the {task_title(tasks[query.task]['task']).lower()} model's; words share is how "
+        "Click a row (the box at its left) to open the post below. Answer and confidence: the "
+        f"{task_title(tasks[query.task]['task']).lower()} model's; words share is how "
         "much its decision leaned on the text rather than the photo."
     )
     _errors(collection)
@@ -118,17 +109,7 @@ def _errors(collection: Collection) -> None:
 
 
 def _post(collection: Collection, task: str, rows) -> None:
-    ids = rows["post_id"].tolist()
-    if st.session_state.get("bc-post") not in ids:
-        st.session_state["bc-post"] = None
-    snippets = dict(zip(rows["post_id"], rows["text"].str.slice(0, 70)))
-    post_id = st.selectbox(
-        "Open a post",
-        [None] + ids,
-        key="bc-post",
-        placeholder="choose a post of this page",
-        format_func=lambda p: "—" if p is None else f"{p} · {snippets.get(p, '')}",
-    )
+    post_id = pick_post(rows, "bc-post")
     if post_id is None:
         return
     row = rows[rows["post_id"] == post_id].iloc[0]
@@ -138,12 +119,7 @@ def _post(collection: Collection, task: str, rows) -> None:
     st.subheader(f"Post {post_id}")
     left, right = st.columns([2, 3])
     with left:
-        if image is not None:
-            st.image(image, caption="The post's photo", width="stretch")
-        elif image_error:
-            st.warning(f"The photo cannot be shown: {image_error}")
-        else:
-            st.info("The model read this post's text only (no usable photo).")
+        show_photo(image, image_error, "The model read this post's text only (no usable photo).")
     with right:
         st.markdown(f"> {row['text']}")
         if row["warnings"]:

@@ -8,6 +8,7 @@ import streamlit as st
 
 from crisis_dashboard import browse, collection_browse, loaders, widgets
 from crisis_dashboard.names import pretty, task_title
+from crisis_dashboard.post_view import pick_post, show_photo, show_table
 from crisis_dashboard.routing import page_state
 from crisis_dashboard.state import training_data_root
 
@@ -96,50 +97,13 @@ st.markdown(
 )
 
 
-def pick_row() -> None:
-    event = st.session_state.get("br-table")
-    selected = getattr(getattr(event, "selection", None), "rows", None) or []
-    if selected:
-        st.session_state["br-post"] = st.session_state["br-page-ids"][selected[0]]
-
-
-st.session_state["br-page-ids"] = rows["post_id"].tolist()
-st.dataframe(
-    browse.table_view(rows),
-    key="br-table",
-    on_select=pick_row,
-    selection_mode="single-row",
-    hide_index=True,
-    width="stretch",
-    height=min(38 * len(rows) + 40, 600),
-    column_config={
-        "Post": st.column_config.TextColumn(width="medium"),
-        "Text": st.column_config.TextColumn(width="large"),
-        "Confidence": st.column_config.ProgressColumn(format="%.2f", min_value=0.0, max_value=1.0),
-        "Words share": st.column_config.ProgressColumn(
-            format="%.2f",
-            min_value=0.0,
-            max_value=1.0,
-            help="Share of the decision taken from the words (the rest from the photo)",
-        ),
-    },
-)
+show_table(browse.table_view(rows), rows["post_id"].tolist(), "br-table", "br-post")
 st.caption(
     "Click a row (the box at its left) to open the post below. Confidence is the probability of the "
     "predicted label; words share is how much the decision leaned on the text rather than the photo."
 )
 
-ids = rows["post_id"].tolist()
-if st.session_state.get("br-post") not in ids:
-    st.session_state["br-post"] = None
-snippets = dict(zip(rows["post_id"], rows["text"].str.slice(0, 70)))
-post_id = st.selectbox(
-    "Open a post",
-    [None] + ids,
-    key="br-post",
-    placeholder="choose a post of this page",
-    format_func=lambda p: "—" if p is None else f"{p} · {snippets.get(p, '')}",
-)
+post_id = pick_post(rows, "br-post")
 if post_id is None:
     st.stop()
 
@@ -149,12 +113,7 @@ st.subheader(f"Post {post_id}")
 image, image_error = loaders.open_image(row["image_path"])
 left, right = st.columns([2, 3])
 with left:
-    if image is not None:
-        st.image(image, caption="The post's photo", width="stretch")
-    elif image_error:
-        st.warning(f"The photo cannot be shown: {image_error}")
-    else:
-        st.info("This post has no photo: the model read its text only.")
+    show_photo(image, image_error, "This post has no photo: the model read its text only.")
 with right:
     st.markdown(f"> {row['text']}")
     st.markdown(f"**Event:** {pretty(row['event'])} · **Split:** {row['split']}")

@@ -151,7 +151,7 @@ def test_browse_filters_change_the_table(app):
 def test_browse_opens_a_post_with_its_explanation(app):
     at = app(BROWSE)
     post = at.selectbox(key="br-post").options[1]  # options[0] is the empty choice
-    at.selectbox(key="br-post").set_value(at.session_state["br-page-ids"][0]).run()
+    at.selectbox(key="br-post").set_value(at.dataframe[0].value["Post"].iloc[0]).run()
     assert_clean(at)
     assert post
     assert any(h.value == "Why the model said this" for h in at.subheader)
