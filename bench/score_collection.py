@@ -126,7 +126,8 @@ def memory_rows(sizes: list[int], texts: list[str], work: Path, device: str) -> 
 def memory_table(rows: list[dict[str, Any]]) -> str:
     small, large = rows[0], rows[-1]
     lines = [
-        f"| posts (text-only, {SHORT_WORDS} words, tiny) | peak RSS (VmHWM) | steady RSS (median, 2nd half) | seconds | posts/s |",
+        f"| posts (text-only, {SHORT_WORDS} words, tiny) | peak RSS (VmHWM) | steady RSS (median, 2nd half) "
+        "| seconds | posts/s |",
         "| --- | --- | --- | --- | --- |",
     ]
     for r in rows:
