@@ -123,10 +123,11 @@ class Scorer:
     @staticmethod
     def _add_answer(columns: dict[str, list], prefix: str, labels: list[str], answer: Prediction | None) -> None:
         weights = answer.explanation.modality_weights if answer else {}
-        columns[f"{prefix}_label"].append(answer.label if answer else None)
-        columns[f"{prefix}_confidence"].append(answer.confidence if answer else None)
+        judged = answer is not None and answer.label is not None  # a model may decline to judge a post
+        columns[f"{prefix}_label"].append(answer.label if judged else None)
+        columns[f"{prefix}_confidence"].append(answer.confidence if judged else None)
         for label in labels:
-            columns[f"{prefix}_prob_{label}"].append(answer.probabilities[label] if answer else None)
+            columns[f"{prefix}_prob_{label}"].append(answer.probabilities.get(label) if judged else None)
         columns[f"{prefix}_text_weight"].append(weights.get("text"))
         columns[f"{prefix}_image_weight"].append(weights.get("image"))
 

@@ -95,7 +95,7 @@ class CollectionFile:
     def estimated_rows(self) -> int:
         """Parquet: exact. CSV and JSON Lines: line breaks (a quoted line break in a CSV cell counts
         twice); for the progress bar's time estimate only."""
-        if self.notes and self.path.stat().st_size == 0:
+        if self.path.stat().st_size == 0:
             return 0
         if self.format == "parquet":
             return pq.ParquetFile(self.path).metadata.num_rows
