@@ -41,7 +41,11 @@ class ScoreOptions:
 
 
 def score_collection(
-    run: str | Path, input_file: str | Path, out: str | Path, images: str | Path | None = None, options=None
+    run: str | Path,
+    input_file: str | Path,
+    out: str | Path,
+    images: str | Path | None = None,
+    options: ScoreOptions | None = None,
 ) -> dict[str, Any]:
     """Scores `input_file` with every model of `run` into `out` and returns the summary (written to
     out/summary.json by process 0). A bad run, input file or --out raises CrisisLensError before
