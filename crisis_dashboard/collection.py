@@ -55,10 +55,10 @@ class Collection:
     def glob(self) -> str:
         return str(self.folder / PARTS_DIR / PART_GLOB)
 
-    @property
-    def stamp(self) -> float:
-        """Changes when a part or the summary is written, so cached answers are recomputed."""
-        return max(mtime(self.folder / PARTS_DIR), mtime(self.folder / SUMMARY_FILE))
+
+def stamp(folder: Path) -> float:
+    """Changes when a part, the summary or the manifest is written, so cached answers are recomputed."""
+    return max(mtime(folder / PARTS_DIR), mtime(folder / SUMMARY_FILE), mtime(folder / MANIFEST_FILE))
 
 
 def open_collection(folder: str | Path) -> Collection:

@@ -157,10 +157,6 @@ def read_history(run: TaskRun) -> pd.DataFrame | None:
 # ------------------------------------------------------------------------------ scored collections
 
 
-def _collection_stamp(folder: Path) -> float:
-    return max(mtime(folder / "parts"), mtime(folder / "summary.json"), mtime(folder / "manifest.json"))
-
-
 @st.cache_data(show_spinner=False, max_entries=16)
 def _open_collection(folder: str, stamp: float) -> collections.Collection:
     return collections.open_collection(folder)
@@ -168,7 +164,7 @@ def _open_collection(folder: str, stamp: float) -> collections.Collection:
 
 def open_collection(folder: Path) -> collections.Collection:
     """A scored collection's manifest and summary (no rows). Raises DataError."""
-    return _open_collection(str(folder), _collection_stamp(folder))
+    return _open_collection(str(folder), collections.stamp(folder))
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -208,7 +204,7 @@ def _collection_errors(folder: str, stamp: float) -> pd.DataFrame:
 
 def collection_errors(collection: collections.Collection) -> pd.DataFrame:
     """The first rows that could not be scored, with their reason."""
-    return _collection_errors(str(collection.folder), _collection_stamp(collection.folder))
+    return _collection_errors(str(collection.folder), collections.stamp(collection.folder))
 
 
 # ------------------------------------------------------------------------------ datasets
