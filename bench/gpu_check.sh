@@ -25,7 +25,7 @@ PY=${PYTHON:-python3}
     nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv || true
     "$PY" -c 'import torch, torchvision, transformers; print("torch", torch.__version__, "torchvision", torchvision.__version__, "transformers", transformers.__version__, "cuda", torch.cuda.is_available())'
     echo "CRISISMMD_ROOT=${CRISISMMD_ROOT:-(none: invented texts)}  CPUs: $(nproc)"
-    timeout 400 "$PY" bench/run.py --quick --device cuda --only scoring growth \
+    timeout 400 "$PY" bench/run.py --quick --device cuda --only scoring bf16 growth \
         --posts paper 128 --posts tiny 256 --batch-sizes 1 8 32 128 --growth 1000 4000 16000 \
         --photos-dir "$OUT/photos" --json "$OUT/bench-cuda.json" --markdown "$OUT/bench-cuda.md"
     echo "exit status $?"

@@ -353,13 +353,7 @@ def device_name(device: torch.device) -> str:
 
 
 def bench_scoring(
-    report: Report,
-    mode: dict,
-    device: torch.device,
-    texts: list[str],
-    photos: list[str],
-    batch_sizes: list[int] | None,
-    trained: Path | None,
+    report: Report, mode: dict, device: torch.device, texts: list[str], photos: list[str], batch_sizes: list[int] | None
 ) -> None:
     bf16 = torch.bfloat16
     for preset in ("paper", "tiny"):
@@ -475,6 +469,9 @@ def bench_scoring(
         model = None  # the cases' closures read this name: the model is freed before the next is built
         if device.type == "cuda":
             torch.cuda.empty_cache()
+
+
+def bench_bf16(report: Report, mode: dict, device: torch.device, trained: Path | None) -> None:
     print("\n[2] bf16 on a trained model", flush=True)
     run = trained or trained_run(OUT_DIR / "trained-run")
     bf16_rows(report, device, run, GOALS["bf16_agreement"], posts=mode.get("bf16_posts"))
@@ -633,7 +630,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="where to write the figures (default artifacts/bench/)")
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     parser.add_argument(
-        "--only", nargs="*", choices=["scoring", "growth", "training", "dashboard"], help="measure only these groups"
+        "--only",
+        nargs="*",
+        choices=["scoring", "bf16", "growth", "training", "dashboard"],
+        help="measure only these groups",
     )
     parser.add_argument("--batch-sizes", nargs="*", type=int, help="override the batch sizes of row 1")
     parser.add_argument(
@@ -673,7 +673,7 @@ def main(argv: list[str] | None = None) -> int:
     if device.type == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device is available")
     batch_sizes = args.batch_sizes
-    groups = args.only or ["scoring", "growth", "training", "dashboard"]
+    groups = args.only or ["scoring", "bf16", "growth", "training", "dashboard"]
     report = Report(mode_name, device)
     started = time.perf_counter()
     print(
@@ -682,7 +682,8 @@ def main(argv: list[str] | None = None) -> int:
     texts = crisis_texts(mode.get("texts"))
     photos = make_photos(args.photos_dir, mode["photos"])
     steps = {
-        "scoring": lambda: bench_scoring(report, mode, device, texts, photos, batch_sizes, args.trained_run),
+        "scoring": lambda: bench_scoring(report, mode, device, texts, photos, batch_sizes),
+        "bf16": lambda: bench_bf16(report, mode, device, args.trained_run),
         "growth": lambda: bench_growth(report, mode, device, args.photos_dir),
         "training": lambda: bench_training(report, mode, device),
         "dashboard": lambda: bench_dashboard(report, mode, device, texts),
