@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -164,7 +165,9 @@ def command_case(model, posts_csv: Path, photos_dir: Path, work: Path, dtype: to
     return run
 
 
-def throughput_rows(mode: dict, texts: list[str], photos: list[str], work: Path, device: torch.device) -> list[dict]:
+def throughput_rows(
+    mode: dict, texts: list[str], photos: list[str], work: Path, device: torch.device, no_bf16: list[str]
+) -> list[dict]:
     rows = []
     photos_dir = Path(photos[0]).parent
     for preset, n in mode["posts"].items():
@@ -175,7 +178,11 @@ def throughput_rows(mode: dict, texts: list[str], photos: list[str], work: Path,
         posts = [{"text": f"{texts[i % len(texts)]} #{i}", "image": photos[i % len(photos)]} for i in range(n)]
         cases = {
             "command fp32": command_case(model, posts_csv, photos_dir, work, None),
-            "command bf16": command_case(model, posts_csv, photos_dir, work, torch.bfloat16),
+            **(
+                {}
+                if preset in no_bf16
+                else {"command bf16": command_case(model, posts_csv, photos_dir, work, torch.bfloat16)}
+            ),
             "dashboard CSV": lambda: score_batch(read_batch_file(data, "posts.csv", photos_dir), {"task": model}),  # noqa: B023
             "naive loop": lambda: naive_loop(model, posts, device),  # noqa: B023
         }
@@ -210,6 +217,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--only", nargs="*", choices=["memory", "throughput"])
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--no-bf16",
+        nargs="*",
+        default=[],
+        choices=list(MODES["full"]["posts"]),
+        help="models whose bf16 case is left out (a CPU without native bf16 takes ~20 s a paper-size post)",
+    )
     args = parser.parse_args(argv)
     name = "smoke" if args.smoke else "quick" if args.quick else "full"
     mode, device = MODES[name], torch.device(args.device)
@@ -217,7 +231,13 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     texts = crisis_texts()
     print(f"scoring a collection ({name}) on {device_name(device)}, {torch.get_num_threads()} threads", flush=True)
-    figures: dict[str, Any] = {"mode": name, "device": device_name(device)}
+    figures: dict[str, Any] = {
+        "mode": name,
+        "device": device_name(device),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "native_bf16": torch.ops.mkldnn._is_mkldnn_bf16_supported(),
+        "load_average_start": os.getloadavg(),
+    }
     tables = []
     with tempfile.TemporaryDirectory(prefix="crisislens-bench-") as tmp:
         work = Path(tmp)
@@ -227,11 +247,14 @@ def main(argv: list[str] | None = None) -> int:
             tables.append(memory_table(figures["memory"]))
         if "throughput" in groups:
             photos = make_photos(OUT_DIR / "photos", 32)
-            figures["throughput"] = throughput_rows(mode, texts, photos, work, device)
+            figures["throughput"] = throughput_rows(mode, texts, photos, work, device, args.no_bf16)
             tables.append(throughput_table(figures["throughput"]))
     figures["seconds"] = time.perf_counter() - started
     report = "\n\n".join(tables)
-    print(f"\n{name} mode, {figures['device']}, {figures['seconds']:.0f} s\n\n{report}")
+    print(
+        f"\n{name} mode, {figures['device']} ({figures['cpu_capability']}, native bf16: {figures['native_bf16']}), "
+        f"load average {figures['load_average_start'][0]:.1f} at start, {figures['seconds']:.0f} s\n\n{report}"
+    )
     path = args.json or OUT_DIR / f"score-collection-{name}-{device.type}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({**figures, "markdown": report}, indent=1, default=str) + "\n")
