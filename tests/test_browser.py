@@ -202,8 +202,10 @@ def test_browse_opens_a_scored_collection(browser, tmp_path):
         no_exception(page, "/browse on a collection")
         screenshot(page, "5_browse_collection")
         assert page.get_by_text(f"{summary['scored']} matching posts").count() == 1
-        page.get_by_label("Open a post").click()
-        page.get_by_role("option").nth(1).click()
+        table = page.locator('[data-testid="stDataFrame"]').first  # the first row's selection box opens it
+        table.scroll_into_view_if_needed()
+        box = table.bounding_box()
+        page.mouse.click(box["x"] + 16, box["y"] + 35 + 17)
         wait_idle(page)
         page.get_by_text("Why the model said this").wait_for(timeout=60_000)
         no_exception(page, "/browse collection post")
