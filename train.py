@@ -212,6 +212,25 @@ def _add_optimisation_options(parser: argparse.ArgumentParser, default: Callable
         default=default("class_weights"),
         help="weigh the loss by inverse class frequency",
     )
+    opt.add_argument(
+        "--vote-weight",
+        type=float,
+        default=default("vote_weight"),
+        help="weight of each evidence group's vote (words, photo, both) trained on its own, which keeps "
+        "every modality informative; 0 turns it off (default %(default)s)",
+    )
+    opt.add_argument(
+        "--gate-entropy-weight",
+        type=float,
+        default=default("gate_entropy_weight"),
+        help="bonus for a gate that does not put all its weight on one vote; 0 turns it off (default %(default)s)",
+    )
+    opt.add_argument(
+        "--modality-dropout",
+        type=float,
+        default=default("modality_dropout"),
+        help="chance that a training post's photo is hidden for a step (default %(default)s)",
+    )
     opt.add_argument("--seed", type=int, default=default("seed"), help="(default %(default)s)")
 
 

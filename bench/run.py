@@ -170,6 +170,7 @@ def naive_loop(model, posts: list[dict], device: torch.device) -> list[int]:
                 has_image=torch.tensor([True], device=device),
                 input_ids=encoded["input_ids"].to(device),
                 attention_mask=encoded["attention_mask"].to(device),
+                post_mask=encoded["post_mask"].to(device),
                 pixel_values=pixels.unsqueeze(0).to(device),
             )
             labels.append(int(out.probabilities[0].argmax()))
@@ -230,6 +231,7 @@ def flops_per_post(model, posts: list[dict], device: torch.device) -> float:
                     has_image=torch.tensor([True], device=device),
                     input_ids=encoded["input_ids"].to(device),
                     attention_mask=encoded["attention_mask"].to(device),
+                    post_mask=encoded["post_mask"].to(device),
                     pixel_values=pixels.unsqueeze(0).to(device),
                 )
             counts[lengths[i]] = counter.get_total_flops()

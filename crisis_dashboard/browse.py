@@ -85,8 +85,9 @@ def page_slice(frame: pd.DataFrame, page: int, size: int) -> pd.DataFrame:
 
 
 def table_view(rows: pd.DataFrame) -> pd.DataFrame:
-    """The columns an analyst reads, with plain names; the long text last."""
-    return pd.DataFrame(
+    """The columns an analyst reads, with plain names; the long text last. Where the run measured
+    it, how far each answer's probability falls without the words and without the photo."""
+    table = pd.DataFrame(
         {
             "Post": rows["post_id"].values,
             "Event": rows["event"].map(pretty).values,
@@ -100,6 +101,10 @@ def table_view(rows: pd.DataFrame) -> pd.DataFrame:
             "Text": rows["text"].values,
         }
     )
+    for column, name in (("reliance_words", "Fall without words"), ("reliance_photo", "Fall without photo")):
+        if column in rows:
+            table.insert(len(table.columns) - 2, name, rows[column].values)
+    return table
 
 
 def collection_table(rows: pd.DataFrame, tasks: dict[str, dict]) -> pd.DataFrame:

@@ -63,8 +63,8 @@ def show(collection: Collection) -> None:
     show_table(browse.collection_table(rows, tasks), rows["post_id"].tolist(), "bc-table", "bc-post")
     st.caption(
         "Click a row (the box at its left) to open the post below. Answer and confidence: the "
-        f"{task_title(tasks[query.task]['task']).lower()} model's; words share is how "
-        "much its decision leaned on the text rather than the photo."
+        f"{task_title(tasks[query.task]['task']).lower()} model's; words share is the "
+        "weight of the words' own evidence in its decision (the rest: the photo's, and both together)."
     )
     _errors(collection)
     _post(collection, query.task, rows)
@@ -124,9 +124,10 @@ def _post(collection: Collection, task: str, rows) -> None:
         st.markdown(f"> {row['text']}")
         if row["warnings"]:
             st.warning(row["warnings"])
-        answers = " · ".join(
-            f"**{task_title(spec['task'])}:** {pretty(row[f'{prefix}_label'])}" if row[f"{prefix}_label"] else ""
+        answers = " · ".join(  # a task that could not judge the post (damage without a photo) is left out
+            f"**{task_title(spec['task'])}:** {pretty(row[f'{prefix}_label'])}"
             for prefix, spec in collection.tasks.items()
+            if row[f"{prefix}_label"]
         )
         st.markdown(answers)
         labels = collection.tasks[task]["labels"]

@@ -76,6 +76,8 @@ def score_batch(
         for i, prediction in results.items():
             for warning in prediction.explanation.warnings:
                 notes[i] = notes[i] or warning.split(": ", 1)[-1]
+            if prediction.cannot_judge:
+                notes[i] = "; ".join(filter(None, [notes[i], f"{name}: {prediction.cannot_judge}"]))
     out["has_photo"] = [bool(image) for image in images]
     out["note"] = notes
     return out
@@ -86,8 +88,12 @@ def _add_columns(out: pd.DataFrame, name: str, model: CrisisModel, results: dict
         return [value(results[i]) if i in results else None for i in range(rows)]
 
     prefix = column_prefix(name)
-    out[f"{prefix}_label"] = column(lambda p: p.label)
-    out[f"{prefix}_confidence"] = column(lambda p: round(p.confidence, 4))
+    out[f"{prefix}_label"] = column(lambda p: p.label)  # None where the model cannot judge the post
+    out[f"{prefix}_confidence"] = column(lambda p: _rounded(p.confidence))
     for label in model.config.label_names:
-        out[f"{prefix}_prob_{label}"] = column(lambda p, label=label: round(p.probabilities[label], 4))
+        out[f"{prefix}_prob_{label}"] = column(lambda p, label=label: _rounded(p.probabilities.get(label)))
     out[f"{prefix}_words_share"] = column(lambda p: round(p.explanation.modality_weights["text"], 4))
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)

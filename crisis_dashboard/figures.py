@@ -26,14 +26,20 @@ FONT = dict(size=13)
 
 CAPTIONS = {
     "probabilities": "How sure the model is about each category; the longest bar is its answer.",
-    "modality": "How much the final decision leaned on the words versus the photo; the two shares add up to 100 %.",
+    "modality": "The words, the photo and the two read together each give their own answer; these bars say how "
+    "much each answer counted in the final one (its weighted mean). The three add up to 100 %.",
     "capsule_lengths": "Strength of each of the model's summary units (capsules), between 0 and 1; "
     "long bars are the evidence the classifier read most.",
-    "token_region": "Rows are the words as the model split them, columns the 49 squares of the photo "
-    "(7 x 7, read left to right, top to bottom); darker means that word looked harder at that square.",
-    "overlay": "The photo as the model saw it (centre crop) with a 7 x 7 heat map on top: brighter squares "
-    "drew more attention from the chosen words.",
-    "image_to_words": "Which words the photo's squares looked at most, on average; longer bars mean more attention.",
+    "token_region": "Rows are the post's words, columns the photo's 7 x 7 grid of squares, row by row; red means "
+    "the word looked at that square more than at an even spread (1 ×), blue less.",
+    "overlay": "The photo as the model saw it (centre crop), with the chosen words' attention on its 7 x 7 grid: "
+    "squares glow where the words looked more than at an even spread.",
+    "image_to_words": "The share of the photo's attention each word received, averaged over the photo's squares.",
+    "mattered": "Tested by hiding each of the photo's 49 squares in turn (replaced by the photo's average): "
+    "the redder a square, the more the model's confidence in its answer falls without it.",
+    "attention_caveat": "Attention is where the model's reading of the words and the photo looked, not what "
+    "decided the answer: measured on the demo models, it agrees little with the squares that matter "
+    "(bench/faithfulness.py). Read it as a description of the reading, not as the reason.",
     "routing": "How the model combined its evidence: each row is a piece of evidence from the text or the photo, "
     "each column a combined unit; a row's shares add up to 1, so a dark cell is where that evidence went.",
     "posts_per_event": "Number of posts per crisis event, split by whether the post came with a usable photo.",

@@ -92,7 +92,7 @@ def normalise_predictions(frame: pd.DataFrame) -> pd.DataFrame:
     if "has_image" not in frame:
         frame["has_image"] = frame["image_path"] != ""
     frame["has_image"] = frame["has_image"].fillna(False).astype(bool)
-    for column, default in (("text_weight", np.nan), ("image_weight", 0.0)):
+    for column, default in (("text_weight", np.nan), ("image_weight", 0.0), ("joint_weight", 0.0)):
         if column not in frame:
             frame[column] = default
         frame[column] = pd.to_numeric(frame[column], errors="coerce")
@@ -270,11 +270,12 @@ def _decode_upload(data: bytes) -> tuple[Image.Image | None, str | None]:
 
 @st.cache_data(show_spinner="Explaining the post...", max_entries=256)
 def _predict_one(checkpoint: str, stamp: float, text: str, image: Any) -> Prediction:
-    return predict(_load_model(checkpoint, stamp), [{"text": text, "image": image}])[0]
+    return predict(_load_model(checkpoint, stamp), [{"text": text, "image": image}], reliance=True)[0]
 
 
 def explain(run: TaskRun, text: str, image: str | bytes | None) -> Prediction:
-    """The run's Prediction (with its explanation) for one post. Raises CrisisLensError."""
+    """The run's Prediction for one post, with its explanation and the reliance on its words and
+    photo measured by scoring it again without each. Raises CrisisLensError."""
     return _predict_one(str(run.checkpoint), run.stamp, text or "", image or None)
 
 
@@ -302,7 +303,7 @@ def _routing_profile(checkpoint: str, stamp: float, predictions: str, pstamp: fl
         if stack:
             matrices[label] = np.mean(np.stack(stack), axis=0)
             counts[label] = len(stack)
-            primary = scored[0].explanation.primary_capsules
+            primary = scored[0].explanation.primary_groups
     return {"matrices": matrices, "counts": counts, "primary": primary, "posts": len(sample)}
 
 

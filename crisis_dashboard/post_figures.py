@@ -39,22 +39,33 @@ def probabilities_bar(probabilities: Mapping[str, float], title: str = "Category
     return layout(fig, 80 + 38 * len(labels), title=title)
 
 
-def modality_bar(weights: Mapping[str, float], title: str = "Words vs. photo") -> go.Figure:
-    text_w, image_w = float(weights.get("text", 0.0)), float(weights.get("image", 0.0))
+GROUP_NAMES = {"text": "Words", "image": "Photo", "joint": "Words and photo together"}
+GROUP_COLORS = {"text": TEXT_COLOR, "image": IMAGE_COLOR, "joint": "#8c564b"}
+
+
+def evidence_rows(groups: Sequence[str]) -> list[str]:
+    """Names of the routing matrix's rows: each evidence group's capsules, numbered within it."""
+    return [f"{GROUP_NAMES[g]} {list(groups[: k + 1]).count(g)}" for k, g in enumerate(groups)]
+
+
+def modality_bar(weights: Mapping[str, float], title: str = "Where the evidence came from") -> go.Figure:
+    """The gate's weights of the three evidence groups, as horizontal bars."""
+    groups = [g for g in GROUP_NAMES if g in weights]
+    values = [float(weights[g]) for g in groups]
     fig = go.Figure(
         go.Bar(
-            x=[text_w, image_w],
-            y=["Words (text)", "Photo (image)"],
+            x=values,
+            y=[GROUP_NAMES[g] for g in groups],
             orientation="h",
-            marker_color=[TEXT_COLOR, IMAGE_COLOR],
-            text=[f"{text_w:.0%}", f"{image_w:.0%}"],
+            marker_color=[GROUP_COLORS[g] for g in groups],
+            text=[f"{v:.0%}" for v in values],
             textposition="auto",
             hovertemplate="%{y}: %{x:.1%}<extra></extra>",
         )
     )
-    fig.update_xaxes(range=[0, 1], tickformat=".0%", title="share of the decision")
+    fig.update_xaxes(range=[0, 1], tickformat=".0%", title="weight in the decision")
     fig.update_yaxes(autorange="reversed")
-    return layout(fig, 190, title=title)
+    return layout(fig, 200, title=title)
 
 
 def capsule_lengths_bar(lengths: Sequence[float], title: str = "Capsule strengths") -> go.Figure:
@@ -65,53 +76,39 @@ def capsule_lengths_bar(lengths: Sequence[float], title: str = "Capsule strength
     return layout(fig, 260, title=title)
 
 
-def token_labels(tokens: Sequence[str]) -> list[str]:
-    """Readable, unique-looking labels of tokenizer pieces (spaces shown, blanks named)."""
-    out = []
-    for token in tokens:
-        shown = str(token).replace("\n", "\u21b5").replace("\t", "\u21e5").strip()
-        out.append(shown if shown else "\u2423")
-    return out
-
-
-def region_names() -> list[str]:
+def grid_labels() -> list[str]:
+    """The 49 regions as rows and columns of the 7 x 7 grid over the photo."""
     return [f"row {r + 1}, col {c + 1}" for r in range(REGION_GRID) for c in range(REGION_GRID)]
 
 
-def token_region_heatmap(
-    tokens: Sequence[str], matrix: np.ndarray, title: str = "Word -> photo-region attention"
-) -> go.Figure:
-    """(tokens x 49) attention, the real tokens on the y axis in reading order."""
-    matrix = np.asarray(matrix, dtype=float)
-    n = matrix.shape[0]
-    labels = token_labels(tokens[:n])
-    regions = region_names()
+def word_region_heatmap(words: Sequence[str], lift: np.ndarray, title: str = "Where each word looked") -> go.Figure:
+    """(words x 49) attention as lift over uniform: 1 = no more than at any other region."""
+    lift = np.asarray(lift, dtype=float)
+    n = lift.shape[0]
+    cells = grid_labels()
     fig = go.Figure(
         go.Heatmap(
-            z=matrix,
-            x=list(range(1, matrix.shape[1] + 1)),
+            z=lift,
+            x=list(range(1, lift.shape[1] + 1)),
             y=list(range(n)),
-            colorscale="Blues",
-            colorbar=dict(title="attention", thickness=12),
+            colorscale="RdBu_r",
+            zmid=1.0,
+            colorbar=dict(title="× even", thickness=12),
             customdata=np.dstack(
                 [
-                    np.repeat(np.array(labels, dtype=object)[:, None], matrix.shape[1], axis=1),
-                    np.repeat(np.array(regions[: matrix.shape[1]], dtype=object)[None, :], n, axis=0),
+                    np.repeat(np.array(words, dtype=object)[:, None], lift.shape[1], axis=1),
+                    np.repeat(np.array(cells[: lift.shape[1]], dtype=object)[None, :], n, axis=0),
                 ]
             ),
-            hovertemplate="word '%{customdata[0]}' -> %{customdata[1]}<br>attention %{z:.3f}<extra></extra>",
+            hovertemplate="'%{customdata[0]}' -> %{customdata[1]}<br>%{z:.2f} × an even spread<extra></extra>",
         )
     )
-    fig.update_yaxes(
-        tickmode="array",
-        tickvals=list(range(n)),
-        ticktext=labels,
-        autorange="reversed",
-        title="words (as the model split them)",
-        tickfont=dict(size=11),
-    )
-    fig.update_xaxes(title="photo square (1 = top left ... 49 = bottom right)", dtick=7, tick0=1)
-    return layout(fig, max(320, 14 * n + 120), title=title)
+    fig.update_yaxes(tickmode="array", tickvals=list(range(n)), ticktext=list(words), autorange="reversed",
+                     title="the post's words", tickfont=dict(size=11))  # fmt: skip
+    rows = list(range(1, REGION_GRID * REGION_GRID + 1, REGION_GRID))
+    fig.update_xaxes(title="photo: 7 x 7 grid, row by row", tickmode="array", tickvals=rows,
+                     ticktext=[f"row {r}" for r in range(1, REGION_GRID + 1)])  # fmt: skip
+    return layout(fig, max(320, 18 * n + 120), title=title)
 
 
 def model_view(image: Image.Image, size: int = 224) -> Image.Image:
@@ -126,23 +123,41 @@ def _png_data_uri(image: Image.Image) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def region_weights(token_to_region: np.ndarray, token_index: int | None = None) -> np.ndarray:
-    """A 7 x 7 grid: one token's attention over the regions, or the mean over all tokens."""
-    matrix = np.asarray(token_to_region, dtype=float)
-    row = matrix.mean(axis=0) if token_index is None else matrix[token_index]
+def region_grid(lift: np.ndarray, word: int | None = None) -> np.ndarray:
+    """A 7 x 7 grid of lift: one word's, or the mean over all words."""
+    matrix = np.asarray(lift, dtype=float)
+    row = matrix.mean(axis=0) if word is None else matrix[word]
     return row.reshape(REGION_GRID, REGION_GRID)
 
 
 def region_overlay(
     image: Image.Image, grid: np.ndarray, title: str = "Where the words looked in the photo", size: int = 224
 ) -> go.Figure:
-    """The model's view of the image with a 7 x 7 heat map laid over it."""
-    grid = np.asarray(grid, dtype=float).reshape(REGION_GRID, REGION_GRID)
+    """The model's view of the image with a 7 x 7 grid of attention lift laid over it: squares at or
+    below an even spread (1) stay clear, twice an even spread or more glows fully."""
+    grid = np.asarray(grid, dtype=float)
+    return _overlay(image, grid, 1.0, max(2.0, float(grid.max())), "× even", "%{z:.2f} × an even spread", title, size)
+
+
+def importance_overlay(
+    image: Image.Image, importance: np.ndarray, title: str = "What in the photo mattered", size: int = 224
+) -> go.Figure:
+    """The model's view of the image with, per square of the 7 x 7 grid, how much the answer's
+    probability falls when that square is hidden: no fall stays clear, the largest glows fully."""
+    importance = np.asarray(importance, dtype=float)
+    high = max(float(importance.max()), 0.01)  # a flat map (falls under 1 point) stays nearly clear
+    return _overlay(image, importance, 0.0, high, "fall", "hidden: the answer falls by %{z:.1%}", title, size)
+
+
+def _overlay(
+    image: Image.Image, values: np.ndarray, low: float, high: float, unit: str, hover: str, title: str, size: int
+) -> go.Figure:
+    grid = values.reshape(REGION_GRID, REGION_GRID)
     cell = size / REGION_GRID
     centres = [cell * (i + 0.5) for i in range(REGION_GRID)]
     fig = go.Figure()
     fig.add_trace(go.Image(source=_png_data_uri(model_view(image, size)), x0=0, y0=0, dx=1, dy=1, hoverinfo="skip"))
-    # low attention is see-through, high attention glows red-yellow
+    # low values are see-through, high ones glow red-yellow
     heat = [
         [0.0, "rgba(255,255,178,0)"],
         [0.35, "rgba(254,204,92,0.25)"],
@@ -158,11 +173,11 @@ def region_overlay(
             zsmooth=False,
             xgap=1,
             ygap=1,
-            zmin=float(grid.min()),
-            zmax=float(grid.max()) if grid.max() > grid.min() else float(grid.min()) + 1e-6,
-            colorbar=dict(title="attention", thickness=12),
-            customdata=np.arange(1, REGION_GRID * REGION_GRID + 1).reshape(REGION_GRID, REGION_GRID),
-            hovertemplate="square %{customdata}<br>attention %{z:.3f}<extra></extra>",
+            zmin=low,
+            zmax=high,
+            colorbar=dict(title=unit, thickness=12),
+            customdata=np.array(grid_labels(), dtype=object).reshape(REGION_GRID, REGION_GRID),
+            hovertemplate="%{customdata}<br>" + hover + "<extra></extra>",
         )
     )
     fig.update_xaxes(visible=False, range=[0, size], constrain="domain")
@@ -171,23 +186,22 @@ def region_overlay(
 
 
 def image_to_words_bar(
-    tokens: Sequence[str], region_to_token: np.ndarray, top: int = 12, title: str = "Words the photo looked at"
+    words: Sequence[str], region_to_word: np.ndarray, top: int = 12, title: str = "Words the photo looked at"
 ) -> go.Figure:
-    """Mean over the 49 regions of their attention over the tokens: the top words."""
-    weights = np.asarray(region_to_token, dtype=float).mean(axis=0)
-    labels = token_labels(tokens[: len(weights)])
-    order = np.argsort(weights)[::-1][:top]
+    """The share of the photo's attention each word got, on average over its 49 regions: the top words."""
+    shares = np.asarray(region_to_word, dtype=float).mean(axis=0)
+    order = np.argsort(shares)[::-1][:top]
     fig = go.Figure(
         go.Bar(
-            x=weights[order],
-            y=[f"{labels[i]} (#{i + 1})" for i in order],
+            x=shares[order],
+            y=[words[i] for i in order],
             orientation="h",
             marker_color=IMAGE_COLOR,
-            hovertemplate="%{y}: %{x:.3f}<extra></extra>",
+            hovertemplate="%{y}: %{x:.1%}<extra></extra>",
         )
     )
     fig.update_yaxes(autorange="reversed")
-    fig.update_xaxes(title="mean attention from the photo")
+    fig.update_xaxes(title="share of the photo's attention", tickformat=".0%")
     return layout(fig, 100 + 24 * len(order), title=title)
 
 

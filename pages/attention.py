@@ -65,7 +65,10 @@ else:
         profile = widgets.guard(lambda: loaders.routing_profile(run), "compute the routing matrices")
 if profile and profile["matrices"]:
     st.plotly_chart(
-        figures.routing_by_class(profile["matrices"], profile["counts"], profile["primary"]), key="at-routing"
+        figures.routing_by_class(
+            profile["matrices"], profile["counts"], post_figures.evidence_rows(profile["primary"])
+        ),
+        key="at-routing",
     )
     st.caption(
         figures.CAPTIONS["routing_by_class"]
@@ -131,13 +134,14 @@ for column, (label, this_run) in zip(columns, (("This run", run), ("Second run",
         st.plotly_chart(post_figures.modality_bar(prediction.explanation.modality_weights), key=f"{key}-modality")
         st.caption(figures.CAPTIONS["modality"])
         exp = prediction.explanation
-        if image is not None and exp.token_to_region is not None:
-            _, post_to_region, _ = exp.post_words()  # the post's own words, not the task prompt's
-            grid = post_figures.region_weights(post_to_region)
+        _, lift, _ = exp.word_attention()  # the post's own words, not the task prompt's
+        if image is not None and lift is not None:
+            grid = post_figures.region_grid(lift)
             st.plotly_chart(post_figures.region_overlay(image, grid), key=f"{key}-overlay")
             st.caption(figures.CAPTIONS["overlay"])
         if exp.routing_coefficients is not None:
             st.plotly_chart(
-                post_figures.routing_heatmap(exp.routing_coefficients, exp.primary_capsules), key=f"{key}-routing"
+                post_figures.routing_heatmap(exp.routing_coefficients, post_figures.evidence_rows(exp.primary_groups)),
+                key=f"{key}-routing",
             )
             st.caption(figures.CAPTIONS["routing"])

@@ -100,7 +100,8 @@ st.markdown(
 show_table(browse.table_view(rows), rows["post_id"].tolist(), "br-table", "br-post")
 st.caption(
     "Click a row (the box at its left) to open the post below. Confidence is the probability of the "
-    "predicted label; words share is how much the decision leaned on the text rather than the photo."
+    "predicted label; words share is the weight of the words' own evidence; the falls say how much the "
+    "answer's probability drops when the post is scored again without its words, or without its photo."
 )
 
 post_id = pick_post(rows, "br-post")

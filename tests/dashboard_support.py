@@ -2,28 +2,25 @@
 test_browser.py through a module-level cache (a fixture in each module would build its own).
 
 `demo_run_dir()` trains it with the real first-start code, `crisis_model.training.train_demo`, made
-small (150 demo tweets, two rounds, features kept in memory: about 35 s on 2 CPU cores) into a
-temporary folder; or it reuses the run folder named by $CRISISLENS_TEST_RUN. Two rounds leave every
-model answering one label for every post: a check that must be able to fail (scoring, bf16,
-concurrency) uses `trained_run_dir()` instead, the informative task trained with the demo's full
-settings (30 epochs: about 35 s), whose answers differ from post to post.
+smaller (300 demo tweets, a feature cache the three tasks share) into a temporary folder;
+or it reuses the run folder named by $CRISISLENS_TEST_RUN. It is trained well enough for the
+faithfulness tests (tests/test_faithfulness.py) to check what its explanations claim, and its
+informative model's answers differ from post to post, so checks that must be able to fail
+(scoring a collection, bf16, concurrency) use it too: `informative_run_dir()`, `demo_data_dir()`.
 """
 
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
+from crisis_model.run_folder import TRAIN_CONFIG_FILE
+
 _CACHE: dict[str, Path] = {}
-
-
-def _temporary(prefix: str) -> Path:
-    base = Path(tempfile.mkdtemp(prefix=prefix))
-    atexit.register(shutil.rmtree, base, ignore_errors=True)
-    return base
 
 
 def demo_run_dir() -> Path:
@@ -35,26 +32,20 @@ def demo_run_dir() -> Path:
         else:
             from crisis_model.training import train_demo
 
-            base = _temporary("crisislens-test-run-")
+            base = Path(tempfile.mkdtemp(prefix="crisislens-test-run-"))
+            atexit.register(shutil.rmtree, base, ignore_errors=True)
             _CACHE["run"] = train_demo(
-                base / "demo", data_dir=base / "demo-data", n_tweets=150, epochs=2, cache_dir=None
+                base / "demo", data_dir=base / "demo-data", n_tweets=300, cache_dir=str(base / "cache")
             )
     return _CACHE["run"]
 
 
-def trained_run_dir() -> Path:
-    """The session's trained informative run (<root>/informative/; its data in <root>/data), built on first call."""
-    if "trained" not in _CACHE:
-        from crisis_model.training import train_demo
-
-        base = _temporary("crisislens-trained-run-")
-        _CACHE["trained"] = (
-            train_demo(base / "runs", data_dir=base / "data", n_tweets=150, tasks=("informative",), cache_dir=None)
-            / "informative"
-        )
-    return _CACHE["trained"]
+def informative_run_dir() -> Path:
+    """The demo's informative run (one task run folder: <root>/informative/)."""
+    return demo_run_dir() / "informative"
 
 
-def trained_data_dir() -> Path:
-    """The demo data `trained_run_dir()` was trained on (images in data_image/)."""
-    return trained_run_dir().parents[1] / "data"
+def demo_data_dir() -> Path:
+    """The demo data the run was trained on (images in data_image/)."""
+    config = json.loads((informative_run_dir() / TRAIN_CONFIG_FILE).read_text(encoding="utf-8"))
+    return Path(config["data_root"])

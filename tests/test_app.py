@@ -170,17 +170,22 @@ def test_analyse_text_and_photo(app, demo_run):
     assert any("together with the photo" in s.value for s in at.success)
     runs = discover_run(demo_run).runs
     assert len(answers(at.markdown)) == len(runs)  # one answer per trained task
-    # per task: probabilities, then "Where it looked": word->region heatmap, overlay, photo->words
-    assert charts(at) == 4 * len(runs)
+    # per task: probabilities, the votes' weights, then "Where it looked": what in the photo mattered, and
+    # (one click away) the attention: word->region, the photo with it, the words the photo looked at
+    assert charts(at) == 6 * len(runs)
     captions = " ".join(c.value for c in at.caption)
-    assert plots.CAPTIONS["token_region"] in captions and plots.CAPTIONS["modality"] in captions
+    for key in ("modality", "mattered", "attention_caveat", "token_region"):
+        assert plots.CAPTIONS[key] in captions, key
     assert plots.CAPTIONS["routing"] not in captions
-    assert "The post's own words only" in captions  # the task prompt's words are left out
+    tested = [m.value for m in at.markdown if m.value.startswith("**Tested by removing each part:**")]
+    assert len(tested) == len(runs) and all("without its **photo**" in line for line in tested)
+    votes = [m.value for m in at.markdown if m.value.startswith("**Each part's own answer:**")]
+    assert len(votes) == len(runs) and all("the photo alone says" in line for line in votes)
 
     at.segmented_control(key="an-informative-view").set_value(widgets.HOW_COMBINED).run()
     assert_clean(at)
-    # that task now shows routing + capsules instead of the three attention charts
-    assert charts(at) == 4 * len(runs) - 1
+    # that task now shows routing + capsules instead of the four photo and attention charts
+    assert charts(at) == 6 * len(runs) - 2
     assert plots.CAPTIONS["routing"] in " ".join(c.value for c in at.caption)
 
 
@@ -190,7 +195,10 @@ def test_analyse_text_alone_is_text_only(app):
     at.button[0].click().run()
     assert_clean(at)
     assert any("text only" in i.value for i in at.info)
-    assert len(answers(at.markdown)) >= 1
+    said = answers(at.markdown)
+    assert len(said) == 3 and said[2] == widgets.CANNOT_JUDGE  # damage is judged from the photo: none here
+    assert widgets.CANNOT_JUDGE not in said[:2]
+    assert any("no usable photo" in c.value for c in at.caption)
     assert charts(at) >= 3
 
 
@@ -553,13 +561,19 @@ def test_filters_and_paging():
 
 
 def test_a_model_that_decides_from_one_modality_is_flagged():
-    photo_only = pd.DataFrame({"text_weight": [0.0, 0.01, 0.02, 0.03] * 5})
-    assert "from the photo" in widgets.modality_collapse_note(photo_only)
-    words_only = pd.DataFrame({"text_weight": [0.99, 1.0] * 5})
-    assert "from the words" in widgets.modality_collapse_note(words_only)
-    mixed = pd.DataFrame({"text_weight": [0.0, 0.3, 0.6, 0.9, 1.0] * 4})
-    assert widgets.modality_collapse_note(mixed) is None
-    assert widgets.modality_collapse_note(pd.DataFrame({"text_weight": []})) is None
+    def run(words: list[float], photo: list[float]) -> pd.DataFrame:  # falls without words / photo
+        return pd.DataFrame({"text_weight": 0.3, "image_weight": 0.3, "reliance_words": words, "reliance_photo": photo})
+
+    # measured by intervention: removing the words barely moves the answers
+    photo_only = run([0.0, 0.01, -0.01, 0.005] * 5, [0.3, 0.5, 0.2, 0.4] * 5)
+    assert "the words barely count" in widgets.modality_collapse_note(photo_only)
+    words_only = run([0.3, 0.5] * 5, [0.0, 0.01] * 5)
+    assert "the photo barely count" in widgets.modality_collapse_note(words_only)
+    assert widgets.modality_collapse_note(run([0.0, 0.2, 0.4, 0.01] * 5, [0.3, 0.0, 0.1, 0.2] * 5)) is None
+    # a run without reliance columns: the gate's weights
+    by_weights = pd.DataFrame({"text_weight": [0.01, 0.02] * 5, "image_weight": [0.5, 0.6] * 5})
+    assert "the words barely count" in widgets.modality_collapse_note(by_weights)
+    assert widgets.modality_collapse_note(pd.DataFrame({"text_weight": [], "image_weight": []})) is None
 
 
 def test_batch_scoring_notes_a_post_with_nothing_readable_and_scores_the_rest(tmp_path):
@@ -584,16 +598,21 @@ def test_batch_csv_reader_refuses_bad_files():
 
 
 def test_explanation_figures_are_labelled():
-    tokens = ["Crisis", " tweet", ":", " bridge", " bridge"]
-    t2r = np.full((5, 49), 1 / 49)
-    t2r[3, 10] = 0.5
-    fig = post_figures.token_region_heatmap(tokens, t2r)
-    assert list(fig.layout.yaxis.ticktext) == ["Crisis", "tweet", ":", "bridge", "bridge"]  # repeats kept
-    overlay = post_figures.region_overlay(Image.new("RGB", (640, 480)), post_figures.region_weights(t2r, 3))
+    words = ["Bridge", "collapsed", "bridge"]
+    lift = np.ones((3, 49))
+    lift[1, 10] = 20.0
+    fig = post_figures.word_region_heatmap(words, lift)
+    assert list(fig.layout.yaxis.ticktext) == words  # repeats kept
+    assert fig.data[0].zmid == 1.0  # lift over an even spread: 1 is neutral
+    overlay = post_figures.region_overlay(Image.new("RGB", (640, 480)), post_figures.region_grid(lift, 1))
     assert overlay.data[1].z.shape == (7, 7) and overlay.data[0].source.startswith("data:image/png")
-    routing = post_figures.routing_heatmap(np.full((4, 2), 0.5), ["text 1", "text 2", "image 1", "image 2"])
-    assert list(routing.data[0].y) == ["Text 1", "Text 2", "Image 1", "Image 2"]
-    assert post_figures.modality_bar({"text": 0.3, "image": 0.7}).data[0].x == (0.3, 0.7)
+    assert overlay.data[1].zmin == 1.0  # at or below an even spread, nothing glows
+    rows = post_figures.evidence_rows(["text", "text", "image", "joint"])
+    assert rows == ["Words 1", "Words 2", "Photo 1", "Words and photo together 1"]
+    routing = post_figures.routing_heatmap(np.full((4, 2), 0.5), rows)
+    assert list(routing.data[0].y) == rows
+    bar = post_figures.modality_bar({"text": 0.3, "image": 0.5, "joint": 0.2})
+    assert bar.data[0].x == (0.3, 0.5, 0.2) and bar.data[0].y[2] == "Words and photo together"
     assert len(post_figures.capsule_lengths_bar(np.array([0.1, 0.9])).data[0].y) == 2
     cm = plots.confusion_matrix(["a", "a", "b"], ["a", "b", "b"], ["a", "b"])
     assert cm.data[0].customdata.tolist() == [[1, 1], [0, 1]]

@@ -30,15 +30,22 @@ def test_minilm_preset_loads_offline_and_mean_pools() -> None:
     assert preds[0].label in ("informative", "not_informative")
 
 
-def test_tiny_gpt2_pools_the_last_real_token() -> None:
+@pytest.mark.parametrize("pooling", ["last", "mean"])
+def test_the_text_reader_pools_the_last_real_token_or_the_posts_own_tokens(pooling: str) -> None:
+    from crisis_model.model.modeling import TEXT_INPUTS
     from tests.conftest import tiny_model
 
-    model = tiny_model("text").eval()
-    assert model.text_encoder.pooling == "last"
+    model = tiny_model("text", text_pooling=pooling).eval()
+    assert model.text_encoder.pooling == pooling
     encoded = model.tokenize(["short", "a much longer post about the flood in the city"])
-    features = model.text_encoder(**encoded)
-    last = int(encoded["attention_mask"][0].sum()) - 1
-    assert torch.equal(features.pooled[0], features.token_states[0, last])
+    features = model.text_encoder(*(encoded[k] for k in TEXT_INPUTS))
+    if pooling == "last":  # a causal LM's read of the whole prompt ends at its last real token
+        last = int(encoded["attention_mask"][0].sum()) - 1
+        assert torch.equal(features.pooled[0], features.token_states[0, last])
+    else:  # the post's own tokens, not the prompt's
+        own = encoded["post_mask"][1]
+        assert 0 < int(own.sum()) < int(encoded["attention_mask"][1].sum())
+        assert torch.allclose(features.pooled[1], features.token_states[1, own].mean(dim=0), atol=1e-6)
 
 
 @pytest.mark.skipif(reachable("huggingface.co"), reason="the hub is reachable from here")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dashboard_support import trained_run_dir
+from tests.dashboard_support import informative_run_dir
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,7 +33,7 @@ def test_benchmark_smoke_mode_runs_every_group(tmp_path) -> None:
             "--photos-dir",
             str(tmp_path / "photos"),
             "--trained-run",
-            str(trained_run_dir()),
+            str(informative_run_dir()),
         ],
         cwd=REPO,
         capture_output=True,

@@ -93,7 +93,10 @@ def damaged_street():
 
     from crisis_model.data.demo_drawing import draw_image
 
-    return draw_image(random.Random(1), "demo_earthquake", "infrastructure_and_utility_damage", "severe_damage")
+    image, _damage_boxes = draw_image(
+        random.Random(1), "demo_earthquake", "infrastructure_and_utility_damage", "severe_damage"
+    )
+    return image
 
 
 def open_page(browser, url: str):

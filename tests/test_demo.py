@@ -43,12 +43,13 @@ def test_every_task_loads_with_sane_counts(demo_root, task, labels):
 def test_layout_counts_and_noise(demo_root):
     everything = load(demo_root, "informative", "text")
     agreed = load(demo_root, "informative", "agreed")
-    assert 300 * 1.05 < len(everything) < 300 * 1.3  # some tweets have two images
-    assert everything["tweet_id"].nunique() == 300
+    n_tweets = demo.DEFAULT_TWEETS
+    assert n_tweets * 1.05 < len(everything) < n_tweets * 1.3  # some tweets have two images
+    assert everything["tweet_id"].nunique() == n_tweets
     assert everything.groupby("tweet_id")["split"].nunique().max() == 1  # split by tweet
     shares = everything.drop_duplicates("tweet_id")["split"].value_counts(normalize=True)
     assert shares["train"] == pytest.approx(0.7, abs=0.01) and shares["dev"] == pytest.approx(0.15, abs=0.01)
-    assert 0.03 < 1 - len(agreed) / len(everything) < 0.25  # some text and image labels disagree
+    assert 0.01 < 1 - len(agreed) / len(everything) < 0.25  # some text and image labels disagree
     assert set(everything["event"]) == {"demo_hurricane", "demo_flood", "demo_earthquake"}
     header = (demo_root / "annotations" / "demo_flood_final_data.tsv").read_text().split("\n")[0].split("\t")
     assert len(header) == 15 and header[-1] == "image_path"
@@ -107,7 +108,7 @@ def test_a_failed_generation_leaves_nothing_and_user_folders_are_not_overwritten
         calls.append(args)
         if len(calls) > 5:
             raise KeyboardInterrupt  # as if the user stopped it half-way
-        return Image.new("RGB", (8, 8))
+        return Image.new("RGB", (8, 8)), []
 
     monkeypatch.setattr(demo, "draw_image", failing_draw)
     with pytest.raises(KeyboardInterrupt):

@@ -82,7 +82,8 @@ def test_a_corrupt_or_stale_entry_is_recomputed(tmp_path) -> None:
     store = FeatureStore(tmp_path / "cache")
     texts, paths = TINY_TEXTS[:3], [str(image), "", ""]
     first = compute_features(model, texts, paths, store)
-    assert first.stats["text"].misses == 3 and first.stats["image"].misses == 1
+    # the three posts' texts and the post without words (the prompt alone, for the reliance on words)
+    assert first.stats["text"].misses == 4 and first.stats["image"].misses == 1
     assert first.has_image.tolist() == [True, False, False]
 
     entry = next((tmp_path / "cache" / "text").rglob("*.safetensors"))
@@ -90,9 +91,9 @@ def test_a_corrupt_or_stale_entry_is_recomputed(tmp_path) -> None:
     data[-3] ^= 0xFF  # a flipped bit in the tensor bytes
     entry.write_bytes(bytes(data))
     second = compute_features(model, texts, paths, store)
-    assert second.stats["text"] == CacheStats(hits=2, misses=1, corrupt=1)
-    for a, b in zip(first.token_states, second.token_states):
-        assert torch.equal(a, b)
+    assert second.stats["text"] == CacheStats(hits=3, misses=1, corrupt=1)
+    for a, b in zip(first.token_states, second.token_states):  # recomputed in a batch of its own: float16 rounding
+        assert torch.allclose(a.float(), b.float(), atol=2e-3)
 
     entry.write_bytes(entry.read_bytes()[:40])  # a torn write
     assert compute_features(model, texts, paths, store).stats["text"].corrupt == 1
@@ -109,7 +110,7 @@ def test_a_changed_backbone_never_meets_old_features(tmp_path) -> None:
     with torch.no_grad():
         next(model.text_encoder.parameters()).add_(1e-3)
     assert module_digest(model.text_encoder) != before
-    assert compute_features(model, TINY_TEXTS[:2], ["", ""], store).stats["text"].misses == 2
+    assert compute_features(model, TINY_TEXTS[:2], ["", ""], store).stats["text"].misses == 3  # and the prompt alone
 
 
 def test_cached_features_give_the_outputs_of_the_raw_inputs(tmp_path) -> None:

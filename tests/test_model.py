@@ -11,9 +11,19 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
-from crisis_model import FUSIONS, CheckpointError, CrisisLensError, CrisisModel, load_model, predict
+from crisis_model import (
+    FUSIONS,
+    CheckpointError,
+    ConfigError,
+    CrisisLensError,
+    CrisisModel,
+    load_model,
+    predict,
+    preset_config,
+)
 from crisis_model.model.fusion import DynamicRouting, squash
-from crisis_model.training.loss import compute_loss
+from crisis_model.model.modeling import TEXT_INPUTS
+from crisis_model.training.loss import classification_loss
 from tests.conftest import TINY_TEXTS, tiny_model
 
 
@@ -26,10 +36,15 @@ def structured_images(n: int) -> torch.Tensor:
     return images
 
 
+def text_inputs(model: CrisisModel, texts: list[str]) -> dict:
+    encoded = model.tokenize(texts)
+    return {key: encoded[key] for key in TEXT_INPUTS}
+
+
 def batch_inputs(model: CrisisModel, n: int = 4) -> dict:
     inputs = {"has_image": torch.tensor([True, False, True, True][:n])}
     if model.config.uses_text:
-        inputs.update(model.tokenize(TINY_TEXTS[:n]))
+        inputs.update(text_inputs(model, TINY_TEXTS[:n]))
     if model.config.uses_image:
         inputs["pixel_values"] = structured_images(n)
     return inputs
@@ -45,15 +60,19 @@ def test_full_model_output_shapes_and_invariants() -> None:
     assert torch.allclose(out.probabilities.sum(-1), torch.ones(4), atol=1e-5)
     assert out.token_to_region.shape == (4, length, 49)
     assert out.region_to_token.shape == (4, 49, length)
-    primary = 2 * cfg.capsules_per_modality
+    primary = 3 * cfg.capsules_per_modality  # text, image and joint evidence
     assert out.routing_coefficients.shape == (4, primary, cfg.fused_capsules)
     # c_ij is a softmax over the output capsules j
     assert torch.allclose(out.routing_coefficients.sum(-1), torch.ones(4, primary), atol=1e-5)
     assert torch.allclose(out.modality_weights.sum(-1), torch.ones(4), atol=1e-5)
-    assert out.capsule_lengths.shape == (4, cfg.fused_capsules)
+    assert out.capsule_lengths.shape == (4, 3 * cfg.fused_capsules)  # each group's fused capsules
     assert bool((out.capsule_lengths < 1).all())  # squashed
     # the post without an image puts all its weight on the text
-    assert out.modality_weights[1].tolist() == [1.0, 0.0]
+    assert out.modality_weights[1].tolist() == [1.0, 0.0, 0.0]
+    assert set(out.vote_logits) == {"text", "image", "joint"} and out.vote_logits["text"].shape == (4, 2)
+    # the answer is the gate's weighted mean of the votes
+    votes = torch.stack([out.vote_logits[g].softmax(-1) for g in ("text", "image", "joint")], dim=1)
+    assert torch.allclose((out.modality_weights[:, :, None] * votes).sum(1), out.probabilities, atol=1e-5)
     # attention rows are distributions
     assert torch.allclose(out.token_to_region.sum(-1), torch.ones(4, length), atol=1e-5)
 
@@ -69,11 +88,11 @@ def test_a_batch_without_photos_scores_and_learns_as_in_a_mixed_batch(fusion: st
             module.dropout = 0.0
     texts = TINY_TEXTS[:4]
     mixed = {
-        **model.tokenize(texts),
+        **text_inputs(model, texts),
         "has_image": torch.tensor([False, False, False, True]),
         "pixel_values": structured_images(4),
     }
-    text_only = {**model.tokenize(texts[:3]), "has_image": torch.zeros(3, dtype=torch.bool)}
+    text_only = {**text_inputs(model, texts[:3]), "has_image": torch.zeros(3, dtype=torch.bool)}
     length = int(text_only["attention_mask"].sum(1).max())
     text_only = {k: v[:, :length] if v.dim() == 2 else v for k, v in text_only.items()}
 
@@ -125,7 +144,7 @@ def test_every_ablation_trains_and_its_loss_falls(fusion: str) -> None:
     optimizer = torch.optim.Adam(trainable, lr=1e-2)
     losses = []
     for _ in range(20):
-        loss = compute_loss(model(**inputs).logits, labels, None)
+        loss = classification_loss(model(**inputs).logits, labels)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -201,20 +220,22 @@ def test_predict_returns_labelled_explained_predictions(tmp_path) -> None:
         assert p.label in model.config.label_names
         assert abs(sum(p.probabilities.values()) - 1) < 1e-5
         assert abs(sum(p.explanation.modality_weights.values()) - 1) < 1e-5
-        assert p.explanation.tokens and p.explanation.routing_coefficients.shape == (8, 4)
+        assert p.explanation.tokens and p.explanation.routing_coefficients.shape == (12, 4)
+        assert p.explanation.primary_groups == ["text"] * 4 + ["image"] * 4 + ["joint"] * 4
         assert np.allclose(p.explanation.routing_coefficients.sum(1), 1, atol=1e-5)
     assert preds[0].explanation.token_to_region.shape == (len(preds[0].explanation.tokens), 49)
     assert preds[1].explanation.token_to_region is None  # nothing to attend to
+    assert preds[1].explanation.negligible_groups() == ["image", "joint"]  # no photo: no weight
     assert "broken.jpg" in preds[3].explanation.warnings[0]
     for p, text in zip(
         preds, ["bridge collapsed", "flood water rising", "people trapped", "a post with a broken photo"]
     ):
-        first, end = p.explanation.post_span  # the post's own words, inside the task prompt's
-        assert 0 < first < end < len(p.explanation.tokens)
-        assert "".join(p.explanation.tokens[first:end]).strip() == text
-    words, rows, columns = preds[0].explanation.post_words()
-    assert rows.shape == (len(words), 49) and columns.shape == (49, len(words))
-    assert np.array_equal(rows, preds[0].explanation.token_to_region[preds[0].explanation.post_span[0] :][: len(words)])
+        assert p.explanation.words == text.split()  # the post's own words, not the task prompt's
+        pieces = [t for word in p.explanation.word_tokens for t in word]
+        assert "".join(p.explanation.tokens[t] for t in pieces).split() == text.split()
+    words, lift, from_region = preds[0].explanation.word_attention()
+    assert lift.shape == (len(words), 49) and from_region.shape == (49, len(words))
+    assert np.allclose(lift.mean(axis=1), 1, atol=1e-4)  # a lift over uniform: 1 on average
     assert preds[2].probabilities == pytest.approx(
         predict(model, [{"text": "people trapped", "image": Image.open(photo)}])[0].probabilities, abs=1e-5
     )
@@ -289,3 +310,98 @@ def test_broken_checkpoints_fail_with_clear_errors(tmp_path) -> None:
     save_file({"x": torch.zeros(1)}, str(weights_only / "model.safetensors"))
     with pytest.raises(CheckpointError, match="config.json: missing"):
         load_model(weights_only)
+
+
+# ------------------------------------------------------------------------------ predict's guarantees
+
+
+def test_predict_scores_in_eval_mode_and_gives_back_a_training_model() -> None:
+    model = tiny_model("full")  # dropout 0.5 in the head: training mode would change each call
+    assert model.training
+    posts = [{"text": TINY_TEXTS[1]}, {"text": TINY_TEXTS[3]}]
+    first = [p.probabilities for p in predict(model, posts)]
+    again = [p.probabilities for p in predict(model, posts)]
+    assert first == again
+    assert model.training  # put back as it was
+    model.eval()
+    assert [p.probabilities for p in predict(model, posts)] == first
+
+
+def test_padding_in_a_batch_does_not_change_a_posts_outputs(tmp_path) -> None:
+    model = tiny_model("full").eval()
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (240, 180), (30, 120, 200)).save(photo)
+    short = {"text": "bridge collapsed", "image": str(photo)}
+    longer = {"text": " ".join(TINY_TEXTS[:3]), "image": str(photo)}
+    [alone] = predict(model, [short])
+    together = predict(model, [short, longer, {"text": TINY_TEXTS[5]}])[0]
+    assert together.probabilities == pytest.approx(alone.probabilities, abs=1e-5)
+    assert together.explanation.modality_weights == pytest.approx(alone.explanation.modality_weights, abs=1e-5)
+    assert np.allclose(together.explanation.token_to_region, alone.explanation.token_to_region, atol=1e-5)
+
+
+def test_a_long_post_is_shortened_never_the_prompt() -> None:
+    model = tiny_model("text").eval()
+    long_post = " ".join(TINY_TEXTS) * 3
+    encoded = model.tokenize([long_post, "bridge collapsed"])
+    assert encoded["shortened"].tolist() == [True, False]
+    assert int(encoded["attention_mask"][0].sum()) <= model.config.max_text_tokens
+    prefix, suffix = model.config.prompt.split("{text}")
+    assert encoded["posts"][0] and long_post.startswith(encoded["posts"][0])
+    # the whole prompt is there, around the shortened post
+    tokens = model.token_strings(encoded["input_ids"][:1], encoded["attention_mask"][:1])[0]
+    assert "".join(tokens).endswith(suffix) and "".join(tokens).startswith(prefix)
+    [pred] = predict(model, [{"text": long_post}])
+    assert any("longer than the model reads" in w for w in pred.explanation.warnings)
+
+
+def test_reliance_is_the_fall_of_the_answers_probability_without_words_or_photo(tmp_path) -> None:
+    model = tiny_model("full").eval()
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (240, 180), (200, 30, 30)).save(photo)
+    with_photo, text_only = predict(
+        model, [{"text": TINY_TEXTS[1], "image": str(photo)}, {"text": TINY_TEXTS[2]}], reliance=True
+    )
+    alone = predict(model, [{"text": TINY_TEXTS[1]}])[0]  # the same post without its photo
+    label = with_photo.label
+    assert with_photo.explanation.reliance["photo"] == pytest.approx(
+        with_photo.probabilities[label] - alone.probabilities[label], abs=1e-5
+    )
+    assert isinstance(with_photo.explanation.reliance["words"], float)
+    assert text_only.explanation.reliance["photo"] is None  # no photo to remove
+    importance = with_photo.explanation.region_importance  # each region hidden in turn
+    assert importance.shape == (49,) and np.isfinite(importance).all()
+    assert text_only.explanation.region_importance is None
+    assert predict(model, [{"text": TINY_TEXTS[2]}])[0].explanation.reliance is None  # opt-in
+
+
+def test_a_photo_judged_task_cannot_judge_a_post_without_a_photo(tmp_path) -> None:
+    model = CrisisModel.from_config(
+        preset_config(
+            "tiny",
+            task="damage",
+            label_names=["little_or_no_damage", "mild_damage", "severe_damage"],
+            requires_image=True,
+        ),
+        train_texts=TINY_TEXTS,
+    ).eval()
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (240, 180), (90, 90, 90)).save(photo)
+    judged, unjudged = predict(model, [{"text": "roof gone", "image": str(photo)}, {"text": "roof gone"}])
+    assert judged.label in model.config.label_names and judged.cannot_judge is None
+    assert unjudged.label is None and unjudged.probabilities == {} and unjudged.confidence is None
+    assert "photo" in unjudged.cannot_judge
+
+
+def test_options_that_do_not_exist_are_usage_errors_and_old_checkpoints_are_named(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="Unknown preset 'huge'"):
+        preset_config("huge")
+    with pytest.raises(ConfigError, match="Unknown fusion"):
+        preset_config("tiny", fusion="sum")
+    model = tiny_model("full").eval()
+    model.save_pretrained(tmp_path / "old")
+    config = json.loads((tmp_path / "old" / "config.json").read_text())
+    del config["fusion_version"]  # as checkpoints before the fusion redesign were
+    (tmp_path / "old" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="older CrisisLens.*Train the model again"):
+        load_model(tmp_path / "old")

@@ -3,7 +3,7 @@ rows as `predict`; killed with SIGKILL at seeded random moments and started agai
 uninterrupted run; two gloo processes under torchrun, the rows of one; every kind of bad row kept
 out of the way of the others and counted; a bad --run refused in one line before anything is written.
 
-The model is the session's trained tiny run (tests/dashboard_support.py), whose answers differ from
+The model is the session's demo informative run (tests/dashboard_support.py), whose answers differ from
 post to post, so a shuffled or misplaced row would show."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from crisis_model import load_model, predict
 from crisis_model.score import main as score_main
 from crisis_model.scoring import ScoreOptions, score_collection
 from crisis_model.scoring.folder import ERRORS_DIR, PARTS_DIR
-from tests.dashboard_support import trained_data_dir, trained_run_dir
+from tests.dashboard_support import demo_data_dir, informative_run_dir
 
 REPO = Path(__file__).resolve().parents[1]
 CHUNK = 16  # ~11 parts for the demo's 174 posts: kills land between and inside chunks
@@ -37,13 +37,13 @@ CHUNK = 16  # ~11 parts for the demo's 174 posts: kills land between and inside 
 
 @pytest.fixture(scope="module")
 def run() -> Path:
-    return trained_run_dir()
+    return informative_run_dir()
 
 
 @pytest.fixture(scope="module")
 def posts_csv(tmp_path_factory, run) -> Path:
     """The demo dataset's posts (text + a photo under the data folder, every fifth without one)."""
-    data = trained_data_dir()
+    data = demo_data_dir()
     rows = []
     for path in sorted((data / "crisismmd_datasplit_all").glob("task_informative_text_img_*.tsv")):
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -73,7 +73,7 @@ def score_cli(*args: str, env: dict | None = None) -> subprocess.Popen:
 
 
 def arguments(run: Path, posts: Path, out: Path) -> list[str]:
-    return ["--run", str(run), "--input", str(posts), "--out", str(out), "--images", str(trained_data_dir())]
+    return ["--run", str(run), "--input", str(posts), "--out", str(out), "--images", str(demo_data_dir())]
 
 
 def read_rows(out: Path, folder: str = PARTS_DIR) -> pd.DataFrame:
@@ -119,7 +119,7 @@ def test_the_command_writes_every_post_as_predict_scores_it(straight, run, posts
 
     model = load_model(run / "checkpoint", device="cpu")
     sample = posts.sample(24, random_state=0)
-    images = [str(trained_data_dir() / p) if p else None for p in sample["image_path"]]
+    images = [str(demo_data_dir() / p) if p else None for p in sample["image_path"]]
     expected = predict(model, [{"text": t, "image": i} for t, i in zip(sample["text"], images)])
     got = rows.set_index("post_id").loc[sample["post_id"]]
     assert got["informative_label"].tolist() == [p.label for p in expected]

@@ -40,6 +40,9 @@ PREDICTION_COLUMNS = {
     "prob_not_informative",
     "text_weight",
     "image_weight",
+    "joint_weight",
+    "reliance_words",
+    "reliance_photo",
     "has_image",
     "correct",
     "routing_mean",
@@ -113,7 +116,11 @@ def test_demo_run_leaves_every_file_the_dashboard_reads(cfg) -> None:
     assert set(predictions["split"]) == {"dev", "test"}
     assert len(predictions) == metrics["dev"]["posts"] + metrics["test"]["posts"]
     assert np.allclose(predictions["prob_informative"] + predictions["prob_not_informative"], 1, atol=1e-5)
-    assert np.allclose(predictions["text_weight"] + predictions["image_weight"], 1, atol=1e-5)
+    weights = predictions["text_weight"] + predictions["image_weight"] + predictions["joint_weight"]
+    assert np.allclose(weights, 1, atol=1e-5)
+    # each answer's fall without the words, and (posts with a photo) without the photo
+    assert predictions["reliance_words"].notna().all()
+    assert predictions["reliance_photo"].notna().eq(predictions["has_image"]).all()
     assert (predictions["correct"] == (predictions["true_label"] == predictions["predicted_label"])).all()
     assert len(predictions["routing_mean"].iloc[0]) == 4  # the tiny preset's fused capsules
     dev = predictions[predictions["split"] == "dev"]
@@ -185,18 +192,17 @@ def test_cli_resume_keeps_the_run_options_and_extends_epochs(cfg) -> None:
 
 
 def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_epoch(cfg, monkeypatch) -> None:
-    original = loop.compute_loss
+    original = loop.training_loss
     steps = {"count": 0}
 
-    def nan_in_second_epoch(logits, labels, weights):
-        loss = original(logits, labels, weights)
-        if torch.is_grad_enabled():  # a training step (evaluation runs under inference mode)
-            steps["count"] += 1
-            if steps["count"] > 2:  # the demo's 49 train posts are 2 steps an epoch
-                return loss * float("nan")
+    def nan_in_second_epoch(output, labels, objective):
+        loss = original(output, labels, objective)
+        steps["count"] += 1
+        if steps["count"] > 2:  # the demo's 49 train posts are 2 steps an epoch
+            return loss * float("nan")
         return loss
 
-    monkeypatch.setattr(loop, "compute_loss", nan_in_second_epoch)
+    monkeypatch.setattr(loop, "training_loss", nan_in_second_epoch)
     with pytest.raises(TrainingError, match="nan at epoch 2.*keeps epoch 1"):
         train(cfg)
     run = Path(cfg.out)

@@ -1,17 +1,17 @@
 """A small SYNTHETIC dataset in the CrisisMMD v2.0 layout, to try CrisisLens without the
 real data.
 
-Every tweet, image and label here is invented. Texts come from templates whose words carry
-the label; images are drawn with PIL so that their content carries it (cracked or collapsed
-buildings for damage, with severity shown by how broken they are; people and a red cross
-for rescue; people lying for affected individuals; charts, maps and notices for other
-information; food, selfies and memes for the rest). Some noise keeps it from being
-trivial: about 10% of images show something other than their tweet says, and about 10% of
-texts are generic.
+Every tweet, image and label here is invented. A tweet's label shows in its words and its photo
+(about a third), in its words only, beside a generic photo (a third), or in its photo only,
+beside vague words (a third), so a model must read both to answer every tweet; its words vary
+(crisis_model.data.demo_texts) and its photos are drawn (crisis_model.data.demo_drawing), with the
+boxes where damage is drawn kept in demo_regions.json. About 1 photo in 12 shows something other
+than its tweet says (those text and image labels disagree).
 
     generate_demo_dataset(DEMO_DATA_DIR)  # then load_crisismmd(that folder, ...)
 """
 
+import json
 import random
 import shutil
 import tempfile
@@ -22,10 +22,11 @@ import numpy as np
 
 from crisis_model.data.crisismmd import ALL_DIR, MERGED_LABELS, SPLIT_COLUMNS, TASKS
 from crisis_model.data.demo_drawing import add_noise, draw_image
+from crisis_model.data.demo_texts import TEXTS, VAGUE_TEXTS, write_text
 from crisis_model.errors import DataError
 
 DEMO_DATA_DIR = Path("runs") / "demo-data"  # where train.py --demo puts it, relative to the working directory
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 3  # 2: words-only and photo-only tweets, varied wording, damage boxes; 3: balanced
 MARKER = "DEMO_README.md"  # written last: a folder without it is not a finished demo
 DEMO_NOTICE = (
     "Synthetic demo data: invented tweets and drawn images, not real crisis posts, "
@@ -37,79 +38,34 @@ EVENTS = {  # event -> (the word its tweets use, the day it starts)
     "demo_flood": ("flood", date(2017, 8, 14)),
     "demo_earthquake": ("earthquake", date(2017, 9, 19)),
 }
-PLACES = ["Port Alden", "Riverton", "Mesa Verde", "Lakeside", "Hollow Creek", "San Miro"]
-
 # The raw humanitarian categories as CrisisMMD annotates them, with their share of tweets.
 CATEGORIES = {
-    "not_humanitarian": 0.26,
-    "other_relevant_information": 0.20,
+    "not_humanitarian": 0.24,
+    "other_relevant_information": 0.18,
     "rescue_volunteering_or_donation_effort": 0.18,
-    "infrastructure_and_utility_damage": 0.24,
+    "infrastructure_and_utility_damage": 0.26,
     "affected_individuals": 0.04,
     "injured_or_dead_people": 0.03,
-    "missing_or_found_people": 0.02,
-    "vehicle_damage": 0.03,
+    "missing_or_found_people": 0.03,
+    "vehicle_damage": 0.04,
 }
+# Where a tweet's label shows: in its words and its photo, in its words only (a generic photo),
+# or in its photo only (vague words). A model has to read both to answer every tweet, so vague
+# words and generic photos go with crisis and non-crisis tweets about equally often: the words'
+# and the photo's carriers draw their categories with not_humanitarian as likely as the rest.
+CARRIERS = {"both": 0.35, "text": 0.3, "photo": 0.35}
+ONE_SIDED_CATEGORIES = {category: share / (1 - CATEGORIES["not_humanitarian"]) / 2 for category, share in
+                        CATEGORIES.items() if category != "not_humanitarian"} | {"not_humanitarian": 0.5}  # fmt: skip
 DAMAGE_LEVELS = {  # image_damage of the damage pictures, drawn as 0, 1, 2 (don't know: any)
     "little_or_no_damage": 0.25,
     "mild_damage": 0.3,
     "severe_damage": 0.4,
     "dont_know_or_cant_judge": 0.05,
 }
-
-TEXTS = {
-    "not_humanitarian": [
-        "Best {food} in {place}, no regrets",
-        "New haircut, who dis",
-        "Happy birthday to my favourite person in {place}!",
-        "This meme is too accurate lol",
-        "Game night with the crew, pizza and {food}",
-        "Coffee first, questions later",
-    ],
-    "other_relevant_information": [
-        "{Event} update: the latest forecast map shows the {event} reaching {place} tonight",
-        "Officials publish the list of open shelters in {place} during the {event}",
-        "{n},000 homes without power in {place} after the {event}, says the utility",
-        "Chart: rainfall totals across {place} from the {event}",
-        'Mayor of {place}: "stay indoors" until the {event} warning ends',
-        "Weâ€™re tracking the {event}: schools in {place} stay closed on Monday",
-    ],
-    "rescue_volunteering_or_donation_effort": [
-        "Volunteers load relief supplies for {place}, donate water and food at the Red Cross",
-        "Rescue teams evacuate families from {place} after the {event}",
-        "You can help: donate to the {event} relief fund for {place}",
-        "Red Cross volunteers hand out blankets and meals in {place}",
-    ],
-    "infrastructure_and_utility_damage": [
-        "Buildings collapsed in {place} after the {event}, roads cracked and bridges down",
-        "The {event} destroyed homes and knocked out power lines across {place}",
-        "Heavy damage to the hospital and school in {place} from the {event}",
-        "Roofs torn off and walls cracked all over {place} #{event}",
-    ],
-    "vehicle_damage": [
-        "Cars crushed and overturned on the main road of {place} after the {event}",
-        "The {event} flipped trucks and wrecked cars in {place}",
-    ],
-    "affected_individuals": [
-        "Families who lost their homes in the {event} sleep in tents in {place}",
-        "Thousands displaced in {place} by the {event} need shelter",
-    ],
-    "injured_or_dead_people": [
-        "{n} people injured and several killed in {place} by the {event}",
-        "Death toll from the {event} rises in {place}, many wounded",
-    ],
-    "missing_or_found_people": [
-        "MISSING: have you seen this person? Last seen in {place} before the {event}",
-        "Good news: missing girl from {place} found safe after the {event}",
-    ],
-}
-GENERIC_TEXTS = [
-    "Thinking of everyone in {place} tonight #{event}",
-    "Stay safe {place}",
-    "Unbelievable scenes from {place}",
-    "Wow. #{event}",
-]
-FOODS = ["tacos", "ramen", "pancakes", "burgers", "sushi"]
+OUTDOOR_SCENES = ("rescue_volunteering_or_donation_effort", "affected_individuals", "injured_or_dead_people",
+                  "generic")  # fmt: skip
+DEFAULT_TWEETS = 600
+REGIONS_FILE = "demo_regions.json"  # image id -> the boxes where the photo shows damage
 
 ANNOTATION_COLUMNS = [
     "tweet_id", "image_id", "text_info", "text_info_conf", "image_info", "image_info_conf",
@@ -119,7 +75,7 @@ ANNOTATION_COLUMNS = [
 PAIR_COLUMNS = SPLIT_COLUMNS + ["label", "label_text", "label_image", "label_text_image"]
 
 
-def generate_demo_dataset(root: Path, n_tweets: int = 300, seed: int = 0) -> Path:
+def generate_demo_dataset(root: Path, n_tweets: int = DEFAULT_TWEETS, seed: int = 0) -> Path:
     """Write the demo dataset to `root` (unless it already holds this one) and return `root`.
 
     The folder is built next to `root` (as .<name>.partial-*) and renamed into place once
@@ -163,11 +119,15 @@ def _write_dataset(folder: Path, n_tweets: int, seed: int) -> None:
     rng = random.Random(seed)
     pairs = _invent_pairs(rng, n_tweets)
     noise = np.random.default_rng(seed)
+    damage_boxes = {}
     for pair in pairs:
         path = folder / pair["image_path"]
         path.parent.mkdir(parents=True, exist_ok=True)
-        image = draw_image(rng, pair["event"], pair["scene"], pair["image_damage"])
+        image, boxes = draw_image(rng, pair["event"], pair["scene"], pair["image_damage"])
         add_noise(image, noise).save(path, quality=80)
+        if boxes:
+            damage_boxes[pair["image_id"]] = boxes
+    (folder / REGIONS_FILE).write_text(json.dumps(damage_boxes, indent=1) + "\n", encoding="utf-8")
 
     for event in EVENTS:
         rows = [[pair[key] for key in ANNOTATION_COLUMNS] for pair in pairs if pair["event"] == event]
@@ -200,17 +160,16 @@ def _invent_pairs(rng: random.Random, n_tweets: int) -> list[dict]:
         word, start = EVENTS[event]
         day = start + timedelta(days=rng.randrange(7))
         tweet_id = str(900_000_000_000_000_000 + 1000 * i + rng.randrange(1000))
-        category = _weighted(rng, CATEGORIES)
-        template = rng.choice(GENERIC_TEXTS if rng.random() < 0.1 else TEXTS[category])
-        place = rng.choice(PLACES)
-        text = template.format(
-            event=word, Event=word.capitalize(), place=place, food=rng.choice(FOODS), n=rng.randint(2, 90)
-        )
-        text += " https://t.co/" + "".join(rng.choices("abcdefghijkmnopqrstuvwxyzABCDEFGH0123456789", k=10))
+        carrier = _weighted(rng, CARRIERS)
+        category = _weighted(rng, CATEGORIES if carrier == "both" else ONE_SIDED_CATEGORIES)
+        text = write_text(rng, VAGUE_TEXTS if carrier == "photo" else TEXTS[category], word)
         for k in range(2 if rng.random() < 0.15 else 1):
-            scene = category if rng.random() < 0.9 else rng.choice(list(CATEGORIES))
-            damaged = scene == "infrastructure_and_utility_damage"
-            damage = _weighted(rng, DAMAGE_LEVELS) if damaged else "nan"
+            if carrier == "text":
+                scene = "generic"
+            else:  # about 1 photo in 12 shows something other than the tweet says
+                scene = category if rng.random() < 0.92 else rng.choice(list(CATEGORIES))
+            image_label = category if scene in (category, "generic") else scene
+            damage = _damage(rng, scene)
             image_id = f"{tweet_id}_{k}"
             pairs.append(
                 {
@@ -218,11 +177,11 @@ def _invent_pairs(rng: random.Random, n_tweets: int) -> list[dict]:
                     "image_id": image_id,
                     "text_info": _informative(category),
                     "text_info_conf": _confidence(rng),
-                    "image_info": _informative(scene),
+                    "image_info": _informative(image_label),
                     "image_info_conf": _confidence(rng),
                     "text_human": category,
                     "text_human_conf": _confidence(rng),
-                    "image_human": scene,
+                    "image_human": image_label,
                     "image_human_conf": _confidence(rng),
                     "image_damage": damage,
                     "image_damage_conf": "nan" if damage == "nan" else _confidence(rng),
@@ -235,6 +194,18 @@ def _invent_pairs(rng: random.Random, n_tweets: int) -> list[dict]:
                 }
             )
     return pairs
+
+
+def _damage(rng: random.Random, scene: str) -> str:
+    """The damage annotation of a photo of `scene`: a level for damage scenes, often "little or no
+    damage" for other outdoor scenes, and none for charts, food and posters."""
+    if scene == "infrastructure_and_utility_damage":
+        return _weighted(rng, DAMAGE_LEVELS)
+    if scene == "vehicle_damage":
+        return rng.choice(["mild_damage", "severe_damage"])
+    if scene in OUTDOOR_SCENES and rng.random() < 0.5:
+        return "little_or_no_damage"
+    return "nan"
 
 
 def _weighted(rng: random.Random, weights: dict[str, float]) -> str:

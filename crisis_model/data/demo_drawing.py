@@ -2,7 +2,8 @@
 
 Cracked or collapsed buildings for damage (severity shown by how broken they are), people and a
 red cross for rescue, people lying for affected individuals, charts, maps and notices for other
-information, food, selfies and memes for the rest; rain, waves or dust for the event.
+information, food, selfies and memes for the rest; rain, waves or dust for the event. A generic
+scene (a landscape with trees) shows no category at all: its post's words must carry the label.
 """
 
 import random
@@ -13,10 +14,15 @@ from PIL import Image, ImageDraw, ImageFont
 SIZE = 224  # image side, pixels
 
 
-def draw_image(rng: random.Random, event: str, scene: str, damage: str) -> Image.Image:
-    """A SIZE x SIZE picture whose content shows `scene` (a raw humanitarian category)."""
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels
+
+
+def draw_image(rng: random.Random, event: str, scene: str, damage: str) -> tuple[Image.Image, list[Box]]:
+    """A SIZE x SIZE picture whose content shows `scene` (a raw humanitarian category, or
+    "generic": a plain landscape that shows none), and the boxes where it drew damage."""
     image = Image.new("RGB", (SIZE, SIZE))
     draw = ImageDraw.Draw(image)
+    boxes: list[Box] = []
     if scene == "not_humanitarian":
         rng.choice([_food, _selfie, _meme])(draw, rng)
     elif scene == "other_relevant_information":
@@ -29,15 +35,17 @@ def draw_image(rng: random.Random, event: str, scene: str, damage: str) -> Image
         if scene == "infrastructure_and_utility_damage":
             levels = {"little_or_no_damage": 0, "mild_damage": 1, "severe_damage": 2}
             level = levels.get(damage, rng.randrange(3))
-            _buildings(draw, rng, ground, level)
+            boxes = _buildings(draw, rng, ground, level)
         elif scene == "vehicle_damage":
-            _wrecked_cars(draw, rng, ground)
+            boxes = _wrecked_cars(draw, rng, ground)
+        elif scene == "generic":
+            _trees(draw, rng, ground)
         elif scene == "rescue_volunteering_or_donation_effort":
             _rescue(draw, rng, ground)
         else:  # affected_individuals, injured_or_dead_people
             _people_lying(draw, rng, ground, injured=scene == "injured_or_dead_people")
         _weather(draw, rng, event, ground)
-    return image
+    return image, boxes
 
 
 def add_noise(image: Image.Image, noise: np.random.Generator) -> Image.Image:
@@ -82,8 +90,10 @@ def _weather(draw: ImageDraw.ImageDraw, rng: random.Random, event: str, ground: 
             draw.ellipse([x, y, x + 3, y + 3], fill=(175, 150, 115))
 
 
-def _buildings(draw: ImageDraw.ImageDraw, rng: random.Random, ground: int, level: int) -> None:
-    """Gray buildings: intact (0), cracked with chunks missing (1), or collapsed into rubble (2)."""
+def _buildings(draw: ImageDraw.ImageDraw, rng: random.Random, ground: int, level: int) -> list[Box]:
+    """Gray buildings: intact (0), cracked with chunks missing (1), or collapsed into rubble (2);
+    the boxes of the damaged ones."""
+    boxes: list[Box] = []
     x = rng.randint(-10, 15)
     while x < SIZE - 20:
         width, height = rng.randint(35, 60), rng.randint(60, 130)
@@ -120,11 +130,16 @@ def _buildings(draw: ImageDraw.ImageDraw, rng: random.Random, ground: int, level
             dx, dy = rng.randint(x - 10, x + width + 10), ground + rng.randint(-4, 20)
             piece = [dx, dy, dx + rng.randint(3, 9), dy + rng.randint(2, 6)]
             draw.rectangle(piece, fill=_jitter(rng, gray, 30))
+        if level:
+            top = ground - (height // 3 if level == 2 else height)
+            boxes.append((max(x - 10, 0), max(top - 25, 0), min(x + width + 10, SIZE), min(ground + 20, SIZE)))
         x += width + rng.randint(2, 15)
+    return boxes
 
 
-def _wrecked_cars(draw: ImageDraw.ImageDraw, rng: random.Random, ground: int) -> None:
-    """Cars on their roofs (wheels up) with smashed windows."""
+def _wrecked_cars(draw: ImageDraw.ImageDraw, rng: random.Random, ground: int) -> list[Box]:
+    """Cars on their roofs (wheels up) with smashed windows; their boxes."""
+    boxes: list[Box] = []
     for _ in range(rng.randint(1, 3)):
         x, y = rng.randint(5, SIZE - 75), ground + rng.randint(-10, 25)
         draw.rectangle([x, y - 28, x + 70, y - 8], fill=_color(rng, 40, 220), outline=(30, 30, 30))
@@ -132,6 +147,17 @@ def _wrecked_cars(draw: ImageDraw.ImageDraw, rng: random.Random, ground: int) ->
         for wheel in (x + 14, x + 56):
             draw.ellipse([wheel - 8, y - 44, wheel + 8, y - 28], fill=(20, 20, 20))
         draw.line([x + 25, y - 4, x + 35, y + 2, x + 30, y - 6], fill=(200, 200, 200), width=1)
+        boxes.append((x, max(y - 44, 0), min(x + 70, SIZE), min(y + 6, SIZE)))
+    return boxes
+
+
+def _trees(draw: ImageDraw.ImageDraw, rng: random.Random, ground: int) -> None:
+    """A few trees and bushes: a plain view that shows nothing of the crisis."""
+    for _ in range(rng.randint(2, 6)):
+        x, height = rng.randint(0, SIZE - 20), rng.randint(25, 70)
+        draw.rectangle([x + 8, ground - height // 2, x + 12, ground], fill=(90, 65, 40))
+        crown = _jitter(rng, (60, 120, 60), 30)
+        draw.ellipse([x, ground - height, x + 20, ground - height // 2 + 5], fill=crown)
 
 
 def _person(draw: ImageDraw.ImageDraw, rng: random.Random, x: int, y: int, lying: bool = False) -> None:

@@ -1,16 +1,27 @@
-"""The fusion head: contextual attention, a modality gate, and dynamic routing.
+"""The fusion head: evidence from the words, the photo and the two read together, each routed
+and classified, and the three votes weighed by a gate.
 
-The paper names these parts but leaves them open; this is the design the project fixed:
+The paper names contextual attention and dynamic routing but leaves them open; this is the
+design the project fixed (FUSION_VERSION 2):
 
-1. Both modalities are projected to one width: text tokens T (B, L, D), image regions R (B, 49, D).
-2. Contextual attention: tokens attend over regions (what in the image each word relates to) and
-   regions over tokens. Both attention matrices are kept for the explanation.
-3. A modality gate turns the two contextualised summaries into weights (text, image) summing to 1.
-4. Primary capsules are built from each modality's summary, scaled by its gate weight, and routed
-   by agreement (Sabour et al. 2017) to J fused capsules.
-5. Fully connected layers (dropout) and a GRU read the capsule sequence; a linear layer classifies.
+1. Each modality is summarised on its own, before anything mixes them: the words by the text
+   reader's pooled vector (the post's own tokens, or a causal LM's last token), the photo by the
+   mean of its 7x7 region vectors. Both are projected to one width D.
+2. Contextual attention: the post's tokens attend over the photo's regions and the regions over
+   the post's tokens. What it adds is summarised as a third, *joint* evidence group; it never
+   flows back into the words' or the photo's own summary.
+3. Each evidence group becomes primary capsules, routed by agreement (Sabour et al. 2017) to J
+   fused capsules, which fully connected layers (dropout), a GRU and a linear layer read into
+   that group's vote: a probability for each class. The three groups share the FC, GRU and linear
+   layers; each has its own capsules and routing.
+4. A gate reads the three summaries and weighs the votes (softmax: text, image, joint); the
+   answer is the weighted mean of the votes, so a weight says exactly how much a group's vote
+   counted. A post without a photo has only the words' vote.
+5. Training adds each vote's own cross-entropy (crisis_model.training.loss), so that no group
+   starves while another fits the labels.
 
-The ablations of the paper's table switch steps off (`CrisisConfig.fusion`).
+The ablations of the paper's table switch steps off (`CrisisConfig.fusion`): without attention
+there is no joint group and no gate (the words' and the photo's votes count half each).
 """
 
 from __future__ import annotations
@@ -20,6 +31,14 @@ from torch import Tensor, nn
 
 from crisis_model.config import CrisisConfig
 from crisis_model.model.outputs import CrisisOutput
+
+GROUPS = ("text", "image", "joint")  # the evidence groups, in the order of the gate's weights
+
+
+def evidence_groups(config: CrisisConfig) -> tuple[str, ...]:
+    """The evidence groups a fusion variant builds capsules from, in GROUPS order."""
+    used = {"text": config.uses_text, "image": config.uses_image, "joint": config.fusion in ("full", "attention")}
+    return tuple(g for g in GROUPS if used[g])
 
 
 def squash(s: Tensor, dim: int = -1, eps: float = 1e-8) -> Tensor:
@@ -55,70 +74,62 @@ class DynamicRouting(nn.Module):
         return v, coupling
 
 
-class ContextualAttention(nn.Module):
-    """Cross-modal attention both ways, each with a residual and layer norm."""
-
-    def __init__(self, width: int, heads: int, dropout: float) -> None:
-        super().__init__()
-        self.text_to_image = nn.MultiheadAttention(width, heads, dropout=dropout, batch_first=True)
-        self.image_to_text = nn.MultiheadAttention(width, heads, dropout=dropout, batch_first=True)
-        self.text_norm = nn.LayerNorm(width)
-        self.image_norm = nn.LayerNorm(width)
-
-    def forward(
-        self, tokens: Tensor, token_mask: Tensor, regions: Tensor
-    ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
-        """Returns attended tokens, attended regions, token->region (B, L, R), region->token (B, R, L).
-
-        `regions` of batch size 1 under a larger batch of tokens are the stand-in regions that every
-        post of a batch without photos shares. Their keys and values are then projected once for
-        all the batch's tokens, and the regions do not attend back (region->token is None): for a
-        post without a photo the gate gives the image summary no weight, so that side would change
-        neither the logits nor the gradients, only cost time."""
-        if regions.shape[0] != tokens.shape[0]:
-            batch, length, width = tokens.shape
-            text_ctx, token_to_region = self.text_to_image(tokens.reshape(1, batch * length, width), regions, regions)
-            return (
-                self.text_norm(tokens + text_ctx.view(batch, length, width)),
-                regions.expand(batch, -1, -1),
-                token_to_region.view(batch, length, -1),
-                None,
-            )
-        text_ctx, token_to_region = self.text_to_image(tokens, regions, regions)
-        image_ctx, region_to_token = self.image_to_text(regions, tokens, tokens, key_padding_mask=~token_mask)
-        return (
-            self.text_norm(tokens + text_ctx),
-            self.image_norm(regions + image_ctx),
-            token_to_region,
-            region_to_token,
-        )
-
-
 def masked_mean(x: Tensor, mask: Tensor) -> Tensor:
     weights = mask.unsqueeze(-1).to(x.dtype)
     return (x * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
 
 
+class ContextualAttention(nn.Module):
+    """Cross-modal attention both ways; returns the joint evidence's summary (B, D) and both
+    attention matrices: token->region (B, L, R) and region->token (B, R, L)."""
+
+    def __init__(self, width: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        self.text_to_image = nn.MultiheadAttention(width, heads, dropout=dropout, batch_first=True)
+        self.image_to_text = nn.MultiheadAttention(width, heads, dropout=dropout, batch_first=True)
+        self.joint = nn.Sequential(nn.Linear(2 * width, width), nn.LayerNorm(width))
+
+    def forward(self, tokens: Tensor, post_mask: Tensor, regions: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        # the photo in the words' terms: what each of the post's tokens found among the regions
+        seen, token_to_region = self.text_to_image(tokens, regions, regions)
+        # the words in the photo's terms: what each region found among the post's tokens
+        read, region_to_token = self.image_to_text(regions, tokens, tokens, key_padding_mask=~post_mask)
+        joint = self.joint(torch.cat([masked_mean(seen, post_mask), read.mean(dim=1)], dim=-1))
+        return joint, token_to_region, region_to_token
+
+
 class FusionHead(nn.Module):
-    """Everything after the backbones: from token states and region vectors to logits."""
+    """Everything after the readers: from token states and region vectors to the weighted votes."""
 
     def __init__(self, config: CrisisConfig, text_dim: int, image_dim: int, regions: int) -> None:
         super().__init__()
         self.config = config
         width, caps, cap_dim = config.hidden_size, config.capsules_per_modality, config.capsule_dim
         self.text_proj = nn.Sequential(nn.Linear(text_dim, width), nn.LayerNorm(width))
+        # A frozen CNN's region vectors can all point nearly the same way (a random one's do): each
+        # feature is standardised over the photos seen in training before it is projected.
+        self.image_norm = nn.BatchNorm1d(image_dim)
         self.image_proj = nn.Sequential(nn.Linear(image_dim, width), nn.LayerNorm(width))
-        # Stands in for the regions of a post without an image (learned, not zeros).
+        # Stands in for the regions of a post without an image (learned, not zeros); its weight is 0.
         self.no_image_regions = nn.Parameter(torch.randn(regions, width) * 0.02)
 
-        contextual = config.fusion in ("full", "attention")
-        self.attention = ContextualAttention(width, config.attention_heads, dropout=0.1) if contextual else None
-        self.gate = nn.Sequential(nn.Linear(2 * width, width), nn.Tanh(), nn.Linear(width, 2)) if contextual else None
-        self.text_capsules = nn.Linear(width, caps * cap_dim) if config.uses_text else None
-        self.image_capsules = nn.Linear(width, caps * cap_dim) if config.uses_image else None
-        in_capsules = caps * (config.uses_text + config.uses_image)
+        self.groups = evidence_groups(config)
+        self.attention = (
+            ContextualAttention(width, config.attention_heads, dropout=0.1) if "joint" in self.groups else None
+        )
+        self.gate = (
+            nn.Sequential(nn.Linear(3 * width, width), nn.Tanh(), nn.Linear(width, 3))
+            if self.attention is not None
+            else None
+        )
+        self.capsules = nn.ModuleDict({g: nn.Linear(width, caps * cap_dim) for g in self.groups})
         self.routing = (
-            DynamicRouting(in_capsules, config.fused_capsules, cap_dim, config.routing_iterations)
+            nn.ModuleDict(
+                {
+                    g: DynamicRouting(caps, config.fused_capsules, cap_dim, config.routing_iterations)
+                    for g in self.groups
+                }
+            )
             if config.fusion == "full"
             else None
         )
@@ -129,71 +140,84 @@ class FusionHead(nn.Module):
     def forward(
         self,
         token_states: Tensor | None,
-        token_mask: Tensor | None,
+        post_mask: Tensor | None,
         pooled_text: Tensor | None,
         region_states: Tensor | None,
         has_image: Tensor,
     ) -> CrisisOutput:
-        """token_states (B, L, Dt), token_mask (B, L) bool, pooled_text (B, Dt),
-        region_states (B, R, Di), has_image (B,) bool. Absent modalities are None."""
-        cfg = self.config
+        """token_states (B, L, Dt), post_mask (B, L) bool, pooled_text (B, Dt), region_states
+        (B, R, Di), has_image (B,) bool. Absent modalities are None."""
         batch = has_image.shape[0]
+        summaries: dict[str, Tensor] = {}
         regions = None
-        if cfg.uses_image:
-            if region_states is None or not bool(has_image.any()):
-                regions = self.no_image_regions[None]  # (1, R, D): shared by the whole batch
-            else:
-                regions = torch.where(has_image[:, None, None], self.image_proj(region_states), self.no_image_regions)
+        if self.config.uses_text:
+            summaries["text"] = self.text_proj(pooled_text)
+        if self.config.uses_image:
+            regions = self.no_image_regions.expand(batch, -1, -1)
+            if region_states is not None and bool(has_image.any()):
+                regions = torch.where(has_image[:, None, None], self._project_photos(region_states, has_image), regions)
+            summaries["image"] = regions.mean(dim=1)
 
         token_to_region = region_to_token = None
-        if self.attention is not None:
+        if self.attention is not None and bool(has_image.any()):
             tokens = self.text_proj(token_states)
-            tokens, regions, token_to_region, region_to_token = self.attention(tokens, token_mask, regions)
-            text = masked_mean(tokens, token_mask)
-            image = regions.mean(dim=1)
-            gate_logits = self.gate(torch.cat([text, image], dim=-1))
-            # A post without an image gets all its weight on the text.
-            gate_logits = gate_logits.masked_fill(
-                torch.stack([torch.zeros_like(has_image), ~has_image], dim=1), float("-inf")
-            )
-            weights = gate_logits.softmax(dim=-1)
-        else:
-            text = self.text_proj(pooled_text) if cfg.uses_text else None
-            image = regions.mean(dim=1).expand(batch, -1) if cfg.uses_image else None
-            weights = self._fixed_weights(has_image, text.dtype if text is not None else image.dtype)
+            own = torch.where(post_mask.any(dim=1, keepdim=True), post_mask, torch.ones_like(post_mask))
+            summaries["joint"], token_to_region, region_to_token = self.attention(tokens, own, regions)
+        elif self.attention is not None:  # no photo in the batch: the joint vote has weight 0 anyway
+            summaries["joint"] = torch.zeros_like(summaries["text"])
 
-        capsules = []
-        if cfg.uses_text:
-            capsules.append(self._primary(self.text_capsules, text) * weights[:, :1, None])
-        if cfg.uses_image:
-            capsules.append(self._primary(self.image_capsules, image) * weights[:, 1:, None])
-        sequence = torch.cat(capsules, dim=1)  # (B, I, d) primary capsules
-        routing = None
-        if self.routing is not None:
-            sequence, routing = self.routing(sequence)  # (B, J, d) fused capsules
-
-        hidden, _ = self.rnn(self.fc(sequence))
-        logits = self.classifier(hidden[:, -1])
+        weights = self._weights(summaries, has_image)
+        votes = {g: self._vote(g, summaries[g]) for g in self.groups}
+        probabilities = sum(
+            weights[:, GROUPS.index(g), None] * votes[g][0].float().softmax(dim=-1) for g in self.groups
+        )
         return CrisisOutput(
-            logits=logits,
-            probabilities=logits.float().softmax(dim=-1),
+            logits=probabilities.clamp_min(1e-12).log(),  # the weighted votes, as logits
+            probabilities=probabilities,
             modality_weights=weights,
+            capsule_lengths=torch.cat([votes[g][1] for g in self.groups], dim=1),
             has_image=has_image,
-            capsule_lengths=sequence.norm(dim=-1),
             token_to_region=token_to_region,
             region_to_token=region_to_token,
-            routing_coefficients=routing,
+            routing_coefficients=torch.cat([votes[g][2] for g in self.groups], dim=1) if self.routing else None,
+            vote_logits={g: votes[g][0] for g in self.groups},
         )
+
+    def _project_photos(self, region_states: Tensor, has_image: Tensor) -> Tensor:
+        """(B, R, D) projected regions of the posts with a photo (zeros elsewhere); the batch-norm
+        statistics come from real photos only."""
+        photos = region_states[has_image]
+        normed = self.image_norm(photos.flatten(0, 1)).view_as(photos)
+        projected = photos.new_zeros((*region_states.shape[:2], self.config.hidden_size))
+        projected[has_image] = self.image_proj(normed).to(projected.dtype)
+        return projected
+
+    def _vote(self, group: str, summary: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
+        """One group's vote (logits, B x K), the lengths of the capsules its GRU read (B, S) and,
+        with routing, its coupling coefficients (B, capsules, J)."""
+        capsules = self._primary(self.capsules[group], summary)
+        coupling = None
+        if self.routing is not None:
+            capsules, coupling = self.routing[group](capsules)  # (B, J, d) fused capsules
+        hidden, _ = self.rnn(self.fc(capsules))
+        return self.classifier(hidden[:, -1]), capsules.norm(dim=-1), coupling
+
+    def _weights(self, summaries: dict[str, Tensor], has_image: Tensor) -> Tensor:
+        """(B, 3) weights of the text, image and joint votes, summing to 1: the gate's where the
+        variant has one, else what each modality contributes by design."""
+        some = next(iter(summaries.values()))
+        no_photo = ~has_image
+        if self.gate is not None:
+            logits = self.gate(torch.cat([summaries[g] for g in GROUPS], dim=-1))
+            # without a photo, neither the photo's nor the joint vote exists: all weight on the words
+            logits = logits.masked_fill(torch.stack([torch.zeros_like(no_photo), no_photo, no_photo], 1), float("-inf"))
+            return logits.softmax(dim=-1)
+        text = torch.ones(has_image.shape[0], dtype=some.dtype, device=some.device)
+        if not self.config.uses_text:
+            text = torch.zeros_like(text)
+        elif self.config.uses_image:  # concat: half each when there is a photo
+            text = torch.where(has_image, 0.5, 1.0).to(some.dtype)
+        return torch.stack([text, 1.0 - text, torch.zeros_like(text)], dim=1)
 
     def _primary(self, layer: nn.Linear, summary: Tensor) -> Tensor:
         return squash(layer(summary).view(summary.shape[0], -1, self.config.capsule_dim))
-
-    def _fixed_weights(self, has_image: Tensor, dtype: torch.dtype) -> Tensor:
-        """Modality weights of the ungated variants: what each modality contributes by design."""
-        cfg = self.config
-        text = torch.ones_like(has_image, dtype=dtype)
-        if cfg.fusion == "image":
-            text = torch.zeros_like(text)
-        elif cfg.fusion == "concat":
-            text = torch.where(has_image, 0.5, 1.0).to(dtype)
-        return torch.stack([text, 1.0 - text], dim=1)

@@ -22,7 +22,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from crisis_model.config import CrisisConfig
-from crisis_model.errors import CheckpointError
+from crisis_model.errors import CheckpointError, ConfigError
 from crisis_model.model.fusion import FusionHead
 from crisis_model.model.image_encoder import REGIONS, ImageEncoder, build_resnet
 from crisis_model.model.outputs import CrisisOutput
@@ -38,18 +38,14 @@ from crisis_model.run_folder import (
 )
 
 MAX_TEXT_CHARS = 4000  # a tweet is 280; anything longer is cut before tokenising
+MIN_POST_TOKENS = 16  # what the prompt must leave of max_text_tokens for the post
+TEXT_INPUTS = ("input_ids", "attention_mask", "post_mask")  # what forward() takes of tokenize()
 
 
 def clean_text(text: str) -> str:
     """The text as the tokenizer sees it: control characters (NUL included) dropped, length capped."""
     text = "".join(ch for ch in text[:MAX_TEXT_CHARS] if ch.isprintable() or ch in "\n\t ")
     return text.strip()
-
-
-def _token_span(offsets: list[list[int]], first_char: int, end_char: int) -> tuple[int, int]:
-    """The token positions [first, end) whose characters overlap [first_char, end_char)."""
-    inside = [i for i, (a, b) in enumerate(offsets) if b > a and a < end_char and b > first_char]
-    return (inside[0], inside[-1] + 1) if inside else (0, 0)
 
 
 class CrisisModel(nn.Module):
@@ -66,6 +62,8 @@ class CrisisModel(nn.Module):
         text_dim = text_encoder.hidden_size if text_encoder is not None else 1
         image_dim = image_encoder.hidden_size if image_encoder is not None else 1
         self.head = FusionHead(config, text_dim, image_dim, regions=REGIONS)
+        if tokenizer is not None:
+            self._check_prompt_fits()
         self._set_trainable_backbones()
         self.train()  # a new module is in training mode: put frozen backbones in eval mode now
 
@@ -175,30 +173,61 @@ class CrisisModel(nn.Module):
 
     # ------------------------------------------------------------------ inputs
 
-    def tokenize(self, texts: Sequence[str], post_spans: bool = False) -> dict[str, Any]:
-        """The prompt-wrapped, padded token ids of a batch of post texts. With `post_spans`, also
-        "post_spans": for each post the token positions [first, end) of its own words, the
-        prompt's words being outside them (for explanations that show the post alone)."""
-        cleaned = [clean_text(t) for t in texts]
-        # An empty post under the bare "{text}" prompt still gets one token to attend from.
-        prompted = [self.config.prompt.format(text=t) or self.tokenizer.pad_token for t in cleaned]
+    def tokenize(self, texts: Sequence[str]) -> dict[str, Any]:
+        """The prompt-wrapped, padded token ids of a batch of post texts: input_ids, attention_mask and
+        post_mask (True at the post's own tokens, the prompt's being outside) for the model; for
+        explanations, shortened (True where the post had to be cut to fit max_text_tokens: the post
+        is cut, never the prompt), offsets and the posts as read."""
+        posts = [clean_text(t) for t in texts]
         with self._tokenizer_lock:
+            prompted, shortened = self._fit(posts)
             encoded = self.tokenizer(
-                prompted,
+                [text or self.tokenizer.pad_token for text in prompted],  # an empty "{text}" post: one token
                 padding=True,
-                truncation=True,
                 return_tensors="pt",
-                max_length=self.config.max_text_tokens,
-                return_offsets_mapping=post_spans,
+                return_offsets_mapping=True,
             )
-        out: dict[str, Any] = {"input_ids": encoded["input_ids"], "attention_mask": encoded["attention_mask"]}
-        if post_spans:
-            start = self.config.prompt.index("{text}")
-            out["post_spans"] = [
-                _token_span(offsets[: int(mask.sum())].tolist(), start, start + len(text))
-                for offsets, mask, text in zip(encoded["offset_mapping"], encoded["attention_mask"], cleaned)
-            ]
-        return out
+        start = self.config.prompt.index("{text}")
+        first, end = encoded["offset_mapping"][..., 0], encoded["offset_mapping"][..., 1]
+        post_end = torch.tensor([start + len(post) for post in posts])[:, None]
+        post_mask = (end > first) & (first < post_end) & (end > start) & encoded["attention_mask"].bool()
+        return {
+            "input_ids": encoded["input_ids"],
+            "attention_mask": encoded["attention_mask"],
+            "post_mask": post_mask,
+            "shortened": torch.tensor(shortened),
+            "offsets": encoded["offset_mapping"],  # (B, L, 2) characters of each token in the prompted text
+            "posts": posts,  # the posts as read: cleaned, and shortened where they had to be
+        }
+
+    def _check_prompt_fits(self) -> None:
+        prompt_tokens = len(self.tokenizer(self.config.prompt.replace("{text}", ""))["input_ids"])
+        if prompt_tokens > self.config.max_text_tokens - MIN_POST_TOKENS:
+            raise ConfigError(
+                f"the prompt takes {prompt_tokens} of the {self.config.max_text_tokens} tokens the text reader reads "
+                f"(max_text_tokens), leaving less than {MIN_POST_TOKENS} for the post: shorten the prompt or raise "
+                "max_text_tokens"
+            )
+
+    def _fit(self, posts: list[str]) -> tuple[list[str], list[bool]]:
+        """Each post inside the prompt, the post shortened (at a token boundary) where the whole
+        would be longer than max_text_tokens; `posts` is shortened in place."""
+        prefix, suffix = self.config.prompt.split("{text}", 1)
+        limit = self.config.max_text_tokens
+        prompted = [prefix + post + suffix for post in posts]
+        lengths = [len(ids) for ids in self.tokenizer(prompted)["input_ids"]]
+        shortened = [n > limit for n in lengths]
+        for i in (i for i, too_long in enumerate(shortened) if too_long):
+            offsets = self.tokenizer(posts[i], add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+            keep = len(offsets) - (lengths[i] - limit)  # merges at the cut can cost a token more: check
+            while keep > 0:
+                cut = posts[i][: offsets[keep - 1][1]].rstrip()
+                if len(self.tokenizer(prefix + cut + suffix)["input_ids"]) <= limit:
+                    break
+                keep -= 1
+            posts[i] = cut if keep > 0 else ""
+            prompted[i] = prefix + posts[i] + suffix
+        return prompted, shortened
 
     def token_strings(self, input_ids: Tensor, attention_mask: Tensor) -> list[list[str]]:
         """Readable tokens of each post (as the tokenizer split them), padding removed."""
@@ -222,25 +251,43 @@ class CrisisModel(nn.Module):
         out[has_image] = regions
         return out
 
+    def read(
+        self,
+        has_image: Tensor,
+        input_ids: Tensor | None = None,
+        attention_mask: Tensor | None = None,
+        post_mask: Tensor | None = None,
+        pixel_values: Tensor | None = None,
+    ) -> dict[str, Any]:
+        """The readers' outputs for a batch: forward's keyword arguments without the raw inputs, for
+        scoring the same posts several times at the cost of the head alone (explanations)."""
+        text_features = None
+        if self.text_encoder is not None and input_ids is not None:
+            if attention_mask is None or post_mask is None:
+                raise TypeError("input_ids need attention_mask and post_mask, as model.tokenize(texts) makes them")
+            text_features = self.text_encoder(input_ids, attention_mask, post_mask)
+        return {"has_image": has_image, "text_features": text_features,
+                "region_states": self.encode_images(pixel_values, has_image)}  # fmt: skip
+
     def forward(
         self,
         has_image: Tensor,
         input_ids: Tensor | None = None,
         attention_mask: Tensor | None = None,
+        post_mask: Tensor | None = None,
         pixel_values: Tensor | None = None,
         text_features: TextFeatures | None = None,
         region_states: Tensor | None = None,
     ) -> CrisisOutput:
-        """Classify a batch. Give raw inputs (input_ids/attention_mask, pixel_values), or the
-        backbones' outputs when they were computed earlier (text_features, region_states), as
-        training with a feature cache does."""
-        if self.text_encoder is not None and text_features is None and input_ids is not None:
-            text_features = self.text_encoder(input_ids, attention_mask)
-        if region_states is None:
-            region_states = self.encode_images(pixel_values, has_image)
+        """Classify a batch. Give raw inputs (input_ids, attention_mask, post_mask as `tokenize` makes
+        them; pixel_values), or the readers' outputs when they were computed earlier (text_features,
+        region_states), as training with a feature cache does."""
+        if text_features is None and region_states is None:
+            read = self.read(has_image, input_ids, attention_mask, post_mask, pixel_values)
+            text_features, region_states = read["text_features"], read["region_states"]
         return self.head(
             token_states=text_features.token_states if text_features is not None else None,
-            token_mask=text_features.token_mask if text_features is not None else None,
+            post_mask=text_features.post_mask if text_features is not None else None,
             pooled_text=text_features.pooled if text_features is not None else None,
             region_states=region_states,
             has_image=has_image,

@@ -60,7 +60,12 @@ class TextFeatures:
 
     token_states: Tensor  # (B, L, D)
     token_mask: Tensor  # (B, L) bool, True at real tokens
-    pooled: Tensor  # (B, D): last real token (causal LMs) or mean of tokens (encoders)
+    post_mask: Tensor  # (B, L) bool, True at the post's own tokens (the prompt's are outside)
+    pooled: Tensor  # (B, D): the real last token (causal LMs) or the mean of the post's tokens (encoders)
+
+    def select(self, rows: Tensor) -> TextFeatures:
+        """The features of the posts at `rows` (repeats allowed)."""
+        return TextFeatures(self.token_states[rows], self.token_mask[rows], self.post_mask[rows], self.pooled[rows])
 
 
 def train_tiny_tokenizer(texts: Iterable[str], vocab_size: int = 2048) -> PreTrainedTokenizerFast:
@@ -129,16 +134,17 @@ class TextEncoder(nn.Module):
     def hidden_size(self) -> int:
         return self.backbone.config.hidden_size
 
-    def forward(self, input_ids: Tensor, attention_mask: Tensor) -> TextFeatures:
+    def forward(self, input_ids: Tensor, attention_mask: Tensor, post_mask: Tensor) -> TextFeatures:
         states = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         mask = attention_mask.bool()
         if self.pooling == "last":  # right padding: the last real token sums up a causal LM's read
             last = attention_mask.sum(dim=1).clamp(min=1) - 1
             pooled = states[torch.arange(states.shape[0], device=states.device), last]
-        else:
-            weights = attention_mask.unsqueeze(-1).to(states.dtype)
+        else:  # the post's own tokens; all tokens for a post without words
+            own = torch.where(post_mask.any(dim=1, keepdim=True), post_mask, mask)
+            weights = own.unsqueeze(-1).to(states.dtype)
             pooled = (states * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-        return TextFeatures(token_states=states, token_mask=mask, pooled=pooled)
+        return TextFeatures(token_states=states, token_mask=mask, post_mask=post_mask.bool(), pooled=pooled)
 
 
 def build_text_encoder(
@@ -149,7 +155,8 @@ def build_text_encoder(
     if config.text_backbone == "tiny-gpt2":
         if train_texts is None:
             raise ValueError("The tiny preset trains its tokenizer: pass the training texts.")
-        tokenizer = train_tiny_tokenizer(train_texts)
+        # the prompt is in the corpus, so its words are whole tokens and leave room for the post
+        tokenizer = train_tiny_tokenizer([*train_texts, *[config.prompt.replace("{text}", "")] * 20])
         config.text_backbone_config = tiny_gpt2_config(tokenizer, config.max_text_tokens)
         backbone = AutoModel.from_config(AutoConfig.for_model(**config.text_backbone_config))
     else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pandas as pd
 from sklearn.model_selection import GroupShuffleSplit
 
@@ -17,6 +19,16 @@ def load_data(cfg: TrainConfig) -> pd.DataFrame:
         frame, source = load_crisismmd(cfg.data_root, cfg.task, cfg.labels), cfg.data_root
     else:
         frame, source = _labelled_posts(cfg), cfg.posts
+    if get_task(cfg.task).text_column is None:  # judged from the photo alone: a post without one teaches nothing
+        without = frame["image_path"] == ""
+        if without.all():
+            raise DataError(
+                f"{source}: no {cfg.task} post has a usable photo, and {cfg.task} is judged from the photo; "
+                "point --data-root at a folder that holds data_image/"
+            )
+        if without.any():
+            warnings.warn(f"{int(without.sum()):,} {cfg.task} posts without a usable photo are left out", stacklevel=2)
+        frame = frame[~without]
     if cfg.dedupe:
         repeated = (frame["split"] == "train") & frame.duplicated(["split", "text", "image_path", "label"])
         frame = frame[~repeated]

@@ -23,7 +23,7 @@ from crisis_model.run_folder import (
     write_json,
 )
 from crisis_model.training.inputs import Inputs, make_loader
-from crisis_model.training.loss import compute_loss
+from crisis_model.training.loss import classification_loss
 from crisis_model.training.metrics import classification_metrics
 from crisis_model.training.processes import device_autocast
 from crisis_model.training.progress import Progress, ProgressEvent
@@ -35,10 +35,12 @@ EVAL_BATCH = 256
 class SplitOutputs:
     rows: np.ndarray  # (N,) rows of the frame
     probabilities: np.ndarray  # (N, K)
-    modality_weights: np.ndarray  # (N, 2)
+    modality_weights: np.ndarray  # (N, 3): text, image, joint
     has_image: np.ndarray  # (N,) what the model saw
     routing_mean: np.ndarray | None  # (N, J): coupling to each fused capsule, averaged over primaries
     loss: float
+    # the predicted class's probability fall without the words / the photo (NaN where not measured)
+    reliance: dict[str, np.ndarray] | None = None
 
 
 @torch.inference_mode()
@@ -50,17 +52,27 @@ def evaluate(
     device: torch.device,
     progress: Progress,
     split: str,
+    reliance: bool = False,
 ) -> SplitOutputs:
-    """The model's outputs and mean loss on the posts at `rows` (one split)."""
+    """The model's outputs and mean loss on the posts at `rows` (one split); with `reliance`, also
+    the fall of each answer's probability when the post is scored without its words and without
+    its photo."""
     model.eval()
     parts: dict[str, list[Tensor]] = {"rows": [], "probs": [], "weights": [], "image": [], "routing": []}
+    dropped: dict[str, list[Tensor]] = {"words": [], "photo": []}
     loss_sum, loader = 0.0, make_loader(source, rows, EVAL_BATCH)
     for step, batch in enumerate(loader):
         batch_rows, inputs = source.inputs(batch)
         with device_autocast(device):
             out = model(**inputs)
+            if reliance:
+                predicted = out.probabilities.argmax(dim=1, keepdim=True)
+                for drop in dropped:
+                    without = model(**source.inputs(batch, drop=drop)[1]).probabilities
+                    fall = (out.probabilities.gather(1, predicted) - without.gather(1, predicted)).squeeze(1)
+                    dropped[drop].append(fall.float().cpu())
         target = torch.as_tensor(labels[batch_rows.numpy()], device=device)
-        loss_sum += float(compute_loss(out.logits, target, None)) * len(batch_rows)
+        loss_sum += float(classification_loss(out.logits, target)) * len(batch_rows)
         parts["rows"].append(batch_rows)
         parts["probs"].append(out.probabilities.float().cpu())
         parts["weights"].append(out.modality_weights.float().cpu())
@@ -69,13 +81,21 @@ def evaluate(
             parts["routing"].append(out.routing_coefficients.float().mean(dim=1).cpu())
         progress(ProgressEvent("eval", split=split, done=step + 1, total=len(loader)))
     n = sum(len(r) for r in parts["rows"])
+    has_image = torch.cat(parts["image"]).numpy()
+    falls = None
+    if reliance:
+        falls = {drop: torch.cat(values).numpy() for drop, values in dropped.items()}
+        falls["photo"] = np.where(has_image & model.config.uses_image, falls["photo"], np.nan)
+        if not model.config.uses_text:
+            falls["words"] = np.full(n, np.nan)
     return SplitOutputs(
         rows=torch.cat(parts["rows"]).numpy(),
         probabilities=torch.cat(parts["probs"]).numpy(),
         modality_weights=torch.cat(parts["weights"]).numpy(),
-        has_image=torch.cat(parts["image"]).numpy(),
+        has_image=has_image,
         routing_mean=torch.cat(parts["routing"]).numpy() if parts["routing"] else None,
         loss=loss_sum / max(n, 1),
+        reliance=falls,
     )
 
 
@@ -106,6 +126,10 @@ def predictions_table(
         table[f"prob_{name}"] = outputs.probabilities[:, k]
     table["text_weight"] = outputs.modality_weights[:, 0]
     table["image_weight"] = outputs.modality_weights[:, 1]
+    table["joint_weight"] = outputs.modality_weights[:, 2]
+    if outputs.reliance is not None:
+        table["reliance_words"] = outputs.reliance["words"]
+        table["reliance_photo"] = outputs.reliance["photo"]
     # a text-only model never opens the image: the post has one if it names a file
     table["has_image"] = outputs.has_image if uses_image else (posts["image_path"] != "").to_numpy()
     table["correct"] = table["true_label"] == table["predicted_label"]
@@ -130,7 +154,7 @@ def write_results(
     for split, rows in split_rows.items():
         if len(rows) == 0:
             continue
-        outputs = evaluate(model, source, rows, labels, device, progress, split)
+        outputs = evaluate(model, source, rows, labels, device, progress, split, reliance=split != "train")
         metrics[split] = split_metrics(outputs, labels, label_names)
         if split != "train":
             tables.append(predictions_table(frame, outputs, label_names, model.config.uses_image))

@@ -5,7 +5,7 @@ output for a post in every epoch and every run, and they cost nearly all of the 
 outputs are computed once per (backbone, prompt, post), kept in memory for the epochs of a run,
 and stored on disk for the next run:
 
-    <cache>/text/<namespace>/<xx>/<key>.safetensors    token states (L, D) and pooled vector (D,)
+    <cache>/text/<namespace>/<xx>/<key>.safetensors    token states (L, D), post mask (L,), pooled (D,)
     <cache>/image/<namespace>/<xx>/<key>.safetensors   region vectors (49, C)
 
 The namespace is a digest of the backbone's weights, its config and (text) its tokenizer, so a
@@ -44,7 +44,7 @@ from crisis_model.training.processes import Distributed, device_autocast
 from crisis_model.training.progress import Progress, ProgressEvent
 
 # Raise when the way a kind of feature is computed changes: its old entries become misses.
-TEXT_FORMAT_VERSION = 1
+TEXT_FORMAT_VERSION = 2  # 2: the post is cut to fit (never the prompt), pooled over its own tokens
 IMAGE_FORMAT_VERSION = 2  # 2: JPEGs decoded at reduced scale, as `predict` decodes them
 STORE_DTYPE = torch.float16
 
@@ -183,11 +183,13 @@ class ImageFiles(Dataset):
 class PostFeatures:
     """Backbone outputs for every post of a table, ready to be batched for the fusion head."""
 
-    text_index: Tensor | None  # (N,) row of each post in token_states / pooled
+    text_index: Tensor | None  # (N,) row of each post in token_states / post_masks / pooled
     token_states: list[Tensor]  # per distinct text: (L, D)
+    post_masks: list[Tensor]  # per distinct text: (L,) bool, True at the post's own tokens
     pooled: Tensor | None  # (T, D)
     image_index: Tensor  # (N,) row of each post in regions; -1: no image, or unreadable
     regions: Tensor | None  # (M, R, C)
+    empty_text: int | None = None  # the row of the post without words (the prompt alone), for reliance
     stats: dict[str, CacheStats] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -195,19 +197,22 @@ class PostFeatures:
     def has_image(self) -> Tensor:
         return self.image_index >= 0
 
-    def inputs(self, rows: Tensor, device: torch.device) -> dict[str, Any]:
-        """Keyword arguments of `CrisisModel.forward` for the posts at `rows`."""
-        has_image = self.has_image[rows]
+    def inputs(self, rows: Tensor, device: torch.device, drop: str | None = None) -> dict[str, Any]:
+        """Keyword arguments of `CrisisModel.forward` for the posts at `rows`; with `drop` "photo"
+        or "words", as if the posts had no photo, or no words (the prompt alone)."""
+        has_image = self.has_image[rows] & (drop != "photo")
         inputs: dict[str, Any] = {"has_image": has_image.to(device)}
         if self.pooled is not None:
-            texts = self.text_index[rows]
+            texts = self.text_index[rows] if drop != "words" else torch.full_like(rows, self.empty_text)
             states = [self.token_states[i] for i in texts.tolist()]
             lengths = torch.tensor([s.shape[0] for s in states])
             padded = pad_sequence(states, batch_first=True)
             mask = torch.arange(padded.shape[1])[None, :] < lengths[:, None]
+            post_mask = pad_sequence([self.post_masks[i] for i in texts.tolist()], batch_first=True)
             inputs["text_features"] = TextFeatures(
                 token_states=padded.to(device, torch.float32),
                 token_mask=mask.to(device),
+                post_mask=post_mask.to(device),
                 pooled=self.pooled[texts].to(device, torch.float32),
             )
         if self.regions is not None and bool(has_image.any()):
@@ -290,6 +295,7 @@ def compute_features(
     text_ns = image_ns = ""
     if model.text_encoder is not None:
         text_ns = text_namespace(model)
+        texts = [*texts, ""]  # the post without words, for the reliance on them (the last row)
         text_keys = [text_key(text_ns, cfg.prompt, cfg.max_text_tokens, t) for t in texts]
     if model.image_encoder is not None and any(image_paths):
         image_ns = image_namespace(model)
@@ -305,8 +311,9 @@ def compute_features(
     result = PostFeatures(
         text_index=None,
         token_states=[],
+        post_masks=[],
         pooled=None,
-        image_index=torch.full((len(texts),), -1, dtype=torch.long),
+        image_index=torch.full((len(image_paths),), -1, dtype=torch.long),
         regions=None,
     )
     if text_keys:
@@ -343,14 +350,14 @@ def _fill_text_features(
             longest = int(lengths[batch].max())
             with device_autocast(device):
                 out = model.text_encoder(
-                    encoded["input_ids"][batch, :longest].to(device),
-                    encoded["attention_mask"][batch, :longest].to(device),
+                    *(encoded[k][batch, :longest].to(device) for k in ("input_ids", "attention_mask", "post_mask"))
                 )
             for j, i in enumerate(batch):
                 yield (
                     todo[i],
                     {
                         "token_states": _stored(out.token_states[j, : int(lengths[i])]),
+                        "post_mask": encoded["post_mask"][i, : int(lengths[i])].clone(),
                         "pooled": _stored(out.pooled[j]),
                     },
                 )
@@ -360,7 +367,9 @@ def _fill_text_features(
     row_of = {key: row for row, key in enumerate(distinct)}
     result.text_index = torch.tensor([row_of[k] for k in keys], dtype=torch.long)
     result.token_states = [found[k]["token_states"] for k in distinct]
+    result.post_masks = [found[k]["post_mask"] for k in distinct]
     result.pooled = torch.stack([found[k]["pooled"] for k in distinct])
+    result.empty_text = int(result.text_index[-1])
 
 
 def _fill_image_features(

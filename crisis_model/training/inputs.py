@@ -12,6 +12,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from crisis_model.model import CrisisModel
+from crisis_model.model.modeling import TEXT_INPUTS
 from crisis_model.training.features import ImageFiles, PostFeatures
 
 
@@ -29,8 +30,8 @@ class CachedInputs:
     def collate(self, rows: list[int]) -> Tensor:
         return torch.tensor(rows)
 
-    def inputs(self, batch: Tensor) -> tuple[Tensor, dict[str, Any]]:
-        return batch, self.features.inputs(batch, self.device)
+    def inputs(self, batch: Tensor, drop: str | None = None) -> tuple[Tensor, dict[str, Any]]:
+        return batch, self.features.inputs(batch, self.device, drop)
 
 
 class RawInputs:
@@ -46,15 +47,18 @@ class RawInputs:
 
     collate = staticmethod(list)
 
-    def inputs(self, batch: list[tuple[int, Tensor | str | None]]) -> tuple[Tensor, dict[str, Any]]:
+    def inputs(
+        self, batch: list[tuple[int, Tensor | str | None]], drop: str | None = None
+    ) -> tuple[Tensor, dict[str, Any]]:
+        """The batch's rows and model inputs; with `drop` "photo" or "words", without them."""
         # an unreadable image (an error message here) leaves a text-only post, as at inference
-        batch = [(row, image if isinstance(image, Tensor) else None) for row, image in batch]
+        batch = [(row, image if isinstance(image, Tensor) and drop != "photo" else None) for row, image in batch]
         rows = torch.tensor([row for row, _ in batch])
         has_image = torch.tensor([image is not None for _, image in batch])
         inputs: dict[str, Any] = {"has_image": has_image.to(self.device)}
         if self.model.config.uses_text:
-            encoded = self.model.tokenize([self.texts[row] for row in rows.tolist()])
-            inputs.update({k: v.to(self.device) for k, v in encoded.items()})
+            encoded = self.model.tokenize(["" if drop == "words" else self.texts[row] for row in rows.tolist()])
+            inputs.update({k: encoded[k].to(self.device) for k in TEXT_INPUTS})
         if bool(has_image.any()):
             size = self.model.config.image_size
             blank = torch.zeros(3, size, size)

@@ -47,7 +47,7 @@ from crisis_model.training.dataset import load_data
 from crisis_model.training.evaluation import evaluate, split_metrics, write_results
 from crisis_model.training.features import FeatureStore, compute_features
 from crisis_model.training.inputs import CachedInputs, Inputs, RawInputs, make_loader
-from crisis_model.training.loss import balanced_weights, compute_loss
+from crisis_model.training.loss import Objective, balanced_weights, training_loss
 from crisis_model.training.processes import Distributed, cpu_threads, device_autocast, processes, seed_everything
 from crisis_model.training.progress import Progress, ProgressEvent
 from crisis_model.training.resume import load_last, save_last
@@ -100,6 +100,7 @@ def fit(
     class_weights = (
         balanced_weights(run.labels[train_rows], len(run.label_names)).to(device) if cfg.class_weights else None
     )
+    objective = Objective(cfg.vote_weight, cfg.gate_entropy_weight, class_weights)
     sampler = DistributedSampler(
         train_rows,
         num_replicas=dist.world,  # it needs only the length
@@ -124,7 +125,7 @@ def fit(
             seed_everything(cfg.seed, epoch)
             sampler.set_epoch(epoch)
             started = time.perf_counter()
-            loss = train_one_epoch(run, net, loader, class_weights, epoch)
+            loss = train_one_epoch(run, net, loader, objective, epoch)
             if dist.rank == 0:
                 _end_epoch(run, epoch, loss, time.perf_counter() - started)
             dist.barrier()
@@ -213,7 +214,7 @@ def _build_model(
 
 
 def train_one_epoch(
-    run: Run, net: torch.nn.Module, loader: DataLoader, class_weights: torch.Tensor | None, epoch: int
+    run: Run, net: torch.nn.Module, loader: DataLoader, objective: Objective, epoch: int
 ) -> dict[str, float]:
     """One pass over this process's share of the train posts; the mean loss, rate and throughput."""
     cfg, device, state = run.cfg, run.device, run.state
@@ -226,10 +227,14 @@ def train_one_epoch(
         for group in run.optimizer.param_groups:
             group["lr"] = lr
         rows, inputs = run.source.inputs(batch)
+        if cfg.modality_dropout > 0 and not run.model.config.requires_image:
+            # some posts' photos hidden, so the words must answer alone too (not where the photo is required)
+            hidden = torch.rand(len(rows)) < cfg.modality_dropout
+            inputs["has_image"] = inputs["has_image"] & ~hidden.to(device)
         target = torch.as_tensor(run.labels[rows.numpy()], device=device)
         with device_autocast(device):
             output = net(**inputs)
-        loss = compute_loss(output.logits, target, class_weights)
+        loss = training_loss(output, target, objective)
         loss_value = loss.item()  # the one device sync of a step
         _stop_if_not_finite(run, loss_value, epoch, step)
         run.optimizer.zero_grad(set_to_none=True)

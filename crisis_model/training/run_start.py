@@ -39,12 +39,17 @@ def check_out(cfg: TrainConfig, marker: str = TRAIN_CONFIG_FILE) -> None:
         )
 
 
-def _check_same_run(cfg: TrainConfig, saved: TrainConfig, out: Path) -> None:
-    changed = [
+def changed_options(cfg: TrainConfig, saved: TrainConfig) -> list[str]:
+    """The options (other than how to run) in which `cfg` differs from a run's saved config."""
+    return [
         f"{f.name}={getattr(cfg, f.name)!r} (the run has {getattr(saved, f.name)!r})"
         for f in dataclasses.fields(cfg)
         if f.name not in RUNTIME_FIELDS + ("out",) and getattr(cfg, f.name) != getattr(saved, f.name)
     ]
+
+
+def _check_same_run(cfg: TrainConfig, saved: TrainConfig, out: Path) -> None:
+    changed = changed_options(cfg, saved)
     if changed:
         raise TrainingError(f"{out}: --resume continues a run as it was started; changed: {'; '.join(changed)}")
 
