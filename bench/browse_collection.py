@@ -44,6 +44,7 @@ import torch  # noqa: E402
 from bench.models import crisis_texts  # noqa: E402
 from bench.run import OUT_DIR, device_name, interleaved  # noqa: E402
 from crisis_dashboard import collection  # noqa: E402
+from crisis_model.model.fusion import GROUPS  # noqa: E402
 from crisis_model.run_folder import write_json  # noqa: E402
 from crisis_model.scoring import folder  # noqa: E402
 from crisis_model.scoring.chunks import ChunkResult  # noqa: E402
@@ -90,8 +91,9 @@ def generate(out: Path, rows: int) -> Path:
             columns[f"{task}_confidence"] = probabilities.max(1)
             for k, label in enumerate(labels):
                 columns[f"{task}_prob_{label}"] = probabilities[:, k]
-            weight = rng.random(n, dtype=np.float32)
-            columns[f"{task}_text_weight"], columns[f"{task}_image_weight"] = weight, 1 - weight
+            weights = rng.dirichlet(np.ones(3), n).astype(np.float32)  # the gate's text, image, joint
+            for k, group in enumerate(GROUPS):
+                columns[f"{task}_{group}_weight"] = weights[:, k]
         table = pa.table(columns, schema=schema)
         folder.write_chunk(out, chunk, ChunkResult(table, ERRORS_SCHEMA.empty_table(), {"rows": n}), 0.0)
     write_json(out / folder.SUMMARY_FILE, {"scored": rows, "text_only": 0, "errors": 0, "seconds": 0})

@@ -1,7 +1,8 @@
 """`python -m crisis_model.score`: a collection scored into Parquet parts and summary.json, the same
 rows as `predict`; killed with SIGKILL at seeded random moments and started again, the rows of an
 uninterrupted run; two gloo processes under torchrun, the rows of one; every kind of bad row kept
-out of the way of the others and counted; a bad --run refused in one line before anything is written.
+out of the way of the others and counted; a task judged from the photo leaves a post without one
+empty and counts it; a bad --run refused in one line before anything is written.
 
 The model is the session's demo informative run (tests/dashboard_support.py), whose answers differ from
 post to post, so a shuffled or misplaced row would show."""
@@ -29,7 +30,7 @@ from crisis_model import load_model, predict
 from crisis_model.score import main as score_main
 from crisis_model.scoring import ScoreOptions, score_collection
 from crisis_model.scoring.folder import ERRORS_DIR, PARTS_DIR
-from tests.dashboard_support import demo_data_dir, informative_run_dir
+from tests.dashboard_support import demo_data_dir, demo_run_dir, informative_run_dir
 
 REPO = Path(__file__).resolve().parents[1]
 CHUNK = 16  # ~11 parts for the demo's 174 posts: kills land between and inside chunks
@@ -124,9 +125,33 @@ def test_the_command_writes_every_post_as_predict_scores_it(straight, run, posts
     got = rows.set_index("post_id").loc[sample["post_id"]]
     assert got["informative_label"].tolist() == [p.label for p in expected]
     np.testing.assert_allclose(got["informative_confidence"], [p.confidence for p in expected], atol=1e-5)
-    np.testing.assert_allclose(
-        got["informative_text_weight"], [p.explanation.modality_weights["text"] for p in expected], atol=1e-5
-    )
+    for group in ("text", "image", "joint"):
+        np.testing.assert_allclose(
+            got[f"informative_{group}_weight"], [p.explanation.modality_weights[group] for p in expected], atol=1e-5
+        )
+    weights = rows[["informative_text_weight", "informative_image_weight", "informative_joint_weight"]]
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_a_task_judged_from_the_photo_leaves_a_post_without_one_empty_and_counts_it(tmp_path, posts_csv) -> None:
+    """The whole demo run: damage is judged from the photo, so a text-only post gets no damage
+    answer (empty cells, a warning, `not_judged`), while the other tasks answer it."""
+    posts = pd.read_csv(posts_csv, dtype=str, keep_default_na=False).head(20)
+    posts.to_csv(tmp_path / "posts.csv", index=False)
+    options = ScoreOptions(chunk_rows=8, progress=False)
+    summary = score_collection(demo_run_dir(), tmp_path / "posts.csv", tmp_path / "out", demo_data_dir(), options)
+    text_only = int((posts["image_path"] == "").sum())
+    assert summary["scored"] == len(posts) and summary["errors"] == 0 and text_only > 0
+    assert summary["not_judged"] == {"damage": text_only}
+    assert summary["warning_kinds"] == {"task_cannot_judge": text_only}
+    rows = read_rows(tmp_path / "out").set_index("post_id")
+    without = rows[~rows["has_image"]]
+    assert len(without) == text_only and without["informative_label"].notna().all()
+    assert without["humanitarian_label"].notna().all()
+    damage = [c for c in rows.columns if c.startswith("damage_")]
+    assert without[damage].isna().all().all()
+    assert without["warnings"].str.contains("cannot judge").all()
+    assert rows.loc[rows["has_image"], damage].notna().all().all()
 
 
 # ------------------------------------------------------------------------------ SIGKILL and resume

@@ -3,7 +3,9 @@ of its errors part, and the counts that summary.json adds up.
 
 A photo that is missing, outside --images, too large or unreadable leaves its post text-only with
 a warning; a row that cannot be read, or has nothing any model can analyse, goes to the errors part
-with its kind and reason. Nothing in one row stops the others.
+with its kind and reason. A task judged from the photo (damage) cannot judge a post without one: its
+cells stay empty, with a warning, and the post is counted under `not_judged`. Nothing in one row
+stops the others.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import torch
 from crisis_model.data.table import resolve_image
 from crisis_model.inference import Prediction
 from crisis_model.model import CrisisModel
+from crisis_model.model.fusion import GROUPS
 from crisis_model.scoring.columns import ERRORS_SCHEMA, column_prefix, scored_schema
 from crisis_model.scoring.posts import predict_each
 from crisis_model.scoring.reader import BadRow, Chunk, InputRow
@@ -32,6 +35,7 @@ WARNING_KINDS = (
     "photo_unreadable",
     "model_note",
     "task_skipped",
+    "task_cannot_judge",
 )
 MAX_IMAGE_MB = 20  # a larger photo file is not opened (as for an upload on the dashboard)
 
@@ -40,7 +44,8 @@ MAX_IMAGE_MB = 20  # a larger photo file is not opened (as for an upload on the 
 class ChunkResult:
     scored: pa.Table
     errors: pa.Table
-    stats: dict = field(default_factory=dict)  # scored, text_only, errors, warned, error_kinds, warning_kinds
+    # scored, text_only, errors, warned, error_kinds, warning_kinds, not_judged ({task prefix: posts})
+    stats: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -88,6 +93,11 @@ class Scorer:
             "warned": sum(bool(w) for w in columns["warnings"]),
             "error_kinds": dict(Counter(bad.kind for bad in errors)),
             "warning_kinds": dict(warning_kinds),
+            "not_judged": {
+                column_prefix(name): n
+                for name, answer in answers.items()
+                if (n := sum(isinstance(a, Prediction) and a.label is None for a in answer))
+            },
         }
         return ChunkResult(scored, self._errors_table(errors, {row.row: row for row in good}), stats)
 
@@ -103,10 +113,10 @@ class Scorer:
                 warnings.setdefault("task_skipped", f"{name}: not scored: {answer}")
                 answer = None
             else:
+                if answer.cannot_judge:
+                    warnings.setdefault("task_cannot_judge", f"{name}: {answer.cannot_judge}")
                 has_image |= answer.explanation.has_image
-                for (
-                    text
-                ) in answer.explanation.warnings:  # "post <i>: ..." within the chunk: the index says nothing here
+                for text in answer.explanation.warnings:  # "post <i>: ...": an index within the chunk, dropped
                     warnings.setdefault("photo_unreadable" if path else "model_note", text.split(": ", 1)[-1])
             self._add_answer(columns, prefix, labels, answer)
         for key, value in (
@@ -122,14 +132,15 @@ class Scorer:
 
     @staticmethod
     def _add_answer(columns: dict[str, list], prefix: str, labels: list[str], answer: Prediction | None) -> None:
-        weights = answer.explanation.modality_weights if answer else {}
-        judged = answer is not None and answer.label is not None  # a model may decline to judge a post
+        """The task's cells; empty where it has no answer (a weight that decided nothing is not shown)."""
+        judged = answer is not None and answer.label is not None
+        weights = answer.explanation.modality_weights if judged else {}
         columns[f"{prefix}_label"].append(answer.label if judged else None)
         columns[f"{prefix}_confidence"].append(answer.confidence if judged else None)
         for label in labels:
             columns[f"{prefix}_prob_{label}"].append(answer.probabilities.get(label) if judged else None)
-        columns[f"{prefix}_text_weight"].append(weights.get("text"))
-        columns[f"{prefix}_image_weight"].append(weights.get("image"))
+        for group in GROUPS:
+            columns[f"{prefix}_{group}_weight"].append(weights.get(group))
 
     def _photo(self, given: str) -> tuple[str, str, str]:
         """(absolute path of a photo to use or "", warning kind or "", warning) for a row's image_path."""

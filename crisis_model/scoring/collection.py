@@ -154,6 +154,7 @@ def _summary(
         "posts_per_s": round((counts["rows"] - earlier) / seconds, 2) if seconds > 0 else None,
         "error_kinds": counts["error_kinds"],
         "warning_kinds": counts["warning_kinds"],
+        "not_judged": counts["not_judged"],  # per task: posts its model could not judge (no photo for damage)
         "notes": source.notes,
         "chunks": len(chunks),
         "chunks_done_before_this_start": len(resumed),

@@ -2,7 +2,11 @@
 
     row, post_id, text, image_path (as written), created_at, has_image (the photo was used),
     warnings ("; "-joined: a photo missing, refused or unreadable, a task that could not score it)
-    <task>_label, <task>_confidence, <task>_prob_<label> ..., <task>_text_weight, <task>_image_weight
+    <task>_label, <task>_confidence, <task>_prob_<label> ..., <task>_text_weight, <task>_image_weight,
+    <task>_joint_weight (the gate's weights of the three evidence groups, as in predictions.parquet)
+
+A task's cells are empty where its model could not judge the post (a photo-judged task, such as
+damage, for a post without a usable photo) or could not read it at all.
 
 and the errors part: row, post_id, text, image_path, kind, reason. Every part of a collection
 has the same schema, so the parts read as one table (pyarrow datasets, DuckDB).
@@ -11,6 +15,8 @@ has the same schema, so the parts read as one table (pyarrow datasets, DuckDB).
 from __future__ import annotations
 
 import pyarrow as pa
+
+from crisis_model.model.fusion import GROUPS
 
 POST_FIELDS = [
     pa.field("row", pa.int64()),
@@ -43,8 +49,7 @@ def task_fields(prefix: str, labels: list[str]) -> list[pa.Field]:
         pa.field(f"{prefix}_label", pa.string()),
         pa.field(f"{prefix}_confidence", pa.float32()),
         *(pa.field(f"{prefix}_prob_{label}", pa.float32()) for label in labels),
-        pa.field(f"{prefix}_text_weight", pa.float32()),
-        pa.field(f"{prefix}_image_weight", pa.float32()),
+        *(pa.field(f"{prefix}_{group}_weight", pa.float32()) for group in GROUPS),
     ]
 
 

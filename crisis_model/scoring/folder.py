@@ -68,9 +68,9 @@ def chunk_stats(out: Path, chunk: int) -> dict[str, Any]:
 
 
 def totals(out: Path, chunks: set[int]) -> dict[str, Any]:
-    """The counts of these chunks added up (kinds as {kind: n})."""
+    """The counts of these chunks added up (kinds as {kind: n}, not_judged as {task prefix: n})."""
     sums: Counter = Counter()
-    kinds: dict[str, Counter] = {"error_kinds": Counter(), "warning_kinds": Counter()}
+    kinds: dict[str, Counter] = {"error_kinds": Counter(), "warning_kinds": Counter(), "not_judged": Counter()}
     for chunk in sorted(chunks):
         for key, value in chunk_stats(out, chunk).items():
             if key in kinds:
