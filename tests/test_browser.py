@@ -106,6 +106,18 @@ def open_page(browser, url: str):
     return page
 
 
+def open_first_row(page) -> None:
+    """Clicks the selection box of Browse's first table row and waits for the post's explanation
+    (the table is drawn on a canvas: the row marker column is 32 px wide, the header and each row
+    35 px high)."""
+    table = page.locator('[data-testid="stDataFrame"]').first
+    table.scroll_into_view_if_needed()
+    box = table.bounding_box()
+    page.mouse.click(box["x"] + 16, box["y"] + 35 + 17)
+    wait_idle(page)
+    page.get_by_text("Why the model said this").wait_for(timeout=60_000)
+
+
 def test_every_page_and_the_analyse_flow(server, browser):
     for path, title in PAGES.items():
         page = open_page(browser, f"{server}/{path}")
@@ -118,14 +130,7 @@ def test_every_page_and_the_analyse_flow(server, browser):
             assert charts_drawn(page, 4) >= 4
         if path == "browse":
             page.get_by_text("matching posts").first.wait_for()
-            # click the selection box of the table's first row (the table is drawn on a canvas:
-            # the row marker column is 32 px wide, the header and each row 35 px high)
-            table = page.locator('[data-testid="stDataFrame"]').first
-            table.scroll_into_view_if_needed()
-            box = table.bounding_box()
-            page.mouse.click(box["x"] + 16, box["y"] + 35 + 17)
-            wait_idle(page)
-            page.get_by_text("Why the model said this").wait_for(timeout=60_000)
+            open_first_row(page)
             no_exception(page, "/browse post detail")
             assert charts_drawn(page, 4) >= 4
         if path == "attention":
@@ -205,12 +210,7 @@ def test_browse_opens_a_scored_collection(browser, tmp_path):
         no_exception(page, "/browse on a collection")
         screenshot(page, "5_browse_collection")
         assert page.get_by_text(f"{summary['scored']} matching posts").count() == 1
-        table = page.locator('[data-testid="stDataFrame"]').first  # the first row's selection box opens it
-        table.scroll_into_view_if_needed()
-        box = table.bounding_box()
-        page.mouse.click(box["x"] + 16, box["y"] + 35 + 17)
-        wait_idle(page)
-        page.get_by_text("Why the model said this").wait_for(timeout=60_000)
+        open_first_row(page)
         no_exception(page, "/browse collection post")
         assert charts_drawn(page, 3) >= 3
         screenshot(page, "6_browse_collection_post")

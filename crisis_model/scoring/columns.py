@@ -18,25 +18,19 @@ import pyarrow as pa
 
 from crisis_model.model.fusion import GROUPS
 
-POST_FIELDS = [
+_ROW_FIELDS = [  # what both tables say of the input row
     pa.field("row", pa.int64()),
     pa.field("post_id", pa.string()),
     pa.field("text", pa.string()),
     pa.field("image_path", pa.string()),
+]
+POST_FIELDS = [
+    *_ROW_FIELDS,
     pa.field("created_at", pa.string()),
     pa.field("has_image", pa.bool_()),
     pa.field("warnings", pa.string()),
 ]
-ERRORS_SCHEMA = pa.schema(
-    [
-        pa.field("row", pa.int64()),
-        pa.field("post_id", pa.string()),
-        pa.field("text", pa.string()),
-        pa.field("image_path", pa.string()),
-        pa.field("kind", pa.string()),
-        pa.field("reason", pa.string()),
-    ]
-)
+ERRORS_SCHEMA = pa.schema([*_ROW_FIELDS, pa.field("kind", pa.string()), pa.field("reason", pa.string())])
 
 
 def column_prefix(name: str) -> str:
