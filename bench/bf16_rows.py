@@ -3,11 +3,11 @@ probabilities move?
 
 The benchmark's speed models have random weights, and a random model answers one label for every
 post (the tiny one: one class for all posts, probabilities within 0.0003 of each other), so "labels
-unchanged" could not fail on them. Here the model is the informative task of the dashboard's demo,
-trained with the demo's own settings (`train_demo`, 150 tweets, 30 epochs: about 40 s on 2 cores,
-reused from artifacts/bench/trained-run/ when there), scored on every post of its data, text and
-photo, in fp32 and under bf16 autocast. The row says how many distinct labels the model gave,
-so a constant model shows.
+unchanged" could not fail on them. Here the model is the informative task of the dashboard's demo
+(the `demo` preset: MiniLM reads the words, a tiny CNN the photo), trained with the demo's own
+settings (`train_demo`, 150 tweets; reused from artifacts/bench/trained-run/ when there), scored on
+every post of its data, text and photo, in fp32 and under bf16 autocast. The row says how many
+distinct labels the model gave, so a constant model shows.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def bf16_rows(report: Any, device: torch.device, run: Path, goal: float, posts: 
     counts = ", ".join(f"{labels['fp32'].count(label)} {label}" for label in distinct)
     report.add(
         "2",
-        f"trained tiny (demo informative): labels unchanged by bf16 ({len(items)} posts)",
+        f"trained demo (informative): labels unchanged by bf16 ({len(items)} posts)",
         100 * agreement,
         "%",
         reference="fp32, same posts",
@@ -66,7 +66,7 @@ def bf16_rows(report: Any, device: torch.device, run: Path, goal: float, posts: 
     )
     report.add(
         "2",
-        "trained tiny (demo informative): largest probability change under bf16",
+        "trained demo (informative): largest probability change under bf16",
         change,
         "",
         reference="fp32, same posts",

@@ -53,7 +53,7 @@ def test_benchmark_smoke_mode_runs_every_group(tmp_path) -> None:
         "tiny: naive loop",
         "paper: FLOPs per post",
         "paper: peak matmul fp32",
-        "trained tiny (demo informative): labels unchanged by bf16",
+        "trained demo (informative): labels unchanged by bf16",
         "largest probability change under bf16",
         "tiny: peak RSS",
     ):
