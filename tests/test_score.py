@@ -33,7 +33,7 @@ from crisis_model.scoring.folder import ERRORS_DIR, PARTS_DIR
 from tests.dashboard_support import demo_data_dir, demo_run_dir, informative_run_dir
 
 REPO = Path(__file__).resolve().parents[1]
-CHUNK = 16  # ~11 parts for the demo's 174 posts: kills land between and inside chunks
+CHUNK = 16  # 22 parts for the demo's 339 posts: kills land between and inside chunks
 
 
 @pytest.fixture(scope="module")
