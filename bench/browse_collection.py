@@ -39,6 +39,7 @@ import numpy as np  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
 import pyarrow.dataset as ds  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
 import torch  # noqa: E402
 
 from bench.models import crisis_texts  # noqa: E402
@@ -66,13 +67,16 @@ GOAL_S = 1.0
 
 
 def generate(out: Path, rows: int) -> Path:
-    """A scored collection of `rows` random answers in the command's layout (kept when complete)."""
-    if (out / folder.SUMMARY_FILE).is_file():
+    """A scored collection of `rows` random answers in the command's layout (kept when complete and
+    of the command's schema as it is now; else made again)."""
+    schema = scored_schema(TASKS)
+    first = folder.part_path(out, folder.PARTS_DIR, 0)
+    if (out / folder.SUMMARY_FILE).is_file() and pq.read_schema(first).remove_metadata().equals(schema):
         return out
+    shutil.rmtree(out, ignore_errors=True)
     texts = crisis_texts()
     folder.start_folder(out, {"tasks": {t: {"task": t, "labels": labels} for t, labels in TASKS.items()}})
     rng = np.random.default_rng(0)
-    schema = scored_schema(TASKS)
     for chunk, first in enumerate(range(0, rows, CHUNK)):
         n = min(CHUNK, rows - first)
         row = np.arange(first + 1, first + n + 1)
