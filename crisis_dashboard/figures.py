@@ -22,12 +22,18 @@ TEXT_COLOR = "#1f77b4"
 IMAGE_COLOR = "#ff7f0e"
 RIGHT_COLOR = "#2ca02c"
 WRONG_COLOR = "#d62728"
+# The three evidence groups whose votes the gate weighs (crisis_model.model.fusion).
+GROUP_NAMES = {"text": "Words", "image": "Photo", "joint": "Words and photo together"}
+GROUP_COLORS = {"text": TEXT_COLOR, "image": IMAGE_COLOR, "joint": "#8c564b"}
 FONT = dict(size=13)
 
 CAPTIONS = {
     "probabilities": "How sure the model is about each category; the longest bar is its answer.",
     "modality": "The words, the photo and the two read together each give their own answer; these bars say how "
-    "much each answer counted in the final one (its weighted mean). The three add up to 100 %.",
+    "much each answer counted in the final one (its weighted mean). The three add up to 100 %. The joint answer "
+    "reads both, so the bars alone do not say whether the answer needs the words or the photo: the test below does.",
+    "reliance_by_group": "Measured, not inferred: each post scored again without its words, and without its photo; "
+    "the bars are how far the chance of its answer fell, on average. The higher bar is what the answers need.",
     "capsule_lengths": "Strength of each of the model's summary units (capsules), between 0 and 1; "
     "long bars are the evidence the classifier read most.",
     "token_region": "Rows are the post's words, columns the photo's 7 x 7 grid of squares, row by row; red means "
@@ -38,8 +44,9 @@ CAPTIONS = {
     "mattered": "Tested by hiding each of the photo's 49 squares in turn (replaced by the photo's average): "
     "the redder a square, the more the model's confidence in its answer falls without it.",
     "attention_caveat": "Attention is where the model's reading of the words and the photo looked, not what "
-    "decided the answer: measured on the demo models, it agrees little with the squares that matter "
-    "(bench/faithfulness.py). Read it as a description of the reading, not as the reason.",
+    "decided the answer: on the demo models, its square-by-square agreement with the squares that matter when "
+    "hidden is near zero (Spearman 0.10, -0.02 and 0.05 for the three tasks; bench/faithfulness.py). Read it as "
+    "a description of the reading, not as the reason.",
     "routing": "How the model combined its evidence: each row is a piece of evidence from the text or the photo, "
     "each column a combined unit; a row's shares add up to 1, so a dark cell is where that evidence went.",
     "posts_per_event": "Number of posts per crisis event, split by whether the post came with a usable photo.",
@@ -49,8 +56,8 @@ CAPTIONS = {
     "everything else is a mistake (each cell shows the count and the share of its row).",
     "ablation": "The same task trained with simpler ways of combining text and photo; higher is better.",
     "history": "Training progress per epoch: the loss should fall and the dev score should rise.",
-    "modality_by_group": "Share of the decision taken from the words (0 = photo only, 1 = words only), "
-    "for posts with a photo; the box holds the middle half of the posts, the line is the median.",
+    "modality_by_group": "How much each part's vote counted in the answer, on average, for posts with a photo "
+    "(the number of posts in brackets); the parts add up to 100 %. The joint vote reads both words and photo.",
     "routing_by_class": "Average routing matrix (evidence rows -> combined units) of the posts the model put in each "
     "class; differing patterns mean the classes are decided from different evidence.",
     "confidence_vs_text": "Each dot is a post: how sure the model was against how much it leaned on the words; "
@@ -213,20 +220,54 @@ def training_history(history: pd.DataFrame, title: str = "Training history") -> 
 
 
 def modality_by_group(df: pd.DataFrame, group_column: str, title: str) -> go.Figure:
-    """Box plots of text_weight per value of `group_column` (posts with a photo only)."""
-    fig = go.Figure()
-    for value, part in sorted(df.groupby(group_column), key=lambda kv: str(kv[0])):
-        fig.add_trace(
-            go.Box(
-                y=part["text_weight"],
-                name=pretty(value),
-                boxpoints="outliers",
-                marker_color=TEXT_COLOR,
-                hovertemplate="%{y:.2f}<extra>" + pretty(value) + "</extra>",
-                showlegend=False,
-            )
-        )
-    fig.update_yaxes(range=[0, 1], title="share taken from the words")
+    """Per value of `group_column`, the mean weight of each evidence group's vote, stacked to 1
+    (posts with a photo only; a weights column missing from older tables is left out)."""
+    groups = [g for g in GROUP_NAMES if f"{g}_weight" in df.columns]
+    means = df.groupby(group_column)[[f"{g}_weight" for g in groups]].mean().sort_index(key=lambda i: i.astype(str))
+    counts = df.groupby(group_column).size().reindex(means.index)
+    names = [f"{pretty(v)} ({counts[v]:,})" for v in means.index]
+    fig = go.Figure(
+        [
+            go.Bar(
+                x=names,
+                y=means[f"{g}_weight"],
+                name=GROUP_NAMES[g],
+                marker_color=GROUP_COLORS[g],
+                hovertemplate="%{x}: %{y:.0%}<extra>" + GROUP_NAMES[g] + "</extra>",
+            )  # fmt: skip
+            for g in groups
+        ]
+    )
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(range=[0, 1], tickformat=".0%", title="mean weight in the decision")
+    fig.update_xaxes(tickangle=-20)
+    return layout(fig, 380, title=title)
+
+
+def reliance_by_group(df: pd.DataFrame, group_column: str, title: str) -> go.Figure:
+    """Per value of `group_column`, the mean fall of the answer's probability when the words, or the
+    photo, are removed and the post scored again (measured by intervention, posts with a photo)."""
+    means = (
+        df.groupby(group_column)[["reliance_words", "reliance_photo"]].mean().sort_index(key=lambda i: i.astype(str))
+    )
+    names = [pretty(v) for v in means.index]
+    fig = go.Figure(
+        [
+            go.Bar(
+                x=names,
+                y=means[column],
+                name=name,
+                marker_color=color,
+                hovertemplate="%{x}: falls by %{y:.1%}<extra>" + name + "</extra>",
+            )  # fmt: skip
+            for column, name, color in (
+                ("reliance_words", "without the words", TEXT_COLOR),
+                ("reliance_photo", "without the photo", IMAGE_COLOR),
+            )  # fmt: skip
+        ]
+    )
+    fig.update_layout(barmode="group")
+    fig.update_yaxes(tickformat=".0%", title="mean fall of the answer's probability")
     fig.update_xaxes(tickangle=-20)
     return layout(fig, 380, title=title)
 

@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image, ImageOps
 
-from crisis_dashboard.figures import IMAGE_COLOR, RIGHT_COLOR, TEXT_COLOR, layout, wrap
+from crisis_dashboard.figures import GROUP_COLORS, GROUP_NAMES, IMAGE_COLOR, RIGHT_COLOR, layout, wrap
 from crisis_dashboard.names import pretty
 from crisis_model.model.image_encoder import REGION_GRID
 
@@ -37,10 +37,6 @@ def probabilities_bar(probabilities: Mapping[str, float], title: str = "Category
     fig.update_xaxes(range=[0, 1], tickformat=".0%", title="probability")
     fig.update_yaxes(autorange="reversed")
     return layout(fig, 80 + 38 * len(labels), title=title)
-
-
-GROUP_NAMES = {"text": "Words", "image": "Photo", "joint": "Words and photo together"}
-GROUP_COLORS = {"text": TEXT_COLOR, "image": IMAGE_COLOR, "joint": "#8c564b"}
 
 
 def evidence_rows(groups: Sequence[str]) -> list[str]:

@@ -22,7 +22,7 @@ st.markdown(
     f"{len(frame):,} posts of its dataset."
 )
 
-st.header("Words or photo?")
+st.header("Words, photo or both?")
 with_photo = frame[frame["has_image"] & frame["text_weight"].notna()]
 if with_photo.empty:
     st.info("No post of this dataset has a usable photo, so every decision comes from the words alone.")
@@ -43,14 +43,20 @@ else:
     left, right = st.columns(2)
     with left:
         st.plotly_chart(
-            figures.modality_by_group(with_photo, group, "Share from the words, per class"), key="at-by-class"
+            figures.modality_by_group(with_photo, group, "Weight of each vote, per class"), key="at-by-class"
         )
         st.caption(figures.CAPTIONS["modality_by_group"])
     with right:
         st.plotly_chart(
-            figures.modality_by_group(with_photo, "event", "Share from the words, per event"), key="at-by-event"
+            figures.modality_by_group(with_photo, "event", "Weight of each vote, per event"), key="at-by-event"
         )
         st.caption(figures.CAPTIONS["modality_by_group"])
+    if {"reliance_words", "reliance_photo"} <= set(with_photo.columns):
+        st.plotly_chart(
+            figures.reliance_by_group(with_photo, group, "What the answers need: tested by removing each part"),
+            key="at-reliance",
+        )
+        st.caption(figures.CAPTIONS["reliance_by_group"])
 
 st.header("Confidence and reliance on the words")
 st.plotly_chart(figures.confidence_vs_text_weight(frame), key="at-scatter")

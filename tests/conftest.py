@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from crisis_model import CrisisModel, preset_config
+from crisis_model.model.modeling import TEXT_INPUTS
 
 SHARED_CRISISMMD = Path(__file__).resolve().parents[2] / "shared" / "crisismmd"
 
@@ -37,3 +38,9 @@ def _deterministic() -> None:
 def tiny_model(fusion: str = "full", **overrides) -> CrisisModel:
     config = preset_config("tiny", fusion=fusion, **overrides)
     return CrisisModel.from_config(config, train_texts=TINY_TEXTS)
+
+
+def text_inputs(model: CrisisModel, texts: list[str]) -> dict:
+    """What the model's forward (and its text reader's) takes of `model.tokenize(texts)`."""
+    encoded = model.tokenize(texts)
+    return {key: encoded[key] for key in TEXT_INPUTS}

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from crisis_model import BackboneUnavailableError, CrisisModel, predict, preset_config
-from crisis_model.model.image_encoder import ImageEncoder, build_resnet, tiny_resnet
+from crisis_model.model.image_encoder import ImageEncoder, build_cnn, tiny_resnet
 from crisis_model.model.offline import reachable
 
 
@@ -61,4 +61,4 @@ def test_hub_backbone_offline_fails_fast_with_advice(monkeypatch, tmp_path) -> N
 def test_imagenet_weights_offline_fail_with_advice(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     with pytest.raises(BackboneUnavailableError, match="image_pretrained=False"):
-        build_resnet("resnet50", pretrained=True)
+        build_cnn("resnet50", pretrained=True)

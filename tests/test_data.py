@@ -14,6 +14,7 @@ from crisis_model.data import (
     dataset_summary,
     load_crisismmd,
     load_posts_file,
+    normalise_text,
 )
 from crisis_model.errors import DataError
 
@@ -222,6 +223,15 @@ def test_dataset_summary(small):
 
 
 # ------------------------------------------------------------------------------ posts files
+
+
+def test_normalise_text_folds_retweets_links_mentions_case_and_spacing():
+    original = "Bridge on Route 9 COLLAPSED https://t.co/abc123 @CityOfHouston"
+    retweet = "RT @news_bot: bridge on route 9   collapsed https://t.co/zzz999 www.example.org/x"
+    assert normalise_text(original) == normalise_text(retweet) == "bridge on route 9 collapsed"
+    assert normalise_text("Start your art: RT-ready") == "start your art: rt-ready"  # 'rt' in words stays
+    assert normalise_text("RT @a: https://t.co/x @b") == ""
+    assert normalise_text("Flood rising") != normalise_text("Flood rising fast")
 
 
 def test_posts_csv_with_images_quotes_and_defaults(tmp_path):

@@ -22,9 +22,8 @@ from crisis_model import (
     preset_config,
 )
 from crisis_model.model.fusion import DynamicRouting, squash
-from crisis_model.model.modeling import TEXT_INPUTS
 from crisis_model.training.loss import classification_loss
-from tests.conftest import TINY_TEXTS, tiny_model
+from tests.conftest import TINY_TEXTS, text_inputs, tiny_model
 
 
 def structured_images(n: int) -> torch.Tensor:
@@ -34,11 +33,6 @@ def structured_images(n: int) -> torch.Tensor:
     for i in range(n):
         images[i, i % 3, 40 * i : 40 * i + 80] = 2.0
     return images
-
-
-def text_inputs(model: CrisisModel, texts: list[str]) -> dict:
-    encoded = model.tokenize(texts)
-    return {key: encoded[key] for key in TEXT_INPUTS}
 
 
 def batch_inputs(model: CrisisModel, n: int = 4) -> dict:

@@ -19,6 +19,7 @@ from safetensors.torch import load_file
 
 import train as train_cli
 from crisis_model import CrisisModel, DataError, load_model, predict
+from crisis_model.data import normalise_text
 from crisis_model.errors import ConfigError, CrisisLensError, TrainingError
 from crisis_model.training import ABLATIONS, ProgressEvent, TrainConfig, loop, run_ablation, train, train_demo
 from crisis_model.training.dataset import load_data
@@ -364,6 +365,46 @@ def test_user_posts_train_with_a_held_out_dev_split(cfg, tmp_path) -> None:
     run = train(dataclasses.replace(cfg, data_root=None, posts=str(posts), epochs=1))
     metrics = json.loads((run / "metrics.json").read_text())
     assert set(metrics) == {"train", "dev"} and metrics["dev"]["posts"] >= 2
+
+
+def test_train_posts_repeating_a_dev_or_test_text_are_dropped(cfg, tmp_path) -> None:
+    posts = tmp_path / "posts.csv"
+    posts.write_text(
+        "text,label,split\n"
+        "RT @cityofhouston: Bridge on route 9 collapsed https://t.co/a1,informative,train\n"
+        "Shelter open at the school https://t.co/a2,informative,train\n"
+        "nice lunch today,not_informative,train\n"
+        "lovely weather,not_informative,train\n"
+        "BRIDGE on route 9 collapsed https://t.co/b1,informative,dev\n"
+        "lovely  weather @friend,not_informative,test\n"
+    )
+    frame = load_data(dataclasses.replace(cfg, data_root=None, posts=str(posts)))
+    assert sorted(frame.loc[frame["split"] == "train", "text"]) == [
+        "Shelter open at the school https://t.co/a2",
+        "nice lunch today",
+    ]
+    assert frame["split"].value_counts().to_dict() == {"train": 2, "dev": 1, "test": 1}
+    # the demo's templated sentences repeat by design: it keeps them
+    kept = load_data(dataclasses.replace(cfg, data_root=None, posts=str(posts), drop_leaked=False))
+    assert (kept["split"] == "train").sum() == 4
+
+
+def test_a_posts_file_without_splits_keeps_each_text_and_its_retweets_on_one_side(cfg, tmp_path) -> None:
+    rows = []
+    for i in range(20):
+        label = "informative" if i % 2 else "not_informative"
+        text = f"Report number {i} from the flooded district"
+        rows += [
+            {"text": f"{text} https://t.co/x{i}", "label": label},
+            {"text": f"RT @agency: {text.upper()} https://t.co/y{i}", "label": label},
+            {"text": f"rt @someone {text}", "label": label},
+        ]
+    posts = tmp_path / "posts.jsonl"
+    posts.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for seed in range(4):
+        frame = load_data(dataclasses.replace(cfg, data_root=None, posts=str(posts), seed=seed))
+        assert len(frame) == 60 and set(frame["split"]) == {"train", "dev"}
+        assert frame.groupby(frame["text"].map(normalise_text))["split"].nunique().max() == 1
 
 
 def test_an_out_folder_holding_something_else_is_refused(cfg, tmp_path) -> None:

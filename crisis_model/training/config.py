@@ -33,7 +33,7 @@ class TrainConfig:
     labels: str = "agreed"  # agreed | text | image annotations
     preset: str = "minilm"
     fusion: str = "full"
-    prompt: str = "task"  # a name in config.PROMPTS, or a template holding {text}
+    prompt: str | None = None  # a name in config.PROMPTS, a template holding {text}, or None: the preset's
     backbone_mode: str = "frozen"
     lora_rank: int = 8
     text_backbone: str | None = None  # overrides the preset's (a local folder or hub name)
@@ -51,6 +51,7 @@ class TrainConfig:
     gate_entropy_weight: float = 0.1  # a bonus for a gate that does not put all its weight on one vote (0: off)
     modality_dropout: float = 0.0  # chance that a training post's photo is hidden for a step (not for damage)
     dedupe: bool = False  # drop train posts repeating another's text, image and label
+    drop_leaked: bool = True  # drop train posts whose normalised text is also a dev or test post's
     dev_fraction: float = 0.15  # of a posts file without a dev split, held out as dev
     seed: int = 0
     # how, not what: these may change when a run is resumed
@@ -80,7 +81,7 @@ def check_config(cfg: TrainConfig) -> None:
     for name, allowed in choices.items():
         if getattr(cfg, name) not in allowed:
             raise ConfigError(f"unknown {name} {getattr(cfg, name)!r}; choose one of {', '.join(allowed)}")
-    if cfg.prompt not in PROMPTS and "{text}" not in cfg.prompt:
+    if cfg.prompt is not None and cfg.prompt not in PROMPTS and "{text}" not in cfg.prompt:
         raise ConfigError(
             f"--prompt {cfg.prompt!r} is neither a prompt name ({', '.join(PROMPTS)}) nor a template holding {{text}}"
         )
@@ -110,11 +111,12 @@ def model_config(cfg: TrainConfig) -> CrisisConfig:
         label_names=list(task.label_names),
         requires_image=task.text_column is None,  # labelled from the photo alone (damage)
         fusion=cfg.fusion,
-        prompt=PROMPTS.get(cfg.prompt, cfg.prompt),
         backbone_mode=cfg.backbone_mode,
         lora_rank=cfg.lora_rank,
         dropout=cfg.dropout,
     )
+    if cfg.prompt is not None:
+        overrides["prompt"] = PROMPTS.get(cfg.prompt, cfg.prompt)
     if cfg.text_backbone is not None:
         overrides["text_backbone"] = cfg.text_backbone
     if cfg.hidden_size is not None:

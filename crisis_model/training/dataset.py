@@ -1,4 +1,10 @@
-"""The posts a run trains and evaluates on: one table with a train and a dev split."""
+"""The posts a run trains and evaluates on: one table with a train and a dev split.
+
+No text is both trained on and evaluated on: a train post whose normalised text (links, mentions,
+"RT" and case aside: `crisis_model.data.normalise`) is also a dev or test post's is dropped, and a
+posts file without a dev split is split with each group of one normalised text on one side, so a
+retweet never lands in dev while its original is trained on.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ import pandas as pd
 from sklearn.model_selection import GroupShuffleSplit
 
 from crisis_model.data import get_task, load_crisismmd, load_posts_file
+from crisis_model.data.normalise import leaked_train_posts, text_groups
 from crisis_model.errors import DataError
 from crisis_model.training.config import TrainConfig
 
@@ -29,6 +36,8 @@ def load_data(cfg: TrainConfig) -> pd.DataFrame:
         if without.any():
             warnings.warn(f"{int(without.sum()):,} {cfg.task} posts without a usable photo are left out", stacklevel=2)
         frame = frame[~without]
+    if cfg.drop_leaked:  # after the photo filter: only posts that are evaluated can leak
+        frame = frame[~leaked_train_posts(frame)]
     if cfg.dedupe:
         repeated = (frame["split"] == "train") & frame.duplicated(["split", "text", "image_path", "label"])
         frame = frame[~repeated]
@@ -65,11 +74,13 @@ def _labelled_posts(cfg: TrainConfig) -> pd.DataFrame:
     if bad_splits:
         raise DataError(f"{cfg.posts}: unknown split(s) {', '.join(bad_splits)}; use train, dev, test")
     pool = frame["split"].isin(["train", "user"])
-    if not (frame["split"] == "dev").any() and frame.loc[pool, "tweet_id"].nunique() >= 2:
-        # posts of one tweet stay together, so dev never sees a text it was trained on
+    groups = text_groups(frame[pool])
+    if not (frame["split"] == "dev").any() and groups.nunique() >= 2:
+        # posts of one text (a tweet's images, its retweets) stay together: dev never sees a text
+        # it was trained on
         splitter = GroupShuffleSplit(n_splits=1, test_size=cfg.dev_fraction, random_state=cfg.seed)
         pooled = frame[pool]
-        _, dev = next(splitter.split(pooled, groups=pooled["tweet_id"]))
+        _, dev = next(splitter.split(pooled, groups=groups))
         frame.loc[pooled.index[dev], "split"] = "dev"
     frame.loc[frame["split"] == "user", "split"] = "train"
     return frame
