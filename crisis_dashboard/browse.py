@@ -1,4 +1,5 @@
-"""The Browse page's table: filtering, sorting and paging a run's predictions (pure pandas)."""
+"""The Browse page's tables: filtering, sorting and paging a run's predictions (pure pandas), and a page
+of a scored collection as shown (its queries are in crisis_dashboard.collection)."""
 
 from __future__ import annotations
 
@@ -104,3 +105,23 @@ def table_view(rows: pd.DataFrame) -> pd.DataFrame:
         if column in rows:
             table.insert(len(table.columns) - 2, name, rows[column].values)
     return table
+
+
+def collection_table(rows: pd.DataFrame, tasks: dict[str, dict]) -> pd.DataFrame:
+    """A page of a scored collection (crisis_dashboard.collection.page) as the analyst reads it:
+    the chosen task's answer, every task's label, the photo and warnings; the long text last."""
+    view = {
+        "Post": rows["post_id"].values,
+        "Posted": rows["created_at"].fillna("").values,
+        "Answer": rows["label"].map(pretty, na_action="ignore").values,
+        "Confidence": rows["confidence"].values,
+        "Words share": rows["text_weight"].values,
+    }
+    for prefix in tasks:
+        view[pretty(prefix)] = rows[f"{prefix}_label"].map(pretty, na_action="ignore").values
+    view["Photo"] = np.where(rows["has_image"].values, "photo", "text only")
+    view["Warnings"] = rows["warnings"].values
+    view["Text"] = rows["text"].values
+    if not rows["created_at"].fillna("").any():  # the file had no created_at
+        del view["Posted"]
+    return pd.DataFrame(view)

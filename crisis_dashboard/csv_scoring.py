@@ -14,10 +14,12 @@ from typing import Any
 
 import pandas as pd
 
-from crisis_model import CrisisModel, Prediction, predict
+from crisis_model import CrisisModel, Prediction
 from crisis_model.data import read_posts_upload
 from crisis_model.data.table import NOTHING_TO_ANALYSE
-from crisis_model.errors import CrisisLensError, DataError
+from crisis_model.errors import DataError
+from crisis_model.scoring.columns import column_prefix
+from crisis_model.scoring.posts import predict_each
 
 MAX_BATCH_ROWS = 2000  # posts per uploaded file
 
@@ -61,15 +63,12 @@ def score_batch(
         results: dict[int, Prediction] = {}
         for start in range(0, len(usable), batch_size):
             chunk = usable[start : start + batch_size]
-            try:
-                scored = predict(model, [{"text": texts[i], "image": images[i]} for i in chunk], batch_size=batch_size)
-                results.update(zip(chunk, scored))
-            except CrisisLensError:  # a post with no text whose photo is unreadable: the others still count
-                for i in chunk:
-                    try:
-                        results[i] = predict(model, [{"text": texts[i], "image": images[i]}])[0]
-                    except CrisisLensError:
-                        notes[i] = "nothing to analyse: empty text and an unreadable photo"
+            posts = [{"text": texts[i], "image": images[i]} for i in chunk]
+            for i, scored in zip(chunk, predict_each(model, posts, batch_size=batch_size)):
+                if isinstance(scored, str):  # a post with no text whose photo is unreadable: the others still count
+                    notes[i] = scored
+                else:
+                    results[i] = scored
             step += 1
             if progress:
                 progress(step / steps, f"{name}: {min(start + batch_size, len(usable))} of {len(usable)} posts")
@@ -88,7 +87,7 @@ def _add_columns(out: pd.DataFrame, name: str, model: CrisisModel, results: dict
     def column(value: Callable[[Prediction], Any]) -> list[Any]:
         return [value(results[i]) if i in results else None for i in range(rows)]
 
-    prefix = name.replace(" ", "_").replace("(", "").replace(")", "")
+    prefix = column_prefix(name)
     out[f"{prefix}_label"] = column(lambda p: p.label)  # None where the model cannot judge the post
     out[f"{prefix}_confidence"] = column(lambda p: _rounded(p.confidence))
     for label in model.config.label_names:

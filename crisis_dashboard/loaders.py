@@ -19,6 +19,7 @@ import streamlit as st
 from PIL import Image
 from safetensors import SafetensorError, safe_open
 
+from crisis_dashboard import collection as collections
 from crisis_model import CrisisModel, Prediction, load_model, predict
 from crisis_model.data import MissingImagesWarning, load_crisismmd
 from crisis_model.data.images import load_image
@@ -151,6 +152,59 @@ def read_history(run: TaskRun) -> pd.DataFrame | None:
         if isinstance(value, dict):
             rows.append({k: v for k, v in value.items() if isinstance(v, (int, float, str)) or v is None})
     return pd.DataFrame(rows) if rows else None
+
+
+# ------------------------------------------------------------------------------ scored collections
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _open_collection(folder: str, stamp: float) -> collections.Collection:
+    return collections.open_collection(folder)
+
+
+def open_collection(folder: Path) -> collections.Collection:
+    """A scored collection's manifest and summary (no rows). Raises DataError."""
+    return _open_collection(str(folder), collections.stamp(folder))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _collection_connection(index: str):
+    return collections.connect(Path(index))
+
+
+def collection_connection(collection: collections.Collection):
+    """A read-only connection to the collection's browse index, built on first use (once per
+    version of the collection). Raises DataError."""
+    index = collections.index_path(collection)
+    if not index.is_file():
+        with st.spinner(f"Indexing {collection.summary.get('scored', 'the')} posts for browsing (once)..."):
+            index = collections.build_index(collection)
+    return _collection_connection(str(index))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _collection_answer(index: str, _collection, query: tuple, order: str, number: int, size: int):
+    return collections.page(_collection_connection(index), _collection, collections.Query(*query), order, number, size)
+
+
+def collection_page(
+    collection: collections.Collection, query: collections.Query, order: str, number: int, size: int
+) -> tuple[int, pd.DataFrame]:
+    """(posts passing the filters, page `number` of them in `order`), cached per question."""
+    connection_index = str(collections.index_path(collection))
+    collection_connection(collection)
+    key = (query.task, tuple(query.labels), tuple(query.confidence), query.photo, query.warnings, query.text)
+    return _collection_answer(connection_index, collection, key, order, number, size)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _collection_errors(folder: str, stamp: float) -> pd.DataFrame:
+    return collections.errors(collections.open_collection(folder))
+
+
+def collection_errors(collection: collections.Collection) -> pd.DataFrame:
+    """The first rows that could not be scored, with their reason."""
+    return _collection_errors(str(collection.folder), collections.stamp(collection.folder))
 
 
 # ------------------------------------------------------------------------------ datasets

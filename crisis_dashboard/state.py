@@ -5,6 +5,8 @@
                  of runs, one per task (runs/demo/{informative,humanitarian,damage}/).
     data folder  the sidebar's "CrisisMMD folder" field, else $CRISISMMD_ROOT, else the folder
                  the run was trained on (train_config.json), else the generated demo dataset.
+    collection   the sidebar's "Scored collection" field, else $CRISISLENS_COLLECTION, else none:
+                 a folder written by `python -m crisis_model.score`, which Browse opens.
 
 When the run folder is the default runs/demo and holds no finished run, the demo models are
 trained first (crisis_dashboard.first_start). Every fault a user can cause is kept in the state
@@ -30,6 +32,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RUN = REPO_ROOT / "runs" / "demo"
 RUN_ENV = "CRISISLENS_RUN"
 DATA_ENV = "CRISISMMD_ROOT"
+COLLECTION_ENV = "CRISISLENS_COLLECTION"
 
 
 @dataclass
@@ -42,6 +45,8 @@ class AppState:
     data_source: str
     data_error: str | None
     task: str | None  # the name of the run the pages show (a task, or "<task> (<folder>)")
+    collection: Path | None = None  # a scored collection for Browse (checked when Browse opens it)
+    collection_source: str = ""
 
     @property
     def run(self) -> TaskRun | None:
@@ -107,7 +112,19 @@ def resolve_state() -> AppState:
     if task not in names:
         task = names[0] if names else None
         st.session_state["task"] = task
-    return AppState(run_root, run_source, runs, run_error, data_root, data_source, data_error, task)
+    collection, collection_source = _chosen_collection()
+    return AppState(
+        run_root, run_source, runs, run_error, data_root, data_source, data_error, task, collection, collection_source
+    )
+
+
+def _chosen_collection() -> tuple[Path | None, str]:
+    chosen = st.session_state.get("collection_root", "")
+    if chosen:
+        return Path(chosen).expanduser().absolute(), "chosen in the sidebar"
+    if os.environ.get(COLLECTION_ENV):
+        return Path(os.environ[COLLECTION_ENV]).expanduser().absolute(), f"from ${COLLECTION_ENV}"
+    return None, ""
 
 
 def _chosen_run_root() -> tuple[Path, str]:
@@ -188,6 +205,19 @@ def sidebar(state: AppState) -> None:
             f"Empty: ${DATA_ENV} if set, else the data the run was trained on, else the demo data.",
         )
         st.caption(f"In use: `{state.data_root}` ({state.data_source})")
+        st.markdown("**Scored collection**")
+        st.session_state["_w_collection_root"] = st.session_state.get("collection_root", "")
+        st.text_input(
+            "Collection folder",
+            key="_w_collection_root",
+            placeholder="e.g. scored/harvey",
+            on_change=_commit,
+            args=("collection_root", "_w_collection_root"),
+            help="A folder written by `python -m crisis_model.score --out DIR`: Browse pages through it. "
+            f"Empty: ${COLLECTION_ENV} if set, else none.",
+        )
+        if state.collection is not None:
+            st.caption(f"In use: `{state.collection}` ({state.collection_source})")
 
 
 def banner(state: AppState) -> None:

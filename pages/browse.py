@@ -1,16 +1,31 @@
 """Browse predictions: every post of the run with its true and predicted label, filters, paging,
-and the detail of one post (photo, text, probabilities, explanation)."""
+and the detail of one post (photo, text, probabilities, explanation); or, when one is chosen, a
+scored collection (crisis_dashboard.collection_browse)."""
 
 import math
 
 import streamlit as st
 
-from crisis_dashboard import browse, loaders, widgets
+from crisis_dashboard import browse, collection_browse, loaders, widgets
 from crisis_dashboard.names import pretty, task_title
+from crisis_dashboard.post_view import pick_post, show_photo, show_table
 from crisis_dashboard.routing import page_state
 from crisis_dashboard.state import training_data_root
 
 state = page_state()
+if state.collection is not None:
+    source = st.radio(
+        "Posts",
+        ["collection", "run"],
+        horizontal=True,
+        key="br-source",
+        format_func=lambda v: {"collection": "the scored collection", "run": "the run's dev and test posts"}[v],
+    )
+    if source == "collection":
+        found = widgets.guard(lambda: loaders.open_collection(state.collection), "open the scored collection")
+        if found is not None:
+            collection_browse.show(found)
+        st.stop()
 run = widgets.require_run(state)
 frame = widgets.guard(lambda: loaders.load_predictions(run), "read the predictions")
 if frame is None:
@@ -82,57 +97,14 @@ st.markdown(
 )
 
 
-def pick_row() -> None:
-    event = st.session_state.get("br-table")
-    selected = getattr(getattr(event, "selection", None), "rows", None) or []
-    if selected:
-        st.session_state["br-post"] = st.session_state["br-page-ids"][selected[0]]
-
-
-st.session_state["br-page-ids"] = rows["post_id"].tolist()
-st.dataframe(
-    browse.table_view(rows),
-    key="br-table",
-    on_select=pick_row,
-    selection_mode="single-row",
-    hide_index=True,
-    width="stretch",
-    height=min(38 * len(rows) + 40, 600),
-    column_config={
-        "Post": st.column_config.TextColumn(width="medium"),
-        "Text": st.column_config.TextColumn(width="large"),
-        "Confidence": st.column_config.ProgressColumn(format="%.2f", min_value=0.0, max_value=1.0),
-        "Words share": st.column_config.ProgressColumn(
-            format="%.2f",
-            min_value=0.0,
-            max_value=1.0,
-            help="The weight of the words' own evidence in the decision (the rest: the photo's, and both together)",
-        ),
-        "Fall without words": st.column_config.NumberColumn(
-            format="%.2f", help="How much the answer's probability falls when the post is scored without its words"
-        ),
-        "Fall without photo": st.column_config.NumberColumn(
-            format="%.2f", help="How much the answer's probability falls when the post is scored without its photo"
-        ),
-    },
-)
+show_table(browse.table_view(rows), rows["post_id"].tolist(), "br-table", "br-post")
 st.caption(
     "Click a row (the box at its left) to open the post below. Confidence is the probability of the "
     "predicted label; words share is the weight of the words' own evidence; the falls say how much the "
     "answer's probability drops when the post is scored again without its words, or without its photo."
 )
 
-ids = rows["post_id"].tolist()
-if st.session_state.get("br-post") not in ids:
-    st.session_state["br-post"] = None
-snippets = dict(zip(rows["post_id"], rows["text"].str.slice(0, 70)))
-post_id = st.selectbox(
-    "Open a post",
-    [None] + ids,
-    key="br-post",
-    placeholder="choose a post of this page",
-    format_func=lambda p: "—" if p is None else f"{p} · {snippets.get(p, '')}",
-)
+post_id = pick_post(rows, "br-post")
 if post_id is None:
     st.stop()
 
@@ -142,12 +114,7 @@ st.subheader(f"Post {post_id}")
 image, image_error = loaders.open_image(row["image_path"])
 left, right = st.columns([2, 3])
 with left:
-    if image is not None:
-        st.image(image, caption="The post's photo", width="stretch")
-    elif image_error:
-        st.warning(f"The photo cannot be shown: {image_error}")
-    else:
-        st.info("This post has no photo: the model read its text only.")
+    show_photo(image, image_error, "This post has no photo: the model read its text only.")
 with right:
     st.markdown(f"> {row['text']}")
     st.markdown(f"**Event:** {pretty(row['event'])} · **Split:** {row['split']}")

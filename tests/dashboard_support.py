@@ -4,16 +4,21 @@ test_browser.py through a module-level cache (a fixture in each module would bui
 `demo_run_dir()` trains it with the real first-start code, `crisis_model.training.train_demo`, made
 smaller (300 demo tweets, a feature cache the three tasks share) into a temporary folder;
 or it reuses the run folder named by $CRISISLENS_TEST_RUN. It is trained well enough for the
-faithfulness tests (tests/test_faithfulness.py) to check what its explanations claim.
+faithfulness tests (tests/test_faithfulness.py) to check what its explanations claim, and its
+informative model's answers differ from post to post, so checks that must be able to fail
+(scoring a collection, bf16, concurrency) use it too: `informative_run_dir()`, `demo_data_dir()`.
 """
 
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
+
+from crisis_model.run_folder import TRAIN_CONFIG_FILE
 
 _CACHE: dict[str, Path] = {}
 
@@ -33,3 +38,14 @@ def demo_run_dir() -> Path:
                 base / "demo", data_dir=base / "demo-data", n_tweets=300, cache_dir=str(base / "cache")
             )
     return _CACHE["run"]
+
+
+def informative_run_dir() -> Path:
+    """The demo's informative run (one task run folder: <root>/informative/)."""
+    return demo_run_dir() / "informative"
+
+
+def demo_data_dir() -> Path:
+    """The demo data the run was trained on (images in data_image/)."""
+    config = json.loads((informative_run_dir() / TRAIN_CONFIG_FILE).read_text(encoding="utf-8"))
+    return Path(config["data_root"])

@@ -151,7 +151,7 @@ def test_browse_filters_change_the_table(app):
 def test_browse_opens_a_post_with_its_explanation(app):
     at = app(BROWSE)
     post = at.selectbox(key="br-post").options[1]  # options[0] is the empty choice
-    at.selectbox(key="br-post").set_value(at.session_state["br-page-ids"][0]).run()
+    at.selectbox(key="br-post").set_value(at.dataframe[0].value["Post"].iloc[0]).run()
     assert_clean(at)
     assert post
     assert any(h.value == "Why the model said this" for h in at.subheader)
@@ -291,6 +291,120 @@ def test_overview_shows_the_fusion_ablation(app, demo_run, tmp_path, monkeypatch
     table, variant, metrics, _ = model_cards.load_ablation(full)
     assert variant == "fusion" and metrics[:2] == ["dev_macro_f1_mean", "dev_accuracy_mean"]
     assert table["fusion"].tolist() == ["text", "full"]
+
+
+# ------------------------------------------------------------------------------ a scored collection
+
+
+@pytest.fixture(scope="module")
+def scored_collection(tmp_path_factory, demo_run) -> Path:
+    """The demo data's dev posts scored by every model of the demo run (python -m crisis_model.score's
+    code), plus a row that is not UTF-8 and one with nothing to analyse."""
+    from crisis_model.scoring import ScoreOptions, score_collection
+
+    data = Path(json.loads((demo_run / "informative" / "train_config.json").read_text())["data_root"])
+    table = pd.read_csv(data / "crisismmd_datasplit_all" / "task_informative_text_img_dev.tsv", sep="\t", dtype=str)
+    base = tmp_path_factory.mktemp("collection")
+    lines = [b"post_id,text,image_path"]
+    for _, row in table.head(60).iterrows():
+        lines.append(
+            ",".join([row["image_id"], '"' + row["tweet_text"].replace('"', '""') + '"', row["image"]]).encode()
+        )
+    lines += [b"latin,caf\xe9 flooded,", b"empty,,"]
+    posts = base / "posts.csv"
+    posts.write_bytes(b"\n".join(lines) + b"\n")
+    summary = score_collection(demo_run, posts, base / "scored", data, ScoreOptions(chunk_rows=16, progress=False))
+    assert summary["errors"] == 2 and summary["scored"] == min(60, len(table))
+    return base / "scored"
+
+
+def shown(at: AppTest) -> int:
+    """The number of matching posts Browse reports for a collection (0 when none match)."""
+    line = next((m.value for m in at.markdown if "matching posts" in m.value), None)
+    return 0 if line is None else int(line.split("**")[1].replace(",", ""))
+
+
+def test_browse_pages_through_a_scored_collection(app, scored_collection):
+    at = app(BROWSE, collection_root=str(scored_collection))
+    assert_clean(at)
+    assert at.radio(key="br-source").value == "collection"
+    total = shown(at)
+    assert total == json.loads((scored_collection / "summary.json").read_text())["scored"]
+    table = at.dataframe[0].value
+    assert len(table) == min(total, 50) and {"Informative", "Humanitarian", "Damage", "Text"} <= set(table.columns)
+
+    at.selectbox(key="bc-size").set_value(25).run()
+    first_page = at.dataframe[0].value["Post"].tolist()
+    at.number_input(key="bc-page").set_value(2).run()
+    assert_clean(at)
+    second_page = at.dataframe[0].value["Post"].tolist()
+    assert len(first_page) == 25 and second_page and not set(first_page) & set(second_page)
+
+    answer = table["Answer"].iloc[0]
+    label = next(o for o in at.multiselect(key="bc-labels-informative").options if plots.pretty(o) == answer)
+    at.multiselect(key="bc-labels-informative").set_value([label]).run()
+    assert_clean(at)
+    assert set(at.dataframe[0].value["Answer"]) == {answer} and 0 < shown(at) <= total
+    assert at.number_input(key="bc-page").value == 1  # new filters: back to the first page
+    at.multiselect(key="bc-labels-informative").set_value([])
+    at.slider(key="bc-conf").set_value((0.0, 0.0)).run()
+    assert shown(at) == 0 and any("No post matches" in w.value for w in at.warning)
+    at.slider(key="bc-conf").set_value((0.0, 1.0))
+    word = table["Text"].iloc[0].split()[0]
+    at.text_input(key="bc-query").input(word.upper()).run()
+    assert 0 < shown(at) <= total
+    assert at.dataframe[0].value["Text"].str.contains(word, case=False, regex=False).all()
+    at.text_input(key="bc-query").input("")
+    at.radio(key="bc-photo").set_value("without").run()
+    assert shown(at) == 0 or (at.dataframe[0].value["Photo"] == "text only").all()
+    at.radio(key="bc-photo").set_value("all").run()
+
+    post = at.selectbox(key="bc-post").options[1]
+    at.selectbox(key="bc-post").set_value(post.split(" · ")[0]).run()
+    assert_clean(at)
+    assert any(h.value.startswith("Post ") for h in at.subheader)
+    assert any(h.value == "Why the model said this" for h in at.subheader)
+    assert charts(at) >= 3  # the stored probabilities, then the explanation's figures
+    assert any("could not be scored" in e.label for e in at.expander)
+
+    at.radio(key="br-source").set_value("run").run()  # the run's own predictions, as before
+    assert_clean(at)
+    assert matching(at) > 0 and "Right?" in at.dataframe[0].value.columns
+
+
+def test_a_collection_from_the_environment_and_a_folder_that_is_none(app, scored_collection, tmp_path, monkeypatch):
+    monkeypatch.setenv("CRISISLENS_COLLECTION", str(scored_collection))
+    at = app(BROWSE)
+    assert_clean(at)
+    assert shown(at) > 0 and "CRISISLENS_COLLECTION" in " ".join(c.value for c in at.sidebar.caption)
+    at.sidebar.text_input(key="_w_collection_root").input(str(tmp_path)).run()
+    assert not at.exception
+    assert any("not a scored collection" in e.value for e in at.error)
+    at.radio(key="br-source").set_value("run").run()
+    assert_clean(at)
+    assert matching(at) > 0
+
+
+def test_collection_queries_agree_with_the_parts(scored_collection):
+    from crisis_dashboard import collection
+
+    found = collection.open_collection(scored_collection)
+    rows = pd.concat(pd.read_parquet(p) for p in sorted((scored_collection / "parts").glob("part-*.parquet")))
+    connection = collection.connect(collection.build_index(found))
+    label = rows["humanitarian_label"].iloc[0]
+    query = collection.Query("humanitarian", labels=[label], confidence=(0.0, 0.9))
+    expected = rows[(rows["humanitarian_label"] == label) & (rows["humanitarian_confidence"] <= 0.9)]
+    assert collection.count(connection, found, query) == len(expected) > 0
+    matching, page = collection.page(connection, found, query, "Least confident first", 1, 5)
+    assert matching == len(expected)
+    assert collection.page(connection, found, query, "Least confident first", 999, 5)[0] == len(expected)
+    want = expected.sort_values(["humanitarian_confidence", "row"]).head(5)
+    assert page["row"].tolist() == want["row"].tolist()
+    assert page["confidence"].tolist() == pytest.approx(want["humanitarian_confidence"].tolist())
+    injected = collection.Query("informative", text="'; DROP TABLE posts; --")
+    assert collection.count(connection, found, injected) == 0  # a value, never SQL
+    assert collection.count(connection, found, collection.Query("informative")) == len(rows)
+    assert collection.errors(found)["kind"].tolist() == ["bad_utf8", "nothing_to_analyse"]
 
 
 # ------------------------------------------------------------------------------ bad folders
@@ -470,7 +584,7 @@ def test_batch_scoring_notes_a_post_with_nothing_readable_and_scores_the_rest(tm
     frame = csv_scoring.read_batch_file(upload, "posts.csv", tmp_path)
     scored = csv_scoring.score_batch(frame, {"informative": tiny_model().eval()})
     assert scored["informative_label"].notna().tolist() == [True, False, True]
-    assert scored["note"][1] == "nothing to analyse: empty text and an unreadable photo"
+    assert scored["note"][1].startswith("nothing to analyse: empty text and an unreadable photo (")
 
 
 def test_batch_csv_reader_refuses_bad_files():

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.dashboard_support import informative_run_dir
+
 REPO = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.slow
@@ -30,6 +32,8 @@ def test_benchmark_smoke_mode_runs_every_group(tmp_path) -> None:
             str(table),
             "--photos-dir",
             str(tmp_path / "photos"),
+            "--trained-run",
+            str(informative_run_dir()),
         ],
         cwd=REPO,
         capture_output=True,
@@ -49,7 +53,8 @@ def test_benchmark_smoke_mode_runs_every_group(tmp_path) -> None:
         "tiny: naive loop",
         "paper: FLOPs per post",
         "paper: peak matmul fp32",
-        "labels unchanged by bf16",
+        "trained demo (informative): labels unchanged by bf16",
+        "largest probability change under bf16",
         "tiny: peak RSS",
     ):
         assert any(expected in name for name in names), expected

@@ -8,6 +8,7 @@ Needs /usr/bin/chromium (`apt-get install -y chromium`) and the playwright packa
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
@@ -105,6 +106,18 @@ def open_page(browser, url: str):
     return page
 
 
+def open_first_row(page) -> None:
+    """Clicks the selection box of Browse's first table row and waits for the post's explanation
+    (the table is drawn on a canvas: the row marker column is 32 px wide, the header and each row
+    35 px high)."""
+    table = page.locator('[data-testid="stDataFrame"]').first
+    table.scroll_into_view_if_needed()
+    box = table.bounding_box()
+    page.mouse.click(box["x"] + 16, box["y"] + 35 + 17)
+    wait_idle(page)
+    page.get_by_text("Why the model said this").wait_for(timeout=60_000)
+
+
 def test_every_page_and_the_analyse_flow(server, browser):
     for path, title in PAGES.items():
         page = open_page(browser, f"{server}/{path}")
@@ -117,14 +130,7 @@ def test_every_page_and_the_analyse_flow(server, browser):
             assert charts_drawn(page, 4) >= 4
         if path == "browse":
             page.get_by_text("matching posts").first.wait_for()
-            # click the selection box of the table's first row (the table is drawn on a canvas:
-            # the row marker column is 32 px wide, the header and each row 35 px high)
-            table = page.locator('[data-testid="stDataFrame"]').first
-            table.scroll_into_view_if_needed()
-            box = table.bounding_box()
-            page.mouse.click(box["x"] + 16, box["y"] + 35 + 17)
-            wait_idle(page)
-            page.get_by_text("Why the model said this").wait_for(timeout=60_000)
+            open_first_row(page)
             no_exception(page, "/browse post detail")
             assert charts_drawn(page, 4) >= 4
         if path == "attention":
@@ -172,3 +178,40 @@ def test_every_link_opens_its_page_in_a_new_tab_from_the_first_visit_on(browser)
             tab = open_page(browser, urljoin(url + "/", href))
             assert_page(tab, heading, href)
             tab.close()
+
+
+def test_browse_opens_a_scored_collection(browser, tmp_path):
+    """A collection written by the scoring command, opened by Browse through $CRISISLENS_COLLECTION:
+    the page of posts, then one post with its photo, answers and explanation."""
+    if browser_missing():
+        pytest.skip(browser_missing())
+    from crisis_model.scoring import ScoreOptions, score_collection
+
+    run = demo_run_dir()
+    data = Path(json.loads((run / "informative" / "train_config.json").read_text())["data_root"])
+    lines = (data / "crisismmd_datasplit_all" / "task_informative_text_img_dev.tsv").read_text().splitlines()
+    header = lines[0].split("\t")
+    posts = tmp_path / "posts.jsonl"
+    with posts.open("w", encoding="utf-8") as handle:
+        for line in lines[1:41]:
+            cells = dict(zip(header, line.split("\t")))
+            handle.write(
+                json.dumps({"post_id": cells["image_id"], "text": cells["tweet_text"], "image_path": cells["image"]})
+            )
+            handle.write("\n")
+        handle.write('{"text": ""}\n')  # nothing to analyse: counted among the errors
+    scored = tmp_path / "scored"
+    summary = score_collection(run, posts, scored, data, ScoreOptions(chunk_rows=16, progress=False))
+    assert summary["scored"] > 16 and summary["errors"] == 1
+    env = {"CRISISLENS_RUN": str(run), "CRISISLENS_COLLECTION": str(scored)}
+    with serve_dashboard(env, SHOTS.parent / "streamlit-collection-test.log", timeout=90) as (url, _):
+        page = open_page(browser, f"{url}/browse")
+        page.get_by_text("matching posts").first.wait_for(timeout=60_000)
+        no_exception(page, "/browse on a collection")
+        screenshot(page, "5_browse_collection")
+        assert page.get_by_text(f"{summary['scored']} matching posts").count() == 1
+        open_first_row(page)
+        no_exception(page, "/browse collection post")
+        assert charts_drawn(page, 3) >= 3
+        screenshot(page, "6_browse_collection_post")
+        page.close()

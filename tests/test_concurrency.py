@@ -1,28 +1,32 @@
-"""One cached model serves every dashboard session: predict must be safe under concurrent calls."""
+"""One cached model serves every dashboard session: predict must be safe under concurrent calls.
+
+Checked on the session's trained run (tests/dashboard_support.py), whose labels and probabilities
+differ from post to post: on a model that answers one label for everything, mixed-up answers
+between threads would go unseen."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from PIL import Image
 
-from crisis_model import predict
-from tests.conftest import TINY_TEXTS, tiny_model
+from crisis_model import load_model, predict
+from crisis_model.data import load_crisismmd
+from tests.dashboard_support import demo_data_dir, informative_run_dir
 
 
-def test_concurrent_predict_matches_sequential(tmp_path) -> None:
-    model = tiny_model("full").eval()
-    photos = []
-    for i, color in enumerate([(200, 30, 30), (30, 200, 30), (30, 30, 200)]):
-        path = tmp_path / f"photo{i}.png"
-        Image.new("RGB", (240, 180), color).save(path)
-        photos.append(str(path))
+def test_concurrent_predict_matches_sequential() -> None:
+    model = load_model(informative_run_dir() / "checkpoint", device="cpu")
+    table = load_crisismmd(demo_data_dir(), "informative", "agreed").head(50)
     posts = [
-        {"text": TINY_TEXTS[i % len(TINY_TEXTS)] + f" #{i}", "image": photos[i % 3] if i % 4 else None}
-        for i in range(50)
+        {"text": text, "image": image if i % 4 else None}
+        for i, (text, image) in enumerate(zip(table["text"], table["image_path"]))
     ]
     sequential = [predict(model, [post])[0] for post in posts]
+    labels = {p.label for p in sequential}
+    confidences = [p.confidence for p in sequential]
+    assert len(labels) == 2, f"the model answers {labels} for every post: this test could not fail"
+    assert max(confidences) - min(confidences) > 0.1
 
     def worker(_: int) -> list:
         return [predict(model, [post])[0] for post in posts]

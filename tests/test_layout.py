@@ -30,6 +30,8 @@ def test_importing_the_library_loads_no_streamlit_plotly_or_playwright() -> None
         "crisis_model.training.loop",
         "crisis_model.data.posts",
         "crisis_model.inference",
+        "crisis_model.score",
+        "crisis_model.scoring.collection",
     } <= set(report["modules"])
     loaded = [m for m in report["loaded"] if m.split(".")[0] in DASHBOARD_ONLY]
     assert loaded == []

@@ -9,12 +9,13 @@ import pandas as pd
 from crisis_model.errors import DataError
 
 
-def decode_utf8(data: bytes, source: str) -> str:
-    """UTF-8 text (a BOM is dropped); DataError naming `source` and the line when it is not UTF-8."""
+def decode_utf8(data: bytes, source: str, first_line: int = 1) -> str:
+    """UTF-8 text (a BOM is dropped); DataError naming `source` and the line when it is not UTF-8
+    (`data` starting at line `first_line` of `source`)."""
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
+        line = data.count(b"\n", 0, err.start) + first_line
         raise DataError(f"{source}: line {line}: not UTF-8 text ({err.reason}); save it as UTF-8") from err
 
 

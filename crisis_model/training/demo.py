@@ -40,21 +40,24 @@ def train_demo(
     progress: Progress | None = None,
     data_dir: str | Path | None = None,
     n_tweets: int = DEFAULT_TWEETS,
+    tasks: tuple[str, ...] = tuple(DEMO_TASKS),
     **overrides: Any,
 ) -> Path:
-    """Generates the synthetic demo dataset (once) and trains one run per task (DEMO_SETTINGS)
-    into out/<task>/. A complete run is kept, an interrupted one resumed, one made with other
-    options or by an older CrisisLens replaced. `overrides` are TrainConfig fields (e.g. epochs)."""
+    """Generates the synthetic demo dataset (once) and trains one run per task (DEMO_SETTINGS;
+    `tasks`, some of DEMO_TASKS) into out/<task>/. A complete run is kept, an interrupted one
+    resumed, one made with other options or by an older CrisisLens replaced. `overrides` are
+    TrainConfig fields (e.g. epochs)."""
     out = Path(out)
     data = generate_demo_dataset(Path(data_dir) if data_dir is not None else DEMO_DATA_DIR, n_tweets=n_tweets)
-    for index, (task, labels) in enumerate(DEMO_TASKS.items()):
+    for index, task in enumerate(tasks):
+        labels = DEMO_TASKS[task]
         run = out / task
         settings = {**DEMO_SETTINGS, **DEMO_TASK_SETTINGS.get(task, {}), **overrides}
         cfg = TrainConfig(out=str(run), data_root=str(data), task=task, labels=labels, **settings)
         state = _run_state(cfg)
         if state != "done":
             cfg.resume, cfg.overwrite = state == "resume", state == "new"
-            train(cfg, tagged(progress, run=task, run_index=index, run_count=len(DEMO_TASKS)))
+            train(cfg, tagged(progress, run=task, run_index=index, run_count=len(tasks)))
     return out
 
 

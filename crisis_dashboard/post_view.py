@@ -1,0 +1,72 @@
+"""A page of posts on Browse, and one post of it: the table (a click on a row opens the post), the
+post picked from the page, its photo. Shared by Browse's two views, a run's predictions
+(pages/browse.py) and a scored collection (collection_browse.py)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+from PIL import Image
+
+
+def show_table(view: pd.DataFrame, ids: list[str], key: str, post_key: str) -> None:
+    """The page's table (`view`, one row per post id in `ids`); a click on a row opens that post
+    (the selectbox of `pick_post` under `post_key`)."""
+
+    def pick_row() -> None:
+        selected = getattr(getattr(st.session_state.get(key), "selection", None), "rows", None) or []
+        if selected:
+            st.session_state[post_key] = ids[selected[0]]
+
+    st.dataframe(
+        view,
+        key=key,
+        on_select=pick_row,
+        selection_mode="single-row",
+        hide_index=True,
+        width="stretch",
+        height=min(38 * len(view) + 40, 600),
+        column_config={
+            "Post": st.column_config.TextColumn(width="medium"),
+            "Text": st.column_config.TextColumn(width="large"),
+            "Confidence": st.column_config.ProgressColumn(format="%.2f", min_value=0.0, max_value=1.0),
+            "Words share": st.column_config.ProgressColumn(
+                format="%.2f",
+                min_value=0.0,
+                max_value=1.0,
+                help="The weight of the words' own evidence in the decision (the rest: the photo's, and both together)",
+            ),
+            "Fall without words": st.column_config.NumberColumn(
+                format="%.2f", help="How much the answer's probability falls when the post is scored without its words"
+            ),
+            "Fall without photo": st.column_config.NumberColumn(
+                format="%.2f", help="How much the answer's probability falls when the post is scored without its photo"
+            ),
+        },
+    )
+
+
+def pick_post(rows: pd.DataFrame, key: str) -> str | None:
+    """A selectbox of the page's posts (id and the start of the text); the chosen post id or None.
+    A choice that is no longer on the page is cleared."""
+    ids = rows["post_id"].tolist()
+    if st.session_state.get(key) not in ids:
+        st.session_state[key] = None
+    snippets = dict(zip(rows["post_id"], rows["text"].str.slice(0, 70)))
+    return st.selectbox(
+        "Open a post",
+        [None] + ids,
+        key=key,
+        placeholder="choose a post of this page",
+        format_func=lambda p: "—" if p is None else f"{p} · {snippets.get(p, '')}",
+    )
+
+
+def show_photo(image: Image.Image | None, error: str | None, none: str) -> None:
+    """The post's photo, why it cannot be shown, or `none` (the post has no photo)."""
+    if image is not None:
+        st.image(image, caption="The post's photo", width="stretch")
+    elif error:
+        st.warning(f"The photo cannot be shown: {error}")
+    else:
+        st.info(none)

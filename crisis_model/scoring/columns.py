@@ -1,0 +1,52 @@
+"""The columns of a scored collection: one row per post, then each task's answer.
+
+    row, post_id, text, image_path (as written), created_at, has_image (the photo was used),
+    warnings ("; "-joined: a photo missing, refused or unreadable, a task that could not score it)
+    <task>_label, <task>_confidence, <task>_prob_<label> ..., <task>_text_weight, <task>_image_weight,
+    <task>_joint_weight (the gate's weights of the three evidence groups, as in predictions.parquet)
+
+A task's cells are empty where its model could not judge the post (a photo-judged task, such as
+damage, for a post without a usable photo) or could not read it at all.
+
+and the errors part: row, post_id, text, image_path, kind, reason. Every part of a collection
+has the same schema, so the parts read as one table (pyarrow datasets, DuckDB).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from crisis_model.model.fusion import GROUPS
+
+_ROW_FIELDS = [  # what both tables say of the input row
+    pa.field("row", pa.int64()),
+    pa.field("post_id", pa.string()),
+    pa.field("text", pa.string()),
+    pa.field("image_path", pa.string()),
+]
+POST_FIELDS = [
+    *_ROW_FIELDS,
+    pa.field("created_at", pa.string()),
+    pa.field("has_image", pa.bool_()),
+    pa.field("warnings", pa.string()),
+]
+ERRORS_SCHEMA = pa.schema([*_ROW_FIELDS, pa.field("kind", pa.string()), pa.field("reason", pa.string())])
+
+
+def column_prefix(name: str) -> str:
+    """A task run's name as a column prefix: 'informative (run-a)' -> 'informative_run-a'."""
+    return name.replace(" ", "_").replace("(", "").replace(")", "")
+
+
+def task_fields(prefix: str, labels: list[str]) -> list[pa.Field]:
+    return [
+        pa.field(f"{prefix}_label", pa.string()),
+        pa.field(f"{prefix}_confidence", pa.float32()),
+        *(pa.field(f"{prefix}_prob_{label}", pa.float32()) for label in labels),
+        *(pa.field(f"{prefix}_{group}_weight", pa.float32()) for group in GROUPS),
+    ]
+
+
+def scored_schema(tasks: dict[str, list[str]]) -> pa.Schema:
+    """The schema of the scored parts, for tasks {column prefix: label names}."""
+    return pa.schema(POST_FIELDS + [f for prefix, labels in tasks.items() for f in task_fields(prefix, labels)])
