@@ -44,7 +44,7 @@ seconds on a CPU.
 
 EPILOG = """\
 examples:
-  # the dashboard's demo models (synthetic data, tiny preset, about a minute on a laptop CPU)
+  # the dashboard's demo models (synthetic data, demo preset: MiniLM words, a small CNN)
   python train.py --demo --out runs/demo
 
   # CrisisMMD v2.0, informative task, pairs whose text and image labels agree

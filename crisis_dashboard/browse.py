@@ -68,8 +68,8 @@ def apply_filters(frame: pd.DataFrame, f: Filters) -> pd.DataFrame:
 SORTS = {
     "Least confident first": ("confidence", True),
     "Most confident first": ("confidence", False),
-    "Leaning most on the photo": ("text_weight", True),
-    "Leaning most on the words": ("text_weight", False),
+    "Least weight on the words' vote": ("text_weight", True),
+    "Most weight on the words' vote": ("text_weight", False),
     "Post id": ("post_id", True),
 }
 

@@ -36,8 +36,8 @@ SORTS = {  # name -> (column of the chosen task or of the post, ascending)
     "File order": ("row", True),
     "Least confident first": ("confidence", True),
     "Most confident first": ("confidence", False),
-    "Leaning most on the photo": ("text_weight", True),
-    "Leaning most on the words": ("text_weight", False),
+    "Least weight on the words' vote": ("text_weight", True),
+    "Most weight on the words' vote": ("text_weight", False),
     "Newest first": ("created_at", False),
 }
 

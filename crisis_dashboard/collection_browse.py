@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import streamlit as st
 
 from crisis_dashboard import browse, loaders, post_figures, widgets
@@ -127,11 +128,13 @@ def _post(collection: Collection, task: str, rows) -> None:
         answers = " · ".join(  # a task that could not judge the post (damage without a photo) is left out
             f"**{task_title(spec['task'])}:** {pretty(row[f'{prefix}_label'])}"
             for prefix, spec in collection.tasks.items()
-            if row[f"{prefix}_label"]
+            if pd.notna(row[f"{prefix}_label"])  # DuckDB gives NaN, not None, for an empty label
         )
         st.markdown(answers)
         labels = collection.tasks[task]["labels"]
-        probabilities = {label: float(row[f"{task}_prob_{label}"]) for label in labels if row[f"{task}_label"]}
+        probabilities = {
+            label: float(row[f"{task}_prob_{label}"]) for label in labels if pd.notna(row[f"{task}_label"])
+        }
         if probabilities:
             st.plotly_chart(post_figures.probabilities_bar(probabilities), key="bc-probs", width="stretch")
     _explanation(collection, task, row["text"], photo, image)

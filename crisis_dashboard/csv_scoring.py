@@ -92,7 +92,9 @@ def _add_columns(out: pd.DataFrame, name: str, model: CrisisModel, results: dict
     out[f"{prefix}_confidence"] = column(lambda p: _rounded(p.confidence))
     for label in model.config.label_names:
         out[f"{prefix}_prob_{label}"] = column(lambda p, label=label: _rounded(p.probabilities.get(label)))
-    out[f"{prefix}_words_share"] = column(lambda p: round(p.explanation.modality_weights["text"], 4))
+    out[f"{prefix}_words_share"] = column(
+        lambda p: None if p.label is None else round(p.explanation.modality_weights["text"], 4)
+    )
 
 
 def _rounded(value: float | None) -> float | None:

@@ -47,7 +47,8 @@ CAPTIONS = {
     "decided the answer: on the demo models, its square-by-square agreement with the squares that matter when "
     "hidden is near zero (Spearman 0.10, -0.02 and 0.05 for the three tasks; bench/faithfulness.py). Read it as "
     "a description of the reading, not as the reason.",
-    "routing": "How the model combined its evidence: each row is a piece of evidence from the text or the photo, "
+    "routing": "How the model combined its evidence: each row is a piece of evidence from the words, the photo or "
+    "the two read together, "
     "each column a combined unit; a row's shares add up to 1, so a dark cell is where that evidence went.",
     "posts_per_event": "Number of posts per crisis event, split by whether the post came with a usable photo.",
     "labels": "How many posts carry each label in this task (all splits together).",
@@ -60,7 +61,7 @@ CAPTIONS = {
     "(the number of posts in brackets); the parts add up to 100 %. The joint vote reads both words and photo.",
     "routing_by_class": "Average routing matrix (evidence rows -> combined units) of the posts the model put in each "
     "class; differing patterns mean the classes are decided from different evidence.",
-    "confidence_vs_text": "Each dot is a post: how sure the model was against how much it leaned on the words; "
+    "confidence_vs_text": "Each dot is a post: how sure the model was against how much the words' own vote counted; "
     "red dots are mistakes.",
 }
 
@@ -322,7 +323,7 @@ def routing_by_class(
 
 
 def confidence_vs_text_weight(
-    df: pd.DataFrame, title: str = "Confidence vs. reliance on the words", max_points: int = 5000
+    df: pd.DataFrame, title: str = "Confidence vs. the weight of the words' vote", max_points: int = 5000
 ) -> go.Figure:
     """Scatter of confidence against text_weight, coloured by right / wrong."""
     if len(df) > max_points:
@@ -344,7 +345,7 @@ def confidence_vs_text_weight(
                 "<br>words share %{x:.2f}<extra></extra>",
             )
         )
-    fig.update_xaxes(range=[-0.02, 1.02], title="share taken from the words")
+    fig.update_xaxes(range=[-0.02, 1.02], title="weight of the words' vote")
     fig.update_yaxes(range=[0, 1.02], title="confidence")
     fig.update_layout(legend=dict(orientation="h", y=-0.15, x=0))
     return layout(fig, 440, title=title)

@@ -64,9 +64,9 @@ def modality_bar(weights: Mapping[str, float], title: str = "Where the evidence 
     return layout(fig, 200, title=title)
 
 
-def capsule_lengths_bar(lengths: Sequence[float], title: str = "Capsule strengths") -> go.Figure:
+def capsule_lengths_bar(lengths: Sequence[float], names: Sequence[str], title: str = "Capsule strengths") -> go.Figure:
+    """The length of each fused capsule, named by its evidence group."""
     values = np.asarray(lengths, dtype=float).ravel()
-    names = [f"unit {i + 1}" for i in range(len(values))]
     fig = go.Figure(go.Bar(x=names, y=values, marker_color="#6c5ce7", hovertemplate="%{x}: %{y:.3f}<extra></extra>"))
     fig.update_yaxes(range=[0, 1], title="length (0-1)")
     return layout(fig, 260, title=title)

@@ -212,7 +212,9 @@ def predict(
     if cfg.uses_text:
         encoded = _tokenize_all(model, [p.text for p in posts])
         order = _scoring_order(encoded["attention_mask"].sum(dim=1), batch_size)
-        prompt_alone = _prompt_alone(model) if reliance else None
+        if reliance:  # computed as the post's features are: in eval mode (no dropout in a trainable backbone)
+            with _eval_mode(model):
+                prompt_alone = _prompt_alone(model)
     batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
     autocast = (
         (lambda: torch.autocast(model.device.type, dtype=autocast_dtype))

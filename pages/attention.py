@@ -58,7 +58,7 @@ else:
         )
         st.caption(figures.CAPTIONS["reliance_by_group"])
 
-st.header("Confidence and reliance on the words")
+st.header("Confidence and the words' weight")
 st.plotly_chart(figures.confidence_vs_text_weight(frame), key="at-scatter")
 st.caption(figures.CAPTIONS["confidence_vs_text"])
 
@@ -139,6 +139,8 @@ for column, (label, this_run) in zip(columns, (("This run", run), ("Second run",
         key = f"cmp-{label}"
         st.plotly_chart(post_figures.modality_bar(prediction.explanation.modality_weights), key=f"{key}-modality")
         st.caption(figures.CAPTIONS["modality"])
+        if line := widgets.reliance_line(prediction):
+            st.markdown(line)
         exp = prediction.explanation
         _, lift, _ = exp.word_attention()  # the post's own words, not the task prompt's
         if image is not None and lift is not None:

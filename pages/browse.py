@@ -128,7 +128,9 @@ with right:
     )
     if prediction is not None:
         widgets.show_probabilities(prediction, key="br")
-        if prediction.label != row["predicted_label"] or abs(prediction.confidence - float(row["confidence"])) > 0.05:
+        if prediction.label is None:  # e.g. the photo unreadable now: a photo-judged task cannot judge it
+            st.info(f"Scored again now: {prediction.cannot_judge}")
+        elif prediction.label != row["predicted_label"] or abs(prediction.confidence - float(row["confidence"])) > 0.05:
             st.warning(
                 f"Scored again now, the model says {pretty(prediction.label)} "
                 f"({prediction.confidence:.0%} sure); the table shows the score recorded when the run was "

@@ -613,7 +613,7 @@ def test_explanation_figures_are_labelled():
     assert list(routing.data[0].y) == rows
     bar = post_figures.modality_bar({"text": 0.3, "image": 0.5, "joint": 0.2})
     assert bar.data[0].x == (0.3, 0.5, 0.2) and bar.data[0].y[2] == "Words and photo together"
-    assert len(post_figures.capsule_lengths_bar(np.array([0.1, 0.9])).data[0].y) == 2
+    assert len(post_figures.capsule_lengths_bar(np.array([0.1, 0.9]), ["Words 1", "Words 2"]).data[0].y) == 2
     cm = plots.confusion_matrix(["a", "a", "b"], ["a", "b", "b"], ["a", "b"])
     assert cm.data[0].customdata.tolist() == [[1, 1], [0, 1]]
     for key in ("modality", "token_region", "overlay", "routing", "capsule_lengths"):

@@ -332,6 +332,11 @@ def test_padding_in_a_batch_does_not_change_a_posts_outputs(tmp_path) -> None:
     assert together.probabilities == pytest.approx(alone.probabilities, abs=1e-5)
     assert together.explanation.modality_weights == pytest.approx(alone.explanation.modality_weights, abs=1e-5)
     assert np.allclose(together.explanation.token_to_region, alone.explanation.token_to_region, atol=1e-5)
+    # a photo with no words of its own (the prompt alone): its attention must not reach the padding either
+    photo_only = {"text": "", "image": str(photo)}
+    [alone] = predict(model, [photo_only])
+    together = predict(model, [photo_only, longer])[0]
+    assert together.probabilities == pytest.approx(alone.probabilities, abs=1e-5)
 
 
 def test_a_long_post_is_shortened_never_the_prompt() -> None:

@@ -140,13 +140,14 @@ class FusionHead(nn.Module):
     def forward(
         self,
         token_states: Tensor | None,
+        token_mask: Tensor | None,
         post_mask: Tensor | None,
         pooled_text: Tensor | None,
         region_states: Tensor | None,
         has_image: Tensor,
     ) -> CrisisOutput:
-        """token_states (B, L, Dt), post_mask (B, L) bool, pooled_text (B, Dt), region_states
-        (B, R, Di), has_image (B,) bool. Absent modalities are None."""
+        """token_states (B, L, Dt), token_mask and post_mask (B, L) bool (real tokens; the post's own),
+        pooled_text (B, Dt), region_states (B, R, Di), has_image (B,) bool. Absent modalities are None."""
         batch = has_image.shape[0]
         summaries: dict[str, Tensor] = {}
         regions = None
@@ -161,7 +162,8 @@ class FusionHead(nn.Module):
         token_to_region = region_to_token = None
         if self.attention is not None and bool(has_image.any()):
             tokens = self.text_proj(token_states)
-            own = torch.where(post_mask.any(dim=1, keepdim=True), post_mask, torch.ones_like(post_mask))
+            # a post with no words of its own (the prompt alone) attends from its real tokens, never padding
+            own = torch.where(post_mask.any(dim=1, keepdim=True), post_mask, token_mask)
             summaries["joint"], token_to_region, region_to_token = self.attention(tokens, own, regions)
         elif self.attention is not None:  # no photo in the batch: the joint vote has weight 0 anyway
             summaries["joint"] = torch.zeros_like(summaries["text"])

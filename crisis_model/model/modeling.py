@@ -285,6 +285,7 @@ class CrisisModel(nn.Module):
             text_features, region_states = read["text_features"], read["region_states"]
         return self.head(
             token_states=text_features.token_states if text_features is not None else None,
+            token_mask=text_features.token_mask if text_features is not None else None,
             post_mask=text_features.post_mask if text_features is not None else None,
             pooled_text=text_features.pooled if text_features is not None else None,
             region_states=region_states,
