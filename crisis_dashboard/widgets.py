@@ -149,16 +149,16 @@ def _show_routing(exp: Explanation, key: str) -> None:
             st.caption(figures.CAPTIONS["routing"])
         if hidden:
             st.caption(
-                "Not shown: the evidence from "
-                + " and ".join(post_figures.GROUP_NAMES[g].lower() for g in hidden)
-                + f", weighted under {NEGLIGIBLE_WEIGHT:.0%} for this post, so it barely reaches the answer."
+                "Not shown: the evidence groups "
+                + " and ".join(f"“{post_figures.GROUP_NAMES[g]}”" for g in hidden)
+                + f", weighted under {NEGLIGIBLE_WEIGHT:.0%} for this post, so they barely reach the answer."
             )
     # the GRU reads each group's fused capsules in turn (the votes' order); negligible groups left out
     groups = list(exp.votes)
     per_group = len(exp.capsule_lengths) // max(len(groups), 1)
     shown = [(k, g) for k, g in enumerate(groups) if g not in exp.negligible_groups()]
     lengths = [exp.capsule_lengths[k * per_group + j] for k, _ in shown for j in range(per_group)]
-    names = [f"{post_figures.GROUP_NAMES[g]} {j + 1}" for _, g in shown for j in range(per_group)]
+    names = [f"{post_figures.GROUP_NAMES[g]}: unit {j + 1}" for _, g in shown for j in range(per_group)]
     st.plotly_chart(post_figures.capsule_lengths_bar(lengths, names), key=f"{key}-capsules", width="stretch")
     st.caption(figures.CAPTIONS["capsule_lengths"])
 
