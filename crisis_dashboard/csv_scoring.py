@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -18,7 +17,7 @@ from crisis_model import CrisisModel, Prediction
 from crisis_model.data import read_posts_upload
 from crisis_model.data.table import NOTHING_TO_ANALYSE
 from crisis_model.errors import DataError
-from crisis_model.scoring.columns import column_prefix
+from crisis_model.scoring.columns import answer_cells, column_prefix
 from crisis_model.scoring.posts import predict_each
 
 MAX_BATCH_ROWS = 2000  # posts per uploaded file
@@ -50,7 +49,7 @@ def score_batch(
     batch_size: int = 32,
 ) -> pd.DataFrame:
     """The file's own columns with, per model (keyed by the name that prefixes its columns), the
-    predicted label, its confidence, the probabilities and the share taken from the words; `has_photo`
+    predicted label, its confidence, the probabilities and the three evidence weights; `has_photo`
     and a `note` column say what was used, skipped or ignored."""
     texts = frame["text"].tolist()
     images = [path or None for path in frame["image_path"]]
@@ -84,18 +83,8 @@ def score_batch(
 
 
 def _add_columns(out: pd.DataFrame, name: str, model: CrisisModel, results: dict[int, Prediction], rows: int) -> None:
-    def column(value: Callable[[Prediction], Any]) -> list[Any]:
-        return [value(results[i]) if i in results else None for i in range(rows)]
-
-    prefix = column_prefix(name)
-    out[f"{prefix}_label"] = column(lambda p: p.label)  # None where the model cannot judge the post
-    out[f"{prefix}_confidence"] = column(lambda p: _rounded(p.confidence))
-    for label in model.config.label_names:
-        out[f"{prefix}_prob_{label}"] = column(lambda p, label=label: _rounded(p.probabilities.get(label)))
-    out[f"{prefix}_words_share"] = column(
-        lambda p: None if p.label is None else round(p.explanation.modality_weights["text"], 4)
-    )
-
-
-def _rounded(value: float | None) -> float | None:
-    return None if value is None else round(value, 4)
+    """The task's columns, as a scored collection has them (empty where the model cannot judge a post)."""
+    prefix, labels = column_prefix(name), model.config.label_names
+    cells = [answer_cells(prefix, labels, results.get(i)) for i in range(rows)]
+    for key in cells[0]:
+        out[key] = [round(c[key], 4) if isinstance(c[key], float) else c[key] for c in cells]

@@ -21,8 +21,7 @@ import torch
 from crisis_model.data.table import resolve_image
 from crisis_model.inference import Prediction
 from crisis_model.model import CrisisModel
-from crisis_model.model.fusion import GROUPS
-from crisis_model.scoring.columns import ERRORS_SCHEMA, column_prefix, scored_schema
+from crisis_model.scoring.columns import ERRORS_SCHEMA, answer_cells, column_prefix, scored_schema
 from crisis_model.scoring.posts import predict_each
 from crisis_model.scoring.reader import BadRow, Chunk, InputRow
 
@@ -118,7 +117,8 @@ class Scorer:
                 has_image |= answer.explanation.has_image
                 for text in answer.explanation.warnings:  # "post <i>: ...": an index within the chunk, dropped
                     warnings.setdefault("photo_unreadable" if path else "model_note", text.split(": ", 1)[-1])
-            self._add_answer(columns, prefix, labels, answer)
+            for key, value in answer_cells(prefix, labels, answer).items():
+                columns[key].append(value)
         for key, value in (
             ("row", row.row),
             ("post_id", row.post_id),
@@ -129,18 +129,6 @@ class Scorer:
             ("warnings", "; ".join(dict.fromkeys(warnings.values()))),
         ):
             columns[key].append(value)
-
-    @staticmethod
-    def _add_answer(columns: dict[str, list], prefix: str, labels: list[str], answer: Prediction | None) -> None:
-        """The task's cells; empty where it has no answer (a weight that decided nothing is not shown)."""
-        judged = answer is not None and answer.label is not None
-        weights = answer.explanation.modality_weights if judged else {}
-        columns[f"{prefix}_label"].append(answer.label if judged else None)
-        columns[f"{prefix}_confidence"].append(answer.confidence if judged else None)
-        for label in labels:
-            columns[f"{prefix}_prob_{label}"].append(answer.probabilities.get(label) if judged else None)
-        for group in GROUPS:
-            columns[f"{prefix}_{group}_weight"].append(weights.get(group))
 
     def _photo(self, given: str) -> tuple[str, str, str]:
         """(absolute path of a photo to use or "", warning kind or "", warning) for a row's image_path."""

@@ -14,9 +14,14 @@ has the same schema, so the parts read as one table (pyarrow datasets, DuckDB).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import pyarrow as pa
 
 from crisis_model.model.fusion import GROUPS
+
+if TYPE_CHECKING:
+    from crisis_model.inference import Prediction
 
 _ROW_FIELDS = [  # what both tables say of the input row
     pa.field("row", pa.int64()),
@@ -31,6 +36,19 @@ POST_FIELDS = [
     pa.field("warnings", pa.string()),
 ]
 ERRORS_SCHEMA = pa.schema([*_ROW_FIELDS, pa.field("kind", pa.string()), pa.field("reason", pa.string())])
+
+
+def answer_cells(prefix: str, labels: list[str], answer: Prediction | None) -> dict[str, Any]:
+    """One task's cells for one post (the dashboard's CSV scoring writes the same): empty where the
+    model gave no answer (a weight that decided nothing is not shown)."""
+    judged = answer is not None and answer.label is not None
+    weights = answer.explanation.modality_weights if judged else {}
+    return {
+        f"{prefix}_label": answer.label if judged else None,
+        f"{prefix}_confidence": answer.confidence if judged else None,
+        **{f"{prefix}_prob_{label}": answer.probabilities.get(label) if judged else None for label in labels},
+        **{f"{prefix}_{group}_weight": weights.get(group) for group in GROUPS},
+    }
 
 
 def column_prefix(name: str) -> str:
