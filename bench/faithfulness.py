@@ -71,9 +71,9 @@ def check_task(checkpoint: Path, data_root: Path, task: str, labels: str) -> dic
     frame = load_crisismmd(data_root, task, labels, splits=["dev", "test"])
     with_photo = frame[frame["image_path"] != ""]
     posts = [{"text": t, "image": p} for t, p in zip(with_photo["text"], with_photo["image_path"])]
-    checks = check_faithfulness(model, posts)
+    scored = predict(model, posts, reliance=True)  # once: the checks and the photo tables share it
+    checks = check_faithfulness(model, posts, original=scored)
     boxes = json.loads((data_root / REGIONS_FILE).read_text()) if (data_root / REGIONS_FILE).exists() else {}
-    scored = predict(model, posts, reliance=True)
     damage = on_damage(scored, [boxes.get(post_id, []) for post_id in with_photo["post_id"]])
     agree = {"swaps": checks.larger_weight == checks.larger_swap_effect,
              "reliance": checks.larger_weight == checks.larger_reliance}  # fmt: skip

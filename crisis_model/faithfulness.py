@@ -30,6 +30,7 @@ from scipy.stats import spearmanr
 
 from crisis_model.inference import Prediction, predict
 from crisis_model.model import CrisisModel
+from crisis_model.model.fusion import GROUPS
 from crisis_model.model.image_encoder import REGION_GRID
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels of the 224-px photo the model sees
@@ -59,20 +60,24 @@ class Faithfulness:
         return "text" if self.reliance["words"] >= self.reliance["photo"] else "image"
 
 
-def check_faithfulness(model: CrisisModel, posts: Sequence[dict], seed: int = 0) -> Faithfulness:
-    """The swap and reliance checks on posts with a photo (dicts with `text` and `image`)."""
-    posts = [p for p in posts if p.get("image")]
+def check_faithfulness(
+    model: CrisisModel, posts: Sequence[dict], seed: int = 0, original: Sequence[Prediction] | None = None
+) -> Faithfulness:
+    """The swap and reliance checks on posts with a photo (dicts with `text` and `image`). `original`:
+    these posts already scored with reliance, when the caller has them (saves scoring them again)."""
+    if original is None:
+        posts = [p for p in posts if p.get("image")]
+        original = predict(model, posts, reliance=True)
+    elif not all(p.get("image") for p in posts):
+        raise ValueError("posts scored beforehand must all have a photo")
     if len(posts) < 2:
         raise ValueError("the checks need at least two posts with a photo")
     rng = random.Random(seed)
     donors = _derangement(len(posts), rng)
-    original = predict(model, posts, reliance=True)
     text_swapped = predict(model, [{**p, "text": posts[d]["text"]} for p, d in zip(posts, donors)])
     photo_swapped = predict(model, [{**p, "image": posts[d]["image"]} for p, d in zip(posts, donors)])
     judged = [p for p in original if p.label is not None]
-    weights = {
-        g: float(np.mean([p.explanation.modality_weights[g] for p in judged])) for g in ("text", "image", "joint")
-    }
+    weights = {g: float(np.mean([p.explanation.modality_weights[g] for p in judged])) for g in GROUPS}
     reliance = {side: _mean_reliance(judged, side) for side in ("words", "photo")}
     weight_gap = [p.explanation.modality_weights["text"] - p.explanation.modality_weights["image"] for p in judged]
     reliance_gap = [_gap(p) for p in judged]
