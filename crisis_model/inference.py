@@ -208,13 +208,10 @@ def predict(
             raise _nothing_to_analyse(cfg, i, not clean_text(post.text), False)
 
     order = list(range(len(posts)))
-    encoded = prompt_alone = None
+    encoded = None
     if cfg.uses_text:
         encoded = _tokenize_all(model, [p.text for p in posts])
         order = _scoring_order(encoded["attention_mask"].sum(dim=1), batch_size)
-        if reliance:  # computed as the post's features are: in eval mode (no dropout in a trainable backbone)
-            with _eval_mode(model):
-                prompt_alone = _prompt_alone(model)
     batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
     autocast = (
         (lambda: torch.autocast(model.device.type, dtype=autocast_dtype))
@@ -225,6 +222,8 @@ def predict(
     pending = _submit_decodes(posts, batches[0], cfg.image_size)
     try:
         with _eval_mode(model):
+            # the words-removed features, read as the posts' are (eval mode: no dropout in a trainable backbone)
+            prompt_alone = _prompt_alone(model) if reliance and encoded is not None else None
             for k, batch in enumerate(batches):
                 decoded = _gather(pending)
                 pending = (
