@@ -68,8 +68,14 @@ def sidebar(path: Path, source: str) -> str:
             ),
         ):
             st.session_state[f"_w_{permanent}"] = st.session_state.get(permanent, "")
-            st.text_input(label, key=f"_w_{permanent}", on_change=_keep, args=(permanent, f"_w_{permanent}"),
-                          help=help_text, placeholder=str(path) if permanent == "corrections_db" else "e.g. Ana")  # fmt: skip
+            st.text_input(
+                label,
+                key=f"_w_{permanent}",
+                on_change=_keep,
+                args=(permanent, f"_w_{permanent}"),
+                help=help_text,
+                placeholder=str(path) if permanent == "corrections_db" else "e.g. Ana",
+            )
         st.caption(f"In use: `{path}` ({source})")
     return st.session_state.get("reviewer", "")
 

@@ -92,7 +92,8 @@ def _record(desk: Desk, run: TaskRun, members: list[str], row_group: str, answer
         for post in members
     ]  # fmt: skip
     action = "accept" if label == answer else "correct"
-    what = f"{task_title(run.task)} of post {members[0]} {'accepted as' if action == 'accept' else 'corrected to'} {pretty(label)}"
+    verb = "accepted as" if action == "accept" else "corrected to"
+    what = f"{task_title(run.task)} of post {members[0]} {verb} {pretty(label)}"
     try:
         batch = desk.store.record(reviews, action)
     except CrisisLensError as err:
