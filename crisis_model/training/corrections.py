@@ -108,7 +108,7 @@ def report_lines(report: dict) -> list[str]:
     lines = [f"corrections from {report['source']}: {report['reviews']} reviewed posts; applied to {applied}"]
     if report["unknown_posts"]:
         lines.append(
-            f"  {report['unknown_posts']} name posts this data does not hold (not applied), e.g. "
+            f"  {report['unknown_posts']} of them name posts this data does not hold (not applied), e.g. "
             + ", ".join(report["unknown_examples"][:3])
         )
     for split, part in report.get("held_out", {}).items():
@@ -138,9 +138,9 @@ def compare_runs(previous: pd.DataFrame, new: pd.DataFrame, split: str, label_na
         before = both["post_id"].map(dict(zip(previous["post_id"], previous["true_label"])))
         same = (before == both["true_label"]).to_numpy()
     rows = []
-    for posts, keep in (("all posts", np.ones(len(both), dtype=bool)), ("labels unchanged", same)):
+    for subset, keep in (("all posts", np.ones(len(both), dtype=bool)), ("labels unchanged", same)):
         for name, table in (("previous run", old), ("this run", both)):
             result = scores(table[keep], label_names)
             if result is not None:
-                rows.append({"run": name, "posts": posts, **result})
+                rows.append({"run": name, "compared on": subset, **result})
     return pd.DataFrame(rows)

@@ -111,8 +111,10 @@ class TqdmProgress:
         self.bar, self.key = None, None
 
 
-def print_summary(run: Path, file=sys.stdout) -> None:
-    """The scores of a finished run, one line per split; with corrections, what they changed."""
+def print_summary(run: Path, file=None) -> None:
+    """The scores of a finished run, one line per split; with corrections, what they changed.
+    (`file` defaults to sys.stdout at call time, so a redirected stdout gets the lines.)"""
+    file = file or sys.stdout
     metrics = json.loads((run / METRICS_FILE).read_text(encoding="utf-8"))
     for split, m in metrics.items():
         extra = f", positive-F1 {m['positive_f1']:.4f}" if m["positive_f1"] is not None else ""
