@@ -59,6 +59,8 @@ def show(run: TaskRun) -> None:
     if table is None or table.empty:
         return
     st.markdown(f"**This run against the reviewed one** (`{previous.folder}`), on the {split} posts both scored:")
+    table = table.rename(columns={"run": "Run", "compared on": "Compared on", "posts": "Posts", "accuracy": "Accuracy",
+                                  "macro_f1": "Macro F1"})  # fmt: skip
     st.dataframe(table.style.format(precision=3), hide_index=True, width="stretch")
     st.caption(
         "Both runs scored against this run's labels (corrections applied). 'Labels unchanged': only the posts whose "
