@@ -121,6 +121,13 @@ def _add_data_options(parser: argparse.ArgumentParser, default: Callable[..., An
         "agree (default %(default)s; damage has image labels only)",
     )
     data.add_argument(
+        "--corrections",
+        metavar="DB",
+        default=default("corrections"),
+        help="a corrections database written by the dashboard's Review page: its labels win over the "
+        "dataset's; corrected dev/test posts are scored apart (corrections.json in --out)",
+    )
+    data.add_argument(
         "--dedupe",
         action="store_true",
         default=default("dedupe"),

@@ -34,3 +34,7 @@ class BackboneUnavailableError(CrisisLensError):
 
 class TrainingError(CrisisLensError):
     """A training run that cannot start or go on: a run folder in the way, a NaN loss."""
+
+
+class DatabaseError(CrisisLensError):
+    """A corrections database that is not SQLite, is damaged, or has a schema newer than this code."""

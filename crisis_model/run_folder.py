@@ -9,6 +9,7 @@ A run folder (the dashboard and the scoring command read it as it is):
     predictions.parquet  one row per dev / test post: labels, probabilities, modality weights, routing
     history.jsonl        one line per epoch: losses, dev scores, learning rate, seconds
     train_config.json    the TrainConfig;  command.txt: the command of each start (and resume)
+    corrections.json     with --corrections: the corrections applied, held-out scores with them apart
 
 A folder of runs holds one run per task (runs/demo/{informative,humanitarian,damage}/); an ablation
 folder holds one run per variant and seed beside ablation.json / ablation.md.
@@ -42,6 +43,7 @@ PREDICTIONS_FILE = "predictions.parquet"
 HISTORY_FILE = "history.jsonl"
 TRAIN_CONFIG_FILE = "train_config.json"
 COMMAND_FILE = "command.txt"
+CORRECTIONS_FILE = "corrections.json"  # train.py --corrections: what the reviewers' corrections changed
 INIT_DIR = ".init"  # the new model process 0 hands to the other torchrun processes
 RUN_FILES = (
     CHECKPOINT_DIR,
@@ -51,6 +53,7 @@ RUN_FILES = (
     HISTORY_FILE,
     TRAIN_CONFIG_FILE,
     COMMAND_FILE,
+    CORRECTIONS_FILE,
     INIT_DIR,
 )
 

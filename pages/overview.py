@@ -1,10 +1,11 @@
 """Overview: the dataset at a glance, the model card of each task's model, how well the shown model
-does (scores, confusion matrix, per-category table, training history) and its fusion variants."""
+does (scores, confusion matrix, per-category table, training history), what reviewers' corrections
+changed when it was trained from them, and its fusion variants."""
 
 import pandas as pd
 import streamlit as st
 
-from crisis_dashboard import figures, loaders, model_cards, widgets
+from crisis_dashboard import figures, loaders, model_cards, retraining, widgets
 from crisis_dashboard.names import task_title
 from crisis_dashboard.routing import page_state
 from crisis_dashboard.state import AppState
@@ -148,4 +149,5 @@ if state.runs is not None:
     model_section(state)
 if state.run is not None:
     quality_section(state.run)
+    retraining.show(state.run)
     ablation_section(state, state.run)

@@ -27,6 +27,7 @@ PAGES = {  # url path -> the page's heading
     "browse": "Browse predictions",
     "analyse": "Analyse a post",
     "attention": "Attention & routing",
+    "review": "Review the model's answers",
 }
 TAB_TITLES = {spec.title: spec.heading for spec in PAGE_SPECS}
 
@@ -39,7 +40,7 @@ def server():
     if os.environ.get("CRISISLENS_BROWSER_URL"):  # an app already running (to look at it by hand)
         yield os.environ["CRISISLENS_BROWSER_URL"].rstrip("/")
         return
-    env = {"CRISISLENS_RUN": str(demo_run_dir())}
+    env = {"CRISISLENS_RUN": str(demo_run_dir()), "CRISISLENS_CORRECTIONS": str(SHOTS.parent / "corrections.db")}
     with serve_dashboard(env, SHOTS.parent / "streamlit-browser-test.log", timeout=90) as (url, _):
         yield url
 
@@ -166,7 +167,7 @@ def test_every_link_opens_its_page_in_a_new_tab_from_the_first_visit_on(browser)
     link would be); then every sidebar link, and /overview, loaded by its href in a new tab."""
     if browser_missing():
         pytest.skip(browser_missing())
-    env = {"CRISISLENS_RUN": str(demo_run_dir())}
+    env = {"CRISISLENS_RUN": str(demo_run_dir()), "CRISISLENS_CORRECTIONS": str(SHOTS.parent / "corrections.db")}
     with serve_dashboard(env, SHOTS.parent / "streamlit-links-test.log", timeout=90) as (url, _):
         first = open_page(browser, f"{url}/analyse")
         assert_page(first, "Analyse a post", "/analyse as the first visit")

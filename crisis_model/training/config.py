@@ -29,6 +29,7 @@ class TrainConfig:
     out: str
     data_root: str | None = None  # a CrisisMMD v2.0 folder ...
     posts: str | None = None  # ... or a CSV / JSONL file of labelled posts
+    corrections: str | None = None  # a corrections database (crisis_model.corrections): its labels win
     task: str = "informative"
     labels: str = "agreed"  # agreed | text | image annotations
     preset: str = "minilm"

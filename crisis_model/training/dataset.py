@@ -4,6 +4,9 @@ No text is both trained on and evaluated on: a train post whose normalised text 
 "RT" and case aside: `crisis_model.data.normalise`) is also a dev or test post's is dropped, and a
 posts file without a dev split is split with each group of one normalised text on one side, so a
 retweet never lands in dev while its original is trained on.
+
+With `corrections` (a reviewers' database), its labels replace the dataset's
+(crisis_model.training.corrections).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from crisis_model.data import get_task, load_crisismmd, load_posts_file
 from crisis_model.data.normalise import leaked_train_posts, text_groups
 from crisis_model.errors import DataError
 from crisis_model.training.config import TrainConfig
+from crisis_model.training.corrections import apply_corrections
 
 
 def load_data(cfg: TrainConfig) -> pd.DataFrame:
@@ -26,6 +30,8 @@ def load_data(cfg: TrainConfig) -> pd.DataFrame:
         frame, source = load_crisismmd(cfg.data_root, cfg.task, cfg.labels), cfg.data_root
     else:
         frame, source = _labelled_posts(cfg), cfg.posts
+    if cfg.corrections is not None:  # before the filters: a post they drop is not "unknown"
+        frame = apply_corrections(frame, cfg.corrections, cfg.task, list(get_task(cfg.task).label_names))
     if get_task(cfg.task).text_column is None:  # judged from the photo alone: a post without one teaches nothing
         without = frame["image_path"] == ""
         if without.all():

@@ -43,6 +43,7 @@ from crisis_model.run_folder import (
     write_text,
 )
 from crisis_model.training.config import TrainConfig, check_config, command_line, model_config
+from crisis_model.training.corrections import write_report
 from crisis_model.training.dataset import load_data
 from crisis_model.training.evaluation import evaluate, split_metrics, write_results
 from crisis_model.training.features import FeatureStore, compute_features
@@ -69,7 +70,10 @@ def train(cfg: TrainConfig, progress: Progress | None = None, command: str | Non
             start_folder(cfg, out, command or command_line(cfg))
         dist.barrier()
         report(ProgressEvent("data", done=1))
-        return fit(cfg, frame, out, dist, device, report)
+        fit(cfg, frame, out, dist, device, report)
+        if cfg.corrections is not None and dist.rank == 0:
+            write_report(out, frame, list(get_task(cfg.task).label_names))
+        return out
 
 
 @dataclass

@@ -16,7 +16,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from crisis_model.run_folder import METRICS_FILE
+from crisis_model.run_folder import CORRECTIONS_FILE, METRICS_FILE
+from crisis_model.training.corrections import report_lines
 
 STAGES = ("data", "model", "features", "epoch", "epoch_end", "eval", "done")
 
@@ -110,8 +111,10 @@ class TqdmProgress:
         self.bar, self.key = None, None
 
 
-def print_summary(run: Path, file=sys.stdout) -> None:
-    """The scores of a finished run, one line per split."""
+def print_summary(run: Path, file=None) -> None:
+    """The scores of a finished run, one line per split; with corrections, what they changed.
+    (`file` defaults to sys.stdout at call time, so a redirected stdout gets the lines.)"""
+    file = file or sys.stdout
     metrics = json.loads((run / METRICS_FILE).read_text(encoding="utf-8"))
     for split, m in metrics.items():
         extra = f", positive-F1 {m['positive_f1']:.4f}" if m["positive_f1"] is not None else ""
@@ -120,3 +123,7 @@ def print_summary(run: Path, file=sys.stdout) -> None:
             f"weighted-F1 {m['weighted_f1']:.4f}{extra} ({m['posts']} posts)",
             file=file,
         )
+    corrections = run / CORRECTIONS_FILE
+    if corrections.is_file():
+        for line in report_lines(json.loads(corrections.read_text(encoding="utf-8"))):
+            print(line, file=file)

@@ -1,0 +1,17 @@
+"""What reviewers say about the model's answers: the corrections database (`store`), the review
+queue's strategies (`queue`) and the reviewed set as a table to export (`export`). Training from
+the corrections is crisis_model.training.corrections (`train.py --corrections`)."""
+
+from crisis_model.corrections.queue import GROUP_COLUMN, STRATEGIES, build_queue, group_members
+from crisis_model.corrections.store import SCHEMA_VERSION, CorrectionStore, Review, latest_reviews
+
+__all__ = [
+    "GROUP_COLUMN",
+    "SCHEMA_VERSION",
+    "STRATEGIES",
+    "CorrectionStore",
+    "Review",
+    "build_queue",
+    "group_members",
+    "latest_reviews",
+]
