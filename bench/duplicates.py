@@ -35,8 +35,8 @@ from crisis_model.data.duplicates import (  # noqa: E402
     DEFAULT_MAX_DISTANCE,
     duplicate_groups,
     group_summary,
-    normalise_text,
     photo_hashes,
+    words_key,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,7 +66,7 @@ def measure(name: str, posts: pd.DataFrame, hashes=None, max_distance: int = DEF
 def similar_but_not_equal(texts: list[str], threshold: float, block: int = 2000) -> list[tuple[float, int, int]]:
     """(Jaccard, i, j) of the pairs whose word sets overlap by at least `threshold` and whose
     normalised words differ: the duplicates a MinHash of the words could add."""
-    keys = [normalise_text(t) for t in texts]
+    keys = [words_key(t) for t in texts]
     words = CountVectorizer(binary=True, token_pattern=r"\S+").fit_transform(keys).astype(np.float32).tocsr()
     sizes = np.asarray(words.sum(axis=1)).ravel()
     found = []

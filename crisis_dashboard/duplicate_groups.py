@@ -46,9 +46,12 @@ def with_duplicate_groups(
         if bar is None and done < len(paths) and time.perf_counter() - began > SLOW_CHUNK_S:
             bar = st.progress(0.0)  # only when hashing, not when every chunk comes from the cache
         if bar is not None:
-            bar.progress(done / len(paths), text=f"Comparing photos to fold near-duplicates: {done:,} of {len(paths):,}")
+            words = f"Comparing photos to fold near-duplicates: {done:,} of {len(paths):,}"
+            bar.progress(done / len(paths), text=words)
     if bar is not None:
         bar.empty()
     hashes = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
     groups = _groups(tuple(frame["post_id"]), tuple(frame["text"]), hashes.tobytes(), max_distance)
-    return frame.assign(duplicate_group=groups["duplicate_group"].to_numpy(), group_size=groups["group_size"].to_numpy())
+    return frame.assign(
+        duplicate_group=groups["duplicate_group"].to_numpy(), group_size=groups["group_size"].to_numpy()
+    )

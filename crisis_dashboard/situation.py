@@ -78,11 +78,10 @@ def figure(line: Timeline, title: str) -> go.Figure:
         bargap=0.1,
         xaxis=dict(title=f"{word.capitalize()} (UTC)"),
         yaxis=dict(title=f"Posts per {word}"),
-        yaxis2=dict(
-            title="Informative share", overlaying="y", side="right", range=[0, 1], dtick=0.25, tickformat=".0%", showgrid=False
-        ),
+        yaxis2=dict(title="Informative share", overlaying="y", side="right", showgrid=False),
         legend=dict(orientation="h", yanchor="top", y=-0.2, x=0),
     )
+    fig.update_yaxes(range=[0, 1], dtick=0.25, tickformat=".0%", selector=dict(overlaying="y"))
     return layout(fig, 460).update_layout(margin=dict(l=60, r=60, t=50, b=10))  # room for both axis titles
 
 
@@ -109,5 +108,5 @@ def caption(line: Timeline, event: str) -> str:
             f"first {word} with posts, {share.iloc[-1]:.0%} in the last (right-hand axis)."
         )
     if line.undated:
-        parts.append(f"{line.undated:,} posts have no time (no created_at, no tweet id that holds one) and are left out.")
+        parts.append(f"{line.undated:,} posts have no time (no created_at, no tweet id holding one) and are left out.")
     return " ".join(parts)

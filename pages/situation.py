@@ -24,7 +24,10 @@ st.markdown(
 )
 events = [situation.ALL_EVENTS] + sorted(e for e in frame["event"].unique() if e)
 event = st.selectbox(
-    "Event", events, key="si-event", format_func=lambda e: "All events together" if e == situation.ALL_EVENTS else pretty(e)
+    "Event",
+    events,
+    key="si-event",
+    format_func=lambda e: "All events together" if e == situation.ALL_EVENTS else pretty(e),
 )
 line = situation.timeline(frame, informative, event)
 if line.counts.empty:

@@ -3,7 +3,7 @@ known from elsewhere, and the demo's ids, which must be times on the day its pho
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 
@@ -20,9 +20,7 @@ def test_a_documented_tweet_id_decodes_to_its_published_time():
 
 def test_the_epoch_arithmetic_of_the_issue():
     # the bits above the lowest 22 are milliseconds since 1288834974657 (2010-11-04 01:42:54.657 UTC)
-    assert datetime.fromtimestamp(TWITTER_EPOCH_MS / 1000, timezone.utc) == datetime(
-        2010, 11, 4, 1, 42, 54, 657000, tzinfo=timezone.utc
-    )
+    assert datetime.fromtimestamp(TWITTER_EPOCH_MS / 1000, UTC) == datetime(2010, 11, 4, 1, 42, 54, 657000, tzinfo=UTC)
     one_day = 86_400_000
     tweet_id = (one_day * 1000 << 22) | 0b1011  # 1000 days after the epoch, worker/sequence bits set
     [time] = snowflake_times(pd.Series([tweet_id]))

@@ -15,7 +15,7 @@ import json
 import random
 import shutil
 import tempfile
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -204,7 +204,7 @@ def _invent_pairs(rng: random.Random, n_tweets: int, seed: int) -> list[dict]:
 def _tweet_id(day: date, second: int, millisecond: int, number: int) -> int:
     """A snowflake id of a tweet posted at `second` of `day` (UTC); `number` in its sequence bits
     keeps ids unique when two tweets share a millisecond."""
-    midnight = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
     return make_snowflake(int(midnight.timestamp()) * 1000 + second * 1000 + millisecond, sequence=number)
 
 

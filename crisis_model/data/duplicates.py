@@ -3,7 +3,7 @@
 Two posts are linked when
 - their photos' perceptual hashes (pHash, 64 bits) differ in at most `max_distance` bits: the same
   picture resized, re-encoded or slightly cropped, whatever words a repost puts over it; or
-- their words are equal after `normalise_text` (links, @mentions, a leading "RT", case,
+- their words are equal after `words_key` (links, @mentions, a leading "RT", case,
   punctuation and spacing removed) and their photos do not differ: a retweet without its photo
   joins the post it repeats, but the same words over another photo stay apart (template and
   headline texts repeat over new photos; on the demo, words alone would fold posts whose photos
@@ -16,6 +16,7 @@ its id as long as its first post stays in it, and a post without duplicates is a
 
 from __future__ import annotations
 
+import contextlib
 import html
 import re
 from collections import defaultdict
@@ -27,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from crisis_model.data.images import load_image
+from crisis_model.data.normalise import normalise_text
 from crisis_model.errors import ImageError
 
 DEFAULT_MAX_DISTANCE = 6  # bits of 64 in which two pHashes may differ: resized, re-encoded, slightly cropped
@@ -34,21 +36,14 @@ NO_HASH = -1  # a post without a usable photo
 _HASH_DECODE_SIZE = 64  # pHash reads a 32x32 reduction; a JPEG need not be decoded larger than this
 _PAIR_BLOCK = 2048  # photos compared at once against all others (memory: block x photos bytes)
 
-_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
-_MENTION = re.compile(r"@\w+")
-_RETWEET = re.compile(r"^\s*rt\b[\s:]*", re.IGNORECASE)
 _NOT_WORD = re.compile(r"[\W_]+")  # punctuation, symbols and emoji (a hashtag keeps its word)
 
 
-def normalise_text(text: str) -> str:
-    """The words of a post as a key: "RT @red_cross: Shelter OPEN at 5th St!! https://t.co/x"
-    and "shelter open at 5th st" give the same key."""
-    text = html.unescape(text or "")
-    text = _URL.sub(" ", text)
-    text = _RETWEET.sub("", text)  # before mentions: "RT @user:" leaves "@user:" behind
-    text = _MENTION.sub(" ", text)
-    text = _RETWEET.sub("", text)  # "@user RT ..." after the mention is gone
-    return " ".join(_NOT_WORD.sub(" ", text.casefold()).split())
+def words_key(text: str) -> str:
+    """The words of a post as a key: the normal form training uses against leaks (links,
+    @mentions, "RT", case and spacing removed), also without punctuation and HTML entities, so
+    "RT @red_cross: Shelter OPEN at 5th St!! https://t.co/x" and "shelter open at 5th st" match."""
+    return " ".join(_NOT_WORD.sub(" ", normalise_text(html.unescape(text or ""))).split())
 
 
 def photo_hash(path: str | Path) -> int:
@@ -63,10 +58,8 @@ def photo_hashes(paths: Sequence[str | None], progress: Callable[[int, int], Non
     hashes = np.full(len(paths), NO_HASH, dtype=np.int64)
     for i, path in enumerate(paths):
         if path:
-            try:
+            with contextlib.suppress(ImageError):  # a missing or broken photo: the words still group the post
                 hashes[i] = np.uint64(photo_hash(path)).view(np.int64)
-            except ImageError:
-                pass  # a missing or broken photo: the words still group the post
         if progress is not None:
             progress(i + 1, len(paths))
     return hashes
@@ -98,7 +91,7 @@ def duplicate_groups(
     hashes = np.full(count, NO_HASH, dtype=np.int64) if hashes is None else np.asarray(hashes, dtype=np.int64)
     if len(hashes) != count:
         raise ValueError(f"{len(hashes)} photo hashes for {count} posts")
-    keys = [normalise_text(t) for t in frame["text"].fillna("").astype(str)]
+    keys = [words_key(t) for t in frame["text"].fillna("").astype(str)]
     bits = hashes.view(np.uint64)
 
     def photos_agree(i: int, j: int) -> bool:

@@ -41,10 +41,7 @@ def snowflake_times(tweet_ids: pd.Series) -> pd.Series:
 def post_times(frame: pd.DataFrame) -> pd.Series:
     """Each post's UTC time: its `created_at` where the table has one that parses, else the time in
     its `tweet_id` (or, without that column, in the `post_id`'s "<tweet_id>_<k>")."""
-    if "tweet_id" in frame:
-        ids = frame["tweet_id"].astype(str)
-    else:
-        ids = frame["post_id"].astype(str).str.split("_").str[0]
+    ids = frame["tweet_id"] if "tweet_id" in frame else frame["post_id"].astype(str).str.split("_").str[0]
     times = snowflake_times(ids)
     if "created_at" in frame:
         given = pd.to_datetime(frame["created_at"].replace("", None), errors="coerce", utc=True, format="mixed")
@@ -53,6 +50,6 @@ def post_times(frame: pd.DataFrame) -> pd.Series:
 
 
 def bucket_size(start: pd.Timestamp, end: pd.Timestamp) -> str:
-    """"h" (hours) for a span of up to three days, else "D" (days): enough bars to see a trend,
+    """ "h" (hours) for a span of up to three days, else "D" (days): enough bars to see a trend,
     few enough to read each one."""
     return "h" if end - start <= pd.Timedelta(days=3) else "D"
