@@ -123,7 +123,8 @@ for col, (kind, to_bytes, mime) in zip(
     (c1, c2), (("CSV", export.to_csv, "text/csv"), ("Parquet", export.to_parquet, "application/vnd.apache.parquet"))
 ):
     col.download_button(
-        f"Download the {len(matches):,} posts ({kind})",
+        f"{kind}: {len(matches):,} posts",
+        icon=":material/download:",
         data=lambda to_bytes=to_bytes: to_bytes(exported),
         file_name=f"crisislens-{run.task}-posts.{kind.lower()}",
         mime=mime,
