@@ -83,7 +83,8 @@ fold = c4.toggle(
     key="br-fold",
     help="Retweets, reposts and the same photo shared again shown as one row, with the number of copies.",
 )
-listed = browse.fold_groups(browse.sort_rows(matches, order)) if fold else browse.sort_rows(matches, order)
+ordered = browse.sort_rows(matches, order)
+listed = browse.fold_groups(ordered) if fold else ordered
 pages = max(1, math.ceil(len(listed) / size))
 signature = (filters.signature(), order, size, fold)
 if st.session_state.get("br-signature") != signature:  # new filters: back to the first page
@@ -117,7 +118,7 @@ st.caption(
     "predicted label; words share is the weight of the words' own evidence; the falls say how much the "
     "answer's probability drops when the post is scored again without its words, or without its photo."
 )
-exported = export.export_table(browse.sort_rows(matches, order))
+exported = export.export_table(ordered)
 c1, c2, _ = st.columns([1, 1, 2])
 for col, (kind, to_bytes, mime) in zip(
     (c1, c2), (("CSV", export.to_csv, "text/csv"), ("Parquet", export.to_parquet, "application/vnd.apache.parquet"))
