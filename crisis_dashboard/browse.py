@@ -125,3 +125,10 @@ def collection_table(rows: pd.DataFrame, tasks: dict[str, dict]) -> pd.DataFrame
     if not rows["created_at"].fillna("").any():  # the file had no created_at
         del view["Posted"]
     return pd.DataFrame(view)
+
+
+def fold_groups(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per near-duplicate group (the first in `rows`' order), with `copies`: how many of
+    `rows` the group holds."""
+    copies = rows["duplicate_group"].map(rows["duplicate_group"].value_counts())
+    return rows.assign(copies=copies).drop_duplicates("duplicate_group")

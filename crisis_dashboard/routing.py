@@ -37,6 +37,7 @@ class PageSpec:
 PAGES = (
     PageSpec("overview", "Overview", "CrisisLens overview", ":material/dashboard:"),
     PageSpec("browse", "Browse predictions", "Browse predictions", ":material/table_view:"),
+    PageSpec("situation", "Situation over time", "The situation over time", ":material/timeline:"),
     PageSpec("analyse", "Analyse a post", "Analyse a post", ":material/edit_note:"),
     PageSpec("attention", "Attention & routing", "Attention & routing", ":material/hub:"),
     PageSpec("review", "Review", "Review the model's answers", ":material/rule:"),

@@ -6,7 +6,7 @@ import math
 
 import streamlit as st
 
-from crisis_dashboard import browse, collection_browse, loaders, widgets
+from crisis_dashboard import browse, collection_browse, duplicate_groups, export, loaders, widgets
 from crisis_dashboard.names import pretty, task_title
 from crisis_dashboard.post_view import pick_post, show_photo, show_table
 from crisis_dashboard.routing import page_state
@@ -30,6 +30,7 @@ run = widgets.require_run(state)
 frame = widgets.guard(lambda: loaders.load_predictions(run), "read the predictions")
 if frame is None:
     st.stop()
+frame = duplicate_groups.with_duplicate_groups(frame, training_data_root(run))
 splits_scored = " and ".join(s for s in ("train", "dev", "test") if s in set(frame["split"])) or "all"
 st.markdown(
     f"The **{task_title(run.task)}** model's answer for every {splits_scored} post of its dataset "
@@ -74,18 +75,25 @@ with st.container(border=True):
 filters = browse.Filters(events, splits, true_labels, predicted, outcome, photo, confidence, query)
 matches = browse.apply_filters(frame, filters)
 
-c1, c2, c3 = st.columns([2, 1, 1])
+c1, c2, c3, c4 = st.columns([2, 1, 1, 1.5])
 order = c1.selectbox("Order", list(browse.SORTS), key="br-order")
 size = c2.selectbox("Posts per page", [25, 50, 100], index=1, key="br-size")
-pages = max(1, math.ceil(len(matches) / size))
-signature = (filters.signature(), order, size)
+fold = c4.toggle(
+    "Fold near-duplicates",
+    key="br-fold",
+    help="Retweets, reposts and the same photo shared again shown as one row, with the number of copies.",
+)
+ordered = browse.sort_rows(matches, order)
+listed = browse.fold_groups(ordered) if fold else ordered
+pages = max(1, math.ceil(len(listed) / size))
+signature = (filters.signature(), order, size, fold)
 if st.session_state.get("br-signature") != signature:  # new filters: back to the first page
     st.session_state["br-signature"] = signature
     st.session_state["br-page"] = 1
 st.session_state["br-page"] = min(max(int(st.session_state.get("br-page", 1)), 1), pages)
 page = c3.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, step=1, key="br-page")
 
-rows = browse.page_slice(browse.sort_rows(matches, order), page, size)
+rows = browse.page_slice(listed, page, size)
 if matches.empty:
     st.warning("No post matches these filters. Loosen them to see posts again.")
     st.stop()
@@ -97,12 +105,36 @@ st.markdown(
 )
 
 
-show_table(browse.table_view(rows), rows["post_id"].tolist(), "br-table", "br-post")
+table = browse.table_view(rows)
+if fold:
+    st.caption(
+        f"Folded: {len(listed):,} rows stand for the {len(matches):,} matching posts; a row with copies "
+        "shows the first of its group in this order."
+    )
+    table.insert(1, "Copies", rows["copies"].values)
+show_table(table, rows["post_id"].tolist(), "br-table", "br-post")
 st.caption(
     "Click a row (the box at its left) to open the post below. Confidence is the probability of the "
     "predicted label; words share is the weight of the words' own evidence; the falls say how much the "
     "answer's probability drops when the post is scored again without its words, or without its photo."
 )
+exported = export.export_table(ordered)
+c1, c2, _ = st.columns([1, 1, 2])
+for col, (kind, to_bytes, mime) in zip(
+    (c1, c2), (("CSV", export.to_csv, "text/csv"), ("Parquet", export.to_parquet, "application/vnd.apache.parquet"))
+):
+    col.download_button(
+        f"{kind}: {len(matches):,} posts",
+        icon=":material/download:",
+        data=lambda to_bytes=to_bytes: to_bytes(exported),
+        file_name=f"crisislens-{run.task}-posts.{kind.lower()}",
+        mime=mime,
+        on_click="ignore",
+        key=f"br-export-{kind.lower()}",
+        help="Every post that passes the filters (folded or not), with its true and predicted label, "
+        "confidence, each label's probability, the weight of each vote, the falls without words and "
+        "without photo where the run measured them, and its near-duplicate group.",
+    )
 
 post_id = pick_post(rows, "br-post")
 if post_id is None:

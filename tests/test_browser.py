@@ -25,6 +25,7 @@ SHOTS = Path(os.environ.get("CRISISLENS_SCREENSHOTS", REPO / "artifacts" / "scre
 PAGES = {  # url path -> the page's heading
     "": "CrisisLens overview",
     "browse": "Browse predictions",
+    "situation": "The situation over time",
     "analyse": "Analyse a post",
     "attention": "Attention & routing",
     "review": "Review the model's answers",

@@ -15,7 +15,7 @@ import json
 import random
 import shutil
 import tempfile
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -23,10 +23,12 @@ import numpy as np
 from crisis_model.data.crisismmd import ALL_DIR, MERGED_LABELS, SPLIT_COLUMNS, TASKS
 from crisis_model.data.demo_drawing import add_noise, draw_image
 from crisis_model.data.demo_texts import TEXTS, VAGUE_TEXTS, write_text
+from crisis_model.data.timeline import make_snowflake
 from crisis_model.errors import DataError
 
 DEMO_DATA_DIR = Path("runs") / "demo-data"  # where train.py --demo puts it, relative to the working directory
-GENERATOR_VERSION = 3  # 2: words-only and photo-only tweets, varied wording, damage boxes; 3: balanced
+GENERATOR_VERSION = 4  # 2: words-only and photo-only tweets, varied wording, damage boxes; 3: balanced;
+# 4: tweet ids are snowflakes of a time on the tweet's day (the Situation page reads them)
 MARKER = "DEMO_README.md"  # written last: a folder without it is not a finished demo
 DEMO_NOTICE = (
     "Synthetic demo data: invented tweets and drawn images, not real crisis posts, "
@@ -117,7 +119,7 @@ def _marker_text(n_tweets: int, seed: int) -> str:
 def _write_dataset(folder: Path, n_tweets: int, seed: int) -> None:
     """Draw every image and write the annotations and split files into `folder`."""
     rng = random.Random(seed)
-    pairs = _invent_pairs(rng, n_tweets)
+    pairs = _invent_pairs(rng, n_tweets, seed)
     noise = np.random.default_rng(seed)
     damage_boxes = {}
     for pair in pairs:
@@ -146,7 +148,7 @@ def _write_dataset(folder: Path, n_tweets: int, seed: int) -> None:
         _write_tsv(folder / ALL_DIR / f"task_damage_text_img_{split}.tsv", SPLIT_COLUMNS + ["label"], rows)
 
 
-def _invent_pairs(rng: random.Random, n_tweets: int) -> list[dict]:
+def _invent_pairs(rng: random.Random, n_tweets: int, seed: int) -> list[dict]:
     """One dict per (tweet, image) pair, with every annotation column, `event`, `split`, and
     `scene` (the category its image shows)."""
     order = list(range(n_tweets))
@@ -154,12 +156,15 @@ def _invent_pairs(rng: random.Random, n_tweets: int) -> list[dict]:
     split_of = {}  # 70% train, 15% dev, 15% test, by tweet
     for rank, i in enumerate(order):
         split_of[i] = "train" if rank < 0.7 * n_tweets else "dev" if rank < 0.85 * n_tweets else "test"
+    # the time of day from a generator of its own, so the tweets, photos and labels stay those of
+    # the same seed before ids were times
+    clock = random.Random(f"{seed}-clock")
     pairs = []
     for i in range(n_tweets):
         event = rng.choice(list(EVENTS))
         word, start = EVENTS[event]
         day = start + timedelta(days=rng.randrange(7))
-        tweet_id = str(900_000_000_000_000_000 + 1000 * i + rng.randrange(1000))
+        tweet_id = str(_tweet_id(day, clock.randrange(24 * 3600), rng.randrange(1000), i))
         carrier = _weighted(rng, CARRIERS)
         category = _weighted(rng, CATEGORIES if carrier == "both" else ONE_SIDED_CATEGORIES)
         text = write_text(rng, VAGUE_TEXTS if carrier == "photo" else TEXTS[category], word)
@@ -194,6 +199,13 @@ def _invent_pairs(rng: random.Random, n_tweets: int) -> list[dict]:
                 }
             )
     return pairs
+
+
+def _tweet_id(day: date, second: int, millisecond: int, number: int) -> int:
+    """A snowflake id of a tweet posted at `second` of `day` (UTC); `number` in its sequence bits
+    keeps ids unique when two tweets share a millisecond."""
+    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return make_snowflake(int(midnight.timestamp()) * 1000 + second * 1000 + millisecond, sequence=number)
 
 
 def _damage(rng: random.Random, scene: str) -> str:
