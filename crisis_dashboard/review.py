@@ -16,11 +16,11 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from crisis_dashboard import loaders, widgets
+from crisis_dashboard import duplicate_groups, loaders, widgets
 from crisis_dashboard.names import pretty, task_title
 from crisis_dashboard.post_view import show_photo
 from crisis_dashboard.review_post import show_answers
-from crisis_dashboard.state import REPO_ROOT, AppState
+from crisis_dashboard.state import REPO_ROOT, AppState, training_data_root
 from crisis_model.corrections import STRATEGIES, CorrectionStore, build_queue, group_members
 from crisis_model.corrections.export import reviewed_set, to_csv_bytes, to_parquet_bytes
 from crisis_model.corrections.queue import group_keys, missing_columns
@@ -99,6 +99,7 @@ def show(state: AppState) -> None:
     frame = widgets.guard(lambda: loaders.load_predictions(run), "read the predictions")
     if frame is None:
         return
+    frame = duplicate_groups.with_duplicate_groups(frame, training_data_root(run))  # a group is one row
     c1, c2 = st.columns([3, 1])
     strategy = c1.selectbox(
         "Queue order",

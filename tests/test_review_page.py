@@ -10,7 +10,7 @@ import sqlite3
 import pandas as pd
 import pytest
 
-from crisis_dashboard import loaders
+from crisis_dashboard import duplicate_groups
 from crisis_model.corrections import SCHEMA_VERSION, STRATEGIES, CorrectionStore
 from tests.test_app import app, assert_clean, demo_data_home, demo_run  # noqa: F401 (fixtures)
 
@@ -79,13 +79,10 @@ def test_every_queue_order_runs(app, db):  # noqa: F811
 
 
 def test_a_duplicate_group_is_one_queue_row_and_one_click_reviews_all_of_it(app, db, demo_run, monkeypatch):  # noqa: F811
-    original = loaders.load_predictions
-
-    def grouped(run):  # a made-up grouping: posts of one event and split and predicted label
-        frame = original(run)
+    def grouped(frame, data_folder, max_distance=6):  # a made-up grouping: one event, split and predicted label
         return frame.assign(duplicate_group=frame["event"] + "/" + frame["split"] + "/" + frame["predicted_label"])
 
-    monkeypatch.setattr(loaders, "load_predictions", grouped)
+    monkeypatch.setattr(duplicate_groups, "with_duplicate_groups", grouped)
     at = app(REVIEW, reviewer="ana")
     assert_clean(at)
     shown = pd.read_parquet(demo_run / "informative" / "predictions.parquet")  # the queue's task
