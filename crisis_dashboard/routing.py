@@ -39,6 +39,7 @@ PAGES = (
     PageSpec("browse", "Browse predictions", "Browse predictions", ":material/table_view:"),
     PageSpec("analyse", "Analyse a post", "Analyse a post", ":material/edit_note:"),
     PageSpec("attention", "Attention & routing", "Attention & routing", ":material/hub:"),
+    PageSpec("guide", "How to read CrisisLens", "How to read CrisisLens", ":material/menu_book:"),
 )
 HEADINGS = {spec.title: spec.heading for spec in PAGES}
 

@@ -184,9 +184,11 @@ def test_analyse_text_and_photo(app, demo_run):
 
     at.segmented_control(key="an-informative-view").set_value(widgets.HOW_COMBINED).run()
     assert_clean(at)
-    # that task now shows routing + capsules instead of the four photo and attention charts
-    assert charts(at) == 6 * len(runs) - 2
-    assert plots.CAPTIONS["routing"] in " ".join(c.value for c in at.caption)
+    # that task now shows each part's own answer, with routing + capsules one click away, instead of
+    # the four photo and attention charts
+    assert charts(at) == 6 * len(runs) - 1
+    captions = " ".join(c.value for c in at.caption)
+    assert plots.CAPTIONS["votes"] in captions and plots.CAPTIONS["routing"] in captions
 
 
 def test_analyse_text_alone_is_text_only(app):
@@ -331,7 +333,7 @@ def test_browse_pages_through_a_scored_collection(app, scored_collection):
     total = shown(at)
     assert total == json.loads((scored_collection / "summary.json").read_text())["scored"]
     table = at.dataframe[0].value
-    assert len(table) == min(total, 50) and {"Informative", "Humanitarian", "Damage", "Text"} <= set(table.columns)
+    assert len(table) == min(total, 50) and {"Informative or not", "Humanitarian category", "Damage severity", "Text"} <= set(table.columns)
 
     at.selectbox(key="bc-size").set_value(25).run()
     first_page = at.dataframe[0].value["Post"].tolist()
