@@ -233,7 +233,7 @@ def modality_by_group(df: pd.DataFrame, group_column: str, title: str) -> go.Fig
     groups = [g for g in GROUP_NAMES if f"{g}_weight" in df.columns]
     means = df.groupby(group_column)[[f"{g}_weight" for g in groups]].mean().sort_index(key=lambda i: i.astype(str))
     counts = df.groupby(group_column).size().reindex(means.index)
-    names = [f"{pretty(v)} ({counts[v]:,})" for v in means.index]
+    names = [wrap(f"{pretty(v)} ({counts[v]:,})", 14) for v in means.index]
     fig = go.Figure(
         [
             go.Bar(
@@ -246,9 +246,9 @@ def modality_by_group(df: pd.DataFrame, group_column: str, title: str) -> go.Fig
             for g in groups
         ]
     )
-    fig.update_layout(barmode="stack")
+    fig.update_layout(barmode="stack", legend=dict(orientation="h", y=-0.2, x=0))  # below: the bars keep the width
     fig.update_yaxes(range=[0, 1], tickformat=".0%", title="mean weight in the decision")
-    fig.update_xaxes(tickangle=-20)
+    fig.update_xaxes(tickangle=0)
     return layout(fig, 380, title=title)
 
 
@@ -258,7 +258,7 @@ def reliance_by_group(df: pd.DataFrame, group_column: str, title: str) -> go.Fig
     means = (
         df.groupby(group_column)[["reliance_words", "reliance_photo"]].mean().sort_index(key=lambda i: i.astype(str))
     )
-    names = [pretty(v) for v in means.index]
+    names = [wrap(pretty(v), 14) for v in means.index]
     fig = go.Figure(
         [
             go.Bar(
@@ -276,7 +276,7 @@ def reliance_by_group(df: pd.DataFrame, group_column: str, title: str) -> go.Fig
     )
     fig.update_layout(barmode="group")
     fig.update_yaxes(tickformat=".0%", title="mean fall of the answer's probability")
-    fig.update_xaxes(tickangle=-20)
+    fig.update_xaxes(tickangle=0)
     return layout(fig, 380, title=title)
 
 

@@ -59,13 +59,15 @@ class Reliability:
         """The verdict's evidence in one plain sentence."""
         if self.macro_f1 is None:
             return "No test scores in this run: nobody has measured how often it is right."
-        right = f"it was right {self.accuracy:.0%} of the time, " if self.accuracy is not None else ""
-        scores = f"on {self.test_posts:,} test posts {right}macro F1 {self.macro_f1:.2f}"
+        right = f"right {self.accuracy:.0%} of the time, " if self.accuracy is not None else ""
+        scores = (
+            f"on {self.test_posts:,} test posts: {right}macro F1 {self.macro_f1:.2f} (guessing: {self.chance_f1:.2f})"
+        )
         if self.verdict == "untested":
-            return f"Too few test posts to know: {scores}."
+            return f"Too few test posts to know, {scores}."
         if self.verdict == "weak":
-            return f"Close to guessing (macro F1 {self.chance_f1:.2f}): {scores}. Check its answers yourself."
-        return f"Well above guessing (macro F1 {self.chance_f1:.2f}): {scores}."
+            return f"Close to guessing {scores}. Check its answers yourself."
+        return f"Well above guessing {scores}."
 
 
 def reliability_from_metrics(metrics: Any, classes: int) -> Reliability:

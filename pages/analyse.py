@@ -9,6 +9,7 @@ from crisis_dashboard import agreement, csv_scoring, loaders, widgets
 from crisis_dashboard.names import task_title
 from crisis_dashboard.reliability import reliability_of
 from crisis_dashboard.routing import page_state
+from crisis_model.data.images import READABLE_FORMATS
 from crisis_model.model.modeling import MAX_TEXT_CHARS
 
 state = page_state()
@@ -36,7 +37,7 @@ with single:
             type=widgets.IMAGE_TYPES,
             key="an-image",
             max_upload_size=loaders.MAX_IMAGE_BYTES // 2**20,
-            help=f"JPEG, PNG, WebP, GIF, BMP or TIFF, up to {loaders.MAX_IMAGE_BYTES // 2**20} MB. "
+            help=f"{READABLE_FORMATS}, up to {loaders.MAX_IMAGE_BYTES // 2**20} MB. "
             "Without a photo the post is analysed from its text only.",
         )
         submitted = st.form_submit_button("Analyse", type="primary")

@@ -65,7 +65,7 @@ st.header("Confidence and the words' weight")
 st.plotly_chart(figures.confidence_vs_text_weight(frame), key="at-scatter")
 st.caption(figures.CAPTIONS["confidence_vs_text"])
 
-st.header("Routing per predicted class")
+st.header("Where the evidence went, per category (routing)")
 profile = None
 if run.config.get("fusion", "full") != "full":
     st.info("This model variant does not use dynamic routing, so there is no routing matrix to show.")

@@ -333,7 +333,8 @@ def test_browse_pages_through_a_scored_collection(app, scored_collection):
     total = shown(at)
     assert total == json.loads((scored_collection / "summary.json").read_text())["scored"]
     table = at.dataframe[0].value
-    assert len(table) == min(total, 50) and {"Informative or not", "Humanitarian category", "Damage severity", "Text"} <= set(table.columns)
+    assert len(table) == min(total, 50)
+    assert {"Informative or not", "Humanitarian category", "Damage severity", "Text"} <= set(table.columns)
 
     at.selectbox(key="bc-size").set_value(25).run()
     first_page = at.dataframe[0].value["Post"].tolist()
