@@ -22,68 +22,11 @@ from crisis_dashboard import state as app_state
 from crisis_model import CrisisLensError
 from crisis_model.run_folder import discover_run
 from crisis_model.training import ProgressEvent
-from tests.dashboard_support import demo_run_dir
+from tests.dashboard_support import BROWSE, TIMEOUT, answers, assert_clean, charts, photo_bytes
 
 REPO = Path(__file__).resolve().parents[1]
-BROWSE = "pages/browse.py"
 ANALYSE = "pages/analyse.py"
 ATTENTION = "pages/attention.py"
-TIMEOUT = 180
-
-
-@pytest.fixture(scope="module")
-def demo_run() -> Path:
-    return demo_run_dir()
-
-
-@pytest.fixture(scope="module")
-def demo_data_home(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("home") / "demo-data"
-
-
-@pytest.fixture
-def app(demo_run, demo_data_home, monkeypatch):
-    """An AppTest of app.py on the session's demo run; `app(page)` runs that page. Where the app
-    would generate the demo dataset (a run without its training data), it does so in a temporary
-    folder, not in the checkout's runs/."""
-    monkeypatch.setenv("CRISISLENS_RUN", str(demo_run))
-    monkeypatch.delenv("CRISISMMD_ROOT", raising=False)
-    monkeypatch.setattr(app_state, "demo_data_dir", lambda: demo_data_home)
-
-    def run(page: str | None = None, **state) -> AppTest:
-        at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
-        for key, value in state.items():
-            at.session_state[key] = value
-        at.run()
-        if page:
-            at.switch_page(page).run()
-        return at
-
-    return run
-
-
-def answers(at_markdown) -> list[str]:
-    """The answers on the page (AppTest markdown elements): the labels of widgets.answer_card."""
-    return [
-        m.value.removeprefix("### ")
-        for m in at_markdown
-        if getattr(getattr(m, "proto", None), "help", None) == widgets.ANSWER_MARK
-    ]
-
-
-def charts(at: AppTest) -> int:
-    return len(at.get("plotly_chart"))
-
-
-def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-
-
-def photo_bytes(fmt: str = "JPEG") -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (300, 200), (120, 130, 140)).save(buffer, format=fmt)
-    return buffer.getvalue()
 
 
 # ------------------------------------------------------------------------------ every page
