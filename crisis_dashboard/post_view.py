@@ -31,9 +31,11 @@ def show_table(view: pd.DataFrame, ids: list[str], key: str, post_key: str) -> N
         column_config={
             "Post": st.column_config.TextColumn(width="medium"),
             "Text": st.column_config.TextColumn(width="large"),
-            "Confidence": st.column_config.ProgressColumn(format="%.2f", min_value=0.0, max_value=1.0),
+            # narrow numbers, so the text, the answer and the true label fit a laptop's screen
+            "Confidence": st.column_config.ProgressColumn(format="%.2f", min_value=0.0, max_value=1.0, width="small"),
             "Words share": st.column_config.ProgressColumn(
                 format="%.2f",
+                width="small",
                 min_value=0.0,
                 max_value=1.0,
                 help="The weight of the words' own evidence in the decision (the rest: the photo's, and both together)",
