@@ -9,7 +9,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from crisis_dashboard import browse, loaders, post_figures, widgets
+from crisis_dashboard import browse, figures, loaders, post_figures, widgets
 from crisis_dashboard.agreement import contradictions
 from crisis_dashboard.collection import SORTS, Collection, Query
 from crisis_dashboard.names import pretty, task_title
@@ -145,6 +145,7 @@ def _post(collection: Collection, task: str, rows) -> None:
         }
         if probabilities:
             st.plotly_chart(post_figures.probabilities_bar(probabilities), key="bc-probs", width="stretch")
+            st.caption(figures.CAPTIONS["probabilities"])
     _explanation(collection, task, row["text"], photo, image)
 
 
