@@ -80,7 +80,7 @@ def _open(fp: Path | BytesIO, name: str) -> Image.Image:
     try:
         return Image.open(fp)
     except Image.UnidentifiedImageError as err:
-        raise ImageError(f"{name}: not a photo in a format CrisisLens reads ({READABLE_FORMATS})") from err
+        raise ImageError(f"{name}: not an image in a format CrisisLens reads ({READABLE_FORMATS})") from err
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         # the warning arrives as an exception only when warnings are turned into errors
         raise ImageError(
