@@ -246,7 +246,7 @@ def modality_by_group(df: pd.DataFrame, group_column: str, title: str) -> go.Fig
             for g in groups
         ]
     )
-    fig.update_layout(barmode="stack", legend=dict(orientation="h", y=-0.2, x=0))  # below: the bars keep the width
+    fig.update_layout(barmode="stack", legend=dict(orientation="h", y=-0.32, yanchor="top", x=0))  # below the labels
     fig.update_yaxes(range=[0, 1], tickformat=".0%", title="mean weight in the decision")
     fig.update_xaxes(tickangle=0)
     return layout(fig, 380, title=title)
