@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from crisis_dashboard.names import pretty
+from crisis_dashboard.names import pretty, task_title
 
 
 @dataclass
@@ -79,51 +79,59 @@ def sort_rows(frame: pd.DataFrame, how: str) -> pd.DataFrame:
     return frame.sort_values([column, "post_id"], ascending=[ascending, True], kind="stable")
 
 
+def page_of(frame: pd.DataFrame, post_id: str | None, size: int) -> int | None:
+    """The page (from 1) of `size` rows on which `post_id` stands in `frame`, or None."""
+    where = np.flatnonzero(frame["post_id"].to_numpy() == post_id) if post_id is not None else []
+    return int(where[0]) // size + 1 if len(where) else None
+
+
 def page_slice(frame: pd.DataFrame, page: int, size: int) -> pd.DataFrame:
     start = (max(page, 1) - 1) * size
     return frame.iloc[start : start + size]
 
 
 def table_view(rows: pd.DataFrame) -> pd.DataFrame:
-    """The columns an analyst reads, with plain names; the long text last. Where the run measured
-    it, how far each answer's probability falls without the words and without the photo."""
+    """The columns an analyst reads, with plain names: the post's text first, then the answer and
+    how sure the model was, then the rest. Where the run measured it, how far each answer's
+    probability falls without the words and without the photo."""
     table = pd.DataFrame(
         {
-            "Post": rows["post_id"].values,
-            "Event": rows["event"].map(pretty).values,
-            "Split": rows["split"].values,
-            "True label": rows["true_label"].map(pretty).values,
+            "Text": rows["text"].values,
             "Predicted": rows["predicted_label"].map(pretty).values,
-            "Right?": np.where(rows["correct"].values, "✓ right", "✗ wrong"),
             "Confidence": rows["confidence"].values,
+            "True label": rows["true_label"].map(pretty).values,
+            "Right?": np.where(rows["correct"].values, "✓ right", "✗ wrong"),
             "Words share": rows["text_weight"].values,
             "Photo": np.where(rows["has_image"].values, "photo", "text only"),
-            "Text": rows["text"].values,
+            "Event": rows["event"].map(pretty).values,
+            "Split": rows["split"].values,
+            "Post": rows["post_id"].values,
         }
     )
     for column, name in (("reliance_words", "Fall without words"), ("reliance_photo", "Fall without photo")):
         if column in rows:
-            table.insert(len(table.columns) - 2, name, rows[column].values)
+            table.insert(table.columns.get_loc("Photo"), name, rows[column].values)
     return table
 
 
 def collection_table(rows: pd.DataFrame, tasks: dict[str, dict]) -> pd.DataFrame:
     """A page of a scored collection (crisis_dashboard.collection.page) as the analyst reads it:
-    the chosen task's answer, every task's label, the photo and warnings; the long text last."""
+    the text first, the chosen task's answer and confidence, every task's label, the photo and
+    warnings, the post's id and time last."""
     view = {
-        "Post": rows["post_id"].values,
-        "Posted": rows["created_at"].fillna("").values,
+        "Text": rows["text"].values,
         "Answer": rows["label"].map(pretty, na_action="ignore").values,
         "Confidence": rows["confidence"].values,
         "Words share": rows["text_weight"].values,
     }
-    for prefix in tasks:
-        view[pretty(prefix)] = rows[f"{prefix}_label"].map(pretty, na_action="ignore").values
+    for prefix, spec in tasks.items():
+        title = task_title(spec["task"]) + prefix[len(spec["task"]) :]
+        view[title] = rows[f"{prefix}_label"].map(pretty, na_action="ignore").values
     view["Photo"] = np.where(rows["has_image"].values, "photo", "text only")
     view["Warnings"] = rows["warnings"].values
-    view["Text"] = rows["text"].values
-    if not rows["created_at"].fillna("").any():  # the file had no created_at
-        del view["Posted"]
+    view["Post"] = rows["post_id"].values
+    if rows["created_at"].fillna("").any():  # the file had created_at
+        view["Posted"] = rows["created_at"].fillna("").values
     return pd.DataFrame(view)
 
 

@@ -9,10 +9,12 @@ import math
 import pandas as pd
 import streamlit as st
 
-from crisis_dashboard import browse, loaders, post_figures, widgets
+from crisis_dashboard import browse, figures, loaders, post_figures, widgets
+from crisis_dashboard.agreement import contradictions
 from crisis_dashboard.collection import SORTS, Collection, Query
 from crisis_dashboard.names import pretty, task_title
 from crisis_dashboard.post_view import pick_post, show_photo, show_table
+from crisis_dashboard.reliability import reliability_badge
 from crisis_model.data.table import resolve_image
 from crisis_model.run_folder import discover_run
 from crisis_model.scoring.columns import column_prefix
@@ -125,18 +127,25 @@ def _post(collection: Collection, task: str, rows) -> None:
         st.markdown(f"> {row['text']}")
         if row["warnings"]:
             st.warning(row["warnings"])
-        answers = " · ".join(  # a task that could not judge the post (damage without a photo) is left out
-            f"**{task_title(spec['task'])}:** {pretty(row[f'{prefix}_label'])}"
-            for prefix, spec in collection.tasks.items()
+        given = {  # a task that could not judge the post (damage without a photo) is left out
+            prefix: row[f"{prefix}_label"]
+            for prefix in collection.tasks
             if pd.notna(row[f"{prefix}_label"])  # DuckDB gives NaN, not None, for an empty label
-        )
-        st.markdown(answers)
+        }
+        tasks = {prefix: spec["task"] for prefix, spec in collection.tasks.items()}
+        st.markdown(" · ".join(f"**{task_title(tasks[p])}:** {pretty(label)}" for p, label in given.items()))
+        answers: dict[str, str | None] = {}
+        for prefix, label in given.items():
+            answers.setdefault(tasks[prefix], label)
+        for clash in contradictions(answers):
+            st.warning(clash.note, icon="⚠️")
         labels = collection.tasks[task]["labels"]
         probabilities = {
             label: float(row[f"{task}_prob_{label}"]) for label in labels if pd.notna(row[f"{task}_label"])
         }
         if probabilities:
             st.plotly_chart(post_figures.probabilities_bar(probabilities), key="bc-probs", width="stretch")
+            st.caption(figures.CAPTIONS["probabilities"])
     _explanation(collection, task, row["text"], photo, image)
 
 
@@ -149,4 +158,7 @@ def _explanation(collection: Collection, task: str, text: str, photo: str, image
     prediction = widgets.guard(lambda: loaders.explain(run, text, photo or None), "explain this post")
     if prediction is not None:
         st.subheader("Why the model said this")
+        reliability_badge(run)
+        if note := widgets.dominance_note(run):
+            st.warning(note)
         widgets.show_explanation(prediction, image, key="bc")

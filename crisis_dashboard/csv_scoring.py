@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from crisis_dashboard.names import CANNOT_JUDGE, pretty, task_title
 from crisis_model import CrisisModel, Prediction
 from crisis_model.data import read_posts_upload
 from crisis_model.data.table import NOTHING_TO_ANALYSE
@@ -21,6 +22,12 @@ from crisis_model.scoring.columns import answer_cells, column_prefix
 from crisis_model.scoring.posts import predict_each
 
 MAX_BATCH_ROWS = 2000  # posts per uploaded file
+DECIMALS = 4  # of every probability and weight, on screen and in the download
+RESULT_CAPTION = (
+    "Each task's answer is in the column named after the task, in words. The columns after it are for other "
+    "tools: the label as the model names it (`..._label`), how sure it was (`..._confidence`), each category's "
+    "probability (`..._prob_...`) and how much the words', the photo's and the joint vote counted (`..._weight`)."
+)
 
 
 def read_batch_file(data: bytes, name: str, data_root: Path | None) -> pd.DataFrame:
@@ -48,9 +55,11 @@ def score_batch(
     progress: Callable[[float, str], None] | None = None,
     batch_size: int = 32,
 ) -> pd.DataFrame:
-    """The file's own columns with, per model (keyed by the name that prefixes its columns), the
-    predicted label, its confidence, the probabilities and the three evidence weights; `has_photo`
-    and a `note` column say what was used, skipped or ignored."""
+    """The file's own columns with, per model (keyed by the run's name, e.g. "damage"), its answer
+    under the task's display name ("Damage severity": "Severe damage", or "Cannot judge"), then the
+    machine columns a scored collection has (the label as the model names it, its confidence, the
+    probabilities and the three evidence weights); `has_photo` and a `note` column say what was
+    used, skipped or ignored. `progress` gets the fraction done and a line in display names."""
     texts = frame["text"].tolist()
     images = [path or None for path in frame["image_path"]]
     notes = frame["note"].tolist()
@@ -70,7 +79,8 @@ def score_batch(
                     results[i] = scored
             step += 1
             if progress:
-                progress(step / steps, f"{name}: {min(start + batch_size, len(usable))} of {len(usable)} posts")
+                done = min(start + batch_size, len(usable))
+                progress(step / steps, f"{display_name(name, model)}: {done:,} of {len(usable):,} posts")
         _add_columns(out, name, model, results, len(texts))
         for i, prediction in results.items():
             for warning in prediction.explanation.warnings:
@@ -82,9 +92,24 @@ def score_batch(
     return out
 
 
+def display_name(name: str, model: CrisisModel) -> str:
+    """'humanitarian' -> 'Humanitarian category'; a second run of a task keeps its folder."""
+    return task_title(model.config.task) + name.removeprefix(model.config.task)
+
+
 def _add_columns(out: pd.DataFrame, name: str, model: CrisisModel, results: dict[int, Prediction], rows: int) -> None:
-    """The task's columns, as a scored collection has them (empty where the model cannot judge a post)."""
+    """The task's answer in words, then its columns as a scored collection has them (empty where the
+    model cannot judge a post), probabilities and weights to DECIMALS places."""
     prefix, labels = column_prefix(name), model.config.label_names
+    out[display_name(name, model)] = [
+        (CANNOT_JUDGE if results[i].label is None else pretty(results[i].label)) if i in results else None
+        for i in range(rows)
+    ]
     cells = [answer_cells(prefix, labels, results.get(i)) for i in range(rows)]
     for key in cells[0]:
-        out[key] = [round(c[key], 4) if isinstance(c[key], float) else c[key] for c in cells]
+        out[key] = [round(c[key], DECIMALS) if isinstance(c[key], float) else c[key] for c in cells]
+
+
+def as_csv(result: pd.DataFrame) -> bytes:
+    """The scored table as the CSV the analyst downloads: every number with the same DECIMALS places."""
+    return result.to_csv(index=False, float_format=f"%.{DECIMALS}f").encode("utf-8")

@@ -34,8 +34,13 @@ CAPTIONS = {
     "reads both, so the bars alone do not say whether the answer needs the words or the photo: the test below does.",
     "reliance_by_group": "Measured, not inferred: each post scored again without its words, and without its photo; "
     "the bars are how far the chance of its answer fell, on average. The higher bar is what the answers need.",
-    "capsule_lengths": "Strength of each of the model's summary units (capsules), between 0 and 1; "
-    "long bars are the evidence the classifier read most.",
+    "votes": "The words alone, the photo alone and the two read together each give their own answer (coloured "
+    "bars); the final answer (grey) is their mean, weighted by how much each counted (in the legend).",
+    "capsules_explained": "For the technically minded: inside each part, the model condenses its evidence into "
+    "small summaries (“capsules”) and sends each piece of evidence to the summaries it agrees with "
+    "(“routing”). These charts show that plumbing; the chart above says what it amounts to.",
+    "capsule_lengths": "How strongly each combined summary speaks (0 to 1): long bars are the summaries the "
+    "classifier read most; the name says which part of the evidence it belongs to.",
     "token_region": "Rows are the post's words, columns the photo's 7 x 7 grid of squares, row by row; red means "
     "the word looked at that square more than at an even spread (1 ×), blue less.",
     "overlay": "The photo as the model saw it (centre crop), with the chosen words' attention on its 7 x 7 grid: "
@@ -47,9 +52,8 @@ CAPTIONS = {
     "decided the answer: on the demo models, its square-by-square agreement with the squares that matter when "
     "hidden is near zero (Spearman 0.10, -0.02 and 0.05 for the three tasks; bench/faithfulness.py). Read it as "
     "a description of the reading, not as the reason.",
-    "routing": "How the model combined its evidence: each row is a piece of evidence from the words, the photo or "
-    "the two read together, "
-    "each column a combined unit; a row's shares add up to 1, so a dark cell is where that evidence went.",
+    "routing": "Each row is a piece of evidence from the words, the photo or the two read together, each column a "
+    "combined summary; a row's shares add up to 1, so a dark cell is where that evidence went.",
     "posts_per_event": "Number of posts per crisis event, split by whether the post came with a usable photo.",
     "labels": "How many posts carry each label in this task (all splits together).",
     "images": "Posts with a photo the model can use, and posts analysed from their text only.",
@@ -59,8 +63,9 @@ CAPTIONS = {
     "history": "Training progress per epoch: the loss should fall and the dev score should rise.",
     "modality_by_group": "How much each part's vote counted in the answer, on average, for posts with a photo "
     "(the number of posts in brackets); the parts add up to 100 %. The joint vote reads both words and photo.",
-    "routing_by_class": "Average routing matrix (evidence rows -> combined units) of the posts the model put in each "
-    "class; differing patterns mean the classes are decided from different evidence.",
+    "routing_by_class": "For the posts the model put in each category, where their evidence went on average (rows: "
+    "pieces of evidence, columns: combined summaries); differing patterns mean the categories are decided from "
+    "different evidence.",
     "confidence_vs_text": "Each dot is a post: how sure the model was against how much the words' own vote counted; "
     "red dots are mistakes.",
 }
@@ -122,12 +127,14 @@ def label_distribution(counts: Mapping[str, int], title: str) -> go.Figure:
 
 
 def image_presence(with_image: int, without_image: int, title: str = "Posts with and without a photo") -> go.Figure:
+    slices = [(name, n, color) for name, n, color in (("with a photo", with_image, IMAGE_COLOR),
+              ("text only", without_image, TEXT_COLOR)) if n]  # fmt: skip  # no empty 0 % slice
     fig = go.Figure(
         go.Pie(
-            labels=["with a photo", "text only"],
-            values=[with_image, without_image],
+            labels=[name for name, _, _ in slices],
+            values=[n for _, n, _ in slices],
             hole=0.5,
-            marker_colors=[IMAGE_COLOR, TEXT_COLOR],
+            marker_colors=[color for _, _, color in slices],
             sort=False,
             hovertemplate="%{label}: %{value:,} posts (%{percent})<extra></extra>",
         )
@@ -226,7 +233,7 @@ def modality_by_group(df: pd.DataFrame, group_column: str, title: str) -> go.Fig
     groups = [g for g in GROUP_NAMES if f"{g}_weight" in df.columns]
     means = df.groupby(group_column)[[f"{g}_weight" for g in groups]].mean().sort_index(key=lambda i: i.astype(str))
     counts = df.groupby(group_column).size().reindex(means.index)
-    names = [f"{pretty(v)} ({counts[v]:,})" for v in means.index]
+    names = [wrap(f"{pretty(v)} ({counts[v]:,})", 14) for v in means.index]
     fig = go.Figure(
         [
             go.Bar(
@@ -239,9 +246,9 @@ def modality_by_group(df: pd.DataFrame, group_column: str, title: str) -> go.Fig
             for g in groups
         ]
     )
-    fig.update_layout(barmode="stack")
+    fig.update_layout(barmode="stack", legend=dict(orientation="h", y=-0.32, yanchor="top", x=0))  # below the labels
     fig.update_yaxes(range=[0, 1], tickformat=".0%", title="mean weight in the decision")
-    fig.update_xaxes(tickangle=-20)
+    fig.update_xaxes(tickangle=0)
     return layout(fig, 380, title=title)
 
 
@@ -251,7 +258,7 @@ def reliance_by_group(df: pd.DataFrame, group_column: str, title: str) -> go.Fig
     means = (
         df.groupby(group_column)[["reliance_words", "reliance_photo"]].mean().sort_index(key=lambda i: i.astype(str))
     )
-    names = [pretty(v) for v in means.index]
+    names = [wrap(pretty(v), 14) for v in means.index]
     fig = go.Figure(
         [
             go.Bar(
@@ -269,7 +276,7 @@ def reliance_by_group(df: pd.DataFrame, group_column: str, title: str) -> go.Fig
     )
     fig.update_layout(barmode="group")
     fig.update_yaxes(tickformat=".0%", title="mean fall of the answer's probability")
-    fig.update_xaxes(tickangle=-20)
+    fig.update_xaxes(tickangle=0)
     return layout(fig, 380, title=title)
 
 
@@ -302,7 +309,7 @@ def routing_by_class(
         fig.add_trace(
             go.Heatmap(
                 z=matrix,
-                x=[f"unit {j + 1}" for j in range(matrix.shape[1])],
+                x=[f"combined {j + 1}" for j in range(matrix.shape[1])],
                 y=primary,
                 colorscale="Purples",
                 zmin=0,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,19 +12,60 @@ import pandas as pd
 
 from crisis_dashboard.loaders import load_dataset, parameter_counts, read_json, split_sizes
 from crisis_dashboard.names import FUSION_HELP, pretty, task_title
+from crisis_dashboard.reliability import reliability_of
 from crisis_dashboard.state import REPO_ROOT, is_demo_data
 from crisis_model.errors import CrisisLensError, DataError
-from crisis_model.run_folder import ABLATION_JSON, ABLATION_MD, TASK_ORDER, TRAIN_CONFIG_FILE, TaskRun
+from crisis_model.run_folder import ABLATION_JSON, ABLATION_MD, METRICS_FILE, TASK_ORDER, TRAIN_CONFIG_FILE, TaskRun
 
 METRIC_NAMES = {
     "accuracy": "Accuracy",
     "macro_f1": "Macro F1",
     "weighted_f1": "Weighted F1",
-    "positive_f1": "F1 of the first class",
+    "positive_f1": "F1 of the first category",  # renamed per run after its first label (metrics_table)
     "roc_auc": "ROC AUC",
-    "ece": "Calibration error (ECE, lower is better)",
+    "ece": "Calibration error (lower is better)",
     "posts": "Posts",
 }
+METRICS_CAPTION = (
+    "Scores on each split (dev: used to choose the model; test: held out). 1.0 is perfect. Accuracy: the share "
+    "of posts answered right. Macro F1: how well every category is found, each counted equally. Weighted F1: "
+    "the same, weighted by how common each category is. ROC AUC: how well the probabilities rank the posts "
+    "(0.5 is guessing; “–” when a split lacks a category). Calibration error: how far the model's confidence "
+    "is from how often it is right."
+)
+
+
+def quality_table(runs: Sequence[TaskRun]) -> pd.DataFrame:
+    """Every task's test scores side by side, with the reliability verdict, in plain names."""
+    rows = []
+    for run in runs:
+        verdict = reliability_of(run)
+        test = _test_scores(run)
+        rows.append(
+            {
+                "Task": task_title(run.task) + run.name.removeprefix(run.task),
+                "Reliability": verdict.title.removesuffix(" model"),
+                "Test posts": verdict.test_posts,
+                "Accuracy": verdict.accuracy,
+                "Macro F1": verdict.macro_f1,
+                "Guessing's macro F1": verdict.chance_f1,
+                "ROC AUC": test.get("roc_auc"),
+                "Calibration error": test.get("ece"),
+            }
+        )
+    table = pd.DataFrame(rows).set_index("Task")
+    for column in ("ROC AUC", "Calibration error", "Accuracy", "Macro F1"):
+        table[column] = pd.to_numeric(table[column], errors="coerce")  # None (undefined) shows as "–"
+    return table
+
+
+def _test_scores(run: TaskRun) -> dict[str, Any]:
+    try:
+        metrics = read_json(run.file(METRICS_FILE))
+    except DataError:
+        return {}
+    test = metrics.get("test") if isinstance(metrics, dict) else None
+    return test if isinstance(test, dict) else {}
 
 
 def model_card(run: TaskRun) -> dict[str, str]:
@@ -68,7 +110,8 @@ def model_card(run: TaskRun) -> dict[str, str]:
 
 
 def metrics_table(metrics: Any) -> pd.DataFrame | None:
-    """One row per split (dev, test first) with the scalar scores, plain column names."""
+    """One row per split (dev, test first) with the scalar scores, plain column names; a score that
+    is undefined on a split (ROC AUC without every category) is NaN, shown as "–"."""
     if not isinstance(metrics, dict):
         return None
     order = {"train": 2, "dev": 0, "test": 1}
@@ -77,14 +120,18 @@ def metrics_table(metrics: Any) -> pd.DataFrame | None:
         values = metrics[split]
         if not isinstance(values, dict):
             continue
+        names = dict(METRIC_NAMES)
+        labels = values.get("labels")
+        if isinstance(labels, list) and labels:
+            names["positive_f1"] = f"F1 of “{pretty(labels[0])}”"
         rows[split] = {
-            METRIC_NAMES[k]: values.get(k)
+            names[k]: values.get(k)
             for k in METRIC_NAMES
             if k in values and (values.get(k) is None or isinstance(values.get(k), (int, float)))
         }
     if not rows:
         return None
-    table = pd.DataFrame.from_dict(rows, orient="index")
+    table = pd.DataFrame.from_dict(rows, orient="index").apply(pd.to_numeric, errors="coerce")
     return table.dropna(axis=1, how="all")
 
 

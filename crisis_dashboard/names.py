@@ -12,6 +12,7 @@ TASK_HELP = {
     "humanitarian": "What kind of information does the post report (damage, rescue, affected people ...)?",
     "damage": "How severe is the damage the photo shows?",
 }
+CANNOT_JUDGE = "Cannot judge"  # the answer of a model that needs a photo (damage) to a post without one
 FUSION_HELP = {
     "full": "words and photo read together (attention), weighted per post, combined by dynamic routing",
     "attention": "words and photo read together (attention), weighted per post, no routing",

@@ -64,11 +64,52 @@ def modality_bar(weights: Mapping[str, float], title: str = "Where the evidence 
     return layout(fig, 200, title=title)
 
 
-def capsule_lengths_bar(lengths: Sequence[float], names: Sequence[str], title: str = "Capsule strengths") -> go.Figure:
+def votes_bar(
+    votes: Mapping[str, Mapping[str, float]],
+    weights: Mapping[str, float],
+    answer: Mapping[str, float],
+    title: str = "What each part of the evidence says",
+) -> go.Figure:
+    """Per category, the probability each evidence group's own vote gives it (named with how much
+    the vote counted) beside the final answer's, which is the votes' weighted mean."""
+    labels = list(answer)
+    names = [wrap(pretty(k), 24) for k in labels]
+    fig = go.Figure(
+        [
+            go.Bar(
+                x=[float(votes[g].get(k, 0.0)) for k in labels],
+                y=names,
+                orientation="h",
+                name=f"{GROUP_NAMES[g]} (counted {weights.get(g, 0.0):.0%})",
+                marker_color=GROUP_COLORS[g],
+                hovertemplate="%{y}: %{x:.0%}<extra>" + GROUP_NAMES[g] + "</extra>",
+            )
+            for g in votes
+        ]
+        + [
+            go.Bar(
+                x=[float(answer[k]) for k in labels],
+                y=names,
+                orientation="h",
+                name="The answer (weighted mean)",
+                marker_color="#4a4a4a",
+                hovertemplate="%{y}: %{x:.0%}<extra>the answer</extra>",
+            )
+        ]
+    )
+    fig.update_xaxes(range=[0, 1], tickformat=".0%", title="probability of each category")
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(barmode="group", legend=dict(orientation="h", y=-0.25, x=0))
+    return layout(fig, 150 + (len(votes) + 1) * 16 * len(labels), title=title)
+
+
+def capsule_lengths_bar(
+    lengths: Sequence[float], names: Sequence[str], title: str = "Strength of each summary unit (capsule)"
+) -> go.Figure:
     """The length of each fused capsule, named by its evidence group."""
     values = np.asarray(lengths, dtype=float).ravel()
     fig = go.Figure(go.Bar(x=names, y=values, marker_color="#6c5ce7", hovertemplate="%{x}: %{y:.3f}<extra></extra>"))
-    fig.update_yaxes(range=[0, 1], title="length (0-1)")
+    fig.update_yaxes(range=[0, 1], title="strength (0-1)")
     return layout(fig, 260, title=title)
 
 
@@ -102,8 +143,11 @@ def word_region_heatmap(words: Sequence[str], lift: np.ndarray, title: str = "Wh
     fig.update_yaxes(tickmode="array", tickvals=list(range(n)), ticktext=list(words), autorange="reversed",
                      title="the post's words", tickfont=dict(size=11))  # fmt: skip
     rows = list(range(1, REGION_GRID * REGION_GRID + 1, REGION_GRID))
-    fig.update_xaxes(title="photo: 7 x 7 grid, row by row", tickmode="array", tickvals=rows,
+    fig.update_xaxes(title="the photo's 7 × 7 squares, one block per row of the grid (top row first)",
+                     tickmode="array", tickvals=[r + REGION_GRID // 2 for r in rows],
                      ticktext=[f"row {r}" for r in range(1, REGION_GRID + 1)])  # fmt: skip
+    for r in rows[1:]:  # a line between the grid's rows, so each block reads as one row of the photo
+        fig.add_vline(x=r - 0.5, line_width=1, line_color="#555")
     return layout(fig, max(320, 18 * n + 120), title=title)
 
 
@@ -204,7 +248,7 @@ def image_to_words_bar(
 def routing_heatmap(
     coefficients: np.ndarray,
     primary_names: Sequence[str] | None = None,
-    title: str = "Routing: evidence -> combined units",
+    title: str = "Routing: where each piece of evidence went",
     zmax: float | None = None,
 ) -> go.Figure:
     """(primary capsules x fused capsules) coefficients, labelled, with the values written in."""
@@ -212,7 +256,7 @@ def routing_heatmap(
     rows = [pretty(n) for n in (primary_names or [f"capsule {i + 1}" for i in range(matrix.shape[0])])]
     if len(rows) != matrix.shape[0]:
         rows = [f"capsule {i + 1}" for i in range(matrix.shape[0])]
-    columns = [f"unit {j + 1}" for j in range(matrix.shape[1])]
+    columns = [f"combined {j + 1}" for j in range(matrix.shape[1])]
     fig = go.Figure(
         go.Heatmap(
             z=matrix,
@@ -228,6 +272,6 @@ def routing_heatmap(
             hovertemplate="%{y} -> %{x}: %{z:.3f}<extra></extra>",
         )
     )
-    fig.update_yaxes(autorange="reversed", title="evidence (primary capsules)")
-    fig.update_xaxes(title="combined units (fused capsules)", side="bottom")
+    fig.update_yaxes(autorange="reversed", title="evidence pieces")
+    fig.update_xaxes(title="combined summaries", side="bottom")
     return layout(fig, max(300, 30 * len(rows) + 120), title=title)

@@ -8,6 +8,8 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
+from crisis_dashboard.links import POST, linked, show_in_link
+
 
 def show_table(view: pd.DataFrame, ids: list[str], key: str, post_key: str) -> None:
     """The page's table (`view`, one row per post id in `ids`); a click on a row opens that post
@@ -29,9 +31,11 @@ def show_table(view: pd.DataFrame, ids: list[str], key: str, post_key: str) -> N
         column_config={
             "Post": st.column_config.TextColumn(width="medium"),
             "Text": st.column_config.TextColumn(width="large"),
-            "Confidence": st.column_config.ProgressColumn(format="%.2f", min_value=0.0, max_value=1.0),
+            # narrow numbers, so the text, the answer and the true label fit a laptop's screen
+            "Confidence": st.column_config.ProgressColumn(format="%.2f", min_value=0.0, max_value=1.0, width="small"),
             "Words share": st.column_config.ProgressColumn(
                 format="%.2f",
+                width="small",
                 min_value=0.0,
                 max_value=1.0,
                 help="The weight of the words' own evidence in the decision (the rest: the photo's, and both together)",
@@ -47,19 +51,24 @@ def show_table(view: pd.DataFrame, ids: list[str], key: str, post_key: str) -> N
 
 
 def pick_post(rows: pd.DataFrame, key: str) -> str | None:
-    """A selectbox of the page's posts (id and the start of the text); the chosen post id or None.
-    A choice that is no longer on the page is cleared."""
+    """A selectbox of the page's posts (id and the start of the text); the chosen post id or None,
+    kept in the address (?post=). The first time, the post the address names opens; a choice that
+    is no longer on the page is cleared."""
     ids = rows["post_id"].tolist()
+    if key not in st.session_state and linked(POST) in ids:
+        st.session_state[key] = linked(POST)
     if st.session_state.get(key) not in ids:
         st.session_state[key] = None
     snippets = dict(zip(rows["post_id"], rows["text"].str.slice(0, 70)))
-    return st.selectbox(
+    chosen = st.selectbox(
         "Open a post",
         [None] + ids,
         key=key,
         placeholder="choose a post of this page",
         format_func=lambda p: "—" if p is None else f"{p} · {snippets.get(p, '')}",
     )
+    show_in_link(POST, chosen)
+    return chosen
 
 
 def show_photo(image: Image.Image | None, error: str | None, none: str) -> None:

@@ -9,8 +9,9 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
-from crisis_dashboard import loaders, widgets
+from crisis_dashboard import agreement, loaders, widgets
 from crisis_dashboard.names import pretty, task_title
+from crisis_dashboard.reliability import reliability_of
 from crisis_dashboard.state import AppState
 from crisis_model import Prediction
 from crisis_model.corrections import GROUP_COLUMN, Review
@@ -36,9 +37,11 @@ def show_answers(state: AppState, desk: Desk, row: pd.Series, members: list[str]
     if not answers:
         return
     can_record = desk.store is not None and bool(desk.reviewer)
+    clashes = agreement.contradictions({run.task: prediction.label for run, prediction in answers.values()})
     for col, (name, (run, prediction)) in zip(st.columns(len(answers)), answers.items()):
         with col:
-            widgets.answer_card(task_title(run.task), prediction)
+            others = agreement.clashing_with(clashes, run.task)
+            widgets.answer_card(task_title(run.task), prediction, reliability_of(run), disagrees_with=others)
             if prediction.label is None:
                 continue
             if (review := in_force.get(run.task)) is not None:
@@ -58,11 +61,15 @@ def show_answers(state: AppState, desk: Desk, row: pd.Series, members: list[str]
                     st.button(pretty(label), key=f"rv-fix-{name}-{label}", on_click=_record,
                               args=(desk, run, members, group, prediction.label, label), disabled=not can_record,
                               width="stretch")  # fmt: skip
+    for clash in clashes:
+        st.warning(clash.note, icon="⚠️")
     tabs = st.tabs([f"Why: {task_title(run.task)}" for run, _ in answers.values()])
-    for tab, (name, (_, prediction)) in zip(tabs, answers.items()):
+    for tab, (name, (run, prediction)) in zip(tabs, answers.items()):
         with tab:
             widgets.show_probabilities(prediction, key=f"rv-{name}")
             if prediction.label is not None:
+                if note := widgets.dominance_note(run):
+                    st.warning(note)
                 widgets.show_explanation(prediction, image, key=f"rv-{name}")
 
 

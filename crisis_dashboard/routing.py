@@ -41,6 +41,7 @@ PAGES = (
     PageSpec("analyse", "Analyse a post", "Analyse a post", ":material/edit_note:"),
     PageSpec("attention", "Attention & routing", "Attention & routing", ":material/hub:"),
     PageSpec("review", "Review", "Review the model's answers", ":material/rule:"),
+    PageSpec("guide", "How to read CrisisLens", "How to read CrisisLens", ":material/menu_book:"),
 )
 HEADINGS = {spec.title: spec.heading for spec in PAGES}
 

@@ -5,6 +5,7 @@
                  of runs, one per task (runs/demo/{informative,humanitarian,damage}/).
     data folder  the sidebar's "CrisisMMD folder" field, else $CRISISMMD_ROOT, else the folder
                  the run was trained on (train_config.json), else the generated demo dataset.
+    task         the sidebar's "Task", else the address's ?task= (crisis_dashboard.links), else the first
     collection   the sidebar's "Scored collection" field, else $CRISISLENS_COLLECTION, else none:
                  a folder written by `python -m crisis_model.score`, which Browse opens.
 
@@ -22,6 +23,7 @@ from pathlib import Path
 import streamlit as st
 
 from crisis_dashboard.first_start import train_demo_with_progress
+from crisis_dashboard.links import TASK, linked, show_in_link
 from crisis_dashboard.loaders import read_json
 from crisis_dashboard.names import TASK_HELP, task_title
 from crisis_model.data.demo import DEMO_DATA_DIR, DEMO_NOTICE, MARKER, generate_demo_dataset
@@ -109,9 +111,12 @@ def resolve_state() -> AppState:
     data_root, data_source, data_error = _chosen_data_root(runs)
     names = runs.names if runs else []
     task = st.session_state.get("task")
+    if task is None:  # a new session (a link opened in a new tab): the task the link names
+        task = linked(TASK)
     if task not in names:
         task = names[0] if names else None
-        st.session_state["task"] = task
+    st.session_state["task"] = task
+    show_in_link(TASK, task)
     collection, collection_source = _chosen_collection()
     return AppState(
         run_root, run_source, runs, run_error, data_root, data_source, data_error, task, collection, collection_source

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 from PIL import Image
 
-from crisis_dashboard import figures, post_figures
-from crisis_dashboard.names import pretty
+from crisis_dashboard import figures, loaders, post_figures
+from crisis_dashboard.names import CANNOT_JUDGE, pretty
+from crisis_dashboard.reliability import RELIABILITY_CAPTION, Reliability, badge
 from crisis_dashboard.state import AppState
 from crisis_model import Explanation, Prediction
 from crisis_model.errors import CrisisLensError
@@ -43,20 +44,28 @@ def guard(action: Callable[[], Any], what: str) -> Any:
 
 
 ANSWER_MARK = "The model's answer: the category with the highest probability."
-CANNOT_JUDGE = "Cannot judge"
 
 
-def answer_card(title: str, pred: Prediction) -> None:
-    """A box with the task, the predicted label in large type (wrapping, never cut) and the
-    confidence; or "Cannot judge" and why (the damage model without a photo)."""
+def answer_card(
+    title: str, pred: Prediction, reliability: Reliability | None = None, disagrees_with: Sequence[str] = ()
+) -> None:
+    """A box with the task, its model's reliability, the predicted label in large type (wrapping,
+    never cut) and the confidence; or "Cannot judge" and why (the damage model without a photo).
+    `disagrees_with` names the tasks whose answers contradict this one (crisis_dashboard.agreement)."""
     with st.container(border=True):
         st.caption(title)
+        if reliability is not None:
+            st.markdown(badge(reliability), help=RELIABILITY_CAPTION)
         if pred.label is None:
             st.markdown(f"### {CANNOT_JUDGE}", help=ANSWER_MARK)
             st.caption(pred.cannot_judge)
             return
         st.markdown(f"### {pretty(pred.label)}", help=ANSWER_MARK)
-        st.caption(f"{pred.confidence:.0%} sure")
+        st.caption(f"{pred.confidence:.0%} sure (the model's own estimate)")
+        if reliability is not None and not reliability.trusted:
+            st.caption(reliability.reason)
+        for other in disagrees_with:
+            st.markdown(f":orange[⚠ Contradicts the {other} answer: see the note below.]")
 
 
 def show_probabilities(pred: Prediction, key: str) -> None:
@@ -67,15 +76,15 @@ def show_probabilities(pred: Prediction, key: str) -> None:
     st.caption(figures.CAPTIONS["probabilities"])
 
 
-WHERE_IT_LOOKED = "Where it looked"
+WHERE_IT_LOOKED = "What in the photo mattered"
 HOW_COMBINED = "How the evidence was combined"
 
 
 def show_explanation(pred: Prediction, image: Image.Image | None, key: str) -> None:
     """The explanation of one prediction: the evidence weights and what removing the words or the
-    photo does, then one of two views (attention between words and photo, or routing and capsules),
-    each figure with its caption. One view at a time: a browser draws six Plotly charts slowly,
-    three quickly."""
+    photo does, then one of two views (what in the photo mattered, with the attention one click
+    away; or each part's own answer, with the routing and capsules one click away), each figure
+    with its caption. One view at a time: a browser draws six Plotly charts slowly, three quickly."""
     exp = pred.explanation
     for warning in exp.warnings:
         st.warning(warning)
@@ -94,12 +103,15 @@ def show_explanation(pred: Prediction, image: Image.Image | None, key: str) -> N
         st.markdown(line)
 
     attention = exp.has_image and (exp.region_importance is not None or exp.token_to_region is not None)
-    views = [WHERE_IT_LOOKED, HOW_COMBINED] if attention else [HOW_COMBINED]
-    view = st.segmented_control("Show", views, default=views[0], key=f"{key}-view") or views[0]
+    view = HOW_COMBINED
+    if attention:  # a text-only post has one view: no toggle with a single option
+        choice = st.segmented_control("Show", [WHERE_IT_LOOKED, HOW_COMBINED], default=WHERE_IT_LOOKED,
+                                      key=f"{key}-view")  # fmt: skip
+        view = choice or WHERE_IT_LOOKED
     if view == WHERE_IT_LOOKED:
         _show_attention(exp, image, key)
     else:
-        _show_routing(exp, key)
+        _show_combination(pred, key)
 
 
 def votes_line(exp: Explanation) -> str:
@@ -133,34 +145,49 @@ def _fall(value: float) -> str:
     return f"it falls by {points} points" if points > 0 else f"it rises by {-points} points"
 
 
-def _show_routing(exp: Explanation, key: str) -> None:
-    if exp.routing_coefficients is None:
-        st.caption("This model variant does not use dynamic routing, so there is no routing matrix to show.")
-    else:
-        hidden = exp.negligible_groups()
-        rows = [i for i, g in enumerate(exp.primary_groups) if g not in hidden]
-        names = post_figures.evidence_rows([exp.primary_groups[i] for i in rows])
-        if rows:
-            st.plotly_chart(
-                post_figures.routing_heatmap(exp.routing_coefficients[rows], names),
-                key=f"{key}-routing",
-                width="stretch",
-            )
-            st.caption(figures.CAPTIONS["routing"])
-        if hidden:
-            st.caption(
-                "Not shown: the evidence groups "
-                + " and ".join(f"“{post_figures.GROUP_NAMES[g]}”" for g in hidden)
-                + f", weighted under {NEGLIGIBLE_WEIGHT:.0%} for this post, so they barely reach the answer."
-            )
-    # the GRU reads each group's fused capsules in turn (the votes' order); negligible groups left out
-    groups = list(exp.votes)
-    per_group = len(exp.capsule_lengths) // max(len(groups), 1)
-    shown = [(k, g) for k, g in enumerate(groups) if g not in exp.negligible_groups()]
-    lengths = [exp.capsule_lengths[k * per_group + j] for k, _ in shown for j in range(per_group)]
-    names = [f"{post_figures.GROUP_NAMES[g]}: unit {j + 1}" for _, g in shown for j in range(per_group)]
-    st.plotly_chart(post_figures.capsule_lengths_bar(lengths, names), key=f"{key}-capsules", width="stretch")
-    st.caption(figures.CAPTIONS["capsule_lengths"])
+def _show_combination(pred: Prediction, key: str) -> None:
+    """Each evidence group's own answer and how much it counted, in the analyst's terms; the
+    routing and capsule strengths behind it one click away. Groups that barely count (a post
+    without a photo: the photo's and the joint vote) are left out."""
+    exp = pred.explanation
+    hidden = [g for g, weight in exp.modality_weights.items() if weight < NEGLIGIBLE_WEIGHT]
+    shown = [g for g in exp.votes if g not in hidden]
+    if shown:
+        st.plotly_chart(
+            post_figures.votes_bar({g: exp.votes[g] for g in shown}, exp.modality_weights, pred.probabilities),
+            key=f"{key}-votes",
+            width="stretch",
+        )
+        st.caption(figures.CAPTIONS["votes"])
+    with st.expander("Inside the model: routing and capsule strengths (technical)"):
+        st.caption(figures.CAPTIONS["capsules_explained"])
+        if exp.routing_coefficients is None:
+            st.caption("This model variant does not use dynamic routing, so there is no routing matrix to show.")
+        else:
+            rows = [i for i, g in enumerate(exp.primary_groups) if g not in hidden]
+            if rows:
+                names = post_figures.evidence_rows([exp.primary_groups[i] for i in rows])
+                st.plotly_chart(post_figures.routing_heatmap(exp.routing_coefficients[rows], names),
+                                key=f"{key}-routing", width="stretch")  # fmt: skip
+                st.caption(figures.CAPTIONS["routing"])
+        # the GRU reads each group's fused capsules in turn (the votes' order)
+        groups = list(exp.votes)
+        per_group = len(exp.capsule_lengths) // max(len(groups), 1)
+        kept = [(k, g) for k, g in enumerate(groups) if g not in hidden]
+        lengths = [exp.capsule_lengths[k * per_group + j] for k, _ in kept for j in range(per_group)]
+        names = [f"{post_figures.GROUP_NAMES[g]}: combined {j + 1}" for _, g in kept for j in range(per_group)]
+        st.plotly_chart(post_figures.capsule_lengths_bar(lengths, names), key=f"{key}-capsules", width="stretch")
+        st.caption(figures.CAPTIONS["capsule_lengths"])
+    if hidden:
+        st.caption(
+            "Not shown: "
+            + " and ".join(f"“{post_figures.GROUP_NAMES[g]}”" for g in hidden)
+            + (
+                f", weighted under {NEGLIGIBLE_WEIGHT:.0%} for this post, so they barely reach the answer."
+                if exp.has_image
+                else ": the post has no usable photo."
+            )  # fmt: skip
+        )
 
 
 def _show_attention(exp: Explanation, image: Image.Image | None, key: str) -> None:
@@ -196,6 +223,17 @@ def _show_attention(exp: Explanation, image: Image.Image | None, key: str) -> No
 
 
 BARELY = 0.02  # a probability that moves by less than 2 points when a modality is removed
+
+
+def dominance_note(run: TaskRun) -> str | None:
+    """`modality_collapse_note` over the run's own posts with a photo; None when it has none or its
+    predictions cannot be read (the page that lists them says why)."""
+    try:
+        frame = loaders.load_predictions(run)
+    except CrisisLensError:
+        return None
+    with_photo = frame[frame["has_image"] & frame["text_weight"].notna()]
+    return modality_collapse_note(with_photo) if len(with_photo) else None
 
 
 def modality_collapse_note(with_photo: pd.DataFrame, share: float = 0.9) -> str | None:

@@ -5,17 +5,22 @@ import hashlib
 
 import streamlit as st
 
-from crisis_dashboard import csv_scoring, loaders, widgets
+from crisis_dashboard import agreement, csv_scoring, loaders, widgets
 from crisis_dashboard.names import task_title
+from crisis_dashboard.reliability import reliability_of
 from crisis_dashboard.routing import page_state
+from crisis_model.data.images import READABLE_FORMATS
+from crisis_model.model.modeling import MAX_TEXT_CHARS
 
 state = page_state()
 widgets.require_run(state)
 runs = list(state.runs.runs.values())
 st.markdown(
     "Type or paste a post and, if it has one, upload its photo. Every model of the run "
-    f"({', '.join(task_title(r.task) for r in runs)}) gives its answer and shows what it looked at."
+    f"({', '.join(task_title(r.task) for r in runs)}) gives its answer, how far its model can be trusted, "
+    "and what it looked at."
 )
+st.page_link("pages/guide.py", label="How to read the answers and explanations", icon=":material/menu_book:")
 
 single, batch = st.tabs(["One post", "Many posts (CSV file)"])
 
@@ -24,8 +29,7 @@ with single:
         text = st.text_area(
             "Post text",
             key="an-text",
-            height=110,
-            max_chars=4000,
+            height=110,  # no max_chars: the browser drops a longer paste whole; a long post is cut below, with a notice
             placeholder="e.g. Bridge on route 9 collapsed after the flood, families stranded",
         )
         upload = st.file_uploader(
@@ -33,7 +37,7 @@ with single:
             type=widgets.IMAGE_TYPES,
             key="an-image",
             max_upload_size=loaders.MAX_IMAGE_BYTES // 2**20,
-            help=f"JPEG, PNG, WebP, GIF, BMP or TIFF, up to {loaders.MAX_IMAGE_BYTES // 2**20} MB. "
+            help=f"{READABLE_FORMATS}, up to {loaders.MAX_IMAGE_BYTES // 2**20} MB. "
             "Without a photo the post is analysed from its text only.",
         )
         submitted = st.form_submit_button("Analyse", type="primary")
@@ -59,6 +63,12 @@ def show_analysis(text: str, data: bytes | None, name: str | None) -> None:
         st.info("No photo was uploaded: the post was analysed **as text only**.")
     else:
         st.success(f"Analysed the text together with the photo {name}.")
+    if len(text) > MAX_TEXT_CHARS:
+        st.warning(
+            f"This post is {len(text):,} characters long; the models read its first {MAX_TEXT_CHARS:,} "
+            "(a tweet has at most 280). The whole text stays in the box above."
+        )
+        text = text[:MAX_TEXT_CHARS]
     image_input = data if image is not None else None
     results = {}
     for run in runs:
@@ -69,12 +79,19 @@ def show_analysis(text: str, data: bytes | None, name: str | None) -> None:
             results[run.name] = (run, prediction)
     if not results:
         return
+    answers: dict[str, str | None] = {}
+    for run, prediction in results.values():
+        answers.setdefault(run.task, prediction.label)
+    clashes = agreement.contradictions(answers)
     cols = st.columns(len(results))
     for col, (run, prediction) in zip(cols, results.values()):
         with col:
-            widgets.answer_card(task_title(run.task), prediction)
+            others = agreement.clashing_with(clashes, run.task)
+            widgets.answer_card(task_title(run.task), prediction, reliability_of(run), disagrees_with=others)
+    for clash in clashes:
+        st.warning(clash.note, icon="⚠️")
     tabs = st.tabs([task_title(run.task) for run, _ in results.values()])
-    for tab, (run_name, (_, prediction)) in zip(tabs, results.items()):
+    for tab, (run_name, (run, prediction)) in zip(tabs, results.items()):
         with tab:
             left, right = st.columns([2, 3])
             with left:
@@ -85,6 +102,8 @@ def show_analysis(text: str, data: bytes | None, name: str | None) -> None:
                 widgets.show_probabilities(prediction, key=f"an-{run_name}")
             if prediction.label is not None:
                 st.subheader("Why the model said this")
+                if note := widgets.dominance_note(run):
+                    st.warning(note)
                 widgets.show_explanation(prediction, image, key=f"an-{run_name}")
 
 
@@ -113,7 +132,8 @@ with batch:
             scored = st.session_state.get("an-scored")
             if scored is not None and scored[0] != digest:
                 scored = None
-            if scored is None and st.button(f"Score {len(frame):,} posts", type="primary"):
+            slot = st.empty()  # the button goes once the file is scored
+            if scored is None and slot.button(f"Score {len(frame):,} posts", type="primary"):
                 bar = st.progress(0.0, text="Scoring...")
                 result = widgets.guard(
                     lambda: csv_scoring.score_batch(
@@ -125,6 +145,7 @@ with batch:
                 )
                 bar.empty()
                 if result is not None:
+                    slot.empty()
                     scored = (digest, result)
                     st.session_state["an-scored"] = scored
             if scored is not None:
@@ -134,10 +155,16 @@ with batch:
                     f"Scored {len(result):,} posts."
                     + (f" {notes:,} have a note (see the `note` column)." if notes else "")
                 )
-                st.dataframe(result, hide_index=True, width="stretch", height=300)
+                st.dataframe(
+                    result.style.format(precision=csv_scoring.DECIMALS, na_rep=""),
+                    hide_index=True,
+                    width="stretch",
+                    height=300,
+                )
+                st.caption(csv_scoring.RESULT_CAPTION)
                 st.download_button(
                     "Download the scored CSV",
-                    result.to_csv(index=False).encode("utf-8"),
+                    csv_scoring.as_csv(result),
                     file_name=csv_file.name.rsplit(".", 1)[0] + "_scored.csv",
                     mime="text/csv",
                     on_click="ignore",

@@ -8,6 +8,7 @@ import streamlit as st
 
 from crisis_dashboard import browse, figures, loaders, post_figures, widgets
 from crisis_dashboard.names import task_title
+from crisis_dashboard.reliability import reliability_badge, reliability_of
 from crisis_dashboard.routing import page_state
 from crisis_dashboard.state import REPO_ROOT
 from crisis_model.run_folder import discover_run, find_runs, runs_of_task
@@ -21,6 +22,8 @@ st.markdown(
     f"How the **{task_title(run.task)}** model combines words and photos across all "
     f"{len(frame):,} posts of its dataset."
 )
+
+reliability_badge(run)
 
 st.header("Words, photo or both?")
 with_photo = frame[frame["has_image"] & frame["text_weight"].notna()]
@@ -62,7 +65,7 @@ st.header("Confidence and the words' weight")
 st.plotly_chart(figures.confidence_vs_text_weight(frame), key="at-scatter")
 st.caption(figures.CAPTIONS["confidence_vs_text"])
 
-st.header("Routing per predicted class")
+st.header("Where the evidence went, per category (routing)")
 profile = None
 if run.config.get("fusion", "full") != "full":
     st.info("This model variant does not use dynamic routing, so there is no routing matrix to show.")
@@ -135,7 +138,7 @@ for column, (label, this_run) in zip(columns, (("This run", run), ("Second run",
         )
         if prediction is None:
             continue
-        widgets.answer_card("Answer", prediction)
+        widgets.answer_card("Answer", prediction, reliability_of(this_run))
         key = f"cmp-{label}"
         st.plotly_chart(post_figures.modality_bar(prediction.explanation.modality_weights), key=f"{key}-modality")
         st.caption(figures.CAPTIONS["modality"])

@@ -6,9 +6,10 @@ import math
 
 import streamlit as st
 
-from crisis_dashboard import browse, collection_browse, duplicate_groups, export, loaders, widgets
+from crisis_dashboard import browse, collection_browse, duplicate_groups, export, links, loaders, widgets
 from crisis_dashboard.names import pretty, task_title
 from crisis_dashboard.post_view import pick_post, show_photo, show_table
+from crisis_dashboard.reliability import RELIABILITY_CAPTION, badge, reliability_badge, reliability_of
 from crisis_dashboard.routing import page_state
 from crisis_dashboard.state import training_data_root
 
@@ -37,6 +38,7 @@ st.markdown(
     f"({len(frame):,} posts). Narrow the list with the filters, then pick a post to see why the model "
     "answered as it did."
 )
+reliability_badge(run)
 trained_on = training_data_root(run)
 if trained_on is not None and state.data_root is not None and trained_on.resolve() != state.data_root.resolve():
     st.info(
@@ -90,6 +92,8 @@ signature = (filters.signature(), order, size, fold)
 if st.session_state.get("br-signature") != signature:  # new filters: back to the first page
     st.session_state["br-signature"] = signature
     st.session_state["br-page"] = 1
+if "br-post" not in st.session_state and (linked := browse.page_of(listed, links.linked(links.POST), size)):
+    st.session_state["br-page"] = linked  # a link's post: open the page it is on
 st.session_state["br-page"] = min(max(int(st.session_state.get("br-page", 1)), 1), pages)
 page = c3.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, step=1, key="br-page")
 
@@ -153,7 +157,8 @@ with right:
     verdict = "✓ right" if row["correct"] else "✗ wrong"
     st.markdown(
         f"**True label:** {pretty(row['true_label'])} · **Model said:** "
-        f"{pretty(row['predicted_label'])} ({row['confidence']:.0%} sure) · {verdict}"
+        f"{pretty(row['predicted_label'])} ({row['confidence']:.0%} sure) · {verdict} · " + badge(reliability_of(run)),
+        help=RELIABILITY_CAPTION,
     )
     prediction = widgets.guard(
         lambda: loaders.explain(run, row["text"], row["image_path"] or None), "explain this post"
@@ -170,4 +175,6 @@ with right:
             )
 if prediction is not None:
     st.subheader("Why the model said this")
+    if note := widgets.dominance_note(run):
+        st.warning(note)
     widgets.show_explanation(prediction, image, key="br")

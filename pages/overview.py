@@ -7,6 +7,7 @@ import streamlit as st
 
 from crisis_dashboard import figures, loaders, model_cards, retraining, widgets
 from crisis_dashboard.names import task_title
+from crisis_dashboard.reliability import RELIABILITY_CAPTION, reliability_badge
 from crisis_dashboard.routing import page_state
 from crisis_dashboard.state import AppState
 from crisis_model.data import dataset_summary
@@ -61,6 +62,7 @@ def model_section(state: AppState) -> None:
             with col.container(border=True):
                 shown = "  ·  *shown on these pages*" if card_run is state.run else ""
                 st.markdown(f"**{card.pop('Task')}**{shown}")
+                reliability_badge(card_run)
                 st.markdown("\n".join(f"- **{k}:** {v}" for k, v in card.items()))
     st.caption(
         "One model per task. The fusion is how the words and the photo are combined; parameters count "
@@ -68,22 +70,44 @@ def model_section(state: AppState) -> None:
     )
 
 
-def quality_section(run: TaskRun) -> None:
+def quality_section(state: AppState) -> None:
+    st.header("How well each model does")
+    st.dataframe(
+        model_cards.quality_table(list(state.runs.runs.values())).style.format(precision=2, na_rep="–"),
+        width="stretch",
+        column_config={
+            "Test posts": st.column_config.NumberColumn(help="Posts held out from training, on which it was scored"),
+            "Accuracy": st.column_config.NumberColumn(help="The share of test posts it answered right"),
+            "Macro F1": st.column_config.NumberColumn(
+                help="How well it finds every category, each counted equally (0 to 1)"
+            ),
+            "Guessing's macro F1": st.column_config.NumberColumn(
+                help="What answering at random would score: 1 ÷ the number of categories"
+            ),
+            "ROC AUC": st.column_config.NumberColumn(
+                help="How well its probabilities rank the posts: 0.5 is guessing, 1 perfect; – when undefined"
+            ),
+            "Calibration error": st.column_config.NumberColumn(
+                help="How far its confidence is from how often it is right (lower is better)"
+            ),
+        },
+    )
+    st.caption(RELIABILITY_CAPTION)
+
+
+def details_section(run: TaskRun) -> None:
+    st.subheader(f"Details: {task_title(run.task)}")
+    st.caption("For the task picked under **Task** in the sidebar; pick another there to see its details.")
     command = run.file(COMMAND_FILE)
     if command.is_file():
         lines = command.read_text(encoding="utf-8", errors="replace").strip().splitlines()
         if lines:
             st.caption(f"Trained with: `{lines[-1]}`")
-    st.subheader(f"How well it does: {task_title(run.task)}")
     metrics = widgets.guard(lambda: loaders.read_json(run.file(METRICS_FILE)), f"read {METRICS_FILE}")
     table = model_cards.metrics_table(metrics)
     if table is not None:
         st.dataframe(table.style.format(precision=3, na_rep="–"), width="stretch")
-        st.caption(
-            "Scores on each split (dev: used to choose the model; test: held out). 1.0 is perfect; "
-            "macro F1 treats every category as equally important; the calibration error says how far "
-            "the model's confidence is from how often it is right."
-        )
+        st.caption(model_cards.METRICS_CAPTION)
     else:
         st.info(f"This run has no {METRICS_FILE}.")
     predictions = widgets.guard(lambda: loaders.load_predictions(run), "read the predictions")
@@ -144,10 +168,12 @@ st.markdown(
     "and how **severe the damage** in the photo is. This page shows the data and the model in use; the "
     "other pages let you browse its answers, analyse a post of your own, and see what it paid attention to."
 )
+st.page_link("pages/guide.py", label="New here? How to read CrisisLens", icon=":material/menu_book:")
 dataset_section(state)
 if state.runs is not None:
     model_section(state)
+    quality_section(state)
 if state.run is not None:
-    quality_section(state.run)
+    details_section(state.run)
     retraining.show(state.run)
     ablation_section(state, state.run)

@@ -5,6 +5,7 @@ import streamlit as st
 
 from crisis_dashboard import loaders, situation, widgets
 from crisis_dashboard.names import pretty, task_title
+from crisis_dashboard.reliability import reliability_badge
 from crisis_dashboard.routing import page_state
 
 state = page_state()
@@ -22,6 +23,7 @@ st.markdown(
     f"{len(frame):,} posts it was scored on (the posts it did not learn from), counted per hour or per day. "
     "Times come from each post's `created_at`, or else from its tweet id, which holds the moment it was posted."
 )
+reliability_badge(run)  # the counts are the model's answers, only as good as the model
 events = [situation.ALL_EVENTS] + sorted(e for e in frame["event"].unique() if e)
 event = st.selectbox(
     "Event",

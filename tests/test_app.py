@@ -22,68 +22,11 @@ from crisis_dashboard import state as app_state
 from crisis_model import CrisisLensError
 from crisis_model.run_folder import discover_run
 from crisis_model.training import ProgressEvent
-from tests.dashboard_support import demo_run_dir
+from tests.dashboard_support import BROWSE, TIMEOUT, answers, assert_clean, charts, photo_bytes
 
 REPO = Path(__file__).resolve().parents[1]
-BROWSE = "pages/browse.py"
 ANALYSE = "pages/analyse.py"
 ATTENTION = "pages/attention.py"
-TIMEOUT = 180
-
-
-@pytest.fixture(scope="module")
-def demo_run() -> Path:
-    return demo_run_dir()
-
-
-@pytest.fixture(scope="module")
-def demo_data_home(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("home") / "demo-data"
-
-
-@pytest.fixture
-def app(demo_run, demo_data_home, monkeypatch):
-    """An AppTest of app.py on the session's demo run; `app(page)` runs that page. Where the app
-    would generate the demo dataset (a run without its training data), it does so in a temporary
-    folder, not in the checkout's runs/."""
-    monkeypatch.setenv("CRISISLENS_RUN", str(demo_run))
-    monkeypatch.delenv("CRISISMMD_ROOT", raising=False)
-    monkeypatch.setattr(app_state, "demo_data_dir", lambda: demo_data_home)
-
-    def run(page: str | None = None, **state) -> AppTest:
-        at = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
-        for key, value in state.items():
-            at.session_state[key] = value
-        at.run()
-        if page:
-            at.switch_page(page).run()
-        return at
-
-    return run
-
-
-def answers(at_markdown) -> list[str]:
-    """The answers on the page (AppTest markdown elements): the labels of widgets.answer_card."""
-    return [
-        m.value.removeprefix("### ")
-        for m in at_markdown
-        if getattr(getattr(m, "proto", None), "help", None) == widgets.ANSWER_MARK
-    ]
-
-
-def charts(at: AppTest) -> int:
-    return len(at.get("plotly_chart"))
-
-
-def assert_clean(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-
-
-def photo_bytes(fmt: str = "JPEG") -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (300, 200), (120, 130, 140)).save(buffer, format=fmt)
-    return buffer.getvalue()
 
 
 # ------------------------------------------------------------------------------ every page
@@ -184,9 +127,11 @@ def test_analyse_text_and_photo(app, demo_run):
 
     at.segmented_control(key="an-informative-view").set_value(widgets.HOW_COMBINED).run()
     assert_clean(at)
-    # that task now shows routing + capsules instead of the four photo and attention charts
-    assert charts(at) == 6 * len(runs) - 2
-    assert plots.CAPTIONS["routing"] in " ".join(c.value for c in at.caption)
+    # that task now shows each part's own answer, with routing + capsules one click away, instead of
+    # the four photo and attention charts
+    assert charts(at) == 6 * len(runs) - 1
+    captions = " ".join(c.value for c in at.caption)
+    assert plots.CAPTIONS["votes"] in captions and plots.CAPTIONS["routing"] in captions
 
 
 def test_analyse_text_alone_is_text_only(app):
@@ -331,7 +276,8 @@ def test_browse_pages_through_a_scored_collection(app, scored_collection):
     total = shown(at)
     assert total == json.loads((scored_collection / "summary.json").read_text())["scored"]
     table = at.dataframe[0].value
-    assert len(table) == min(total, 50) and {"Informative", "Humanitarian", "Damage", "Text"} <= set(table.columns)
+    assert len(table) == min(total, 50)
+    assert {"Informative or not", "Humanitarian category", "Damage severity", "Text"} <= set(table.columns)
 
     at.selectbox(key="bc-size").set_value(25).run()
     first_page = at.dataframe[0].value["Post"].tolist()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from urllib.parse import urljoin, urlparse
+from urllib.parse import parse_qs, urljoin, urlparse
 
 import pytest
 
@@ -29,6 +29,7 @@ PAGES = {  # url path -> the page's heading
     "analyse": "Analyse a post",
     "attention": "Attention & routing",
     "review": "Review the model's answers",
+    "guide": "How to read CrisisLens",
 }
 TAB_TITLES = {spec.title: spec.heading for spec in PAGE_SPECS}
 
@@ -152,6 +153,40 @@ def test_every_page_and_the_analyse_flow(server, browser):
             assert charts_drawn(page, 5) >= 5
             screenshot(page, "3_analyse_result")
         page.close()
+
+
+def test_a_long_paste_is_kept_and_a_shared_link_reopens_the_task_and_post(server, browser):
+    """The walk-through's two browser faults: a paste over 4,000 characters left the box empty, and
+    a page opened in a new tab lost the task picked (and the post open)."""
+    page = open_page(browser, f"{server}/analyse")
+    long_post = ("Bridge collapsed after the flood, families on the roofs need rescue boats. " * 80)[:5000]
+    box = page.get_by_label("Post text")
+    box.focus()
+    page.keyboard.insert_text(long_post)  # as a paste arrives: one input event with the whole text
+    page.get_by_role("button", name="Analyse").click()
+    page.get_by_text("characters long").first.wait_for(timeout=90_000)
+    wait_idle(page)
+    assert box.input_value() == long_post
+    assert page.get_by_text("The post is empty").count() == 0
+    page.close()
+
+    page = open_page(browser, f"{server}/browse")
+    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
+    page.get_by_role("option", name="Damage severity").click()
+    wait_idle(page)
+    page.get_by_text("matching posts").first.wait_for()
+    open_first_row(page)
+    shared = page.url
+    post = parse_qs(urlparse(shared).query)["post"][0]
+    assert parse_qs(urlparse(shared).query)["task"] == ["damage"], shared
+    page.close()
+
+    tab = open_page(browser, shared)  # a new tab: a new session, only the address in common
+    tab.get_by_role("heading", name=f"Post {post}").wait_for(timeout=60_000)
+    no_exception(tab, "a shared link to a post")
+    intro = tab.locator('[data-testid="stMarkdownContainer"]', has_text="model's answer for every").first.inner_text()
+    assert intro.startswith("The Damage severity model's answer"), intro
+    tab.close()
 
 
 def assert_page(page, heading: str, where: str) -> None:

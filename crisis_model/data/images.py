@@ -17,6 +17,7 @@ from torchvision.transforms.v2 import functional as F
 from crisis_model.errors import ImageError
 
 MAX_IMAGE_PIXELS = 40_000_000  # larger images are refused before decoding
+READABLE_FORMATS = "JPEG, PNG, WebP, GIF, BMP or TIFF"  # named to the user; Pillow reads more
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -79,7 +80,7 @@ def _open(fp: Path | BytesIO, name: str) -> Image.Image:
     try:
         return Image.open(fp)
     except Image.UnidentifiedImageError as err:
-        raise ImageError(f"{name}: not an image file in a format Pillow reads") from err
+        raise ImageError(f"{name}: not an image in a format CrisisLens reads ({READABLE_FORMATS})") from err
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         # the warning arrives as an exception only when warnings are turned into errors
         raise ImageError(

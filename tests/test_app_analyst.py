@@ -1,0 +1,199 @@
+"""The dashboard as an analyst reads it (issue 15), under streamlit.testing.v1.AppTest on the demo
+run: each answer with its model's reliability, contradicting answers named, a long paste kept,
+the task and the open post in the address, the scored CSV in display names. Plus the pure parts:
+the reliability verdict, the contradiction rules, the CSV's decimals."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from crisis_dashboard import agreement, csv_scoring, loaders, widgets
+from crisis_dashboard.reliability import MIN_TEST_POSTS, reliability_from_metrics
+from crisis_model.model.modeling import MAX_TEXT_CHARS
+from crisis_model.run_folder import METRICS_FILE
+from tests.dashboard_support import BROWSE, answers, assert_clean, photo_bytes
+
+ANALYSE = "pages/analyse.py"
+
+WEAK = "Weak model"
+UNTESTED = "Untested model"
+
+
+def badges(at) -> list[str]:
+    return [m.value for m in at.markdown if "-badge[" in m.value]
+
+
+# ------------------------------------------------------------------------------ reliability
+
+
+def test_the_reliability_verdict_follows_the_test_scores():
+    def verdict(posts: int, macro_f1: float, classes: int = 3) -> str:
+        metrics = {"test": {"posts": posts, "accuracy": 0.5, "macro_f1": macro_f1}}
+        return reliability_from_metrics(metrics, classes).verdict
+
+    assert verdict(6, 0.286) == "untested"  # the walk-through's damage model: 6 test posts
+    assert verdict(MIN_TEST_POSTS - 1, 0.95) == "untested"
+    assert verdict(MIN_TEST_POSTS, 0.40) == "weak"  # chance is 0.33 for three categories
+    assert verdict(MIN_TEST_POSTS, 0.60) == "reliable"
+    assert verdict(100, 0.60, classes=2) == "weak"  # chance is 0.50 for two
+    assert reliability_from_metrics(None, 2).verdict == "untested"
+    assert reliability_from_metrics({"dev": {"posts": 99, "macro_f1": 0.9}}, 2).verdict == "untested"
+
+
+@pytest.fixture
+def weak_run(demo_run, tmp_path) -> Path:
+    """The demo run with its damage model's test scores at chance (60 posts) and its humanitarian
+    model's on 6 posts; every other file linked, not copied."""
+    scores = {"damage": (60, 0.45, 0.30), "humanitarian": (6, 0.5, 0.29)}
+    for task_dir in demo_run.iterdir():
+        if not task_dir.is_dir():
+            continue
+        (tmp_path / task_dir.name).mkdir()
+        for item in task_dir.iterdir():
+            if item.name != METRICS_FILE:
+                (tmp_path / task_dir.name / item.name).symlink_to(item)
+        metrics = json.loads((task_dir / METRICS_FILE).read_text())
+        if task_dir.name in scores:
+            posts, accuracy, macro_f1 = scores[task_dir.name]
+            metrics["test"].update(posts=posts, accuracy=accuracy, macro_f1=macro_f1)
+        (tmp_path / task_dir.name / METRICS_FILE).write_text(json.dumps(metrics))
+    return tmp_path
+
+
+@pytest.mark.slow
+def test_a_weak_models_answer_card_says_so(app, weak_run, monkeypatch):
+    monkeypatch.setenv("CRISISLENS_RUN", str(weak_run))
+    at = app(ANALYSE)
+    at.text_area(key="an-text").input("Roofs torn off and walls cracked all over the town")
+    at.file_uploader(key="an-image").set_value(("photo.jpg", photo_bytes(), "image/jpeg"))
+    at.button[0].click().run()
+    assert_clean(at)
+    shown = badges(at)
+    assert sum(WEAK in b for b in shown) == 1 and sum(UNTESTED in b for b in shown) == 1
+    assert sum("Reliable model" in b for b in shown) == 1  # the informative model
+    captions = " ".join(c.value for c in at.caption)
+    assert "Close to guessing on 60 test posts" in captions and "Too few test posts to know" in captions
+
+    at.switch_page("pages/overview.py").run()  # every task's quality together, with the verdicts
+    assert_clean(at)
+    quality = next(d.value for d in at.dataframe if "Reliability" in d.value.columns)
+    assert quality.loc["Damage severity", "Reliability"] == "Weak"
+    assert quality.loc["Humanitarian category", "Reliability"] == "Untested"
+    assert quality.loc["Informative or not", "Reliability"] == "Reliable"
+
+
+# ------------------------------------------------------------------------------ contradictions
+
+
+def test_answers_that_cannot_both_be_right_are_found():
+    damage = "infrastructure_and_utility_damage"
+    found = agreement.contradictions({"informative": "not_informative", "humanitarian": damage})
+    assert [c.tasks for c in found] == [("informative", "humanitarian")]
+    assert "Not informative" in found[0].note and "Infrastructure and utility damage" in found[0].note
+    assert agreement.contradictions({"informative": "informative", "humanitarian": "not_humanitarian"})
+    assert agreement.contradictions({"informative": "not_informative", "damage": "severe_damage"})
+    assert not agreement.contradictions({"informative": "not_informative", "humanitarian": "not_humanitarian"})
+    rescue = "rescue_volunteering_or_donation_effort"
+    assert not agreement.contradictions({"informative": "informative", "humanitarian": rescue, "damage": None})
+
+
+@pytest.mark.slow
+def test_contradicting_answers_are_noted_on_the_cards(app, monkeypatch):
+    """The informative model made to say "not informative" and the humanitarian one a category."""
+    forced = {"informative": "not_informative", "humanitarian": "infrastructure_and_utility_damage"}
+    real = loaders.explain
+
+    def explain(run, text, image):
+        prediction = real(run, text, image)
+        if run.task not in forced:
+            return prediction
+        label = forced[run.task]
+        others = [k for k in prediction.probabilities if k != label]
+        probabilities = {label: 0.9, **{k: 0.1 / len(others) for k in others}}
+        return dataclasses.replace(prediction, label=label, probabilities=probabilities)
+
+    monkeypatch.setattr(loaders, "explain", explain)
+    at = app(ANALYSE)
+    at.text_area(key="an-text").input("Bridge on route 9 collapsed, cars in the river")
+    at.button[0].click().run()
+    assert_clean(at)
+    assert answers(at.markdown)[:2] == ["Not informative", "Infrastructure and utility damage"]
+    notes = [w.value for w in at.warning if "both cannot be right" in w.value]
+    assert len(notes) == 1 and "Informative or not" in notes[0] and "Humanitarian category" in notes[0]
+    on_cards = [m.value for m in at.markdown if "Contradicts the" in m.value]
+    assert len(on_cards) == 2  # on the informative card and on the humanitarian one
+
+
+# ------------------------------------------------------------------------------ a long paste
+
+
+def test_a_post_longer_than_the_limit_is_kept_and_read_up_to_it(app):
+    long_post = ("Bridge collapsed after the flood, families on the roofs need rescue boats. " * 80)[:5000]
+    at = app(ANALYSE)
+    at.text_area(key="an-text").input(long_post)
+    at.button[0].click().run()
+    assert_clean(at)
+    assert at.text_area(key="an-text").value == long_post  # nothing dropped from the box
+    notices = [w.value for w in at.warning if "characters long" in w.value]
+    assert len(notices) == 1 and "5,000" in notices[0] and f"{MAX_TEXT_CHARS:,}" in notices[0]
+    assert len(answers(at.markdown)) == 3
+    assert not any("The post is empty" in e.value for e in at.error)
+
+
+# ------------------------------------------------------------------------------ the address
+
+
+@pytest.mark.slow
+def test_the_task_and_the_open_post_come_from_the_address_and_go_back_into_it(app):
+    small_pages = {"br-size": 25}  # the tests' demo run is small: 25 posts a page give it several pages
+    at = app(**small_pages)
+    at.selectbox(key="_w_task").set_value("humanitarian").run()  # the sidebar's task
+    assert at.query_params["task"] == "humanitarian"
+    at.switch_page(BROWSE).run()
+    at.number_input(key="br-page").set_value(2).run()
+    post = at.dataframe[0].value["Post"].iloc[5]
+    at.selectbox(key="br-post").set_value(post).run()
+    assert_clean(at)
+    shared = dict(at.query_params)
+    assert shared == {"task": "humanitarian", "post": post}
+
+    fresh = app(BROWSE, query=shared, **small_pages)  # a new session, as a new tab is, on the shared address
+    assert_clean(fresh)
+    assert fresh.session_state["task"] == "humanitarian" and fresh.selectbox(key="_w_task").value == "humanitarian"
+    assert fresh.number_input(key="br-page").value == 2  # the page the post is on
+    assert fresh.selectbox(key="br-post").value == post
+    assert any(h.value == f"Post {post}" for h in fresh.subheader)
+
+    fresh.selectbox(key="br-post").set_value(None).run()  # closing the post takes it out of the address
+    assert "post" not in fresh.query_params and fresh.query_params["task"] == "humanitarian"
+
+
+# ------------------------------------------------------------------------------ the scored CSV
+
+
+@pytest.mark.slow
+def test_the_scored_csv_names_tasks_and_answers_in_words_with_even_decimals(app):
+    at = app(ANALYSE)
+    csv = "text,image_path\nBridge collapsed in the flood,\nVolunteers hand out water at the shelter,\n"
+    at.file_uploader(key="an-csv").set_value(("posts.csv", csv.encode(), "text/csv")).run()
+    next(b for b in at.button if b.label.startswith("Score")).click().run()
+    assert_clean(at)
+    assert not any(b.label.startswith("Score") for b in at.button)  # the button goes once scored
+    scored = at.session_state["an-scored"][1]
+    assert set(scored["Informative or not"]) <= {"Informative", "Not informative"}
+    assert set(scored["Humanitarian category"]) <= {widgets.pretty(x) for x in ("affected_individuals",
+        "infrastructure_and_utility_damage", "not_humanitarian", "other_relevant_information",
+        "rescue_volunteering_or_donation_effort")}  # fmt: skip
+    assert set(scored["Damage severity"]) == {"Cannot judge"}  # no photos
+    assert {"informative_label", "informative_confidence"} <= set(scored.columns)  # the machine columns kept
+    download = pd.read_csv(io.BytesIO(csv_scoring.as_csv(scored)), dtype=str, keep_default_na=False)
+    probabilities = [c for c in download.columns if "_prob_" in c and download[c].ne("").all()]
+    assert probabilities and all(
+        len(v.split(".")[1]) == csv_scoring.DECIMALS for c in probabilities for v in download[c]
+    )
