@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from crisis_model.config import BACKBONE_MODES, FUSIONS, PRESETS, PROMPTS
+from crisis_model.config import BACKBONE_MODES, FUSIONS, PHOTO_POOLINGS, PRESETS, PROMPTS
 from crisis_model.data import LABEL_SOURCES, TASKS
 from crisis_model.errors import CrisisLensError
 from crisis_model.run_folder import ABLATION_MD, TRAIN_CONFIG_FILE
@@ -186,6 +186,12 @@ def _add_model_options(parser: argparse.ArgumentParser, default: Callable[..., A
     )
     model.add_argument(
         "--hidden-size", type=int, default=default("hidden_size"), help="replace the preset's fusion width"
+    )
+    model.add_argument(
+        "--photo-pooling",
+        choices=PHOTO_POOLINGS,
+        default=default("photo_pooling"),
+        help="the photo's summary over its 7x7 regions (default: max for damage, judged from the photo; else mean)",
     )
 
 

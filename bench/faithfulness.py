@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Do the demo models' explanations tell the truth? Interventions, per task, as tables.
 
-    python bench/faithfulness.py                      # trains the demo models, then checks them
+    python bench/faithfulness.py                      # trains the demo models (seeds 0 1 2), checks each
     python bench/faithfulness.py --run runs/demo      # checks an existing demo run
     python bench/faithfulness.py --ablation           # also the fusion ablation, 3 seeds (~10-15 min)
 
@@ -48,21 +48,33 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--run", type=Path, help="a demo run folder (default: train one into artifacts/)")
     parser.add_argument("--ablation", action="store_true", help="also the fusion ablation over --seeds")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="the demo runs' and the ablation's")
     args = parser.parse_args()
     warnings.simplefilter("ignore", MissingImagesWarning)
     OUT.mkdir(parents=True, exist_ok=True)
-    run = args.run or train_demo(OUT / "demo", TqdmProgress(), data_dir=OUT / "demo-data", cache_dir=str(OUT / "cache"))
-    report: dict = {"run": str(run), "tasks": {}}
-    for task, labels in DEMO_TASKS.items():
-        data_root = Path(json.loads((run / task / TRAIN_CONFIG_FILE).read_text())["data_root"])
-        report["tasks"][task] = check_task(run / task / CHECKPOINT_DIR, data_root, task, labels)
-    print_checks(report["tasks"])
+    runs = {"given": args.run} if args.run else {seed: demo_run(seed) for seed in args.seeds}
+    report: dict = {"runs": {}}
+    for seed, run in runs.items():
+        tasks = {}
+        for task, labels in DEMO_TASKS.items():
+            data_root = Path(json.loads((run / task / TRAIN_CONFIG_FILE).read_text())["data_root"])
+            tasks[task] = check_task(run / task / CHECKPOINT_DIR, data_root, task, labels)
+        report["runs"][str(seed)] = {"run": str(run), "tasks": tasks}
+        print(f"\n## {run} (seed {seed})")
+        print_checks(tasks)
+    if len(runs) > 1:
+        print_agreement(report["runs"])
     if args.ablation:
         report["ablation"] = fusion_ablation(generate_demo_dataset(OUT / "demo-data"), args.seeds)
         print_ablation(report["ablation"], args.seeds)
     (OUT / "faithfulness.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nJSON: {OUT / 'faithfulness.json'}")
+
+
+def demo_run(seed: int) -> Path:
+    """The demo models trained with `seed` (kept between calls: a finished run is reused)."""
+    out = OUT / ("demo" if seed == 0 else f"demo-seed{seed}")
+    return train_demo(out, TqdmProgress(), data_dir=OUT / "demo-data", cache_dir=str(OUT / "cache"), seed=seed)
 
 
 def check_task(checkpoint: Path, data_root: Path, task: str, labels: str) -> dict:
@@ -145,6 +157,28 @@ def print_checks(tasks: dict) -> None:
     print("\n| typed post | " + " | ".join(tasks) + " |\n" + "|---" * (len(tasks) + 1) + "|")
     for text in TYPED_POSTS:
         print(f"| {text} | " + " | ".join(tasks[t]["typed"][text] for t in tasks) + " |")
+
+
+def print_agreement(runs: dict) -> None:
+    """Per task over the seeds' runs: the weights and swap effects as mean ± std, and in how many
+    runs the larger weight is on the part whose swap / removal changes more."""
+    print("\n## Over the seeds' runs (mean ± std)")
+    print("\n| task | weight words / photo / joint | labels changed: words / photo swapped "
+          "| larger weight = larger swap effect / larger reliance |")  # fmt: skip
+    print("|---|---|---|---|")
+    for task in DEMO_TASKS:
+        results = [r["tasks"][task] for r in runs.values()]
+
+        def spread(values: list[float], percent: bool = False) -> str:
+            scale, unit = (100, "%") if percent else (1, "")
+            return f"{np.mean(values) * scale:.2f}{unit} ± {np.std(values) * scale:.2f}{unit}"
+
+        weights = " / ".join(spread([r["checks"]["weights"][g] for r in results]) for g in ("text", "image", "joint"))
+        swaps = " / ".join(spread([r["checks"][k] for r in results], percent=True)
+                           for k in ("text_swap_changed", "photo_swap_changed"))  # fmt: skip
+        agree = " / ".join(f"{sum(r['larger_weight_agrees_with'][k] for r in results)} of {len(results)}"
+                           for k in ("swaps", "reliance"))  # fmt: skip
+        print(f"| {task} | {weights} | {swaps} | {agree} |")
 
 
 def print_ablation(tables: dict, seeds: list[int]) -> None:

@@ -26,6 +26,7 @@ and the gate come from its own summary, the cross-attention's from a joint group
 both streams after cross-attention, so its weights said little about the decision)."""
 
 BACKBONE_MODES = ("frozen", "lora", "full")
+PHOTO_POOLINGS = ("mean", "max")
 
 PROMPTS: dict[str, str] = {
     "none": "{text}",
@@ -56,6 +57,9 @@ class CrisisConfig:
     image_backbone: str = "resnet50"  # resnet50 | resnet18 | tiny-resnet | efficientnet-lite0
     image_pretrained: bool = True  # ImageNet weights when building from scratch
     image_size: int = 224
+    # the photo's own summary over its 7x7 regions: "mean", or "max" (per feature) where what decides
+    # is in one part of the photo (damage; bench/NOTES.md)
+    photo_pooling: str = "mean"
 
     backbone_mode: str = "frozen"  # frozen | lora | full
     lora_rank: int = 8
@@ -82,6 +86,9 @@ class CrisisConfig:
             raise ConfigError(
                 f"Unknown backbone mode {self.backbone_mode!r}; choose one of {', '.join(BACKBONE_MODES)}."
             )
+        if self.photo_pooling not in PHOTO_POOLINGS:
+            choices = ", ".join(PHOTO_POOLINGS)
+            raise ConfigError(f"Unknown photo pooling {self.photo_pooling!r}; choose one of {choices}.")
         if "{text}" not in self.prompt:
             raise ConfigError(f"The prompt template must contain '{{text}}': {self.prompt!r}")
 

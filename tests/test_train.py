@@ -22,6 +22,7 @@ from crisis_model import CrisisModel, DataError, load_model, predict
 from crisis_model.data import normalise_text
 from crisis_model.errors import ConfigError, CrisisLensError, TrainingError
 from crisis_model.training import ABLATIONS, ProgressEvent, TrainConfig, loop, run_ablation, train, train_demo
+from crisis_model.training.config import model_config
 from crisis_model.training.dataset import load_data
 from crisis_model.training.inputs import RawInputs, make_loader
 from crisis_model.training.metrics import classification_metrics, expected_calibration_error
@@ -443,3 +444,14 @@ def test_metrics_match_hand_computed_values() -> None:
     assert expected_calibration_error(np.array([0]), np.array([[1.0, 0.0]])) == 0.0
     three = classification_metrics([0, 0], np.array([[0.5, 0.3, 0.2]] * 2), ["a", "b", "c"])
     assert three["roc_auc"] is None and three["positive_f1"] is None
+
+
+def test_the_photo_is_max_pooled_for_damage_and_mean_pooled_for_the_tasks_that_read_the_whole_scene(tmp_path):
+    def pooling(**options) -> str:
+        return model_config(TrainConfig(out=str(tmp_path), preset="tiny", **options)).photo_pooling
+
+    assert pooling(task="damage", labels="image") == "max"
+    assert pooling(task="informative") == pooling(task="humanitarian") == "mean"
+    assert pooling(task="informative", photo_pooling="max") == "max"  # --photo-pooling wins
+    with pytest.raises(ConfigError, match="photo pooling 'median'"):
+        model_config(TrainConfig(out=str(tmp_path), preset="tiny", photo_pooling="median"))

@@ -6,7 +6,9 @@ design the project fixed (FUSION_VERSION 2):
 
 1. Each modality is summarised on its own, before anything mixes them: the words by the text
    reader's pooled vector (the post's own tokens, or a causal LM's last token), the photo by the
-   mean of its 7x7 region vectors. Both are projected to one width D.
+   mean of its 7x7 region vectors, or each feature's maximum over them (`photo_pooling`: damage in
+   one corner of a photo survives a maximum but is averaged away by a mean; bench/NOTES.md). Both
+   are projected to one width D.
 2. Contextual attention: the post's tokens attend over the photo's regions and the regions over
    the post's tokens. What it adds is summarised as a third, *joint* evidence group; it never
    flows back into the words' or the photo's own summary.
@@ -157,7 +159,8 @@ class FusionHead(nn.Module):
             regions = self.no_image_regions.expand(batch, -1, -1)
             if region_states is not None and bool(has_image.any()):
                 regions = torch.where(has_image[:, None, None], self._project_photos(region_states, has_image), regions)
-            summaries["image"] = regions.mean(dim=1)
+            pooled = regions.amax(dim=1) if self.config.photo_pooling == "max" else regions.mean(dim=1)
+            summaries["image"] = pooled
 
         token_to_region = region_to_token = None
         if self.attention is not None and bool(has_image.any()):

@@ -39,6 +39,7 @@ class TrainConfig:
     lora_rank: int = 8
     text_backbone: str | None = None  # overrides the preset's (a local folder or hub name)
     hidden_size: int | None = None  # overrides the preset's fusion width
+    photo_pooling: str | None = None  # "mean" or "max"; None: max for a task judged from the photo, else mean
     batch_size: int = 32
     lr: float = 1e-3
     dropout: float = 0.5
@@ -111,6 +112,8 @@ def model_config(cfg: TrainConfig) -> CrisisConfig:
         task=cfg.task,
         label_names=list(task.label_names),
         requires_image=task.text_column is None,  # labelled from the photo alone (damage)
+        # damage sits in a part of the photo: a mean over its regions averaged it away (bench/NOTES.md)
+        photo_pooling=cfg.photo_pooling or ("max" if task.text_column is None else "mean"),
         fusion=cfg.fusion,
         backbone_mode=cfg.backbone_mode,
         lora_rank=cfg.lora_rank,

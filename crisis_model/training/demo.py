@@ -9,7 +9,7 @@ from crisis_model.config import FUSION_VERSION
 from crisis_model.data.demo import DEFAULT_TWEETS, DEMO_DATA_DIR, generate_demo_dataset
 from crisis_model.errors import CrisisLensError
 from crisis_model.run_folder import CHECKPOINT_DIR, METRICS_FILE, TRAIN_CONFIG_FILE, read_checkpoint_config
-from crisis_model.training.config import TrainConfig, load_train_config
+from crisis_model.training.config import TrainConfig, load_train_config, model_config
 from crisis_model.training.loop import train
 from crisis_model.training.progress import Progress, tagged
 from crisis_model.training.resume import epochs_done
@@ -63,13 +63,17 @@ def train_demo(
 
 def _run_state(cfg: TrainConfig) -> str:
     """ "done" (a finished run of this config), "resume" (an interrupted one) or "new" (none, or one
-    made with other options or by an older CrisisLens: replaced)."""
+    made with other options, another photo pooling or an older fusion version: replaced)."""
     run = Path(cfg.out)
     if not (run / TRAIN_CONFIG_FILE).exists():
         return "new"
     try:
         same = not changed_options(cfg, load_train_config(run / TRAIN_CONFIG_FILE))
-        current = read_checkpoint_config(run / CHECKPOINT_DIR).get("fusion_version") == FUSION_VERSION
+        saved, wanted = read_checkpoint_config(run / CHECKPOINT_DIR), model_config(cfg)
+        # what the run's options do not name but the model's architecture depends on
+        current = saved.get("fusion_version") == FUSION_VERSION and saved.get("photo_pooling", "mean") == (
+            wanted.photo_pooling
+        )
     except CrisisLensError:  # an unreadable config or checkpoint: start again
         return "new"
     if not (same and current):
