@@ -8,7 +8,9 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
+from crisis_dashboard import loaders
 from crisis_dashboard.links import POST, linked, show_in_link
+from crisis_dashboard.names import pretty
 
 
 def show_table(view: pd.DataFrame, ids: list[str], key: str, post_key: str) -> None:
@@ -79,3 +81,18 @@ def show_photo(image: Image.Image | None, error: str | None, none: str) -> None:
         st.warning(f"The photo cannot be shown: {error}")
     else:
         st.info(none)
+
+
+def show_post(row: pd.Series, no_photo: str):
+    """A post of a run's table under its heading: the photo left; its text, event and split right.
+    Returns the photo (None without one) and the right column, for what the page adds there."""
+    st.divider()
+    st.subheader(f"Post {row['post_id']}")
+    image, image_error = loaders.open_image(row["image_path"])
+    left, right = st.columns([2, 3])
+    with left:
+        show_photo(image, image_error, no_photo)
+    with right:
+        st.markdown(f"> {row['text']}" if str(row["text"]).strip() else "_(no text)_")
+        st.markdown(f"**Event:** {pretty(row['event'])} · **Split:** {row['split']}")
+    return image, right

@@ -9,20 +9,19 @@ used (not SQLite, a newer schema) is named in an error and the queue stays reada
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from crisis_dashboard import duplicate_groups, loaders, widgets
+from crisis_dashboard import duplicate_groups, export, loaders, widgets
 from crisis_dashboard.names import pretty, task_title
-from crisis_dashboard.post_view import show_photo
+from crisis_dashboard.post_view import show_post
 from crisis_dashboard.review_post import show_answers
-from crisis_dashboard.state import REPO_ROOT, AppState, training_data_root
+from crisis_dashboard.state import REPO_ROOT, AppState, chosen_path, training_data_root
 from crisis_model.corrections import STRATEGIES, CorrectionStore, build_queue, group_members
-from crisis_model.corrections.export import reviewed_set, to_csv_bytes, to_parquet_bytes
+from crisis_model.corrections.export import reviewed_set
 from crisis_model.corrections.queue import group_keys, missing_columns
 from crisis_model.errors import CrisisLensError
 
@@ -41,12 +40,7 @@ class Desk:
 
 def corrections_path() -> tuple[Path, str]:
     """(the corrections database, how it was chosen)."""
-    chosen = st.session_state.get("corrections_db", "")
-    if chosen:
-        return Path(chosen).expanduser().absolute(), "chosen in the sidebar"
-    if os.environ.get(CORRECTIONS_ENV):
-        return Path(os.environ[CORRECTIONS_ENV]).expanduser().absolute(), f"from ${CORRECTIONS_ENV}"
-    return DEFAULT_CORRECTIONS, "the default workspace"
+    return chosen_path("corrections_db", CORRECTIONS_ENV) or (DEFAULT_CORRECTIONS, "the default workspace")
 
 
 def _keep(permanent: str, widget: str) -> None:
@@ -197,17 +191,10 @@ def _undo(desk: Desk) -> None:
 
 
 def _show_post(state: AppState, desk: Desk, frame: pd.DataFrame, row: pd.Series) -> None:
-    st.divider()
     members = [row["post_id"], *(m for m in group_members(frame, row["post_id"]) if m != row["post_id"])]
-    st.subheader(f"Post {row['post_id']}")
-    image, image_error = loaders.open_image(row["image_path"])
-    left, right = st.columns([2, 3])
-    with left:
-        show_photo(image, image_error, "This post has no photo.")
+    image, right = show_post(row, "This post has no photo.")
     with right:
-        st.markdown(f"> {row['text']}" if str(row["text"]).strip() else "_(no text)_")
-        st.markdown(f"**Event:** {pretty(row['event'])} · **Split:** {row['split']} · **Dataset label "
-                    f"({task_title(state.run.task)}):** {pretty(row['true_label']) or '–'}")  # fmt: skip
+        st.markdown(f"**Dataset label ({task_title(state.run.task)}):** {pretty(row['true_label']) or '–'}")
         whole_group = False
         if len(members) > 1:
             whole_group = st.checkbox(
@@ -255,7 +242,7 @@ def _reviewed_set(state: AppState, desk: Desk) -> None:
                f"(the {RECENT} most recent shown). Retrain from them with `python train.py ... --corrections "
                f"{desk.store.path}`.")  # fmt: skip
     c1, c2 = st.columns(2)
-    c1.download_button("Download the reviewed set (CSV)", to_csv_bytes(table), "reviewed.csv", "text/csv",
+    c1.download_button("Download the reviewed set (CSV)", export.to_csv(table), "reviewed.csv", "text/csv",
                        key="rv-csv")  # fmt: skip
-    c2.download_button("Download the reviewed set (Parquet)", to_parquet_bytes(table), "reviewed.parquet",
+    c2.download_button("Download the reviewed set (Parquet)", export.to_parquet(table), "reviewed.parquet",
                        "application/vnd.apache.parquet", key="rv-parquet")  # fmt: skip

@@ -123,13 +123,19 @@ def resolve_state() -> AppState:
     )
 
 
-def _chosen_collection() -> tuple[Path | None, str]:
-    chosen = st.session_state.get("collection_root", "")
+def chosen_path(session_key: str, env: str) -> tuple[Path, str] | None:
+    """(the path the sidebar field `session_key` names, else the environment variable `env`, how it
+    was chosen), or None when neither names one."""
+    chosen = st.session_state.get(session_key, "")
     if chosen:
         return Path(chosen).expanduser().absolute(), "chosen in the sidebar"
-    if os.environ.get(COLLECTION_ENV):
-        return Path(os.environ[COLLECTION_ENV]).expanduser().absolute(), f"from ${COLLECTION_ENV}"
-    return None, ""
+    if os.environ.get(env):
+        return Path(os.environ[env]).expanduser().absolute(), f"from ${env}"
+    return None
+
+
+def _chosen_collection() -> tuple[Path | None, str]:
+    return chosen_path("collection_root", COLLECTION_ENV) or (None, "")
 
 
 def _chosen_run_root() -> tuple[Path, str]:

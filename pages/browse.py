@@ -8,7 +8,7 @@ import streamlit as st
 
 from crisis_dashboard import browse, collection_browse, duplicate_groups, export, links, loaders, widgets
 from crisis_dashboard.names import pretty, task_title
-from crisis_dashboard.post_view import pick_post, show_photo, show_table
+from crisis_dashboard.post_view import pick_post, show_post, show_table
 from crisis_dashboard.reliability import RELIABILITY_CAPTION, badge, reliability_badge, reliability_of
 from crisis_dashboard.routing import page_state
 from crisis_dashboard.state import training_data_root
@@ -145,15 +145,8 @@ if post_id is None:
     st.stop()
 
 row = rows[rows["post_id"] == post_id].iloc[0]
-st.divider()
-st.subheader(f"Post {post_id}")
-image, image_error = loaders.open_image(row["image_path"])
-left, right = st.columns([2, 3])
-with left:
-    show_photo(image, image_error, "This post has no photo: the model read its text only.")
+image, right = show_post(row, "This post has no photo: the model read its text only.")
 with right:
-    st.markdown(f"> {row['text']}")
-    st.markdown(f"**Event:** {pretty(row['event'])} · **Split:** {row['split']}")
     verdict = "✓ right" if row["correct"] else "✗ wrong"
     st.markdown(
         f"**True label:** {pretty(row['true_label'])} · **Model said:** "

@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from crisis_dashboard.export import to_csv, to_parquet
 from crisis_model.corrections import SCHEMA_VERSION, CorrectionStore, Review, build_queue, group_members
-from crisis_model.corrections.export import EXPORT_COLUMNS, reviewed_set, to_csv_bytes, to_parquet_bytes
+from crisis_model.corrections.export import EXPORT_COLUMNS, reviewed_set
 from crisis_model.corrections.queue import margin
 from crisis_model.errors import DatabaseError
 
@@ -227,10 +228,10 @@ def test_the_reviewed_set_survives_a_csv_and_a_parquet_round_trip(tmp_path) -> N
     assert list(table.columns) == list(EXPORT_COLUMNS) and len(table) == 4
     assert table["corrected"].tolist() == [True, True, False, False]
     assert table.loc[table["post_id"] == "zz", "duplicate_group"].item() == "g7"
-    from_parquet = pd.read_parquet(io.BytesIO(to_parquet_bytes(table)))
+    from_parquet = pd.read_parquet(io.BytesIO(to_parquet(table)))
     pd.testing.assert_frame_equal(from_parquet, table)
     from_csv = pd.read_csv(
-        io.BytesIO(to_csv_bytes(table)),
+        io.BytesIO(to_csv(table)),
         dtype={c: "string" for c in EXPORT_COLUMNS},
         keep_default_na=False,
         na_values=[""],

@@ -3,8 +3,6 @@ dataset label, the model's answer with its confidence and reliance, and the revi
 
 from __future__ import annotations
 
-import io
-
 import pandas as pd
 
 from crisis_model.corrections.store import latest_reviews
@@ -57,13 +55,3 @@ def reviewed_set(history: pd.DataFrame, predictions: dict[str, pd.DataFrame]) ->
     text = [c for c in EXPORT_COLUMNS if c not in (*MODEL_COLUMNS, "corrected")]
     out[text] = out[text].astype("string")
     return out[list(EXPORT_COLUMNS)].sort_values(["task", "post_id"], kind="stable").reset_index(drop=True)
-
-
-def to_csv_bytes(table: pd.DataFrame) -> bytes:
-    return table.to_csv(index=False).encode("utf-8")
-
-
-def to_parquet_bytes(table: pd.DataFrame) -> bytes:
-    buffer = io.BytesIO()
-    table.to_parquet(buffer, index=False)
-    return buffer.getvalue()
