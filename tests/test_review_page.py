@@ -12,7 +12,7 @@ import pytest
 
 from crisis_dashboard import duplicate_groups
 from crisis_model.corrections import SCHEMA_VERSION, STRATEGIES, CorrectionStore
-from tests.test_app import app, assert_clean, demo_data_home, demo_run  # noqa: F401 (fixtures)
+from tests.dashboard_support import assert_clean
 
 REVIEW = "pages/review.py"
 pytestmark = pytest.mark.slow  # each page run explains a post with every task's model
@@ -33,7 +33,7 @@ def progress(at) -> str:
     return at.get("progress")[0].proto.text
 
 
-def test_accept_correct_and_undo_are_kept_in_the_database(app, db):  # noqa: F811
+def test_accept_correct_and_undo_are_kept_in_the_database(app, db):
     at = app(REVIEW, reviewer="ana")
     assert_clean(at)
     post = shown_post(at)
@@ -63,14 +63,14 @@ def test_accept_correct_and_undo_are_kept_in_the_database(app, db):  # noqa: F81
     assert len(CorrectionStore(db).history()) == 3  # next and skip record nothing
 
 
-def test_nothing_is_recorded_without_a_reviewer_name(app, db):  # noqa: F811
+def test_nothing_is_recorded_without_a_reviewer_name(app, db):
     at = app(REVIEW)
     assert_clean(at)
     assert at.button(key="rv-accept-informative").disabled
     assert any("Enter your name" in i.value for i in at.info)
 
 
-def test_every_queue_order_runs(app, db):  # noqa: F811
+def test_every_queue_order_runs(app, db):
     at = app(REVIEW, reviewer="ana")
     for strategy in STRATEGIES:
         at.selectbox(key="rv-strategy").set_value(strategy).run()
@@ -78,7 +78,7 @@ def test_every_queue_order_runs(app, db):  # noqa: F811
         assert "in queue" in progress(at)
 
 
-def test_a_duplicate_group_is_one_queue_row_and_one_click_reviews_all_of_it(app, db, demo_run, monkeypatch):  # noqa: F811
+def test_a_duplicate_group_is_one_queue_row_and_one_click_reviews_all_of_it(app, db, demo_run, monkeypatch):
     def grouped(frame, data_folder, max_distance=6):  # a made-up grouping: one event, split and predicted label
         return frame.assign(duplicate_group=frame["event"] + "/" + frame["split"] + "/" + frame["predicted_label"])
 
@@ -98,7 +98,7 @@ def test_a_duplicate_group_is_one_queue_row_and_one_click_reviews_all_of_it(app,
 
 
 @pytest.mark.parametrize("fault", ["not sqlite", "newer schema"])
-def test_a_bad_corrections_file_is_named_and_the_queue_stays_read_only(app, db, fault):  # noqa: F811
+def test_a_bad_corrections_file_is_named_and_the_queue_stays_read_only(app, db, fault):
     db.parent.mkdir(parents=True)
     if fault == "not sqlite":
         db.write_text("post,label\n1,informative\n" * 100)
