@@ -50,8 +50,8 @@ CAPTIONS = {
     "the redder a square, the more the model's confidence in its answer falls without it.",
     "attention_caveat": "Attention is where the model's reading of the words and the photo looked, not what "
     "decided the answer: on the demo models, its square-by-square agreement with the squares that matter when "
-    "hidden is near zero (Spearman 0.10, -0.02 and 0.05 for the three tasks; bench/faithfulness.py). Read it as "
-    "a description of the reading, not as the reason.",
+    "hidden is near zero (Spearman 0.10, -0.02 and 0.03 for the three tasks, seed 0; bench/faithfulness.py). "
+    "Read it as a description of the reading, not as the reason.",
     "routing": "Each row is a piece of evidence from the words, the photo or the two read together, each column a "
     "combined summary; a row's shares add up to 1, so a dark cell is where that evidence went.",
     "posts_per_event": "Number of posts per crisis event, split by whether the post came with a usable photo.",
