@@ -28,7 +28,8 @@ from crisis_dashboard.loaders import read_json
 from crisis_dashboard.names import TASK_HELP, task_title
 from crisis_model.data.demo import DEMO_DATA_DIR, DEMO_NOTICE, MARKER, generate_demo_dataset
 from crisis_model.errors import CrisisLensError, DataError
-from crisis_model.run_folder import TRAIN_CONFIG_FILE, RunSet, TaskRun, demo_run_complete, discover_run
+from crisis_model.run_folder import TRAIN_CONFIG_FILE, RunSet, TaskRun, discover_run
+from crisis_model.training.demo import demo_up_to_date
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RUN = REPO_ROOT / "runs" / "demo"
@@ -101,7 +102,8 @@ def training_data_root(run: TaskRun) -> Path | None:
 def resolve_state() -> AppState:
     """Reads the sidebar choices and the environment; trains the demo run on first start."""
     run_root, run_source = _chosen_run_root()
-    if run_root.resolve() == DEFAULT_RUN.resolve() and not demo_run_complete(run_root):
+    # a demo left by an older CrisisLens (other demo data, options or architecture) is trained again
+    if run_root.resolve() == DEFAULT_RUN.resolve() and not demo_up_to_date(run_root, demo_data_dir()):
         train_demo_with_progress(run_root, demo_data_dir())  # reruns the page when done; stops it on failure
     runs, run_error = None, None
     try:

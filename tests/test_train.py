@@ -20,10 +20,12 @@ from safetensors.torch import load_file
 import train as train_cli
 from crisis_model import CrisisModel, DataError, load_model, predict
 from crisis_model.data import normalise_text
+from crisis_model.data.demo import MARKER
 from crisis_model.errors import ConfigError, CrisisLensError, TrainingError
 from crisis_model.training import ABLATIONS, ProgressEvent, TrainConfig, loop, run_ablation, train, train_demo
 from crisis_model.training.config import model_config
 from crisis_model.training.dataset import load_data
+from crisis_model.training.demo import demo_up_to_date
 from crisis_model.training.inputs import RawInputs, make_loader
 from crisis_model.training.metrics import classification_metrics, expected_calibration_error
 from tests.conftest import tiny_model
@@ -156,6 +158,23 @@ def test_train_demo_trains_one_run_per_task_and_keeps_finished_ones(tmp_path, de
     stamp = (out / "informative" / "metrics.json").stat().st_mtime_ns
     train_demo(out, data_dir=demo_root, n_tweets=60, epochs=1, workers=0, cache_dir=str(cache_dir))
     assert (out / "informative" / "metrics.json").stat().st_mtime_ns == stamp
+
+
+def test_a_demo_run_is_up_to_date_until_its_data_is_generated_again(tmp_path, demo_root, cache_dir) -> None:
+    data = shutil.copytree(demo_root, tmp_path / "data")
+    settings = dict(n_tweets=60, epochs=1, workers=0, cache_dir=str(cache_dir))
+    assert not demo_up_to_date(tmp_path / "demo", data, **settings)  # nothing trained yet
+    out = train_demo(tmp_path / "demo", data_dir=data, **settings)
+    assert demo_up_to_date(out, data, **settings)
+    assert not demo_up_to_date(out, data, **{**settings, "n_tweets": 80})  # other data: generated anew
+    assert not demo_up_to_date(out, data, **{**settings, "epochs": 2})  # other options
+    earlier = (data / MARKER).stat().st_mtime - 60
+    for task in ("informative", "humanitarian", "damage"):  # runs started before the data was written again
+        os.utime(out / task / "train_config.json", (earlier, earlier))
+    assert not demo_up_to_date(out, data, **settings)
+    stamp = (out / "damage" / "metrics.json").stat().st_mtime_ns
+    train_demo(out, data_dir=data, tasks=("damage",), **settings)
+    assert (out / "damage" / "metrics.json").stat().st_mtime_ns != stamp  # trained again on today's data
 
 
 def test_an_interrupted_run_resumes_to_the_same_result(cfg, tmp_path) -> None:

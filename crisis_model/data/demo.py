@@ -85,8 +85,7 @@ def generate_demo_dataset(root: Path, n_tweets: int = DEFAULT_TWEETS, seed: int 
     is not a demo folder is refused.
     """
     root = Path(root)
-    marker = _marker_text(n_tweets, seed)
-    if (root / MARKER).is_file() and (root / MARKER).read_text(encoding="utf-8") == marker:
+    if demo_dataset_current(root, n_tweets, seed):
         return root
     if root.is_dir() and any(root.iterdir()) and not (root / MARKER).is_file():
         raise DataError(f"{root}: the folder is not empty and holds no {MARKER}; refusing to overwrite it")
@@ -94,13 +93,19 @@ def generate_demo_dataset(root: Path, n_tweets: int = DEFAULT_TWEETS, seed: int 
     building = Path(tempfile.mkdtemp(prefix=f".{root.name}.partial-", dir=root.parent))
     try:
         _write_dataset(building, n_tweets, seed)
-        (building / MARKER).write_text(marker, encoding="utf-8")
+        (building / MARKER).write_text(_marker_text(n_tweets, seed), encoding="utf-8")
         if root.exists():
             shutil.rmtree(root)
         building.rename(root)
     finally:
         shutil.rmtree(building, ignore_errors=True)  # only left when something failed
     return root
+
+
+def demo_dataset_current(root: Path, n_tweets: int = DEFAULT_TWEETS, seed: int = 0) -> bool:
+    """Whether `root` holds the demo dataset this generator version writes for these settings."""
+    marker = Path(root) / MARKER
+    return marker.is_file() and marker.read_text(encoding="utf-8") == _marker_text(n_tweets, seed)
 
 
 def _marker_text(n_tweets: int, seed: int) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from crisis_model.config import FUSION_VERSION
-from crisis_model.data.demo import DEFAULT_TWEETS, DEMO_DATA_DIR, generate_demo_dataset
+from crisis_model.data.demo import DEFAULT_TWEETS, DEMO_DATA_DIR, MARKER, demo_dataset_current, generate_demo_dataset
 from crisis_model.errors import CrisisLensError
 from crisis_model.run_folder import CHECKPOINT_DIR, METRICS_FILE, TRAIN_CONFIG_FILE, read_checkpoint_config
 from crisis_model.training.config import TrainConfig, load_train_config, model_config
@@ -50,10 +50,7 @@ def train_demo(
     out = Path(out)
     data = generate_demo_dataset(Path(data_dir) if data_dir is not None else DEMO_DATA_DIR, n_tweets=n_tweets)
     for index, task in enumerate(tasks):
-        labels = DEMO_TASKS[task]
-        run = out / task
-        settings = {**DEMO_SETTINGS, **DEMO_TASK_SETTINGS.get(task, {}), **overrides}
-        cfg = TrainConfig(out=str(run), data_root=str(data), task=task, labels=labels, **settings)
+        cfg = _task_config(out, data, task, overrides)
         state = _run_state(cfg)
         if state != "done":
             cfg.resume, cfg.overwrite = state == "resume", state == "new"
@@ -61,9 +58,30 @@ def train_demo(
     return out
 
 
+def demo_up_to_date(out: str | Path, data_dir: str | Path, n_tweets: int = DEFAULT_TWEETS, **overrides: Any) -> bool:
+    """Whether `train_demo(out, data_dir=data_dir, n_tweets=n_tweets, **overrides)` would train
+    nothing: the demo data is this generator's and every task's run is finished, with those options
+    and today's architecture."""
+    if not demo_dataset_current(Path(data_dir), n_tweets):
+        return False
+    return all(_run_state(_task_config(Path(out), Path(data_dir), t, overrides)) == "done" for t in DEMO_TASKS)
+
+
+def _older_than_data(run: Path, data: Path) -> bool:
+    """Whether the run started before its demo data was last generated (so it learnt older data)."""
+    marker, config = data / MARKER, run / TRAIN_CONFIG_FILE
+    return marker.is_file() and config.stat().st_mtime < marker.stat().st_mtime
+
+
+def _task_config(out: Path, data: Path, task: str, overrides: dict[str, Any]) -> TrainConfig:
+    settings = {**DEMO_SETTINGS, **DEMO_TASK_SETTINGS.get(task, {}), **overrides}
+    return TrainConfig(out=str(out / task), data_root=str(data), task=task, labels=DEMO_TASKS[task], **settings)
+
+
 def _run_state(cfg: TrainConfig) -> str:
     """ "done" (a finished run of this config), "resume" (an interrupted one) or "new" (none, or one
-    made with other options, another photo pooling or an older fusion version: replaced)."""
+    made with other options, another photo pooling or an older fusion version, or on older demo
+    data: replaced)."""
     run = Path(cfg.out)
     if not (run / TRAIN_CONFIG_FILE).exists():
         return "new"
@@ -76,6 +94,6 @@ def _run_state(cfg: TrainConfig) -> str:
         )
     except CrisisLensError:  # an unreadable config or checkpoint: start again
         return "new"
-    if not (same and current):
+    if not (same and current) or _older_than_data(run, Path(cfg.data_root)):
         return "new"
     return "done" if (run / METRICS_FILE).exists() and epochs_done(run) >= cfg.epochs else "resume"
