@@ -45,7 +45,9 @@ SECTIONS = {
     "What in the photo mattered, and attention": (
         "The photo is cut into a 7 × 7 grid of squares. *What in the photo mattered* hides each square in "
         "turn and measures how much the answer's confidence falls: the redder a square, the more the answer "
-        "needs it.\n\n"
+        "needs it. A pale map does not mean the photo did not matter: where what decides spans several squares "
+        "(damage often does), hiding one leaves the others to carry it; the test *without its photo* says how "
+        "much the photo as a whole mattered.\n\n"
         "*Attention* (one click away) shows where the reading of the words looked in the photo, square by "
         "square. It describes how the model read the post; it is **not** the reason for the answer. On the "
         "demo models it hardly agrees with the squares that matter when hidden."
