@@ -23,6 +23,7 @@ from crisis_dashboard.state import REPO_ROOT, AppState, chosen_path, training_da
 from crisis_model.corrections import STRATEGIES, CorrectionStore, build_queue, group_members
 from crisis_model.corrections.export import reviewed_set
 from crisis_model.corrections.queue import group_keys, missing_columns
+from crisis_model.data.duplicates import words_key
 from crisis_model.errors import CrisisLensError
 
 CORRECTIONS_ENV = "CRISISLENS_CORRECTIONS"
@@ -197,12 +198,19 @@ def _show_post(state: AppState, desk: Desk, frame: pd.DataFrame, row: pd.Series)
         st.markdown(f"**Dataset label ({task_title(state.run.task)}):** {pretty(row['true_label']) or '–'}")
         whole_group = False
         if len(members) > 1:
+            texts = frame.set_index("post_id").loc[members, "text"].astype(str)
+            # posts grouped by their photo alone may say different things: then each is reviewed on its own
+            same_words = texts.map(words_key).nunique() == 1
             whole_group = st.checkbox(
                 f"Apply my reviews to all {len(members)} near-duplicates of this post",
-                value=True,
+                value=same_words,
                 key=f"rv-group-{row['post_id']}",
-                help="The posts share a duplicate group: " + ", ".join(members[:8]) + ("…" if len(members) > 8 else ""),
+                help="The posts of this duplicate group: "
+                + " · ".join(f"{post}: “{text[:80]}”" for post, text in texts.head(6).items())
+                + ("…" if len(members) > 6 else ""),
             )
+            if not same_words:
+                st.caption("Their photos match but their words differ: check them before applying a review to all.")
     show_answers(state, desk, row, members if whole_group else [row["post_id"]], image)
 
 

@@ -92,9 +92,11 @@ def _record(desk: Desk, run: TaskRun, members: list[str], row_group: str, answer
         answers = dict(zip(scored["post_id"], scored["predicted_label"]))
     except CrisisLensError:
         answers = {}
+    # a near-duplicate this task's run did not score has no answer the review could be about
+    members = [members[0], *(post for post in members[1:] if post in answers)]
     group = str(row_group) if len(members) > 1 else None
     reviews = [
-        Review(post, run.task, answers.get(post, answer) if post != members[0] else answer, label,
+        Review(post, run.task, answer if post == members[0] else answers[post], label,
                str(run.folder.resolve()), desk.reviewer, group)
         for post in members
     ]  # fmt: skip

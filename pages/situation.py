@@ -34,8 +34,9 @@ event = st.selectbox(
 line = situation.timeline(frame, informative, event)
 if line.counts.empty:
     st.warning(
-        "None of these posts has a time: the table has no `created_at` and its tweet ids are not Twitter ids "
-        "that hold one. Score a posts file with a `created_at` column to see the crisis over time."
+        "None of these posts has a time: the run's predictions carry no `created_at` and their tweet ids are "
+        "not Twitter ids that hold one (a posts file's rows are numbered). Train on CrisisMMD, or on a posts "
+        "file with a `tweet_id` column, to see the crisis over time."
     )
     st.stop()
 title = f"{task_title(run.task)} answers over time: {pretty(event) if event else 'all events'}"

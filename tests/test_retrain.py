@@ -61,6 +61,24 @@ def test_a_correction_wins_over_the_dataset_label_and_unknown_posts_are_counted(
     assert frame.attrs["corrections"]["unknown_examples"] == ["no-such-post"]
 
 
+def test_reviews_of_a_run_trained_on_other_data_are_not_applied_but_counted(cfg, tmp_path) -> None:
+    frame = load_data(cfg)
+    row = frame[frame["split"] == "train"].iloc[0]
+    elsewhere = tmp_path / "runs" / "on-other-posts"  # a run of another posts file: its "1" is another post
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "train_config.json").write_text(json.dumps({"posts": str(tmp_path / "other.csv")}))
+    CorrectionStore(tmp_path / "c.db").record(
+        [Review(row["post_id"], "informative", row["label"], FLIP[row["label"]], str(elsewhere), "ana")], "correct"
+    )
+    cfg.corrections = str(tmp_path / "c.db")
+    with pytest.warns(UnknownPostsWarning, match="trained on other data"):
+        corrected = load_data(cfg)
+    assert not corrected["corrected"].any()
+    assert corrected.set_index("post_id").loc[row["post_id"], "label"] == row["label"]
+    assert corrected.attrs["corrections"]["other_data_reviews"] == 1
+    assert corrected.attrs["corrections"]["other_data_runs"] == [str(elsewhere)]
+
+
 def test_a_correction_with_a_label_the_task_lacks_is_refused_naming_the_post(cfg, tmp_path) -> None:
     CorrectionStore(tmp_path / "c.db").record(
         [Review("p9", "informative", "informative", "flood", "r", "ana")], "correct"

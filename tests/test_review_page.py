@@ -89,7 +89,11 @@ def test_a_duplicate_group_is_one_queue_row_and_one_click_reviews_all_of_it(app,
     groups = shown.groupby(["event", "split", "predicted_label"]).size()
     assert progress(at).startswith(f"**0 reviewed / {len(groups):,} in queue")
     box = next(c for c in at.checkbox if c.key.startswith("rv-group-"))
-    assert box.value and "near-duplicates" in box.label
+    # the made-up groups join posts whose words differ: applying to all is offered, off by default
+    assert "near-duplicates" in box.label and not box.value
+    box.check().run()
+    box = next(c for c in at.checkbox if c.key.startswith("rv-group-"))
+    assert box.value
     at.button(key="rv-accept-informative").click().run()
     assert_clean(at)
     history = CorrectionStore(db).history()

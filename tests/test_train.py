@@ -166,6 +166,7 @@ def test_a_demo_run_is_up_to_date_until_its_data_is_generated_again(tmp_path, de
     assert not demo_up_to_date(tmp_path / "demo", data, **settings)  # nothing trained yet
     out = train_demo(tmp_path / "demo", data_dir=data, **settings)
     assert demo_up_to_date(out, data, **settings)
+    assert demo_up_to_date(out, os.path.relpath(data), **settings)  # train.py --demo's relative path: the same
     assert not demo_up_to_date(out, data, **{**settings, "n_tweets": 80})  # other data: generated anew
     assert not demo_up_to_date(out, data, **{**settings, "epochs": 2})  # other options
     earlier = (data / MARKER).stat().st_mtime - 60

@@ -9,6 +9,7 @@ naming posts the data does not hold are counted and listed, never dropped in sil
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pandas as pd
 
 from crisis_model.corrections.store import CorrectionStore
 from crisis_model.errors import DataError
-from crisis_model.run_folder import CORRECTIONS_FILE, PREDICTIONS_FILE, write_json
+from crisis_model.run_folder import CORRECTIONS_FILE, PREDICTIONS_FILE, TRAIN_CONFIG_FILE, write_json
 from crisis_model.training.metrics import classification_metrics
 
 HELD_OUT = ("dev", "test")
@@ -28,12 +29,26 @@ class UnknownPostsWarning(UserWarning):
     """Corrections that name posts the training data does not hold."""
 
 
-def apply_corrections(frame: pd.DataFrame, path: str | Path, task: str, label_names: list[str]) -> pd.DataFrame:
+def apply_corrections(
+    frame: pd.DataFrame, path: str | Path, task: str, label_names: list[str], data_source: str | None = None
+) -> pd.DataFrame:
     """`frame` (the posts table) with the corrections of `task` from the database at `path` over
     its labels: `label` the corrected one, `dataset_label` the original, `corrected` where a review
-    set it. `attrs["corrections"]` holds the counts for the run's report. Raises DatabaseError for
-    a file that is no corrections database, DataError for a label `task` does not have."""
+    set it. Reviews of a run trained on other data than `data_source` (a posts file's row numbers
+    name other posts there) are left out and counted. `attrs["corrections"]` holds the counts for
+    the run's report. Raises DatabaseError for a file that is no corrections database, DataError
+    for a label `task` does not have."""
     reviews = CorrectionStore(path, create=False).latest(task)
+    foreign_runs = sorted(run for run in reviews["run"].unique() if _trained_on_other_data(run, data_source))
+    foreign = reviews["run"].isin(foreign_runs)
+    if foreign.any():
+        warnings.warn(
+            f"{path}: {int(foreign.sum())} {task} correction(s) review runs trained on other data than "
+            f"{data_source} (e.g. {foreign_runs[0]}); they are not applied and are counted in {CORRECTIONS_FILE}",
+            UnknownPostsWarning,
+            stacklevel=2,
+        )
+        reviews = reviews[~foreign]
     bad = reviews[~reviews["label_after"].isin(label_names)]
     if not bad.empty:
         row = bad.iloc[0]
@@ -58,9 +73,24 @@ def apply_corrections(frame: pd.DataFrame, path: str | Path, task: str, label_na
         "reviews": len(reviews),
         "unknown_posts": len(unknown),
         "unknown_examples": unknown[:SHOWN_UNKNOWN],
+        "other_data_reviews": int(foreign.sum()),
+        "other_data_runs": foreign_runs,
         "reviewed_runs": {str(k): int(v) for k, v in reviews["run"].value_counts().items()},
     }
     return frame
+
+
+def _trained_on_other_data(run: str, data_source: str | None) -> bool:
+    """Whether the reviewed run's train_config.json names another data folder or posts file than
+    `data_source` (False when either is unknown: the review is then trusted)."""
+    try:
+        config = json.loads((Path(run) / TRAIN_CONFIG_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    trained_on = config.get("data_root") or config.get("posts") if isinstance(config, dict) else None
+    if not trained_on or not data_source:
+        return False
+    return Path(trained_on).resolve() != Path(data_source).resolve()
 
 
 def write_report(out: Path, frame: pd.DataFrame, label_names: list[str]) -> dict:
@@ -110,6 +140,11 @@ def report_lines(report: dict) -> list[str]:
         lines.append(
             f"  {report['unknown_posts']} of them name posts this data does not hold (not applied), e.g. "
             + ", ".join(report["unknown_examples"][:3])
+        )
+    if report.get("other_data_reviews"):
+        lines.append(
+            f"  {report['other_data_reviews']} of them review runs trained on other data (not applied), e.g. "
+            + report["other_data_runs"][0]
         )
     for split, part in report.get("held_out", {}).items():
         honest = part["uncorrected"]

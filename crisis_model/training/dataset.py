@@ -31,7 +31,8 @@ def load_data(cfg: TrainConfig) -> pd.DataFrame:
     else:
         frame, source = _labelled_posts(cfg), cfg.posts
     if cfg.corrections is not None:  # before the filters: a post they drop is not "unknown"
-        frame = apply_corrections(frame, cfg.corrections, cfg.task, list(get_task(cfg.task).label_names))
+        labels = list(get_task(cfg.task).label_names)
+        frame = apply_corrections(frame, cfg.corrections, cfg.task, labels, cfg.data_root or cfg.posts)
     if get_task(cfg.task).text_column is None:  # judged from the photo alone: a post without one teaches nothing
         without = frame["image_path"] == ""
         if without.all():

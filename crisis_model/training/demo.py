@@ -86,7 +86,10 @@ def _run_state(cfg: TrainConfig) -> str:
     if not (run / TRAIN_CONFIG_FILE).exists():
         return "new"
     try:
-        same = not changed_options(cfg, load_train_config(run / TRAIN_CONFIG_FILE))
+        saved_options = load_train_config(run / TRAIN_CONFIG_FILE)
+        if saved_options.data_root and Path(saved_options.data_root).resolve() == Path(cfg.data_root).resolve():
+            saved_options.data_root = cfg.data_root  # train.py --demo saves it relative, the dashboard absolute
+        same = not changed_options(cfg, saved_options)
         saved, wanted = read_checkpoint_config(run / CHECKPOINT_DIR), model_config(cfg)
         # what the run's options do not name but the model's architecture depends on
         current = saved.get("fusion_version") == FUSION_VERSION and saved.get("photo_pooling", "mean") == (
