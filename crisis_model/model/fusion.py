@@ -159,8 +159,7 @@ class FusionHead(nn.Module):
             regions = self.no_image_regions.expand(batch, -1, -1)
             if region_states is not None and bool(has_image.any()):
                 regions = torch.where(has_image[:, None, None], self._project_photos(region_states, has_image), regions)
-            pooled = regions.amax(dim=1) if self.config.photo_pooling == "max" else regions.mean(dim=1)
-            summaries["image"] = pooled
+            summaries["image"] = regions.amax(dim=1) if self.config.photo_pooling == "max" else regions.mean(dim=1)
 
         token_to_region = region_to_token = None
         if self.attention is not None and bool(has_image.any()):
