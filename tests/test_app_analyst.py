@@ -66,7 +66,6 @@ def weak_run(demo_run, tmp_path) -> Path:
     return tmp_path
 
 
-@pytest.mark.slow
 def test_a_weak_models_answer_card_says_so(app, weak_run, monkeypatch):
     monkeypatch.setenv("CRISISLENS_RUN", str(weak_run))
     at = app(ANALYSE)
@@ -103,7 +102,6 @@ def test_answers_that_cannot_both_be_right_are_found():
     assert not agreement.contradictions({"informative": "informative", "humanitarian": rescue, "damage": None})
 
 
-@pytest.mark.slow
 def test_contradicting_answers_are_noted_on_the_cards(app, monkeypatch):
     """The informative model made to say "not informative" and the humanitarian one a category."""
     forced = {"informative": "not_informative", "humanitarian": "infrastructure_and_utility_damage"}
@@ -149,7 +147,6 @@ def test_a_post_longer_than_the_limit_is_kept_and_read_up_to_it(app):
 # ------------------------------------------------------------------------------ the address
 
 
-@pytest.mark.slow
 def test_the_task_and_the_open_post_come_from_the_address_and_go_back_into_it(app):
     small_pages = {"br-size": 25}  # the tests' demo run is small: 25 posts a page give it several pages
     at = app(**small_pages)
@@ -177,7 +174,6 @@ def test_the_task_and_the_open_post_come_from_the_address_and_go_back_into_it(ap
 # ------------------------------------------------------------------------------ the scored CSV
 
 
-@pytest.mark.slow
 def test_the_scored_csv_names_tasks_and_answers_in_words_with_even_decimals(app):
     at = app(ANALYSE)
     csv = "text,image_path\nBridge collapsed in the flood,\nVolunteers hand out water at the shelter,\n"

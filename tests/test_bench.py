@@ -5,43 +5,25 @@ mode, read by people); it proves that the benchmark still runs against the code 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
-
-import pytest
-
-from tests.dashboard_support import informative_run_dir
-
-REPO = Path(__file__).resolve().parents[1]
-
-pytestmark = pytest.mark.slow
 
 
-def test_benchmark_smoke_mode_runs_every_group(tmp_path) -> None:
+def test_benchmark_smoke_mode_runs_every_group(tmp_path, informative_run, python_process) -> None:
     out = tmp_path / "bench.json"
     table = tmp_path / "bench.md"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "bench/run.py",
-            "--smoke",
-            "--json",
-            str(out),
-            "--markdown",
-            str(table),
-            "--photos-dir",
-            str(tmp_path / "photos"),
-            "--trained-run",
-            str(informative_run_dir()),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    process = python_process(
+        "bench/run.py",
+        "--smoke",
+        "--json",
+        str(out),
+        "--markdown",
+        str(table),
+        "--photos-dir",
+        str(tmp_path / "photos"),
+        "--trained-run",
+        str(informative_run),
     )
-    assert done.returncode == 0, f"bench/run.py --smoke failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    stdout, stderr = process.communicate(timeout=600)
+    assert process.returncode == 0, f"bench/run.py --smoke failed:\n{stdout[-4000:]}\n{stderr[-4000:]}"
     figures = json.loads(out.read_text())
     rows = figures["rows"]
     measured = {row["item"] for row in rows if row["value"] is not None}

@@ -16,10 +16,7 @@ from urllib.parse import parse_qs, urljoin, urlparse
 import pytest
 
 from crisis_dashboard.routing import PAGES as PAGE_SPECS
-from tests.dashboard_server import REPO, browser_missing, launch_chromium, serve_dashboard, wait_idle
-from tests.dashboard_support import demo_run_dir
-
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+from tests.dashboard_server import REPO, serve_dashboard, wait_idle
 
 SHOTS = Path(os.environ.get("CRISISLENS_SCREENSHOTS", REPO / "artifacts" / "screenshots"))
 PAGES = {  # url path -> the page's heading
@@ -35,26 +32,13 @@ TAB_TITLES = {spec.title: spec.heading for spec in PAGE_SPECS}
 
 
 @pytest.fixture(scope="module")
-def server():
-    reason = browser_missing()
-    if reason:
-        pytest.skip(reason)
+def server(browser, demo_run):
     if os.environ.get("CRISISLENS_BROWSER_URL"):  # an app already running (to look at it by hand)
         yield os.environ["CRISISLENS_BROWSER_URL"].rstrip("/")
         return
-    env = {"CRISISLENS_RUN": str(demo_run_dir()), "CRISISLENS_CORRECTIONS": str(SHOTS.parent / "corrections.db")}
+    env = {"CRISISLENS_RUN": str(demo_run), "CRISISLENS_CORRECTIONS": str(SHOTS.parent / "corrections.db")}
     with serve_dashboard(env, SHOTS.parent / "streamlit-browser-test.log", timeout=90) as (url, _):
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = launch_chromium(p)
-        yield chromium
-        chromium.close()
 
 
 def charts_drawn(page, at_least: int, timeout: float = 60_000) -> int:
@@ -198,12 +182,10 @@ def assert_page(page, heading: str, where: str) -> None:
     assert title.endswith("· CrisisLens") and TAB_TITLES[title.removesuffix(" · CrisisLens")] == heading, title
 
 
-def test_every_link_opens_its_page_in_a_new_tab_from_the_first_visit_on(browser):
+def test_every_link_opens_its_page_in_a_new_tab_from_the_first_visit_on(browser, demo_run):
     """A fresh server, whose very first visit is a page's own address (as a bookmark or a shared
     link would be); then every sidebar link, and /overview, loaded by its href in a new tab."""
-    if browser_missing():
-        pytest.skip(browser_missing())
-    env = {"CRISISLENS_RUN": str(demo_run_dir()), "CRISISLENS_CORRECTIONS": str(SHOTS.parent / "corrections.db")}
+    env = {"CRISISLENS_RUN": str(demo_run), "CRISISLENS_CORRECTIONS": str(SHOTS.parent / "corrections.db")}
     with serve_dashboard(env, SHOTS.parent / "streamlit-links-test.log", timeout=90) as (url, _):
         first = open_page(browser, f"{url}/analyse")
         assert_page(first, "Analyse a post", "/analyse as the first visit")
@@ -217,14 +199,12 @@ def test_every_link_opens_its_page_in_a_new_tab_from_the_first_visit_on(browser)
             tab.close()
 
 
-def test_browse_opens_a_scored_collection(browser, tmp_path):
+def test_browse_opens_a_scored_collection(browser, demo_run, tmp_path):
     """A collection written by the scoring command, opened by Browse through $CRISISLENS_COLLECTION:
     the page of posts, then one post with its photo, answers and explanation."""
-    if browser_missing():
-        pytest.skip(browser_missing())
     from crisis_model.scoring import ScoreOptions, score_collection
 
-    run = demo_run_dir()
+    run = demo_run
     data = Path(json.loads((run / "informative" / "train_config.json").read_text())["data_root"])
     lines = (data / "crisismmd_datasplit_all" / "task_informative_text_img_dev.tsv").read_text().splitlines()
     header = lines[0].split("\t")

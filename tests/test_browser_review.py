@@ -4,14 +4,9 @@ where test_browser.py puts them."""
 
 from __future__ import annotations
 
-import pytest
-
 from crisis_model.corrections import CorrectionStore
-from tests.dashboard_server import browser_missing, launch_chromium, serve_dashboard, wait_idle
-from tests.dashboard_support import demo_run_dir
+from tests.dashboard_server import serve_dashboard, wait_idle
 from tests.test_browser import SHOTS, no_exception, open_page, screenshot
-
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def click(page, key: str) -> None:
@@ -26,18 +21,10 @@ def shown_post(page) -> str:
     return heading.inner_text().strip().removeprefix("Post ").strip()
 
 
-def test_three_posts_reviewed_one_corrected_and_the_correction_kept_after_a_reload(tmp_path):
-    if browser_missing():
-        pytest.skip(browser_missing())
-    from playwright.sync_api import sync_playwright
-
+def test_three_posts_reviewed_one_corrected_and_the_correction_kept_after_a_reload(browser, demo_run, tmp_path):
     db = tmp_path / "corrections.db"
-    env = {"CRISISLENS_RUN": str(demo_run_dir()), "CRISISLENS_CORRECTIONS": str(db)}
-    with (
-        serve_dashboard(env, SHOTS.parent / "streamlit-review-test.log", timeout=90) as (url, _),
-        sync_playwright() as playwright,
-    ):
-        browser = launch_chromium(playwright)
+    env = {"CRISISLENS_RUN": str(demo_run), "CRISISLENS_CORRECTIONS": str(db)}
+    with serve_dashboard(env, SHOTS.parent / "streamlit-review-test.log", timeout=90) as (url, _):
         page = open_page(browser, f"{url}/review")
         name = page.get_by_role("textbox", name="Your name (reviewer)")
         name.fill("Ana")
@@ -68,7 +55,7 @@ def test_three_posts_reviewed_one_corrected_and_the_correction_kept_after_a_relo
         table = page.locator('[data-testid="stTable"]').first.inner_text()
         assert corrected in table and "corrected" in table and table.count("accepted") == 2
         assert shown_post(page) not in reviewed  # the queue moved on to a post nobody reviewed
-        browser.close()
+        page.close()
     latest = CorrectionStore(db).latest("informative").set_index("post_id")
     assert set(reviewed) <= set(latest.index)
     # any other post reviewed is a near-duplicate of a reviewed one, reviewed with it (the default)

@@ -12,12 +12,11 @@ import numpy as np
 
 from crisis_model import load_model, predict
 from crisis_model.data import load_crisismmd
-from tests.dashboard_support import demo_data_dir, informative_run_dir
 
 
-def test_concurrent_predict_matches_sequential() -> None:
-    model = load_model(informative_run_dir() / "checkpoint", device="cpu")
-    table = load_crisismmd(demo_data_dir(), "informative", "agreed").head(50)
+def test_concurrent_predict_matches_sequential(informative_run, demo_data) -> None:
+    model = load_model(informative_run / "checkpoint", device="cpu")
+    table = load_crisismmd(demo_data, "informative", "agreed").head(50)
     posts = [
         {"text": text, "image": image if i % 4 else None}
         for i, (text, image) in enumerate(zip(table["text"], table["image_path"]))

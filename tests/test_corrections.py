@@ -8,11 +8,8 @@ from __future__ import annotations
 import io
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,8 +20,6 @@ from crisis_model.corrections import SCHEMA_VERSION, CorrectionStore, Review, bu
 from crisis_model.corrections.export import EXPORT_COLUMNS, reviewed_set
 from crisis_model.corrections.queue import margin
 from crisis_model.errors import DatabaseError
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def review(post: str, after: str, before: str = "informative", reviewer: str = "ana", **kw) -> Review:
@@ -139,15 +134,12 @@ for i in range(100000):
 """
 
 
-@pytest.mark.slow
-def test_a_sigkill_during_a_burst_of_writes_loses_at_most_the_write_in_flight(tmp_path) -> None:
+def test_a_sigkill_during_a_burst_of_writes_loses_at_most_the_write_in_flight(tmp_path, python_process) -> None:
     path = tmp_path / "c.db"
     CorrectionStore(path)
     for seed in range(3):
         acknowledged = len(CorrectionStore(path).history())
-        process = subprocess.Popen(
-            [sys.executable, "-c", BURST, str(path)], cwd=REPO, stdout=subprocess.PIPE, text=True
-        )
+        process = python_process("-c", BURST, str(path), stderr=None)
         printed = [process.stdout.readline() for _ in range(20)]  # the burst is under way
         time.sleep(0.05 + 0.1 * seed)
         process.send_signal(signal.SIGKILL)

@@ -2,7 +2,6 @@
 and the loader of a user's posts files."""
 
 import json
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -17,8 +16,6 @@ from crisis_model.data import (
     normalise_text,
 )
 from crisis_model.errors import DataError
-
-REAL = Path(__file__).parents[2] / "shared" / "crisismmd"
 
 PAIR_HEADER = [
     "event_name", "tweet_id", "image_id", "tweet_text", "image",
@@ -302,23 +299,16 @@ def test_absolute_image_paths_outside_the_posts_folder_are_refused(tmp_path):
 # --------------------------------------------------------------------------- the real data
 
 
-@pytest.fixture(scope="module")
-def real():
-    if not (REAL / "crisismmd_datasplit_all").is_dir():
-        pytest.skip(f"the real CrisisMMD data is not at {REAL}")
-    return REAL
-
-
 def split_sizes(frame):
     return frame.groupby("split").size().to_dict()
 
 
-def test_real_informative_counts(real):
-    agreed = load_quietly(real, "informative", "agreed")
+def test_real_informative_counts(crisismmd_root):
+    agreed = load_quietly(crisismmd_root, "informative", "agreed")
     assert split_sizes(agreed) == {"train": 9_601, "dev": 1_573}
     for labels in ("text", "image"):
         with pytest.warns(MissingImagesWarning, match=r"^15,845 of 15,845 posts have no image file"):
-            frame = load_crisismmd(real, "informative", labels)
+            frame = load_crisismmd(crisismmd_root, "informative", labels)
         assert split_sizes(frame) == {"train": 13_608, "dev": 2_237}
         assert frame.attrs["missing_images"] == 15_845
     assert set(agreed["label"]) == set(TASKS["informative"].label_names)
@@ -326,11 +316,11 @@ def test_real_informative_counts(real):
     assert agreed["text"].str.contains("â€™").any() and agreed["text"].str.contains('"').any()
 
 
-def test_real_humanitarian_and_damage_are_derived_from_the_annotations(real):
-    humanitarian = load_quietly(real, "humanitarian", "agreed")
+def test_real_humanitarian_and_damage_are_derived_from_the_annotations(crisismmd_root):
+    humanitarian = load_quietly(crisismmd_root, "humanitarian", "agreed")
     assert split_sizes(humanitarian) == {"train": 6_249, "dev": 1_003}
     assert set(humanitarian["label"]) == set(TASKS["humanitarian"].label_names)
-    assert split_sizes(load_quietly(real, "humanitarian", "text")) == {"train": 13_608, "dev": 2_237}
-    damage = load_quietly(real, "damage", "agreed")
+    assert split_sizes(load_quietly(crisismmd_root, "humanitarian", "text")) == {"train": 13_608, "dev": 2_237}
+    damage = load_quietly(crisismmd_root, "damage", "agreed")
     assert split_sizes(damage) == {"train": 2_646, "dev": 435}
     assert set(damage["label"]) == set(TASKS["damage"].label_names)

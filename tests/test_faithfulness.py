@@ -16,15 +16,13 @@ from crisis_model import load_model, predict
 from crisis_model.data import MissingImagesWarning, load_crisismmd
 from crisis_model.faithfulness import check_faithfulness, damage_cells
 from crisis_model.run_folder import CHECKPOINT_DIR, TRAIN_CONFIG_FILE
-from tests.dashboard_support import demo_run_dir
 
-pytestmark = pytest.mark.slow
 TASKS = {"informative": "agreed", "humanitarian": "agreed", "damage": "image"}
 
 
 @pytest.fixture(scope="module")
-def demo():
-    run = demo_run_dir()
+def demo(demo_run):
+    run = demo_run
     data_root = json.loads((run / "informative" / TRAIN_CONFIG_FILE).read_text())["data_root"]
     return run, data_root
 

@@ -37,14 +37,16 @@ def feature_stats(events: list[ProgressEvent]) -> dict[str, dict[str, int]]:
     return next(e.stats for e in events if e.stage == "features" and e.stats is not None)
 
 
-def test_backbones_run_once_then_the_cache_is_hit_across_epochs_and_runs(tmp_path, demo_root, counted) -> None:
+def test_backbones_run_once_then_the_cache_is_hit_across_epochs_and_runs(
+    tmp_path, demo_root, new_feature_cache, counted
+) -> None:
     cfg = TrainConfig(
         out=str(tmp_path / "a"),
         data_root=str(demo_root),
         preset="tiny",
         epochs=2,
         workers=0,
-        cache_dir=str(tmp_path / "cache"),
+        cache_dir=str(new_feature_cache()),
     )
     at_first_epoch: dict[str, int] = {}
 

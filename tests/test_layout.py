@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
 DASHBOARD_ONLY = ("streamlit", "plotly", "playwright", "crisis_dashboard")
 
 IMPORT_EVERY_MODULE = """
@@ -20,11 +16,11 @@ print(json.dumps({"modules": names, "loaded": sorted(sys.modules)}))
 """
 
 
-def test_importing_the_library_loads_no_streamlit_plotly_or_playwright() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", IMPORT_EVERY_MODULE], cwd=REPO, capture_output=True, text=True, check=True
-    )
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+def test_importing_the_library_loads_no_streamlit_plotly_or_playwright(python_process) -> None:
+    process = python_process("-c", IMPORT_EVERY_MODULE)
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr[-3000:]
+    report = json.loads(stdout.strip().splitlines()[-1])
     assert {
         "crisis_model.model.fusion",
         "crisis_model.training.loop",

@@ -127,9 +127,9 @@ def test_under_the_bare_prompt_a_long_post_is_shortened_and_every_post_pools_its
         assert torch.allclose(features.pooled[i], features.token_states[i][own].mean(0), atol=1e-5)
 
 
-def test_smollm2_reads_posts_from_its_cached_dequantised_copy(tmp_path, monkeypatch) -> None:
+def test_smollm2_reads_posts_from_its_cached_dequantised_copy(smollm2_reader, tmp_path, monkeypatch) -> None:
     """The real GGUF (98 MB): the first run on a machine dequantises it (~45 s), later runs read the cache."""
-    model = CrisisModel.from_config(preset_config("offline", fusion="text", text_layers=1), seed=0).eval()
+    model = smollm2_reader
     assert model.config.text_backbone_config["model_type"] == "llama"
     assert "quantization_config" not in model.config.text_backbone_config
     assert len(model.tokenizer) == 49_152

@@ -11,8 +11,8 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,19 +23,16 @@ REPO = Path(__file__).resolve().parents[1]
 EPOCHS, BATCH = 10, 4  # 13 steps an epoch on the 60-tweet demo: kills land inside epochs too
 
 
-def train_cli(*args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, str(REPO / "train.py"), *args],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+@pytest.fixture(scope="module")
+def train_cli(python_process) -> Callable[..., subprocess.Popen]:
+    """`train_cli(*args)`: `python train.py *args` started in its own process."""
+    return lambda *args: python_process(str(REPO / "train.py"), *args)
 
 
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("reliability-cache")
+def cache_dir(new_feature_cache) -> Path:
+    """This module's own cache: the corrupt-cache test damages entries of its runs, not other tests'."""
+    return new_feature_cache()
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ reported, bad databases and labels are refused naming them; and the two-run comp
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import warnings
 from pathlib import Path
@@ -40,9 +41,8 @@ def corrections_for(frame: pd.DataFrame, path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def cfg(tmp_path, demo_root) -> TrainConfig:
-    return TrainConfig(out=str(tmp_path / "run"), data_root=str(demo_root), preset="tiny", epochs=1, workers=0,
-                       cache_dir=str(tmp_path / "cache"))  # fmt: skip
+def cfg(train_config) -> TrainConfig:
+    return dataclasses.replace(train_config, epochs=1)
 
 
 def test_a_correction_wins_over_the_dataset_label_and_unknown_posts_are_counted(cfg, tmp_path) -> None:
@@ -98,7 +98,6 @@ def test_train_py_refuses_a_corrections_file_that_is_not_sqlite(cfg, tmp_path, c
     assert not Path(cfg.out).exists()
 
 
-@pytest.mark.slow
 def test_train_py_reports_corrected_held_out_posts_apart_and_unknown_posts(cfg, tmp_path, capsys) -> None:
     corrections_for(load_data(cfg), tmp_path / "c.db")
     argv = ["--data-root", cfg.data_root, "--preset", "tiny", "--epochs", "1", "--workers", "0",

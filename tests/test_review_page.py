@@ -15,7 +15,6 @@ from crisis_model.corrections import SCHEMA_VERSION, STRATEGIES, CorrectionStore
 from tests.dashboard_support import assert_clean
 
 REVIEW = "pages/review.py"
-pytestmark = pytest.mark.slow  # each page run explains a post with every task's model
 
 
 @pytest.fixture

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import random
 import signal
 import subprocess
-import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -30,15 +29,14 @@ from crisis_model import load_model, predict
 from crisis_model.score import main as score_main
 from crisis_model.scoring import ScoreOptions, score_collection
 from crisis_model.scoring.folder import ERRORS_DIR, PARTS_DIR
-from tests.dashboard_support import demo_data_dir, demo_run_dir, informative_run_dir
+from tests.dashboard_support import demo_data_dir
 
-REPO = Path(__file__).resolve().parents[1]
 CHUNK = 16  # 22 parts for the demo's 339 posts: kills land between and inside chunks
 
 
 @pytest.fixture(scope="module")
-def run() -> Path:
-    return informative_run_dir()
+def run(informative_run) -> Path:
+    return informative_run
 
 
 @pytest.fixture(scope="module")
@@ -62,15 +60,10 @@ def posts_csv(tmp_path_factory, run) -> Path:
     return out
 
 
-def score_cli(*args: str, env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "crisis_model.score", *args],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+@pytest.fixture(scope="module")
+def score_cli(python_process) -> Callable[..., subprocess.Popen]:
+    """`score_cli(*args)`: `python -m crisis_model.score *args` started in its own process."""
+    return lambda *args, **options: python_process("-m", "crisis_model.score", *args, **options)
 
 
 def arguments(run: Path, posts: Path, out: Path) -> list[str]:
@@ -91,7 +84,7 @@ def assert_same_rows(got: pd.DataFrame, want: pd.DataFrame) -> None:
 
 
 @pytest.fixture(scope="module")
-def straight(tmp_path_factory, run, posts_csv) -> Path:
+def straight(tmp_path_factory, run, posts_csv, score_cli) -> Path:
     """An uninterrupted run of the command."""
     out = tmp_path_factory.mktemp("straight") / "scored"
     process = score_cli(*arguments(run, posts_csv, out), "--chunk-rows", str(CHUNK))
@@ -133,13 +126,13 @@ def test_the_command_writes_every_post_as_predict_scores_it(straight, run, posts
     np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-5)
 
 
-def test_a_task_judged_from_the_photo_leaves_a_post_without_one_empty_and_counts_it(tmp_path, posts_csv) -> None:
+def test_a_task_judged_from_the_photo_leaves_a_post_without_one_empty_and_counts_it(tmp_path, run, posts_csv) -> None:
     """The whole demo run: damage is judged from the photo, so a text-only post gets no damage
     answer (empty cells, a warning, `not_judged`), while the other tasks answer it."""
     posts = pd.read_csv(posts_csv, dtype=str, keep_default_na=False).head(20)
     posts.to_csv(tmp_path / "posts.csv", index=False)
     options = ScoreOptions(chunk_rows=8, progress=False)
-    summary = score_collection(demo_run_dir(), tmp_path / "posts.csv", tmp_path / "out", demo_data_dir(), options)
+    summary = score_collection(run.parent, tmp_path / "posts.csv", tmp_path / "out", demo_data_dir(), options)
     text_only = int((posts["image_path"] == "").sum())
     assert summary["scored"] == len(posts) and summary["errors"] == 0 and text_only > 0
     assert summary["not_judged"] == {"damage": text_only}
@@ -158,7 +151,7 @@ def test_a_task_judged_from_the_photo_leaves_a_post_without_one_empty_and_counts
 
 
 def test_sigkill_at_random_moments_then_the_same_command_gives_the_uninterrupted_rows(
-    tmp_path, run, posts_csv, straight
+    tmp_path, run, posts_csv, straight, score_cli
 ) -> None:
     out = tmp_path / "killed"
     command = [*arguments(run, posts_csv, out), "--chunk-rows", str(CHUNK), "--no-progress"]
@@ -194,11 +187,9 @@ def test_sigkill_at_random_moments_then_the_same_command_gives_the_uninterrupted
 # ------------------------------------------------------------------------------ torchrun
 
 
-@pytest.mark.slow
-def test_two_gloo_processes_give_the_rows_of_one(tmp_path, run, posts_csv, straight) -> None:
+def test_two_gloo_processes_give_the_rows_of_one(tmp_path, run, posts_csv, straight, python_process) -> None:
     out = tmp_path / "two"
     command = [
-        sys.executable,
         "-m",
         "torch.distributed.run",
         "--standalone",
@@ -212,10 +203,10 @@ def test_two_gloo_processes_give_the_rows_of_one(tmp_path, run, posts_csv, strai
         "--device",
         "cpu",
     ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.count("scored ") == 1  # one closing line, from process 0
+    process = python_process(*command, env={"OMP_NUM_THREADS": "1"})
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr[-3000:]
+    assert stdout.count("scored ") == 1  # one closing line, from process 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["processes"] == 2
     assert_same_rows(read_rows(out), read_rows(straight))
@@ -314,7 +305,7 @@ def test_other_formats_and_missing_columns(tmp_path, run) -> None:
     assert any("empty" in note for note in summary["notes"])
 
 
-def test_a_bad_run_is_one_error_line_and_nothing_is_written(tmp_path, run, posts_csv) -> None:
+def test_a_bad_run_is_one_error_line_and_nothing_is_written(tmp_path, run, posts_csv, score_cli) -> None:
     not_a_run = tmp_path / "not-a-run"
     not_a_run.mkdir()
     (not_a_run / "notes.txt").write_text("hello")

@@ -4,33 +4,23 @@ export's round trip through CSV and Parquet, and the timeline's counts on a made
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from crisis_dashboard import browse, export, situation
-from crisis_dashboard import state as app_state
 from crisis_model.data.timeline import make_snowflake
-from tests.dashboard_support import demo_run_dir
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.dashboard_support import assert_clean
 
 
 @pytest.fixture
-def app(tmp_path, monkeypatch):
-    monkeypatch.setenv("CRISISLENS_RUN", str(demo_run_dir()))
-    monkeypatch.delenv("CRISISMMD_ROOT", raising=False)
-    monkeypatch.setattr(app_state, "demo_data_dir", lambda: tmp_path / "demo-data")
+def app(app):
+    """conftest's `app`, for a page that must draw without an exception or an error."""
 
-    def run(page: str) -> AppTest:
-        at = AppTest.from_file(str(REPO / "app.py"), default_timeout=180)
-        at.run()
-        at.switch_page(page).run()
-        assert not at.exception, [e.value for e in at.exception]
-        assert not at.error, [e.value for e in at.error]
+    def run(page: str):
+        at = app(page)
+        assert_clean(at)
         return at
 
     return run

@@ -7,8 +7,6 @@ import dataclasses
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -53,23 +51,6 @@ PREDICTION_COLUMNS = {
 }
 
 
-@pytest.fixture(scope="session")
-def cache_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("feature-cache")
-
-
-@pytest.fixture
-def cfg(tmp_path, demo_root, cache_dir) -> TrainConfig:
-    return TrainConfig(
-        out=str(tmp_path / "run"),
-        data_root=str(demo_root),
-        preset="tiny",
-        epochs=2,
-        workers=0,
-        cache_dir=str(cache_dir),
-    )
-
-
 def read_history(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
 
@@ -77,10 +58,10 @@ def read_history(run: Path) -> list[dict]:
 # --------------------------------------------------------------------------- a run end to end
 
 
-def test_demo_run_leaves_every_file_the_dashboard_reads(cfg) -> None:
+def test_demo_run_leaves_every_file_the_dashboard_reads(train_config) -> None:
     events: list[ProgressEvent] = []
-    run = train(cfg, progress=events.append)
-    assert run == Path(cfg.out)
+    run = train(train_config, progress=events.append)
+    assert run == Path(train_config.out)
     for name in (
         "checkpoint",
         "last",
@@ -149,20 +130,22 @@ def test_demo_run_leaves_every_file_the_dashboard_reads(cfg) -> None:
     assert pred.probabilities["informative"] == pytest.approx(post["prob_informative"], abs=2e-3)
 
 
-def test_train_demo_trains_one_run_per_task_and_keeps_finished_ones(tmp_path, demo_root, cache_dir) -> None:
-    out = train_demo(tmp_path / "demo", data_dir=demo_root, n_tweets=60, epochs=1, workers=0, cache_dir=str(cache_dir))
+def test_train_demo_trains_one_run_per_task_and_keeps_finished_ones(tmp_path, demo_root, feature_cache) -> None:
+    out = train_demo(
+        tmp_path / "demo", data_dir=demo_root, n_tweets=60, epochs=1, workers=0, cache_dir=str(feature_cache)
+    )
     for task in ("informative", "humanitarian", "damage"):
         assert (out / task / "metrics.json").exists()
         assert CrisisModel.from_pretrained(out / task / "checkpoint", device="cpu").config.task == task
     assert json.loads((out / "damage" / "train_config.json").read_text())["labels"] == "image"
     stamp = (out / "informative" / "metrics.json").stat().st_mtime_ns
-    train_demo(out, data_dir=demo_root, n_tweets=60, epochs=1, workers=0, cache_dir=str(cache_dir))
+    train_demo(out, data_dir=demo_root, n_tweets=60, epochs=1, workers=0, cache_dir=str(feature_cache))
     assert (out / "informative" / "metrics.json").stat().st_mtime_ns == stamp
 
 
-def test_a_demo_run_is_up_to_date_until_its_data_is_generated_again(tmp_path, demo_root, cache_dir) -> None:
+def test_a_demo_run_is_up_to_date_until_its_data_is_generated_again(tmp_path, demo_root, feature_cache) -> None:
     data = shutil.copytree(demo_root, tmp_path / "data")
-    settings = dict(n_tweets=60, epochs=1, workers=0, cache_dir=str(cache_dir))
+    settings = dict(n_tweets=60, epochs=1, workers=0, cache_dir=str(feature_cache))
     assert not demo_up_to_date(tmp_path / "demo", data, **settings)  # nothing trained yet
     out = train_demo(tmp_path / "demo", data_dir=data, **settings)
     assert demo_up_to_date(out, data, **settings)
@@ -178,23 +161,23 @@ def test_a_demo_run_is_up_to_date_until_its_data_is_generated_again(tmp_path, de
     assert (out / "damage" / "metrics.json").stat().st_mtime_ns != stamp  # trained again on today's data
 
 
-def test_an_interrupted_run_resumes_to_the_same_result(cfg, tmp_path) -> None:
-    cfg.epochs = 3
-    straight = train(dataclasses.replace(cfg, out=str(tmp_path / "straight")))
+def test_an_interrupted_run_resumes_to_the_same_result(train_config, tmp_path) -> None:
+    train_config.epochs = 3
+    straight = train(dataclasses.replace(train_config, out=str(tmp_path / "straight")))
 
     def interrupt_in_third_epoch(event: dict) -> None:
         if event.stage == "epoch" and event.epoch == 3:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train(cfg, progress=interrupt_in_third_epoch)
-    run = Path(cfg.out)
+        train(train_config, progress=interrupt_in_third_epoch)
+    run = Path(train_config.out)
     assert json.loads((run / "last" / "state.json").read_text())["epoch"] == 2
     assert len(read_history(run)) == 2 and not (run / "metrics.json").exists()
 
     with pytest.raises(TrainingError, match="holds another run"):
-        train(cfg)
-    train(dataclasses.replace(cfg, resume=True))
+        train(train_config)
+    train(dataclasses.replace(train_config, resume=True))
     assert [h["epoch"] for h in read_history(run)] == [1, 2, 3]
     assert len((run / "command.txt").read_text().splitlines()) == 2
     resumed = pd.read_parquet(run / "predictions.parquet")
@@ -205,15 +188,15 @@ def test_an_interrupted_run_resumes_to_the_same_result(cfg, tmp_path) -> None:
     )
 
 
-def test_cli_resume_keeps_the_run_options_and_extends_epochs(cfg) -> None:
-    train(dataclasses.replace(cfg, epochs=1, lr=2e-3))
-    assert train_cli.main(["--out", cfg.out, "--resume", "--epochs", "2"]) == 0
-    history = read_history(Path(cfg.out))
+def test_cli_resume_keeps_the_run_options_and_extends_epochs(train_config) -> None:
+    train(dataclasses.replace(train_config, epochs=1, lr=2e-3))
+    assert train_cli.main(["--out", train_config.out, "--resume", "--epochs", "2"]) == 0
+    history = read_history(Path(train_config.out))
     assert [h["epoch"] for h in history] == [1, 2]
-    assert json.loads((Path(cfg.out) / "train_config.json").read_text())["lr"] == 2e-3
+    assert json.loads((Path(train_config.out) / "train_config.json").read_text())["lr"] == 2e-3
 
 
-def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_epoch(cfg, monkeypatch) -> None:
+def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_epoch(train_config, monkeypatch) -> None:
     original = loop.training_loss
     steps = {"count": 0}
 
@@ -226,16 +209,16 @@ def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_epoch(cfg, monkeypatch
 
     monkeypatch.setattr(loop, "training_loss", nan_in_second_epoch)
     with pytest.raises(TrainingError, match="nan at epoch 2.*keeps epoch 1"):
-        train(cfg)
-    run = Path(cfg.out)
+        train(train_config)
+    run = Path(train_config.out)
     assert json.loads((run / "last" / "state.json").read_text())["epoch"] == 1
     assert load_model(run / "checkpoint", device="cpu") is not None
     assert not (run / "metrics.json").exists()
 
 
-def test_lora_mode_reads_raw_posts_and_trains_only_adapters_and_head(cfg) -> None:
+def test_lora_mode_reads_raw_posts_and_trains_only_adapters_and_head(train_config) -> None:
     # text fusion keeps it fast: the ResNet would otherwise run at every step on the CPU
-    run = train(dataclasses.replace(cfg, backbone_mode="lora", fusion="text", epochs=1, batch_size=64))
+    run = train(dataclasses.replace(train_config, backbone_mode="lora", fusion="text", epochs=1, batch_size=64))
     trainable = load_file(str(run / "last" / "trainable.safetensors"))
     learned = [name for name in trainable if "running_" not in name and "num_batches" not in name]
     assert any("lora_" in name for name in learned)
@@ -262,11 +245,10 @@ def test_raw_inputs_decode_images_in_workers_and_feed_the_model(demo_root) -> No
 # --------------------------------------------------------------------------- torchrun
 
 
-@pytest.mark.slow
-def test_two_process_gloo_run_completes(tmp_path, demo_root, cache_dir) -> None:
+def test_two_process_gloo_run_completes(tmp_path, demo_root, new_feature_cache, python_process) -> None:
     out = tmp_path / "ddp"
+    cache = new_feature_cache()
     command = [
-        sys.executable,
         "-m",
         "torch.distributed.run",
         "--standalone",
@@ -281,27 +263,27 @@ def test_two_process_gloo_run_completes(tmp_path, demo_root, cache_dir) -> None:
         "--workers",
         "0",
         "--cache-dir",
-        str(tmp_path / "cache"),
+        str(cache),
         "--out",
         str(out),
     ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
-    assert done.returncode == 0, done.stderr[-3000:]
+    process = python_process(*command, env={"OMP_NUM_THREADS": "1"})
+    _, stderr = process.communicate(timeout=240)
+    assert process.returncode == 0, stderr[-3000:]
     assert (out / "metrics.json").exists() and len(read_history(out)) == 2
     assert (out / "command.txt").read_text().startswith("torchrun --nproc_per_node=2")
     assert not (out / ".init").exists()
     # each process computed half the features into the shared cache
-    assert len(list((tmp_path / "cache").rglob("*.safetensors"))) > 0
+    assert len(list(cache.rglob("*.safetensors"))) > 0
     load_model(out / "checkpoint", device="cpu")
 
 
 # --------------------------------------------------------------------------- comparisons
 
 
-def test_ablation_writes_one_table_with_mean_and_std_over_seeds(cfg) -> None:
-    cfg.epochs = 1
-    out = run_ablation(cfg, "fusion", seeds=[0, 1], values=["text", "full"])
+def test_ablation_writes_one_table_with_mean_and_std_over_seeds(train_config) -> None:
+    train_config.epochs = 1
+    out = run_ablation(train_config, "fusion", seeds=[0, 1], values=["text", "full"])
     summary = json.loads((out / "ablation.json").read_text())
     assert [row["fusion"] for row in summary["rows"]] == ["text", "full"]
     for row in summary["rows"]:
@@ -317,22 +299,22 @@ def test_ablation_writes_one_table_with_mean_and_std_over_seeds(cfg) -> None:
 # --------------------------------------------------------------------------- bad input
 
 
-def test_the_training_loop_runs_on_the_threads_asked_for(cfg) -> None:
+def test_the_training_loop_runs_on_the_threads_asked_for(train_config) -> None:
     """One CPU thread by default with frozen backbones, --threads N when given; restored after."""
     before = torch.get_num_threads()
     for threads, expected in ((None, 1), (2, 2)):
         seen: set[int] = set()
         train(
-            dataclasses.replace(cfg, threads=threads, epochs=1, overwrite=True),
+            dataclasses.replace(train_config, threads=threads, epochs=1, overwrite=True),
             progress=lambda e, seen=seen: seen.add(torch.get_num_threads()) if e.stage == "epoch" else None,
         )
         assert seen == {expected}
     assert torch.get_num_threads() == before
     with pytest.raises(CrisisLensError, match="threads must be at least 1"):
-        train(dataclasses.replace(cfg, threads=0, overwrite=True))
+        train(dataclasses.replace(train_config, threads=0, overwrite=True))
 
 
-def test_bad_names_fail_before_anything_is_written(cfg) -> None:
+def test_bad_names_fail_before_anything_is_written(train_config) -> None:
     for change, message in (
         ({"task": "weather"}, "unknown task"),
         ({"labels": "votes"}, "unknown labels"),
@@ -340,55 +322,55 @@ def test_bad_names_fail_before_anything_is_written(cfg) -> None:
         ({"prompt": "hello"}, "prompt"),
     ):
         with pytest.raises(CrisisLensError, match=message):
-            train(dataclasses.replace(cfg, **change))
+            train(dataclasses.replace(train_config, **change))
     with pytest.raises(DataError, match="no .*text labels|label sources"):
-        train(dataclasses.replace(cfg, task="damage", labels="text"))
-    assert not Path(cfg.out).exists()
+        train(dataclasses.replace(train_config, task="damage", labels="text"))
+    assert not Path(train_config.out).exists()
 
 
-def test_a_root_that_is_not_crisismmd_is_refused(cfg, tmp_path) -> None:
+def test_a_root_that_is_not_crisismmd_is_refused(train_config, tmp_path) -> None:
     root = tmp_path / "photos"
     root.mkdir()
     (root / "cat.jpg").write_bytes(b"")
     with pytest.raises(DataError, match="CrisisMMD"):
-        train(dataclasses.replace(cfg, data_root=str(root)))
-    assert not Path(cfg.out).exists()
+        train(dataclasses.replace(train_config, data_root=str(root)))
+    assert not Path(train_config.out).exists()
 
 
-def test_an_empty_split_is_refused(cfg, tmp_path, demo_root) -> None:
+def test_an_empty_split_is_refused(train_config, tmp_path, demo_root) -> None:
     root = tmp_path / "no-dev"
     (root / "crisismmd_datasplit_all").mkdir(parents=True)
     name = "task_informative_text_img_train.tsv"
     shutil.copy(demo_root / "crisismmd_datasplit_all" / name, root / "crisismmd_datasplit_all" / name)
     # its images are not there: text-only posts, with a warning
     with pytest.warns(UserWarning), pytest.raises(DataError, match="dev split is empty"):
-        train(dataclasses.replace(cfg, data_root=str(root)))
+        train(dataclasses.replace(train_config, data_root=str(root)))
 
 
-def test_posts_files_are_checked(cfg, tmp_path) -> None:
+def test_posts_files_are_checked(train_config, tmp_path) -> None:
     no_text = tmp_path / "no_text.csv"
     no_text.write_text("message,label\nflood downtown,informative\n")
     with pytest.raises(DataError, match="text"):
-        train(dataclasses.replace(cfg, data_root=None, posts=str(no_text)))
+        train(dataclasses.replace(train_config, data_root=None, posts=str(no_text)))
     bad_label = tmp_path / "bad_label.csv"
     bad_label.write_text("text,label\nflood downtown,informative\nnice lunch,boring\n")
     with pytest.raises(DataError, match="unknown informative label 'boring'"):
-        train(dataclasses.replace(cfg, data_root=None, posts=str(bad_label)))
+        train(dataclasses.replace(train_config, data_root=None, posts=str(bad_label)))
     with pytest.raises(ConfigError, match="exactly one of --data-root"):
-        train(dataclasses.replace(cfg, posts=str(bad_label)))
+        train(dataclasses.replace(train_config, posts=str(bad_label)))
 
 
-def test_user_posts_train_with_a_held_out_dev_split(cfg, tmp_path) -> None:
+def test_user_posts_train_with_a_held_out_dev_split(train_config, tmp_path) -> None:
     posts = tmp_path / "posts.jsonl"
     rows = [{"text": f"bridge {i} collapsed, people trapped", "label": "informative"} for i in range(12)]
     rows += [{"text": f"lunch number {i} was tasty", "label": "not_informative"} for i in range(12)]
     posts.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    run = train(dataclasses.replace(cfg, data_root=None, posts=str(posts), epochs=1))
+    run = train(dataclasses.replace(train_config, data_root=None, posts=str(posts), epochs=1))
     metrics = json.loads((run / "metrics.json").read_text())
     assert set(metrics) == {"train", "dev"} and metrics["dev"]["posts"] >= 2
 
 
-def test_train_posts_repeating_a_dev_or_test_text_are_dropped(cfg, tmp_path) -> None:
+def test_train_posts_repeating_a_dev_or_test_text_are_dropped(train_config, tmp_path) -> None:
     posts = tmp_path / "posts.csv"
     posts.write_text(
         "text,label,split\n"
@@ -399,18 +381,18 @@ def test_train_posts_repeating_a_dev_or_test_text_are_dropped(cfg, tmp_path) -> 
         "BRIDGE on route 9 collapsed https://t.co/b1,informative,dev\n"
         "lovely  weather @friend,not_informative,test\n"
     )
-    frame = load_data(dataclasses.replace(cfg, data_root=None, posts=str(posts)))
+    frame = load_data(dataclasses.replace(train_config, data_root=None, posts=str(posts)))
     assert sorted(frame.loc[frame["split"] == "train", "text"]) == [
         "Shelter open at the school https://t.co/a2",
         "nice lunch today",
     ]
     assert frame["split"].value_counts().to_dict() == {"train": 2, "dev": 1, "test": 1}
     # the demo's templated sentences repeat by design: it keeps them
-    kept = load_data(dataclasses.replace(cfg, data_root=None, posts=str(posts), drop_leaked=False))
+    kept = load_data(dataclasses.replace(train_config, data_root=None, posts=str(posts), drop_leaked=False))
     assert (kept["split"] == "train").sum() == 4
 
 
-def test_a_posts_file_without_splits_keeps_each_text_and_its_retweets_on_one_side(cfg, tmp_path) -> None:
+def test_a_posts_file_without_splits_keeps_each_text_and_its_retweets_on_one_side(train_config, tmp_path) -> None:
     rows = []
     for i in range(20):
         label = "informative" if i % 2 else "not_informative"
@@ -423,17 +405,17 @@ def test_a_posts_file_without_splits_keeps_each_text_and_its_retweets_on_one_sid
     posts = tmp_path / "posts.jsonl"
     posts.write_text("".join(json.dumps(r) + "\n" for r in rows))
     for seed in range(4):
-        frame = load_data(dataclasses.replace(cfg, data_root=None, posts=str(posts), seed=seed))
+        frame = load_data(dataclasses.replace(train_config, data_root=None, posts=str(posts), seed=seed))
         assert len(frame) == 60 and set(frame["split"]) == {"train", "dev"}
         assert frame.groupby(frame["text"].map(normalise_text))["split"].nunique().max() == 1
 
 
-def test_an_out_folder_holding_something_else_is_refused(cfg, tmp_path) -> None:
+def test_an_out_folder_holding_something_else_is_refused(train_config, tmp_path) -> None:
     out = tmp_path / "precious"
     out.mkdir()
     (out / "thesis.tex").write_text("do not delete")
     with pytest.raises(TrainingError, match="not a run folder"):
-        train(dataclasses.replace(cfg, out=str(out), overwrite=True))
+        train(dataclasses.replace(train_config, out=str(out), overwrite=True))
     assert (out / "thesis.tex").read_text() == "do not delete"
 
 
