@@ -120,23 +120,25 @@ def _browse_collection(collection: Collection) -> None:
 
 def _filters(source: browse.Source, prefix: str, task: str) -> browse.Filters:
     """The filters `source` offers, four to a row, read into a browse.Filters."""
-    offered = [spec for spec in (*CHOICES, *RADIOS) if source.offers(spec[0])]
-    offered += [name for name in ("confidence", "query") if source.offers(name)]
-    cells = iter([cell for _ in range(math.ceil(len(offered) / 4)) for cell in st.columns(4)])
+    choices = [spec for spec in CHOICES if source.offers(spec[0])]
+    radios = [spec for spec in RADIOS if source.offers(spec[0])]
+    ranges = [name for name in ("confidence", "query") if source.offers(name)]
+    rows = math.ceil((len(choices) + len(radios) + len(ranges)) / 4)
+    cells = iter([cell for _ in range(rows) for cell in st.columns(4)])
     chosen = {}
-    for name, label, key, placeholder in (spec for spec in CHOICES if spec in offered):
-        choices = list(source.labels) if name == "labels" else browse.options(source, browse.FILTER_COLUMNS[name])
+    for name, label, key, placeholder in choices:
+        options = list(source.labels) if name == "labels" else browse.options(source, browse.FILTER_COLUMNS[name])
         key = _key(prefix, f"labels-{task}" if name == "labels" else key)  # a task's labels are its own
-        chosen[name] = next(cells).multiselect(label, choices, format_func=pretty, key=key, placeholder=placeholder)
-    for name, label, key, shown in (spec for spec in RADIOS if spec in offered):
+        chosen[name] = next(cells).multiselect(label, options, format_func=pretty, key=key, placeholder=placeholder)
+    for name, label, key, shown in radios:
         chosen[name] = next(cells).radio(
             label, list(shown), horizontal=True, key=_key(prefix, key), format_func=shown.get
         )
-    if "confidence" in offered:
+    if "confidence" in ranges:
         chosen["confidence"] = next(cells).slider(
             "Confidence", 0.0, 1.0, (0.0, 1.0), step=0.05, key=_key(prefix, "conf")
         )
-    if "query" in offered:
+    if "query" in ranges:
         chosen["query"] = next(cells).text_input(
             "Search the text", key=_key(prefix, "query"), placeholder="e.g. bridge, shelter, post id"
         )
