@@ -11,8 +11,9 @@ informative and humanitarian tasks with random answers, a photo for 60 % of the 
 page of 50 in the chosen order, read from disk, nothing kept in memory between actions. Three ways,
 in the same run, interleaved, median of 5 after a warm-up:
 
-  DuckDB index    `crisis_dashboard.collection` as the page calls it: the browse index, a DuckDB
-                  file built once per version of the collection (its build time is reported)
+  DuckDB index    `crisis_dashboard.browse` as the page calls it, on the browse index of
+                  `crisis_dashboard.collection`, a DuckDB file built once per version of the
+                  collection (its build time is reported)
   DuckDB parts    the same SQL straight over the ~1,000 Parquet parts (read_parquet)
   pyarrow parts   `pyarrow.dataset` over the parts: filter pushed into the scan, the matching
                   rows' sort keys sorted, the page's rows fetched
@@ -36,6 +37,7 @@ if str(ROOT) not in sys.path:
 
 import duckdb  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
 import pyarrow.dataset as ds  # noqa: E402
@@ -44,7 +46,7 @@ import torch  # noqa: E402
 
 from bench.models import crisis_texts  # noqa: E402
 from bench.run import OUT_DIR, device_name, interleaved  # noqa: E402
-from crisis_dashboard import collection  # noqa: E402
+from crisis_dashboard import browse, collection  # noqa: E402
 from crisis_model.model.fusion import GROUPS  # noqa: E402
 from crisis_model.run_folder import write_json  # noqa: E402
 from crisis_model.scoring import folder  # noqa: E402
@@ -113,22 +115,24 @@ def parts_connection(collection_: collection.Collection) -> duckdb.DuckDBPyConne
     return connection
 
 
-def arrow_action(dataset: ds.Dataset, query: collection.Query, order: str, number: int) -> tuple[int, pa.Table]:
+def arrow_action(
+    dataset: ds.Dataset, task: str, query: browse.Filters, order: str, number: int
+) -> tuple[int, pa.Table]:
     """The DuckDB action's count and page, with pyarrow datasets."""
     condition = pc.scalar(True)
     if query.labels:
-        condition &= pc.field(f"{query.task}_label").isin(query.labels)
+        condition &= pc.field(f"{task}_label").isin(query.labels)
     low, high = query.confidence
     if low > 0 or high < 1:
-        condition &= (pc.field(f"{query.task}_confidence") >= low) & (pc.field(f"{query.task}_confidence") <= high)
+        condition &= (pc.field(f"{task}_confidence") >= low) & (pc.field(f"{task}_confidence") <= high)
     if query.photo != "all":
         condition &= pc.field("has_image") if query.photo == "with" else ~pc.field("has_image")
     if query.warnings != "all":
         condition &= (pc.field("warnings") != "") if query.warnings == "with" else (pc.field("warnings") == "")
-    if query.text:
-        condition &= pc.match_substring(pc.field("text"), query.text, ignore_case=True)
-    column, ascending = collection.SORTS[order]
-    key = f"{query.task}_{column}" if column in ("confidence", "text_weight") else column
+    if query.query:
+        condition &= pc.match_substring(pc.field("text"), query.query, ignore_case=True)
+    column, ascending = browse.SORTS[order]
+    key = f"{task}_{column}" if column in ("confidence", "text_weight") else column
     keys = dataset.to_table(columns=list(dict.fromkeys(["row", key])), filter=condition)
     order_by = [(key, "ascending" if ascending else "descending"), ("row", "ascending")]
     chosen = keys.take(pc.sort_indices(keys, sort_keys=order_by)[(number - 1) * PAGE : number * PAGE])["row"]
@@ -136,29 +140,41 @@ def arrow_action(dataset: ds.Dataset, query: collection.Query, order: str, numbe
     return keys.num_rows, page
 
 
-ACTIONS = {  # name -> (query, order, page)
-    "open: all posts, file order, page 1": (collection.Query("informative"), "File order", 1),
+ACTIONS = {  # name -> (task, filters, order, page)
+    "open: all posts, file order, page 1": ("informative", browse.Filters(), "File order", 1),
     "filter: one humanitarian label + confidence 0.3–0.5, least confident first": (
-        collection.Query("humanitarian", labels=["rescue_volunteering_or_donation_effort"], confidence=(0.3, 0.5)),
+        "humanitarian",
+        browse.Filters(labels=["rescue_volunteering_or_donation_effort"], confidence=(0.3, 0.5)),
         "Least confident first",
         1,
     ),
     "search the text for 'flood', most confident first": (
-        collection.Query("informative", text="flood"),
+        "informative",
+        browse.Filters(query="flood"),
         "Most confident first",
         1,
     ),
     "page 10,000 of all posts, least confident first": (
-        collection.Query("informative"),
+        "informative",
+        browse.Filters(),
         "Least confident first",
         10_000,
     ),
     "text-only posts with warnings, newest first": (
-        collection.Query("informative", photo="without", warnings="with"),
+        "informative",
+        browse.Filters(photo="without", warnings="with"),
         "Newest first",
         1,
     ),
 }
+
+
+def duckdb_action(
+    connection, collection_: collection.Collection, task, query, order, number
+) -> tuple[int, pd.DataFrame]:
+    """Browse's count and page (crisis_dashboard.browse) on the posts `connection` holds."""
+    page = browse.page(browse.collection_source(connection, collection_, task), query, order, number, PAGE)
+    return page.counts.matching, page.rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -187,11 +203,11 @@ def main(argv: list[str] | None = None) -> int:
         "| action | matching | DuckDB index (s) | DuckDB parts (s) | pyarrow parts (s) | goal < 1 s (index) |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    for name, (query, order, number) in ACTIONS.items():
+    for name, (task, query, order, number) in ACTIONS.items():
         cases = {
-            "index": lambda q=query, o=order, k=number: collection.page(connection, scored, q, o, k, PAGE),
-            "parts": lambda q=query, o=order, k=number: collection.page(parts, scored, q, o, k, PAGE),
-            "arrow": lambda q=query, o=order, k=number: arrow_action(dataset, q, o, k),
+            "index": lambda t=task, q=query, o=order, k=number: duckdb_action(connection, scored, t, q, o, k),
+            "parts": lambda t=task, q=query, o=order, k=number: duckdb_action(parts, scored, t, q, o, k),
+            "arrow": lambda t=task, q=query, o=order, k=number: arrow_action(dataset, t, q, o, k),
         }
         times, results = interleaved(cases, args.reps, cpu)
         matching = {case: results[case][-1][0] for case in cases}

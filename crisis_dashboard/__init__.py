@@ -11,7 +11,7 @@ loaders.py      cached models, tables, images and explanations
 widgets.py      answer cards, the explanation of one post, guarded actions
 figures.py      every Plotly figure (no Streamlit)
 model_cards.py  the Overview's model card, score tables and ablation
-browse.py       the Browse table's filters, order and pages (no Streamlit)
+browse.py       Browse's one query model over a run's predictions or a scored collection (no Streamlit)
 csv_scoring.py  scoring an uploaded posts file (no Streamlit)
 names.py        display names of tasks, labels and fusion variants
 """

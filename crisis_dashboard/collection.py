@@ -1,10 +1,10 @@
-"""The Browse page's queries on a scored collection (a folder written by `python -m crisis_model.score`).
+"""A scored collection (a folder written by `python -m crisis_model.score`) as Browse reads it.
 
 A collection may hold millions of posts, so its rows are never loaded into the app: each action
-(filter, sort, page) is one DuckDB query that reads only the columns it needs from disk. The
-queries run on a browse index, a DuckDB file built once per version of the collection from its
-Parquet parts (the posts as one table, with the text in lower case for search), kept in the
-collection's .browse/ folder. On 1,000,000 posts and 2 busy cores (bench/browse_collection.py) an
+(filter, sort, page) is one DuckDB query (crisis_dashboard.browse) that reads only the columns it
+needs from disk. The queries run on a browse index, a DuckDB file built once per version of the
+collection from its Parquet parts (the posts as one table, with the text in lower case for
+search), kept in the collection's .browse/ folder. On 1,000,000 posts and 2 busy cores (bench/browse_collection.py) an
 action takes under 0.5 s there, against 1-5 s over the ~1,000 Parquet parts, with pyarrow datasets
 or DuckDB alike: opening a thousand files per action, and the text scan, dominate. Pure: no
 Streamlit here.
@@ -13,7 +13,7 @@ Streamlit here.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -31,15 +31,6 @@ from crisis_model.scoring.folder import (
 )
 
 INDEX_DIR = ".browse"
-
-SORTS = {  # name -> (column of the chosen task or of the post, ascending)
-    "File order": ("row", True),
-    "Least confident first": ("confidence", True),
-    "Most confident first": ("confidence", False),
-    "Least weight on the words' vote": ("text_weight", True),
-    "Most weight on the words' vote": ("text_weight", False),
-    "Newest first": ("created_at", False),
-}
 
 
 @dataclass(frozen=True)
@@ -83,35 +74,6 @@ def open_collection(folder: str | Path) -> Collection:
     return Collection(folder, dict(manifest.get("tasks", {})), summary, images, str(manifest.get("run", "")), parts)
 
 
-@dataclass
-class Query:
-    task: str  # the column prefix whose answer is filtered and sorted on
-    labels: list[str] = field(default_factory=list)  # of that task; empty: any
-    confidence: tuple[float, float] = (0.0, 1.0)
-    photo: str = "all"  # all | with | without
-    warnings: str = "all"  # all | with | without
-    text: str = ""  # in the text or the post id, any case
-
-    def where(self) -> tuple[str, list]:
-        """The SQL condition and its parameters (values are never pasted into the SQL)."""
-        parts, params = ["TRUE"], []
-        if self.labels:
-            parts.append(f'"{self.task}_label" IN ({", ".join("?" for _ in self.labels)})')
-            params += list(self.labels)
-        low, high = self.confidence
-        if low > 0.0 or high < 1.0:
-            parts.append(f'"{self.task}_confidence" BETWEEN ? AND ?')
-            params += [low, high]
-        if self.photo != "all":
-            parts.append("has_image" if self.photo == "with" else "NOT has_image")
-        if self.warnings != "all":
-            parts.append("warnings <> ''" if self.warnings == "with" else "warnings = ''")
-        if self.text.strip():
-            parts.append("(contains(text_lower, ?) OR contains(lower(post_id), ?))")
-            params += [self.text.strip().lower()] * 2
-        return " AND ".join(parts), params
-
-
 def index_path(collection: Collection) -> Path:
     """Where the browse index of this version of the collection lives."""
     stamp = (collection.folder / PARTS_DIR).stat().st_mtime_ns
@@ -145,58 +107,9 @@ def build_index(collection: Collection) -> Path:
 
 
 def connect(index: Path) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to a browse index; query it through `.cursor()`s (one per query: safe
-    across the dashboard's session threads)."""
+    """A read-only connection to a browse index (its posts in the table `posts`); query it through
+    `.cursor()`s (one per query: safe across the dashboard's session threads)."""
     return duckdb.connect(str(index), read_only=True)
-
-
-def _check(collection: Collection, query: Query) -> None:
-    if query.task not in collection.tasks:
-        raise DataError(f"{collection.folder}: no task {query.task!r} in this collection.")
-
-
-def count(connection: duckdb.DuckDBPyConnection, collection: Collection, query: Query) -> int:
-    """How many posts pass the filters."""
-    _check(collection, query)
-    where, params = query.where()
-    return int(connection.cursor().execute(f"SELECT count(*) FROM posts WHERE {where}", params).fetchone()[0])
-
-
-def page(
-    connection: duckdb.DuckDBPyConnection, collection: Collection, query: Query, order: str, number: int, size: int
-) -> tuple[int, pd.DataFrame]:
-    """(posts passing the filters, page `number` (from 1) of `size` of them in `order`, a SORTS name).
-    The page holds the chosen task's answer as label / confidence / text_weight and its
-    probabilities, and every task's label as <task>_label. The page's rows are found on the sort
-    key alone, then only they are read whole. A text search (a scan of every text) counts its
-    matches in the same scan; other filters are counted apart, which costs less than counting
-    inside a sort of all the posts."""
-    _check(collection, query)
-    column, ascending = SORTS.get(order, SORTS["File order"])
-    task = query.task
-    chosen = {"label": f"{task}_label", "confidence": f"{task}_confidence", "text_weight": f"{task}_text_weight"}
-    key = f'"{chosen.get(column, column)}" {"ASC" if ascending else "DESC"} NULLS LAST, row'
-    where, params = query.where()
-    counted = bool(query.text.strip())
-    found = (
-        connection.cursor()
-        .execute(
-            f"SELECT row, {'count(*) OVER ()' if counted else 'NULL'} FROM posts WHERE {where} "
-            f"ORDER BY {key} LIMIT ? OFFSET ?",
-            [*params, size, (max(number, 1) - 1) * size],
-        )
-        .fetchall()
-    )
-    matching = found[0][1] if counted and found else count(connection, collection, query)
-    labels = ", ".join(f'"{prefix}_label"' for prefix in collection.tasks)
-    probabilities = ", ".join(f'"{task}_prob_{label}"' for label in collection.tasks[task]["labels"])
-    sql = (
-        "SELECT row, post_id, created_at, text, image_path, has_image, warnings, "
-        f'"{chosen["label"]}" AS label, "{chosen["confidence"]}" AS confidence, '
-        f'"{chosen["text_weight"]}" AS text_weight, {labels}, {probabilities} '
-        f"FROM posts WHERE list_contains(?::BIGINT[], row) ORDER BY {key}"
-    )
-    return matching, connection.cursor().execute(sql, [[row for row, _ in found]]).df()
 
 
 def errors(collection: Collection, limit: int = 1000) -> pd.DataFrame:

@@ -19,6 +19,7 @@ import streamlit as st
 from PIL import Image
 from safetensors import SafetensorError, safe_open
 
+from crisis_dashboard import browse
 from crisis_dashboard import collection as collections
 from crisis_model import CrisisModel, Prediction, load_model, predict
 from crisis_model.data import MissingImagesWarning, load_crisismmd
@@ -182,19 +183,25 @@ def collection_connection(collection: collections.Collection):
     return _collection_connection(str(index))
 
 
+def collection_source(collection: collections.Collection, task: str) -> browse.Source:
+    """The collection's posts with the answer of `task` (a column prefix), on its browse index.
+    Raises DataError."""
+    index = collections.index_path(collection)
+    return browse.collection_source(collection_connection(collection), collection, task, f"{index}:{task}")
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
-def _collection_answer(index: str, _collection, query: tuple, order: str, number: int, size: int):
-    return collections.page(_collection_connection(index), _collection, collections.Query(*query), order, number, size)
+def _browse_page(version: str, _source: browse.Source, filters: tuple, order: str, number: int, size: int, fold: bool):
+    return browse.page(_source, browse.Filters(*filters), order, number, size, fold)
 
 
-def collection_page(
-    collection: collections.Collection, query: collections.Query, order: str, number: int, size: int
-) -> tuple[int, pd.DataFrame]:
-    """(posts passing the filters, page `number` of them in `order`), cached per question."""
-    connection_index = str(collections.index_path(collection))
-    collection_connection(collection)
-    key = (query.task, tuple(query.labels), tuple(query.confidence), query.photo, query.warnings, query.text)
-    return _collection_answer(connection_index, collection, key, order, number, size)
+def browse_page(
+    source: browse.Source, filters: browse.Filters, order: str, number: int, size: int, fold: bool
+) -> browse.Page:
+    """A page of Browse (crisis_dashboard.browse.page), cached per question on a source on disk."""
+    if source.version is None:  # a run's predictions, in memory: answered in milliseconds
+        return browse.page(source, filters, order, number, size, fold)
+    return _browse_page(source.version, source, filters.signature(), order, number, size, fold)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

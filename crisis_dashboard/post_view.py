@@ -1,6 +1,6 @@
 """A page of posts on Browse, and one post of it: the table (a click on a row opens the post), the
-post picked from the page, its photo. Shared by Browse's two views, a run's predictions
-(pages/browse.py) and a scored collection (collection_browse.py)."""
+post picked from the page, its photo. Shared by Browse's two sources, a run's predictions and a
+scored collection (views/browse.py), and by Review."""
 
 from __future__ import annotations
 

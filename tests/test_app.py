@@ -337,19 +337,20 @@ def test_collection_queries_agree_with_the_parts(scored_collection):
     found = collection.open_collection(scored_collection)
     rows = pd.concat(pd.read_parquet(p) for p in sorted((scored_collection / "parts").glob("part-*.parquet")))
     connection = collection.connect(collection.build_index(found))
+    source = browse.collection_source(connection, found, "humanitarian")
     label = rows["humanitarian_label"].iloc[0]
-    query = collection.Query("humanitarian", labels=[label], confidence=(0.0, 0.9))
+    query = browse.Filters(labels=[label], confidence=(0.0, 0.9))
     expected = rows[(rows["humanitarian_label"] == label) & (rows["humanitarian_confidence"] <= 0.9)]
-    assert collection.count(connection, found, query) == len(expected) > 0
-    matching, page = collection.page(connection, found, query, "Least confident first", 1, 5)
-    assert matching == len(expected)
-    assert collection.page(connection, found, query, "Least confident first", 999, 5)[0] == len(expected)
+    assert browse.count(source, query).matching == len(expected) > 0
+    page = browse.page(source, query, "Least confident first", 1, 5)
+    assert page.counts.matching == len(expected)
+    assert browse.page(source, query, "Least confident first", 999, 5).counts.matching == len(expected)
     want = expected.sort_values(["humanitarian_confidence", "row"]).head(5)
-    assert page["row"].tolist() == want["row"].tolist()
-    assert page["confidence"].tolist() == pytest.approx(want["humanitarian_confidence"].tolist())
-    injected = collection.Query("informative", text="'; DROP TABLE posts; --")
-    assert collection.count(connection, found, injected) == 0  # a value, never SQL
-    assert collection.count(connection, found, collection.Query("informative")) == len(rows)
+    assert page.rows["row"].tolist() == want["row"].tolist()
+    assert page.rows["confidence"].tolist() == pytest.approx(want["humanitarian_confidence"].tolist())
+    injected = browse.Filters(query="'; DROP TABLE posts; --")
+    assert browse.count(source, injected).matching == 0  # a value, never SQL
+    assert browse.count(source, browse.Filters()).matching == len(rows)
     assert collection.errors(found)["kind"].tolist() == ["bad_utf8", "nothing_to_analyse"]
 
 
@@ -504,8 +505,8 @@ def test_filters_and_paging():
     assert len(browse.apply_filters(frame, browse.Filters(photo="without"))) == 3
     assert len(browse.apply_filters(frame, browse.Filters(confidence=(0.9, 1.0)))) == 1
     assert browse.apply_filters(frame, browse.Filters(query="BRIDGE"))["post_id"].tolist() == ["p0"]
-    ordered = browse.sort_rows(frame, "Least confident first")
-    assert browse.page_slice(ordered, 2, 4)["post_id"].tolist() == ["p4", "p5", "p6", "p7"]
+    page = browse.page(browse.frame_source(frame), browse.Filters(), "Least confident first", 2, 4)
+    assert page.rows["post_id"].tolist() == ["p4", "p5", "p6", "p7"]
 
 
 def test_a_model_that_decides_from_one_modality_is_flagged():

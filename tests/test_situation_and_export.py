@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crisis_dashboard import browse, export, situation
+from crisis_dashboard import browse, export, loaders, situation
 from crisis_model.data.timeline import make_snowflake
 from tests.dashboard_support import assert_clean
 
@@ -82,7 +82,8 @@ def test_the_export_reads_back_equal_from_csv_and_parquet():
 
 
 def test_folding_keeps_the_first_row_of_each_group_and_counts_its_copies():
-    folded = browse.fold_groups(predictions())
+    frame = loaders.normalise_predictions(predictions())
+    folded = browse.page(browse.frame_source(frame), browse.Filters(), "File order", 1, 10, fold=True).rows
     assert folded["post_id"].tolist() == predictions()["post_id"].drop(index=1).tolist()
     assert folded["copies"].tolist() == [2, 1, 1, 1, 1]
 

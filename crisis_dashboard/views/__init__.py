@@ -1,0 +1,1 @@
+"""The pages' bodies, one module per page, named as the page's address, each with `show(state)`."""
