@@ -64,7 +64,7 @@ def metrics(run: Path) -> dict:
 # --------------------------------------------------------------------------- the CLI on bad input
 
 
-def test_cli_reports_bad_input_in_one_line_without_traceback(tmp_path, demo_root, straight) -> None:
+def test_cli_reports_bad_input_in_one_line_without_traceback(tmp_path, demo_root, straight, train_cli) -> None:
     tsv_root = tmp_path / "tsv-root"
     shutil.copytree(demo_root / "crisismmd_datasplit_all", tsv_root / "crisismmd_datasplit_all")
     train_tsv = tsv_root / "crisismmd_datasplit_all" / "task_informative_text_img_train.tsv"
@@ -113,7 +113,7 @@ def test_cli_reports_bad_input_in_one_line_without_traceback(tmp_path, demo_root
 
 
 def test_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_metrics(
-    tmp_path, demo_root, cache_dir, straight
+    tmp_path, demo_root, cache_dir, straight, train_cli
 ) -> None:
     out = tmp_path / "killed"
     first = [
