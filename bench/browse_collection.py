@@ -47,8 +47,8 @@ import torch  # noqa: E402
 from bench.models import crisis_texts  # noqa: E402
 from bench.run import OUT_DIR, device_name, interleaved  # noqa: E402
 from crisis_dashboard import browse, collection  # noqa: E402
+from crisis_model.atomic_files import write_json  # noqa: E402
 from crisis_model.model.fusion import GROUPS  # noqa: E402
-from crisis_model.run_folder import write_json  # noqa: E402
 from crisis_model.scoring import folder  # noqa: E402
 from crisis_model.scoring.chunks import ChunkResult  # noqa: E402
 from crisis_model.scoring.columns import ERRORS_SCHEMA, scored_schema  # noqa: E402

@@ -47,12 +47,12 @@ import torch  # noqa: E402
 from bench.models import crisis_texts, make_photos, paper_size_model, tiny_model  # noqa: E402
 from bench.run import OUT_DIR, device_name, interleaved, naive_loop  # noqa: E402
 from crisis_dashboard.csv_scoring import read_batch_file, score_batch  # noqa: E402
+from crisis_model.runtime import Distributed  # noqa: E402
 from crisis_model.scoring import ScoreOptions  # noqa: E402
 from crisis_model.scoring.chunks import Scorer  # noqa: E402
 from crisis_model.scoring.collection import score_chunks  # noqa: E402
 from crisis_model.scoring.folder import start_folder  # noqa: E402
 from crisis_model.scoring.reader import CollectionFile  # noqa: E402
-from crisis_model.training.processes import Distributed  # noqa: E402
 
 MODES = {
     "quick": {"memory": [2_000, 20_000], "posts": {"tiny": 64, "paper": 16}, "reps": 3},

@@ -20,6 +20,7 @@ import pandas as pd
 
 from crisis_dashboard.collection import Collection
 from crisis_dashboard.names import pretty, task_title
+from crisis_model.predictions import prob_column
 
 # filter -> the column it needs: a source without that column does not offer the filter
 FILTER_COLUMNS = {
@@ -70,7 +71,7 @@ class Source:
 
 
 def frame_source(frame: pd.DataFrame) -> Source:
-    """A predictions table (loaders.normalise_predictions, with duplicate groups where known) as a
+    """A predictions table (crisis_model.predictions.normalise, with duplicate groups where known) as a
     source: copied into an in-memory DuckDB table, a few tens of ms for the demo's posts."""
     connection = duckdb.connect()
     connection.register("frame", frame.assign(row=np.arange(len(frame))))
@@ -97,7 +98,7 @@ def collection_source(
         **{c: c for c in ("row", "post_id", "created_at", "text", "image_path", "has_image", "warnings")},
         **{c: f"{task}_{c}" for c in ("label", "confidence", "text_weight")},
         **{c: c for c in answers},
-        **{f"prob_{label}": f"{task}_prob_{label}" for label in labels},
+        **{prob_column(label): prob_column(label, f"{task}_") for label in labels},
     }
     selected = ", ".join(f'"{column}" AS "{name}"' for name, column in named.items())
     relation = f"(SELECT {selected}, text_lower FROM posts)"

@@ -19,8 +19,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from crisis_model.atomic_files import atomic_write
 from crisis_model.errors import DataError
-from crisis_model.run_folder import atomic_write, mtime
+from crisis_model.run_folder import mtime
 from crisis_model.scoring.folder import (
     ERRORS_DIR,
     MANIFEST_FILE,

@@ -21,11 +21,12 @@ from safetensors import SafetensorError, safe_open
 
 from crisis_dashboard import browse
 from crisis_dashboard import collection as collections
-from crisis_model import CrisisModel, Prediction, load_model, predict
+from crisis_model import CrisisModel, Prediction, load_model, predict, predictions
+from crisis_model.config import WEIGHTS_FILE
 from crisis_model.data import MissingImagesWarning, load_crisismmd
 from crisis_model.data.images import load_image
 from crisis_model.errors import CheckpointError, DataError, ImageError
-from crisis_model.run_folder import HISTORY_FILE, PREDICTIONS_FILE, WEIGHTS_FILE, TaskRun, mtime
+from crisis_model.run_folder import HISTORY_FILE, PREDICTIONS_FILE, TaskRun, mtime
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024  # an uploaded photo larger than this is refused
 ROUTING_SAMPLE = 40  # posts per predicted class scored again for the mean routing matrices
@@ -72,33 +73,7 @@ def _read_predictions(path: str, stamp: float) -> pd.DataFrame:
         frame = pd.read_parquet(path)
     except Exception as err:  # pyarrow raises several types for a broken file
         raise DataError(f"{path}: not a readable predictions table ({err}).") from None
-    return normalise_predictions(frame)
-
-
-def normalise_predictions(frame: pd.DataFrame) -> pd.DataFrame:
-    """Fills in the columns the pages rely on, with the types they expect."""
-    frame = frame.copy()
-    required = ["post_id", "true_label", "predicted_label"]
-    missing = [c for c in required if c not in frame]
-    if missing:
-        raise DataError(f"the predictions table lacks the column(s) {', '.join(missing)}.")
-    for column in ("post_id", "event", "split", "text", "image_path", "true_label", "predicted_label"):
-        if column not in frame:
-            frame[column] = ""
-        frame[column] = frame[column].fillna("").astype(str)
-    if "confidence" not in frame:
-        probs = [c for c in frame.columns if c.startswith("prob_")]
-        frame["confidence"] = frame[probs].max(axis=1) if probs else np.nan
-    frame["confidence"] = pd.to_numeric(frame["confidence"], errors="coerce")
-    if "has_image" not in frame:
-        frame["has_image"] = frame["image_path"] != ""
-    frame["has_image"] = frame["has_image"].fillna(False).astype(bool)
-    for column, default in (("text_weight", np.nan), ("image_weight", 0.0), ("joint_weight", 0.0)):
-        if column not in frame:
-            frame[column] = default
-        frame[column] = pd.to_numeric(frame[column], errors="coerce")
-    frame["correct"] = frame["true_label"] == frame["predicted_label"]
-    return frame.reset_index(drop=True)
+    return predictions.normalise(frame)
 
 
 def _predictions_path(run: TaskRun) -> Path:

@@ -6,10 +6,20 @@ Sentiment Analysis" (arXiv 2508.13196), with the fusion the paper leaves open fi
 
     model = crisis_model.load_model("runs/demo/informative/checkpoint")
     [pred] = crisis_model.predict(model, [{"text": "Bridge collapsed on route 9", "image": "photo.jpg"}])
+    # or, the same: model.predict([...])
 
-The packages: `model` (readers, fusion, CrisisModel), `data` (CrisisMMD, posts files, images,
-demo), `training` (the loop behind train.py, features cache, metrics), `inference` (Post in,
-Prediction out), `run_folder` (what train.py writes). None of them imports the dashboard.
+The layers, each importing only the ones above it (but for CrisisModel.predict, which calls
+inference when it is called):
+    errors, config, options, runtime, atomic_files   errors, the model's config, command-line options
+                     from config fields, devices and processes, writes that a kill cannot tear
+    data/          CrisisMMD, posts files, photos, the demo dataset, near-duplicates, post times
+    model/         the readers (text, photo), the fusion head, CrisisModel (save/load)
+    inference      Post in, Prediction out; explanation (what it looked at); faithfulness (is it so)
+    predictions    the predictions table's columns;  run_folder: what train.py writes, found again
+    scoring/       a whole collection scored into Parquet parts (`python -m crisis_model.score`)
+    corrections/   reviewers' corrections (SQLite), the review queue, the reviewed set
+    training/      the loop behind train.py, the feature cache, metrics, the demo models
+Scoring and inference never import training; none of them imports the dashboard (tests/test_layout.py).
 """
 
 from crisis_model.config import FUSIONS, PRESETS, PROMPTS, CrisisConfig, preset_config

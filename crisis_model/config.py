@@ -25,6 +25,11 @@ FUSION_VERSION = 2
 and the gate come from its own summary, the cross-attention's from a joint group (1: the gate read
 both streams after cross-attention, so its weights said little about the decision)."""
 
+# A checkpoint folder, as CrisisModel.save_pretrained writes it and from_pretrained reads it.
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+TOKENIZER_DIR = "tokenizer"
+
 BACKBONE_MODES = ("frozen", "lora", "full")
 PHOTO_POOLINGS = ("mean", "max")
 

@@ -14,26 +14,20 @@ A run folder (the dashboard and the scoring command read it as it is):
 A folder of runs holds one run per task (runs/demo/{informative,humanitarian,damage}/); an ablation
 folder holds one run per variant and seed beside ablation.json / ablation.md.
 
-Every file is written beside its final name and renamed into place, and folders are swapped in
-whole, so a kill at any moment leaves the old or the new version, never half of one.
+Every file is written with crisis_model.atomic_files, so a kill at any moment leaves the old or the
+new version, never half of one. The checkpoint folder's own files are named in crisis_model.config.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from crisis_model.config import CONFIG_FILE, TOKENIZER_DIR, WEIGHTS_FILE
 from crisis_model.errors import CheckpointError
-
-# A checkpoint folder (CrisisModel.save_pretrained / from_pretrained).
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.safetensors"
-TOKENIZER_DIR = "tokenizer"
 
 # A run folder (train.py).
 CHECKPOINT_DIR = "checkpoint"
@@ -68,44 +62,6 @@ ABLATION_MD = "ablation.md"
 ABLATION_RUNS = "ablation_runs.json"  # written first: marks a folder as an ablation's
 
 TASK_ORDER = ("informative", "humanitarian", "damage")
-
-
-# ------------------------------------------------------------------------------ writing safely
-
-
-def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
-    """Calls write(tmp_path), then renames tmp_path onto path (atomic on POSIX)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    tmp.replace(path)
-
-
-def write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-
-
-def write_json(path: Path, value: Any) -> None:
-    write_text(path, json.dumps(value, indent=2) + "\n")
-
-
-def replace_dir(final: Path, build: Callable[[Path], None]) -> None:
-    """Builds a folder beside `final`, then swaps it in; a kill leaves the old or the new one
-    (as .NAME.old while the swap is under way, which `recover_dir` puts back)."""
-    tmp, old = final.with_name(f".{final.name}.partial"), final.with_name(f".{final.name}.old")
-    shutil.rmtree(tmp, ignore_errors=True)
-    build(tmp)
-    if final.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        final.rename(old)
-    tmp.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def recover_dir(final: Path) -> None:
-    """Puts back a folder that a kill caught in the middle of `replace_dir`'s swap."""
-    old = final.with_name(f".{final.name}.old")
-    if not final.exists() and old.exists():
-        old.rename(final)
 
 
 # ------------------------------------------------------------------------------ finding runs

@@ -6,13 +6,14 @@ python -m crisis_model.score --run RUN --input FILE --out DIR [--images ROOT]
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shlex
 import sys
 
 from crisis_model.errors import CrisisLensError
-from crisis_model.scoring import PRECISIONS, ScoreOptions, score_collection
-from crisis_model.training import DEVICES
+from crisis_model.options import add_options
+from crisis_model.scoring import ScoreOptions, score_collection
 
 EPILOG = """\
 examples:
@@ -36,7 +37,6 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    defaults = ScoreOptions()
     parser.add_argument(
         "--run", required=True, help="a train.py run folder (every task in it) or one checkpoint folder"
     )
@@ -45,26 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--images", metavar="ROOT", help="the folder image_path is relative to; photos outside it are refused"
     )
-    parser.add_argument(
-        "--batch-size", type=int, default=defaults.batch_size, help="posts per forward pass (default %(default)s)"
-    )
-    parser.add_argument(
-        "--chunk-rows",
-        type=int,
-        default=defaults.chunk_rows,
-        help="posts per Parquet part, the unit of resuming (default %(default)s)",
-    )
-    parser.add_argument(
-        "--precision", choices=PRECISIONS, default=defaults.precision, help="auto = bf16 on a GPU, fp32 on a CPU"
-    )
-    parser.add_argument("--device", choices=DEVICES, default=defaults.device)
-    parser.add_argument(
-        "--max-image-mb",
-        type=float,
-        default=defaults.max_image_mb,
-        help="a larger photo file is not opened; its post is scored from the text (default %(default)s)",
-    )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_options(parser, ScoreOptions)
     return parser
 
 
@@ -72,16 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.batch_size < 1 or args.chunk_rows < 1:
-        parser.error("--batch-size and --chunk-rows must be at least 1")
-    options = ScoreOptions(
-        chunk_rows=args.chunk_rows,
-        batch_size=args.batch_size,
-        precision=args.precision,
-        device=args.device,
-        max_image_mb=args.max_image_mb,
-        progress=not args.no_progress,
-    )
+    options = ScoreOptions(**{f.name: getattr(args, f.name) for f in dataclasses.fields(ScoreOptions)})
     try:
         summary = score_collection(args.run, args.input, args.out, args.images, options)
     except CrisisLensError as err:

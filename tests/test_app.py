@@ -16,10 +16,11 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from crisis_dashboard import browse, csv_scoring, first_start, loaders, model_cards, post_figures, widgets
+from crisis_dashboard import browse, csv_scoring, first_start, model_cards, post_figures, widgets
 from crisis_dashboard import figures as plots
 from crisis_dashboard import state as app_state
 from crisis_model import CrisisLensError
+from crisis_model.predictions import normalise as normalise_predictions
 from crisis_model.run_folder import demo_run_complete, discover_run
 from crisis_model.training import ProgressEvent
 from tests.dashboard_support import BROWSE, TIMEOUT, answers, assert_clean, charts, photo_bytes
@@ -484,7 +485,7 @@ def test_progress_never_moves_back_and_reads_plainly():
 
 
 def test_filters_and_paging():
-    frame = loaders.normalise_predictions(
+    frame = normalise_predictions(
         pd.DataFrame(
             {
                 "post_id": [f"p{i}" for i in range(10)],

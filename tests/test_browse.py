@@ -10,8 +10,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from crisis_dashboard import browse, collection, export, loaders
+from crisis_dashboard import browse, collection, export
 from crisis_model.model.fusion import GROUPS
+from crisis_model.predictions import normalise as normalise_predictions
 from crisis_model.scoring import folder
 from crisis_model.scoring.chunks import ChunkResult
 from crisis_model.scoring.columns import ERRORS_SCHEMA, scored_schema
@@ -37,7 +38,7 @@ def predictions() -> pd.DataFrame:
         true_label=["informative"] * 3 + ["not_informative"] * 3,
         duplicate_group=["g0", "g1", "g2", "g3", "g4", "g0"],  # p5 reposts p0
     )
-    return loaders.normalise_predictions(frame)
+    return normalise_predictions(frame)
 
 
 def write_collection(out) -> collection.Collection:

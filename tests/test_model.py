@@ -235,6 +235,16 @@ def test_predict_returns_labelled_explained_predictions(tmp_path) -> None:
     )
 
 
+def test_model_predict_is_the_predict_function_as_a_method() -> None:
+    """The first release documented `model.predict(posts)`; it gives what crisis_model.predict gives."""
+    model = tiny_model("full").eval()
+    posts = [{"text": "bridge collapsed, people trapped"}, {"text": "lovely sunny day"}]
+    by_method, by_function = model.predict(posts, batch_size=1), predict(model, posts)
+    assert [p.label for p in by_method] == [p.label for p in by_function]
+    for a, b in zip(by_method, by_function):
+        assert a.probabilities == pytest.approx(b.probabilities, abs=1e-6)
+
+
 def test_predict_refuses_a_post_with_nothing_to_analyse() -> None:
     model = tiny_model("full").eval()
     with pytest.raises(CrisisLensError, match="post 1: nothing to analyse"):

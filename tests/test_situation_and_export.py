@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crisis_dashboard import browse, export, loaders, situation
+from crisis_dashboard import browse, export, situation
 from crisis_model.data.timeline import make_snowflake
+from crisis_model.predictions import normalise as normalise_predictions
 from tests.dashboard_support import assert_clean
 
 
@@ -82,7 +83,7 @@ def test_the_export_reads_back_equal_from_csv_and_parquet():
 
 
 def test_folding_keeps_the_first_row_of_each_group_and_counts_its_copies():
-    frame = loaders.normalise_predictions(predictions())
+    frame = normalise_predictions(predictions())
     folded = browse.page(browse.frame_source(frame), browse.Filters(), "File order", 1, 10, fold=True).rows
     assert folded["post_id"].tolist() == predictions()["post_id"].drop(index=1).tolist()
     assert folded["copies"].tolist() == [2, 1, 1, 1, 1]

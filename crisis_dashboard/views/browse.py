@@ -19,6 +19,7 @@ from crisis_dashboard.reliability import RELIABILITY_CAPTION, badge, reliability
 from crisis_dashboard.state import AppState, training_data_root
 from crisis_model import Prediction
 from crisis_model.data.table import resolve_image
+from crisis_model.predictions import prob_column
 from crisis_model.run_folder import TaskRun, discover_run
 from crisis_model.scoring.columns import column_prefix
 
@@ -288,7 +289,7 @@ def _collection_post(collection: Collection, task: str, row: pd.Series) -> None:
         for clash in contradictions(answers):
             st.warning(clash.note, icon="⚠️")
         if pd.notna(row["label"]):
-            probabilities = {label: float(row[f"prob_{label}"]) for label in collection.tasks[task]["labels"]}
+            probabilities = {label: float(row[prob_column(label)]) for label in collection.tasks[task]["labels"]}
             st.plotly_chart(
                 post_figures.probabilities_bar(probabilities), key=_key(COLLECTION, "probs"), width="stretch"
             )

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pandas as pd
 
 from crisis_model.corrections.store import latest_reviews
+from crisis_model.predictions import RELIANCE_COLUMNS
 
 POST_COLUMNS = ("event", "split", "text", "image_path")
-MODEL_COLUMNS = ("confidence", "reliance_words", "reliance_photo")
+MODEL_COLUMNS = ("confidence", *RELIANCE_COLUMNS.values())
 EXPORT_COLUMNS = (
     "post_id",
     "task",

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from crisis_model.predictions import RELIANCE_COLUMNS, probability_columns
+
 GROUP_COLUMN = "duplicate_group"  # optional: a group id; posts without one are each their own group
-PROB_PREFIX = "prob_"
 
 
 def margin(frame: pd.DataFrame) -> pd.Series:
     """The gap between the two most probable labels (0: a coin toss between them)."""
-    probs = frame[[c for c in frame.columns if c.startswith(PROB_PREFIX)]].to_numpy(dtype=float)
+    probs = frame[probability_columns(frame)].to_numpy(dtype=float)
     if probs.shape[1] < 2:
         return pd.Series(np.nan, index=frame.index)
     top = -np.sort(-probs, axis=1)
@@ -47,7 +48,7 @@ def words_vs_photo(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
     """The posts whose words and photo pull opposite ways: removing one lowers the answer's
     probability while removing the other raises it (the measured reliance). Strongest conflict
     first: the smaller of the two pulls."""
-    words, photo = frame["reliance_words"].astype(float), frame["reliance_photo"].astype(float)
+    words, photo = (frame[RELIANCE_COLUMNS[part]].astype(float) for part in ("words", "photo"))
     conflict = frame[(words * photo) < 0]
     score = np.minimum(words[conflict.index].abs(), photo[conflict.index].abs())
     return conflict.assign(queue_score=score).sort_values(
@@ -82,7 +83,7 @@ STRATEGIES: dict[str, Strategy] = {
         "Words vs photo",
         "posts whose words and photo pull the answer opposite ways (measured by removing each)",
         words_vs_photo,
-        needs=("reliance_words", "reliance_photo"),
+        needs=tuple(RELIANCE_COLUMNS.values()),
     ),
     "random": Strategy("Random audit", "every post in a random order (an unbiased sample)", random_audit),
 }

@@ -21,21 +21,13 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from crisis_model.config import CrisisConfig
+from crisis_model.atomic_files import atomic_write, recover_dir, replace_dir, write_json
+from crisis_model.config import CONFIG_FILE, TOKENIZER_DIR, WEIGHTS_FILE, CrisisConfig
 from crisis_model.errors import CheckpointError, ConfigError
 from crisis_model.model.fusion import FusionHead
 from crisis_model.model.image_encoder import REGIONS, ImageEncoder, build_cnn
 from crisis_model.model.outputs import CrisisOutput
 from crisis_model.model.text_encoder import TextEncoder, TextFeatures, build_text_encoder, rebuild_text_encoder
-from crisis_model.run_folder import (
-    CONFIG_FILE,
-    TOKENIZER_DIR,
-    WEIGHTS_FILE,
-    atomic_write,
-    recover_dir,
-    replace_dir,
-    write_json,
-)
 
 MAX_TEXT_CHARS = 4000  # a tweet is 280; anything longer is cut before tokenising
 MIN_POST_TOKENS = 16  # what the prompt must leave of max_text_tokens for the post
@@ -168,6 +160,13 @@ class CrisisModel(nn.Module):
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
+
+    def predict(self, posts: Sequence[Any], **options: Any) -> list[Any]:
+        """`crisis_model.predict(model, posts, **options)` as a method, as the first release had it:
+        each post (a dict with text and image, or a Post) gets a Prediction with its explanation."""
+        from crisis_model.inference import predict  # the layer above the model: imported when called
+
+        return predict(self, posts, **options)
 
     # ------------------------------------------------------------------ inputs
 

@@ -20,24 +20,32 @@ import torch
 from tqdm import tqdm
 
 from crisis_model import load_model
-from crisis_model.run_folder import discover_run, write_json
+from crisis_model.atomic_files import write_json
+from crisis_model.options import check_options, option
+from crisis_model.run_folder import discover_run
+from crisis_model.runtime import DEVICES, Distributed, processes
 from crisis_model.scoring import folder
 from crisis_model.scoring.chunks import MAX_IMAGE_MB, Scorer
 from crisis_model.scoring.columns import column_prefix
 from crisis_model.scoring.reader import CollectionFile
-from crisis_model.training.processes import Distributed, processes
 
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
 @dataclass
 class ScoreOptions:
-    chunk_rows: int = 1024  # posts per part: the unit of resuming and of sharing among processes
-    batch_size: int = 32
-    precision: str = "auto"  # auto: bf16 on a GPU, fp32 on a CPU
-    device: str = "auto"
-    max_image_mb: float = MAX_IMAGE_MB
-    progress: bool = True
+    """How a collection is scored; each field is also an option of `python -m crisis_model.score`."""
+
+    batch_size: int = option(32, "posts per forward pass", at_least=1)
+    chunk_rows: int = option(
+        1024, "posts per Parquet part: the unit of resuming and of sharing among processes", at_least=1
+    )
+    precision: str = option("auto", "auto = bf16 on a GPU, fp32 on a CPU", choices=PRECISIONS)
+    device: str = option("auto", "auto = a CUDA GPU when PyTorch sees one", choices=DEVICES)
+    max_image_mb: float = option(
+        MAX_IMAGE_MB, "a larger photo file is not opened; its post is scored from the text", above=0
+    )
+    progress: bool = option(True, "no progress bar")
 
 
 def score_collection(
@@ -51,6 +59,7 @@ def score_collection(
     out/summary.json by process 0). A bad run, input file or --out raises CrisisLensError before
     anything is written."""
     options = options or ScoreOptions()
+    check_options(options)
     started = time.perf_counter()
     out, source = Path(out), CollectionFile.open(input_file)
     runs = discover_run(run)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from crisis_model.model.fusion import GROUPS
+from crisis_model.predictions import prob_column, weight_column
 
 if TYPE_CHECKING:
     from crisis_model.inference import Prediction
@@ -46,8 +47,8 @@ def answer_cells(prefix: str, labels: list[str], answer: Prediction | None) -> d
     return {
         f"{prefix}_label": answer.label if judged else None,
         f"{prefix}_confidence": answer.confidence if judged else None,
-        **{f"{prefix}_prob_{label}": answer.probabilities.get(label) if judged else None for label in labels},
-        **{f"{prefix}_{group}_weight": weights.get(group) for group in GROUPS},
+        **{prob_column(label, f"{prefix}_"): answer.probabilities.get(label) if judged else None for label in labels},
+        **{weight_column(group, f"{prefix}_"): weights.get(group) for group in GROUPS},
     }
 
 
@@ -60,8 +61,8 @@ def task_fields(prefix: str, labels: list[str]) -> list[pa.Field]:
     return [
         pa.field(f"{prefix}_label", pa.string()),
         pa.field(f"{prefix}_confidence", pa.float32()),
-        *(pa.field(f"{prefix}_prob_{label}", pa.float32()) for label in labels),
-        *(pa.field(f"{prefix}_{group}_weight", pa.float32()) for group in GROUPS),
+        *(pa.field(prob_column(label, f"{prefix}_"), pa.float32()) for label in labels),
+        *(pa.field(weight_column(group, f"{prefix}_"), pa.float32()) for group in GROUPS),
     ]
 
 

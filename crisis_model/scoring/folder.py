@@ -23,8 +23,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from crisis_model.atomic_files import atomic_write, write_json
 from crisis_model.errors import ConfigError
-from crisis_model.run_folder import atomic_write, write_json
 from crisis_model.scoring.chunks import ChunkResult
 
 MANIFEST_FILE = "manifest.json"

@@ -14,16 +14,9 @@ from typing import Any
 
 import numpy as np
 
+from crisis_model.atomic_files import write_json, write_text
 from crisis_model.errors import ConfigError
-from crisis_model.run_folder import (
-    ABLATION_JSON,
-    ABLATION_MD,
-    ABLATION_RUNS,
-    METRICS_FILE,
-    TRAIN_CONFIG_FILE,
-    write_json,
-    write_text,
-)
+from crisis_model.run_folder import ABLATION_JSON, ABLATION_MD, ABLATION_RUNS, METRICS_FILE, TRAIN_CONFIG_FILE
 from crisis_model.training.config import TrainConfig, check_config
 from crisis_model.training.loop import train
 from crisis_model.training.progress import Progress, tagged

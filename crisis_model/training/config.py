@@ -1,8 +1,10 @@
 """One training run's options: `TrainConfig`, checked once before any data is read.
 
-The fields mirror train.py's options (`--batch-size` is batch_size); a run folder keeps them in
-train_config.json, and `--resume` continues a run only with the options it was started with
-(the RUNTIME_FIELDS aside, which say how to run, not what).
+Each field is also train.py's option of the same name (`batch_size` is `--batch-size`): its help,
+choices and bounds sit in the field (crisis_model.options), and `check_config` holds them for a
+config from anywhere. A run folder keeps the fields in train_config.json, and `--resume` continues
+a run only with the options it was started with (the RUNTIME_FIELDS aside, which say how to run,
+not what).
 """
 
 from __future__ import annotations
@@ -14,57 +16,151 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crisis_model.config import BACKBONE_MODES, FUSIONS, PRESETS, PROMPTS, CrisisConfig, preset_config
-from crisis_model.data import LABEL_SOURCES, get_task
+from crisis_model.config import BACKBONE_MODES, FUSIONS, PHOTO_POOLINGS, PRESETS, PROMPTS, CrisisConfig, preset_config
+from crisis_model.data import LABEL_SOURCES, TASKS, get_task
 from crisis_model.errors import ConfigError, TrainingError
+from crisis_model.options import check_options, option, option_name
+from crisis_model.runtime import DEVICES
 
 DEFAULT_CACHE_DIR = ".crisislens/features"
-DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass
 class TrainConfig:
     """One training run; the defaults are the paper's hyper-parameters where it gives them."""
 
-    out: str
-    data_root: str | None = None  # a CrisisMMD v2.0 folder ...
-    posts: str | None = None  # ... or a CSV / JSONL file of labelled posts
-    corrections: str | None = None  # a corrections database (crisis_model.corrections): its labels win
-    task: str = "informative"
-    labels: str = "agreed"  # agreed | text | image annotations
-    preset: str = "minilm"
-    fusion: str = "full"
-    prompt: str | None = None  # a name in config.PROMPTS, a template holding {text}, or None: the preset's
-    backbone_mode: str = "frozen"
-    lora_rank: int = 8
-    text_backbone: str | None = None  # overrides the preset's (a local folder or hub name)
-    hidden_size: int | None = None  # overrides the preset's fusion width
-    photo_pooling: str | None = None  # "mean" or "max"; None: max for a task judged from the photo, else mean
-    batch_size: int = 32
-    lr: float = 1e-3
-    dropout: float = 0.5
-    epochs: int = 10
-    weight_decay: float = 0.0
-    warmup: float = 0.05  # fraction of the steps with a linearly rising learning rate, then cosine
-    grad_clip: float = 1.0
-    class_weights: bool = False  # weigh the loss by inverse class frequency
+    # data: where the posts come from, and which labels
+    out: str = option(
+        dataclasses.MISSING,
+        "the run folder to create, e.g. runs/NAME (required unless --demo)",
+        group="run",
+        metavar="DIR",
+    )
+    data_root: str | None = option(
+        None,
+        "a CrisisMMD v2.0 folder (crisismmd_datasplit_all/, annotations/, data_image/)",
+        group="data",
+        metavar="DIR",
+    )
+    posts: str | None = option(
+        None,
+        "your own labelled posts instead: .csv or .jsonl with columns text, label and optionally image_path, "
+        "split (train/dev/test), post_id, event",
+        group="data",
+        metavar="FILE",
+    )
+    corrections: str | None = option(
+        None,
+        "a corrections database written by the dashboard's Review page: its labels win over the dataset's; "
+        "corrected dev/test posts are scored apart (corrections.json in --out)",
+        group="data",
+        metavar="DB",
+    )
+    task: str = option("informative", "what to predict", choices=tuple(TASKS), group="data")
+    labels: str = option(
+        "agreed",
+        "which CrisisMMD annotation: of the text, of the image, or the pairs where both agree; damage has image "
+        "labels only",
+        choices=LABEL_SOURCES,
+        group="data",
+    )
+    dedupe: bool = option(False, "drop train posts that repeat another's text, image and label", group="data")
+    drop_leaked: bool = option(
+        True, "keep train posts whose normalised text is also a dev or test post's (dropped by default)", group="data"
+    )
+    dev_fraction: float = option(
+        0.15, "share of a posts file held out as dev when it has no dev split", above=0, below=1, group="data"
+    )
+    # model: readers, fusion, prompt
+    preset: str = option("minilm", "readers and sizes (see below)", choices=tuple(PRESETS), group="model")
+    fusion: str = option(
+        "full",
+        "full = attention + modality gate + dynamic routing; attention = without routing; concat = no attention; "
+        "text / image = one modality",
+        choices=FUSIONS,
+        group="model",
+    )
+    prompt: str | None = option(
+        None,
+        f"what the language model reads: a name ({', '.join(PROMPTS)}) or a template with {{text}} "
+        "(default: the preset's, see below)",
+        group="model",
+    )
+    backbone_mode: str = option(
+        "frozen",
+        "frozen readers (cached features, fast), LoRA adapters on the language model (peft), or full fine-tuning",
+        choices=BACKBONE_MODES,
+        group="model",
+    )
+    lora_rank: int = option(8, "rank of the LoRA adapters", at_least=1, group="model")
+    text_backbone: str | None = option(
+        None,
+        "replace the preset's language model (a Hugging Face name or local folder)",
+        group="model",
+        metavar="NAME_OR_DIR",
+    )
+    hidden_size: int | None = option(None, "replace the preset's fusion width", at_least=1, group="model")
+    photo_pooling: str | None = option(
+        None,
+        "the photo's summary over its 7x7 regions (default: max for a task judged from the photo, damage; else mean)",
+        choices=PHOTO_POOLINGS,
+        group="model",
+    )
+    # optimisation (defaults: the paper's)
+    batch_size: int = option(32, "posts per step and process", at_least=1, group="optimisation")
+    lr: float = option(1e-3, "peak learning rate of AdamW; warm-up then cosine decay", above=0, group="optimisation")
+    dropout: float = option(0.5, "dropout of the fusion head", at_least=0, below=1, group="optimisation")
+    epochs: int = option(10, "epochs in all (a resumed run may raise it)", at_least=1, group="optimisation")
+    weight_decay: float = option(0.0, "AdamW's weight decay", at_least=0, group="optimisation")
+    warmup: float = option(
+        0.05, "share of the steps with a rising learning rate", at_least=0, below=1, group="optimisation"
+    )
+    grad_clip: float = option(1.0, "gradient norm limit, 0 for none", at_least=0, group="optimisation")
+    class_weights: bool = option(False, "weigh the loss by inverse class frequency", group="optimisation")
     # what keeps every modality alive (crisis_model.training.loss); defaults measured on the demo
-    vote_weight: float = 0.3  # each evidence group's vote trained on its own too (0: off)
-    gate_entropy_weight: float = 0.1  # a bonus for a gate that does not put all its weight on one vote (0: off)
-    modality_dropout: float = 0.0  # chance that a training post's photo is hidden for a step (not for damage)
-    dedupe: bool = False  # drop train posts repeating another's text, image and label
-    drop_leaked: bool = True  # drop train posts whose normalised text is also a dev or test post's
-    dev_fraction: float = 0.15  # of a posts file without a dev split, held out as dev
-    seed: int = 0
+    vote_weight: float = option(
+        0.3,
+        "weight of each evidence group's vote (words, photo, both) trained on its own, which keeps every modality "
+        "informative; 0 turns it off",
+        at_least=0,
+        group="optimisation",
+    )
+    gate_entropy_weight: float = option(
+        0.1,
+        "bonus for a gate that does not put all its weight on one vote; 0 turns it off",
+        at_least=0,
+        group="optimisation",
+    )
+    modality_dropout: float = option(
+        0.0,
+        "chance that a training post's photo is hidden for a step (not for damage)",
+        at_least=0,
+        below=1,
+        group="optimisation",
+    )
+    seed: int = option(0, "seed of every random generator", group="optimisation")
     # how, not what: these may change when a run is resumed
-    workers: int = 2
-    # CPU threads of the training loop; None: one with frozen backbones (it holds up best on a shared
-    # machine; more is faster on a dedicated one), else torch's default
-    threads: int | None = None
-    device: str = "auto"
-    cache_dir: str | None = DEFAULT_CACHE_DIR  # None: features kept in memory only
-    resume: bool = False
-    overwrite: bool = False
+    workers: int = option(2, "DataLoader processes decoding images", at_least=0, group="run")
+    threads: int | None = option(
+        None,
+        "CPU threads of the training loop (default: 1 with frozen readers, which holds up best on a shared "
+        "machine; more is faster on a dedicated one)",
+        at_least=1,
+        group="run",
+    )
+    device: str = option("auto", "auto = CUDA (bf16 autocast) when a GPU is present", choices=DEVICES, group="run")
+    cache_dir: str | None = option(
+        DEFAULT_CACHE_DIR,
+        "where the readers' features are kept between runs (--no-cache: in memory only)",
+        group="run",
+        metavar="DIR",
+    )
+    resume: bool = option(
+        False,
+        "continue the run in --out from its last completed epoch (its options are kept; --epochs may raise the total)",
+        group="run",
+    )
+    overwrite: bool = option(False, "replace the run in --out", group="run")
 
 
 RUNTIME_FIELDS = ("epochs", "workers", "threads", "device", "cache_dir", "resume", "overwrite")
@@ -72,32 +168,13 @@ RUNTIME_FIELDS = ("epochs", "workers", "threads", "device", "cache_dir", "resume
 
 def check_config(cfg: TrainConfig) -> None:
     """Names and numbers, before any data is read: ConfigError naming the option otherwise."""
-    get_task(cfg.task)
-    choices = {
-        "labels": LABEL_SOURCES,
-        "preset": tuple(PRESETS),
-        "fusion": FUSIONS,
-        "backbone_mode": BACKBONE_MODES,
-        "device": DEVICES,
-    }
-    for name, allowed in choices.items():
-        if getattr(cfg, name) not in allowed:
-            raise ConfigError(f"unknown {name} {getattr(cfg, name)!r}; choose one of {', '.join(allowed)}")
+    check_options(cfg)
     if cfg.prompt is not None and cfg.prompt not in PROMPTS and "{text}" not in cfg.prompt:
         raise ConfigError(
             f"--prompt {cfg.prompt!r} is neither a prompt name ({', '.join(PROMPTS)}) nor a template holding {{text}}"
         )
     if (cfg.data_root is None) == (cfg.posts is None):
         raise ConfigError("give exactly one of --data-root (a CrisisMMD folder) and --posts (a CSV/JSONL file)")
-    for name in ("batch_size", "epochs"):
-        if getattr(cfg, name) < 1:
-            raise ConfigError(f"{name} must be at least 1, not {getattr(cfg, name)}")
-    if cfg.threads is not None and cfg.threads < 1:
-        raise ConfigError(f"threads must be at least 1, not {cfg.threads}")
-    if not cfg.lr > 0 or not 0 <= cfg.dropout < 1 or not 0 <= cfg.warmup < 1 or not 0 < cfg.dev_fraction < 1:
-        raise ConfigError("lr must be > 0, and dropout, warmup and dev_fraction within [0, 1)")
-    if cfg.vote_weight < 0 or cfg.gate_entropy_weight < 0 or not 0 <= cfg.modality_dropout < 1:
-        raise ConfigError("vote_weight and gate_entropy_weight must be >= 0, modality_dropout within [0, 1)")
     config = model_config(cfg)
     if config.hidden_size % config.attention_heads:
         raise ConfigError(
@@ -135,13 +212,12 @@ def command_line(cfg: TrainConfig) -> str:
         value = getattr(cfg, f.name)
         if f.default is not dataclasses.MISSING and value == f.default:
             continue
-        option = "--" + f.name.replace("_", "-")
         if f.name == "cache_dir" and value is None:
             words.append("--no-cache")
-        elif isinstance(value, bool):
-            words.append(option)  # every flag defaults to False
+        elif isinstance(value, bool):  # a flag differs from its default: on for off, or off for on
+            words.append(option_name(f.name) if value else "--no-" + f.name.replace("_", "-"))
         else:
-            words += [option, str(value)]
+            words += [option_name(f.name), str(value)]
     return shlex.join(words)
 
 

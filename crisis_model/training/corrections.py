@@ -16,9 +16,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from crisis_model.atomic_files import write_json
 from crisis_model.corrections.store import CorrectionStore
 from crisis_model.errors import DataError
-from crisis_model.run_folder import CORRECTIONS_FILE, PREDICTIONS_FILE, TRAIN_CONFIG_FILE, write_json
+from crisis_model.predictions import prob_column
+from crisis_model.run_folder import CORRECTIONS_FILE, PREDICTIONS_FILE, TRAIN_CONFIG_FILE
 from crisis_model.training.metrics import classification_metrics
 
 HELD_OUT = ("dev", "test")
@@ -127,7 +129,7 @@ def scores(predictions: pd.DataFrame, label_names: list[str]) -> dict | None:
     if predictions.empty:
         return None
     index = {name: i for i, name in enumerate(label_names)}
-    probabilities = predictions[[f"prob_{name}" for name in label_names]].to_numpy(dtype=float)
+    probabilities = predictions[[prob_column(name) for name in label_names]].to_numpy(dtype=float)
     metrics = classification_metrics(predictions["true_label"].map(index).to_numpy(), probabilities, label_names)
     return {"posts": metrics["posts"], "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]}
 
@@ -163,10 +165,9 @@ def compare_runs(previous: pd.DataFrame, new: pd.DataFrame, split: str, label_na
     the new run's labels (corrections applied): on all of them, and on those whose label no
     correction changed. One row per run and set of posts."""
     new = new[new["split"] == split]
-    both = new.merge(previous[["post_id", *[f"prob_{n}" for n in label_names]]], on="post_id", suffixes=("", "_old"))
-    old = both.drop(columns=[f"prob_{n}" for n in label_names]).rename(
-        columns={f"prob_{n}_old": f"prob_{n}" for n in label_names}
-    )
+    probabilities = [prob_column(name) for name in label_names]
+    both = new.merge(previous[["post_id", *probabilities]], on="post_id", suffixes=("", "_old"))
+    old = both.drop(columns=probabilities).rename(columns={f"{column}_old": column for column in probabilities})
     both = both[new.columns]
     same = np.ones(len(both), dtype=bool)
     if "post_id" in previous and "true_label" in previous:

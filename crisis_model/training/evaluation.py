@@ -13,19 +13,15 @@ import torch
 from safetensors.torch import load_file
 from torch import Tensor
 
+from crisis_model.atomic_files import atomic_write, write_json
+from crisis_model.config import WEIGHTS_FILE
 from crisis_model.model import CrisisModel
-from crisis_model.run_folder import (
-    CHECKPOINT_DIR,
-    METRICS_FILE,
-    PREDICTIONS_FILE,
-    WEIGHTS_FILE,
-    atomic_write,
-    write_json,
-)
+from crisis_model.predictions import RELIANCE_COLUMNS, WEIGHT_COLUMNS, prob_column
+from crisis_model.run_folder import CHECKPOINT_DIR, METRICS_FILE, PREDICTIONS_FILE
+from crisis_model.runtime import device_autocast
 from crisis_model.training.inputs import Inputs, make_loader
 from crisis_model.training.loss import classification_loss
 from crisis_model.training.metrics import classification_metrics
-from crisis_model.training.processes import device_autocast
 from crisis_model.training.progress import Progress, ProgressEvent
 
 EVAL_BATCH = 256
@@ -106,7 +102,7 @@ def split_metrics(outputs: SplitOutputs, labels: np.ndarray, label_names: Sequen
 def predictions_table(
     frame: pd.DataFrame, outputs: SplitOutputs, label_names: Sequence[str], uses_image: bool
 ) -> pd.DataFrame:
-    """One row per scored post, as predictions.parquet holds it."""
+    """One row per scored post, as predictions.parquet holds it (crisis_model.predictions)."""
     posts = frame.iloc[outputs.rows].reset_index(drop=True)
     predicted = outputs.probabilities.argmax(axis=1)
     table = pd.DataFrame(
@@ -123,13 +119,12 @@ def predictions_table(
         }
     )
     for k, name in enumerate(label_names):
-        table[f"prob_{name}"] = outputs.probabilities[:, k]
-    table["text_weight"] = outputs.modality_weights[:, 0]
-    table["image_weight"] = outputs.modality_weights[:, 1]
-    table["joint_weight"] = outputs.modality_weights[:, 2]
+        table[prob_column(name)] = outputs.probabilities[:, k]
+    for g, column in enumerate(WEIGHT_COLUMNS):  # in the order of the gate's weights
+        table[column] = outputs.modality_weights[:, g]
     if outputs.reliance is not None:
-        table["reliance_words"] = outputs.reliance["words"]
-        table["reliance_photo"] = outputs.reliance["photo"]
+        for removed, column in RELIANCE_COLUMNS.items():
+            table[column] = outputs.reliance[removed]
     # a text-only model never opens the image: the post has one if it names a file
     table["has_image"] = outputs.has_image if uses_image else (posts["image_path"] != "").to_numpy()
     table["correct"] = table["true_label"] == table["predicted_label"]

@@ -40,7 +40,7 @@ from crisis_model.data.images import image_to_tensor, load_image
 from crisis_model.errors import ImageError
 from crisis_model.model import CrisisModel
 from crisis_model.model.text_encoder import TextFeatures
-from crisis_model.training.processes import Distributed, device_autocast
+from crisis_model.runtime import Distributed, device_autocast
 from crisis_model.training.progress import Progress, ProgressEvent
 
 # Raise when the way a kind of feature is computed changes: its old entries become misses.

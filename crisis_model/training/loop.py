@@ -29,19 +29,13 @@ import torch
 import torch.distributed as torch_dist
 from torch.utils.data import DataLoader, DistributedSampler
 
+from crisis_model.atomic_files import replace_dir, write_text
 from crisis_model.data import get_task
 from crisis_model.errors import TrainingError
 from crisis_model.model import CrisisModel
 from crisis_model.model.modeling import clean_text
-from crisis_model.run_folder import (
-    CHECKPOINT_DIR,
-    HISTORY_FILE,
-    INIT_DIR,
-    LAST_DIR,
-    STATE_FILE,
-    replace_dir,
-    write_text,
-)
+from crisis_model.run_folder import CHECKPOINT_DIR, HISTORY_FILE, INIT_DIR, LAST_DIR, STATE_FILE
+from crisis_model.runtime import Distributed, cpu_threads, device_autocast, processes, seed_everything
 from crisis_model.training.config import TrainConfig, check_config, command_line, model_config
 from crisis_model.training.corrections import write_report
 from crisis_model.training.dataset import load_data
@@ -49,7 +43,6 @@ from crisis_model.training.evaluation import evaluate, split_metrics, write_resu
 from crisis_model.training.features import FeatureStore, compute_features
 from crisis_model.training.inputs import CachedInputs, Inputs, RawInputs, make_loader
 from crisis_model.training.loss import Objective, balanced_weights, training_loss
-from crisis_model.training.processes import Distributed, cpu_threads, device_autocast, processes, seed_everything
 from crisis_model.training.progress import Progress, ProgressEvent
 from crisis_model.training.resume import load_last, save_last
 from crisis_model.training.run_start import check_out, start_folder

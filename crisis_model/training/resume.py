@@ -15,9 +15,10 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
+from crisis_model.atomic_files import replace_dir
 from crisis_model.errors import TrainingError
 from crisis_model.model import CrisisModel
-from crisis_model.run_folder import LAST_DIR, OPTIMIZER_FILE, STATE_FILE, TRAINABLE_FILE, replace_dir
+from crisis_model.run_folder import LAST_DIR, OPTIMIZER_FILE, STATE_FILE, TRAINABLE_FILE
 
 
 def trainable_state(model: CrisisModel) -> dict[str, Tensor]:

@@ -6,17 +6,9 @@ import dataclasses
 import shutil
 from pathlib import Path
 
+from crisis_model.atomic_files import recover_dir, write_json, write_text
 from crisis_model.errors import TrainingError
-from crisis_model.run_folder import (
-    CHECKPOINT_DIR,
-    COMMAND_FILE,
-    LAST_DIR,
-    RUN_FILES,
-    TRAIN_CONFIG_FILE,
-    recover_dir,
-    write_json,
-    write_text,
-)
+from crisis_model.run_folder import CHECKPOINT_DIR, COMMAND_FILE, LAST_DIR, RUN_FILES, TRAIN_CONFIG_FILE
 from crisis_model.training.config import RUNTIME_FIELDS, TrainConfig, load_train_config
 
 

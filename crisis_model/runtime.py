@@ -1,4 +1,5 @@
-"""Where a run executes: one process or torchrun's several, the device, seeds and CPU threads."""
+"""Where code runs, for training and scoring alike: one process or torchrun's several, the device,
+autocast, seeds and CPU threads."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import torch
 import torch.distributed as torch_dist
 
 from crisis_model.errors import ConfigError
+
+DEVICES = ("auto", "cpu", "cuda")  # auto: a CUDA GPU when PyTorch sees one
 
 
 @dataclass

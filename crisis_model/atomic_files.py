@@ -1,0 +1,47 @@
+"""Writing files and folders so that a kill at any moment leaves the old or the new version, never
+half of one: a file is written beside its final name and renamed into place, a folder is built
+beside its final name and swapped in whole. Every checkpoint, run folder and scored collection is
+written this way."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
+    """Calls write(tmp_path), then renames tmp_path onto path (atomic on POSIX)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    tmp.replace(path)
+
+
+def write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def write_json(path: Path, value: Any) -> None:
+    write_text(path, json.dumps(value, indent=2) + "\n")
+
+
+def replace_dir(final: Path, build: Callable[[Path], None]) -> None:
+    """Builds a folder beside `final`, then swaps it in; a kill leaves the old or the new one
+    (as .NAME.old while the swap is under way, which `recover_dir` puts back)."""
+    tmp, old = final.with_name(f".{final.name}.partial"), final.with_name(f".{final.name}.old")
+    shutil.rmtree(tmp, ignore_errors=True)
+    build(tmp)
+    if final.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        final.rename(old)
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def recover_dir(final: Path) -> None:
+    """Puts back a folder that a kill caught in the middle of `replace_dir`'s swap."""
+    old = final.with_name(f".{final.name}.old")
+    if not final.exists() and old.exists():
+        old.rename(final)
