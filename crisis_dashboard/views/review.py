@@ -1,96 +1,40 @@
-"""The Review page: a queue of the run's posts in the order a strategy picks, one post at a time with
+"""Review (/review): a queue of the run's posts in the order a strategy picks, one post at a time with
 every task's answer and explanation, one click to accept or correct each answer, skip and undo,
-the reviewer's progress, and the reviewed set to download.
-
-Reviews go to the corrections database (crisis_model.corrections.store), chosen in the sidebar,
-else $CRISISLENS_CORRECTIONS, else workspace/corrections.db beside runs/. A database that cannot be
-used (not SQLite, a newer schema) is named in an error and the queue stays readable, read-only.
-"""
+the reviewer's progress, and the reviewed set to download. The corrections database, the
+reviewer and the clicks are the desk's (crisis_dashboard.review_desk)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
+from PIL import Image
 
-from crisis_dashboard import duplicate_groups, export, loaders, widgets
+from crisis_dashboard import duplicate_groups, export, loaders, review_desk, widgets
 from crisis_dashboard.names import pretty, task_title
 from crisis_dashboard.post_view import show_post
-from crisis_dashboard.review_post import show_answers
-from crisis_dashboard.state import REPO_ROOT, AppState, chosen_path, training_data_root
-from crisis_model.corrections import STRATEGIES, CorrectionStore, build_queue, group_members
+from crisis_dashboard.review_desk import CORRECTIONS_DB, CORRECTIONS_ENV, DEFAULT_CORRECTIONS, PREFIX, REVIEWER, Desk
+from crisis_dashboard.state import AppState, persistent_input, training_data_root
+from crisis_model.corrections import GROUP_COLUMN, STRATEGIES, build_queue, group_members
 from crisis_model.corrections.export import reviewed_set
 from crisis_model.corrections.queue import group_keys, missing_columns
 from crisis_model.data.duplicates import words_key
 from crisis_model.errors import CrisisLensError
 
-CORRECTIONS_ENV = "CRISISLENS_CORRECTIONS"
-DEFAULT_CORRECTIONS = REPO_ROOT / "workspace" / "corrections.db"
+# This page's widgets' keys (its stored values' are the desk's); an answer's buttons and explanation
+# are keyed by PREFIX + what + the run's name.
+STRATEGY, SEED = PREFIX + "strategy", PREFIX + "seed"
+NEXT, SKIP, UNDO_BUTTON = PREFIX + "next", PREFIX + "skip", PREFIX + "undo-button"
+CSV, PARQUET = PREFIX + "csv", PREFIX + "parquet"
 RECENT = 8  # reviews listed under the post
-
-
-@dataclass
-class Desk:
-    """What one run of the page reviews with: the store (None: read-only) and the reviewer."""
-
-    store: CorrectionStore | None
-    reviewer: str
-
-
-def corrections_path() -> tuple[Path, str]:
-    """(the corrections database, how it was chosen)."""
-    return chosen_path("corrections_db", CORRECTIONS_ENV) or (DEFAULT_CORRECTIONS, "the default workspace")
-
-
-def _keep(permanent: str, widget: str) -> None:
-    # a widget's own key is dropped when a page without it runs; the permanent one is kept
-    st.session_state[permanent] = (st.session_state.get(widget) or "").strip()
-
-
-def sidebar(path: Path, source: str) -> str:
-    """The reviewer's name and the corrections database, in the sidebar; returns the name."""
-    with st.sidebar:
-        st.markdown("**Review**")
-        for permanent, label, help_text in (
-            ("reviewer", "Your name (reviewer)", "Kept with every review you record."),
-            (
-                "corrections_db",
-                "Corrections database",
-                f"An SQLite file the reviews are added to (created when missing). Empty: ${CORRECTIONS_ENV} "
-                f"if set, else {DEFAULT_CORRECTIONS}.",
-            ),
-        ):
-            st.session_state[f"_w_{permanent}"] = st.session_state.get(permanent, "")
-            st.text_input(
-                label,
-                key=f"_w_{permanent}",
-                on_change=_keep,
-                args=(permanent, f"_w_{permanent}"),
-                help=help_text,
-                placeholder=str(path) if permanent == "corrections_db" else "e.g. Ana",
-            )
-        st.caption(f"In use: `{path}` ({source})")
-    return st.session_state.get("reviewer", "")
-
-
-def open_store(path: Path) -> CorrectionStore | None:
-    try:
-        return CorrectionStore(path)
-    except CrisisLensError as err:
-        st.error(
-            f"Cannot record reviews: {err} The queue below is read-only; choose another corrections "
-            "database in the sidebar to record reviews."
-        )
-        return None
 
 
 def show(state: AppState) -> None:
     run = widgets.require_run(state)
-    path, source = corrections_path()
+    path, source = review_desk.corrections_path()
     desk = Desk(None, sidebar(path, source))
-    desk.store = open_store(path)
+    desk.store = review_desk.open_store(path)
     frame = widgets.guard(lambda: loaders.load_predictions(run), "read the predictions")
     if frame is None:
         return
@@ -99,11 +43,11 @@ def show(state: AppState) -> None:
     strategy = c1.selectbox(
         "Queue order",
         list(STRATEGIES),
-        key="rv-strategy",
+        key=STRATEGY,
         format_func=lambda s: STRATEGIES[s].title,
         help="; ".join(f"{s.title}: {s.help}" for s in STRATEGIES.values()),
     )
-    seed = c2.number_input("Seed (random audit)", min_value=0, value=0, step=1, key="rv-seed",
+    seed = c2.number_input("Seed (random audit)", min_value=0, value=0, step=1, key=SEED,
                            disabled=strategy != "random")  # fmt: skip
     st.caption(f"{STRATEGIES[strategy].title}: {STRATEGIES[strategy].help}.")
     if missing := missing_columns(frame, strategy):
@@ -111,14 +55,14 @@ def show(state: AppState) -> None:
                    "Pick another order, or train the run again.")  # fmt: skip
         return
     queue = build_queue(frame, strategy, int(seed))
-    reviews = _latest(desk, run.task)
+    reviews = review_desk.latest_reviews(desk, run.task)
     keys = group_keys(frame)
     done_keys = set(keys[frame["post_id"].isin(reviews["post_id"])])
     done = queue["group_key"].isin(done_keys)
     _progress(int(done.sum()), len(queue), run.task)
     if desk.store is not None and not desk.reviewer:
         st.info("Enter your name under **Review** in the sidebar to record reviews.")
-    current = _current_post(queue, done)
+    current = review_desk.current_post(queue, done)
     _controls(desk, current)
     if current is not None:
         row = queue[queue["post_id"] == current].iloc[0]
@@ -132,11 +76,22 @@ def show(state: AppState) -> None:
     _reviewed_set(state, desk)
 
 
-def _latest(desk: Desk, task: str) -> pd.DataFrame:
-    if desk.store is None:
-        return pd.DataFrame(columns=["post_id", "task", "label_after", "reviewer"])
-    found = widgets.guard(lambda: desk.store.latest(task), "read the corrections database")
-    return found if found is not None else pd.DataFrame(columns=["post_id", "task", "label_after", "reviewer"])
+def sidebar(path: Path, source: str) -> str:
+    """The reviewer's name and the corrections database, in the sidebar; returns the name."""
+    with st.sidebar:
+        st.markdown("**Review**")
+        persistent_input(st.text_input, "Your name (reviewer)", REVIEWER, help="Kept with every review you record.",
+                         placeholder="e.g. Ana")  # fmt: skip
+        persistent_input(
+            st.text_input,
+            "Corrections database",
+            CORRECTIONS_DB,
+            help=f"An SQLite file the reviews are added to (created when missing). Empty: ${CORRECTIONS_ENV} "
+            f"if set, else {DEFAULT_CORRECTIONS}.",
+            placeholder=str(path),
+        )
+        st.caption(f"In use: `{path}` ({source})")
+    return st.session_state.get(REVIEWER, "")
 
 
 def _progress(reviewed: int, total: int, task: str) -> None:
@@ -145,50 +100,21 @@ def _progress(reviewed: int, total: int, task: str) -> None:
                             "near-duplicates counts once)")  # fmt: skip
 
 
-def _current_post(queue: pd.DataFrame, done: pd.Series) -> str | None:
-    """The post on show: the one the reviewer is on, else the queue's first not reviewed or skipped."""
-    skipped = st.session_state.setdefault("rv-skipped", [])
-    current = st.session_state.get("rv-current")
-    if current in set(queue["post_id"]):
-        return current
-    pending = queue[~done.to_numpy() & ~queue["post_id"].isin(skipped).to_numpy()]
-    current = pending["post_id"].iloc[0] if len(pending) else None
-    st.session_state["rv-current"] = current
-    return current
-
-
 def _controls(desk: Desk, current: str | None) -> None:
     """Next, skip and undo (the reviewer's last click of this session)."""
-    undo = st.session_state.setdefault("rv-undo", [])
+    undo = st.session_state.setdefault(review_desk.UNDO, [])
     c1, c2, c3, c4 = st.columns([1, 1, 1, 3])
-    c1.button("Next post →", key="rv-next", on_click=_leave, args=(current, False), disabled=current is None,
+    c1.button("Next post →", key=NEXT, on_click=review_desk.leave, args=(current, False), disabled=current is None,
               type="primary")  # fmt: skip
-    c2.button("Skip", key="rv-skip", on_click=_leave, args=(current, True), disabled=current is None,
+    c2.button("Skip", key=SKIP, on_click=review_desk.leave, args=(current, True), disabled=current is None,
               help="Leave this post for later (it comes back when the page is reloaded).")  # fmt: skip
-    c3.button("Undo", key="rv-undo-button", on_click=_undo, args=(desk,), disabled=not undo or desk.store is None,
+    c3.button("Undo", key=UNDO_BUTTON, on_click=review_desk.undo, args=(desk,),
+              disabled=not undo or desk.store is None,
               help="Take back your last accept or correction; the database keeps both as history.")  # fmt: skip
-    if message := st.session_state.pop("rv-message", None):
+    if message := st.session_state.pop(review_desk.MESSAGE, None):
         c4.markdown(message)
     elif undo:
         c4.caption(f"Last: {undo[-1][2]}")
-
-
-def _leave(post_id: str | None, skip: bool) -> None:
-    if skip and post_id is not None:
-        st.session_state["rv-skipped"].append(post_id)
-    st.session_state["rv-current"] = None
-    st.session_state.pop("rv-message", None)
-
-
-def _undo(desk: Desk) -> None:
-    batch, post_id, what = st.session_state["rv-undo"].pop()
-    try:
-        desk.store.undo(batch, desk.reviewer or "unknown")
-    except CrisisLensError as err:
-        st.session_state["rv-message"] = f":red[Could not undo: {err}]"
-        return
-    st.session_state["rv-current"] = post_id
-    st.session_state["rv-message"] = f"Undone: {what}."
 
 
 def _show_post(state: AppState, desk: Desk, frame: pd.DataFrame, row: pd.Series) -> None:
@@ -204,14 +130,57 @@ def _show_post(state: AppState, desk: Desk, frame: pd.DataFrame, row: pd.Series)
             whole_group = st.checkbox(
                 f"Apply my reviews to all {len(members)} near-duplicates of this post",
                 value=same_words,
-                key=f"rv-group-{row['post_id']}",
+                key=f"{PREFIX}group-{row['post_id']}",
                 help="The posts of this duplicate group: "
                 + " · ".join(f"{post}: “{text[:80]}”" for post, text in texts.head(6).items())
                 + ("…" if len(members) > 6 else ""),
             )
             if not same_words:
                 st.caption("Their photos match but their words differ: check them before applying a review to all.")
-    show_answers(state, desk, row, members if whole_group else [row["post_id"]], image)
+    _answers(state, desk, row, members if whole_group else [row["post_id"]], image)
+
+
+def _answers(state: AppState, desk: Desk, row: pd.Series, members: list[str], image: Image.Image | None) -> None:
+    """Each task's answer card with its review buttons, then the explanations in tabs. A click
+    reviews `members` (the post first, then the near-duplicates chosen with it)."""
+    group = str(row.get(GROUP_COLUMN, "") or "")
+    in_force = review_desk.reviews_of(desk, row["post_id"])
+    answers = widgets.every_answer(state.runs.runs.values(), row["text"], row["image_path"] or None, "explain")
+    if not answers:
+        return
+    can_record = desk.store is not None and bool(desk.reviewer)
+
+    def review_buttons(answer: widgets.Answer) -> None:
+        run, prediction, name = answer.run, answer.prediction, answer.run.name
+        if prediction.label is None:
+            return
+        if (review := in_force.get(run.task)) is not None:
+            verb = "accepted" if review["label_after"] == review["label_before"] else "corrected to"
+            st.markdown(f":green[**Reviewed:** {verb} {pretty(review['label_after'])} by {review['reviewer']}]")
+        st.button(
+            f"✓ Accept {pretty(prediction.label)}",
+            key=f"{PREFIX}accept-{name}",
+            on_click=review_desk.record,
+            args=(desk, run, members, group, prediction.label, prediction.label),
+            disabled=not can_record,
+            width="stretch",
+        )
+        st.caption("Or correct it to:")
+        for label in run.label_names:
+            if label != prediction.label:
+                st.button(pretty(label), key=f"{PREFIX}fix-{name}-{label}", on_click=review_desk.record,
+                          args=(desk, run, members, group, prediction.label, label), disabled=not can_record,
+                          width="stretch")  # fmt: skip
+
+    widgets.answer_cards(answers, under_card=review_buttons)
+    tabs = st.tabs([f"Why: {task_title(answer.run.task)}" for answer in answers])
+    for tab, answer in zip(tabs, answers):
+        with tab:
+            widgets.show_probabilities(answer.prediction, key=PREFIX + answer.run.name)
+            if answer.prediction.label is not None:
+                if note := widgets.dominance_note(answer.run):
+                    st.warning(note)
+                widgets.show_explanation(answer.prediction, image, key=PREFIX + answer.run.name)
 
 
 def _reviewed_set(state: AppState, desk: Desk) -> None:
@@ -251,6 +220,6 @@ def _reviewed_set(state: AppState, desk: Desk) -> None:
                f"{desk.store.path}`.")  # fmt: skip
     c1, c2 = st.columns(2)
     c1.download_button("Download the reviewed set (CSV)", export.to_csv(table), "reviewed.csv", "text/csv",
-                       key="rv-csv")  # fmt: skip
+                       key=CSV)  # fmt: skip
     c2.download_button("Download the reviewed set (Parquet)", export.to_parquet(table), "reviewed.parquet",
-                       "application/vnd.apache.parquet", key="rv-parquet")  # fmt: skip
+                       "application/vnd.apache.parquet", key=PARQUET)  # fmt: skip
