@@ -9,9 +9,9 @@
     collection   the sidebar's "Scored collection" field, else $CRISISLENS_COLLECTION, else none:
                  a folder written by `python -m crisis_model.score`, which Browse opens.
 
-When the run folder is the default runs/demo and holds no finished run, the demo models are
-trained first (crisis_dashboard.first_start). Every fault a user can cause is kept in the state
-and shown on the page; nothing raises to Streamlit.
+When the run folder is the default runs/demo and holds no demo run, or one an older CrisisLens
+trained, the demo models are trained first (crisis_dashboard.first_start). Every fault a user can
+cause is kept in the state and shown on the page; nothing raises to Streamlit.
 
 The sidebar's fields keep their values across pages with `persistent_input`, which the Review
 page's fields use too.

@@ -39,22 +39,9 @@ def show(state: AppState) -> None:
     if frame is None:
         return
     frame = duplicate_groups.with_duplicate_groups(frame, training_data_root(run))  # a group is one row
-    c1, c2 = st.columns([3, 1])
-    strategy = c1.selectbox(
-        "Queue order",
-        list(STRATEGIES),
-        key=STRATEGY,
-        format_func=lambda s: STRATEGIES[s].title,
-        help="; ".join(f"{s.title}: {s.help}" for s in STRATEGIES.values()),
-    )
-    seed = c2.number_input("Seed (random audit)", min_value=0, value=0, step=1, key=SEED,
-                           disabled=strategy != "random")  # fmt: skip
-    st.caption(f"{STRATEGIES[strategy].title}: {STRATEGIES[strategy].help}.")
-    if missing := missing_columns(frame, strategy):
-        st.warning(f"This run's predictions lack {', '.join(missing)}: it was trained before they were measured. "
-                   "Pick another order, or train the run again.")  # fmt: skip
+    queue = _queue(frame)
+    if queue is None:
         return
-    queue = build_queue(frame, strategy, int(seed))
     reviews = review_desk.latest_reviews(desk, run.task)
     keys = group_keys(frame)
     done_keys = set(keys[frame["post_id"].isin(reviews["post_id"])])
@@ -74,6 +61,26 @@ def show(state: AppState) -> None:
     else:
         st.info("This queue is empty: no post of the run fits this order.")
     _reviewed_set(state, desk)
+
+
+def _queue(frame: pd.DataFrame) -> pd.DataFrame | None:
+    """The run's posts in the order picked; None (and why) when the run lacks what that order needs."""
+    c1, c2 = st.columns([3, 1])
+    strategy = c1.selectbox(
+        "Queue order",
+        list(STRATEGIES),
+        key=STRATEGY,
+        format_func=lambda s: STRATEGIES[s].title,
+        help="; ".join(f"{s.title}: {s.help}" for s in STRATEGIES.values()),
+    )
+    seed = c2.number_input("Seed (random audit)", min_value=0, value=0, step=1, key=SEED,
+                           disabled=strategy != "random")  # fmt: skip
+    st.caption(f"{STRATEGIES[strategy].title}: {STRATEGIES[strategy].help}.")
+    if missing := missing_columns(frame, strategy):
+        st.warning(f"This run's predictions lack {', '.join(missing)}: it was trained before they were measured. "
+                   "Pick another order, or train the run again.")  # fmt: skip
+        return None
+    return build_queue(frame, strategy, int(seed))
 
 
 def sidebar(path: Path, source: str) -> str:
