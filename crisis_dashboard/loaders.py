@@ -1,8 +1,9 @@
-"""The dashboard's cached loaders: models with `st.cache_resource` (one copy per process, shared by
-pages and sessions), tables, JSON, images and explanations with `st.cache_data`.
+"""The dashboard's cached loaders: models, a collection's DuckDB connection and the uploaded photo
+with `st.cache_resource` (one copy per process, shared by pages and sessions, never copied); tables,
+JSON, images read from disk and explanations with `st.cache_data` (a copy for each caller).
 
-Every key includes the file's modification time, so a retrained run or a rewritten file is read
-again. Faults a user can cause raise CrisisLensError, which the pages show with `widgets.guard`.
+A key that names a file includes its modification time, so a retrained run or a rewritten file is
+read again. Faults a user can cause raise CrisisLensError, which the pages show with `widgets.guard`.
 """
 
 from __future__ import annotations
