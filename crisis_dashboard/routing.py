@@ -1,6 +1,6 @@
-"""The pages, and how app.py runs them: `run_app()` names the pages in the sidebar first, then shows
-the page's heading and a loading notice while the dashboard's code and state load, then runs the
-page; the page's file shows its view with that state (`show_page`).
+"""The pages, and how app.py runs them: `run_app()` names the pages in the sidebar first, shows the
+page's heading and a loading notice while the dashboard's code is imported, resolves the state and
+runs the page, whose file shows its view with that state (`show_page`).
 
 Only Streamlit and the standard library are imported here: the page names and the notice are on
 the screen before torch, transformers and plotly are imported (seconds on a server's first run).
@@ -72,8 +72,9 @@ def navigation() -> st.Page:
 
 
 def run_app() -> None:
-    """app.py: the navigation, the page's tab title and heading, then, under a loading notice, the
-    state (which run and data; trains the demo on a first start); the sidebar and the banner; the page."""
+    """app.py: the navigation, the page's tab title and heading, a loading notice while the
+    dashboard's code is imported, the state (which run and data; trains the demo on a first start),
+    the sidebar and the banner, then the page."""
     page = navigation()
     st.set_page_config(page_title=f"{page.title} · CrisisLens", page_icon=":material/satellite_alt:", layout="wide")
     st.title(HEADINGS[page.title])
@@ -82,8 +83,8 @@ def run_app() -> None:
     # the dashboard's code: torch, transformers and plotly are imported with it
     from crisis_dashboard.state import banner, resolve_state, sidebar
 
+    notice.empty()  # what is slow from here on says so itself: the first start's training, a spinner
     state = resolve_state()
-    notice.empty()
     sidebar(state)
     banner(state)
     with _routed(state):
