@@ -1,8 +1,10 @@
-"""The first start: with no trained model at the default place, the demo models are trained in
-a background thread (`crisis_model.training.train_demo`) while the page shows a progress bar.
+"""The first start: when the default run folder (runs/demo) holds no demo models, or ones an older
+CrisisLens trained (other demo data, options or architecture), they are trained in a background
+thread (`crisis_model.training.train_demo`) while the page shows a progress bar, then the page runs
+again.
 
 One job per run folder per process: two browser tabs opened at once share it; later starts reuse
-the trained run.
+the trained run. The training code is imported only here, when the demo is checked or trained.
 """
 
 from __future__ import annotations
@@ -11,13 +13,16 @@ import threading
 import time
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from crisis_dashboard.names import pretty, task_title
 from crisis_model.errors import CrisisLensError
 from crisis_model.run_folder import demo_run_complete
-from crisis_model.training.progress import ProgressEvent
+
+if TYPE_CHECKING:
+    from crisis_model.training.progress import ProgressEvent
 
 
 class TrainingJob:
@@ -25,6 +30,8 @@ class TrainingJob:
     One job per run folder per process: two browser tabs opened at once share it."""
 
     def __init__(self, out: Path, data_dir: Path) -> None:
+        from crisis_model.training.progress import ProgressEvent
+
         self.out, self.data_dir = out, data_dir
         self.update = ProgressEvent("starting")
         self.fraction = 0.0
@@ -36,7 +43,6 @@ class TrainingJob:
 
     def _run(self) -> None:
         try:
-            # imported here: the training code (scikit-learn ...) is only needed on a first start
             from crisis_model.training import train_demo
 
             train_demo(self.out, progress=self._progress, data_dir=self.data_dir)
@@ -112,9 +118,18 @@ def progress_line(event: ProgressEvent, elapsed: float) -> str:
     return f"{prefix}{words} · {elapsed:.0f} s so far"
 
 
+def ensure_demo_run(out: Path, data_dir: Path) -> None:
+    """Trains the demo models into `out` on the demo data in `data_dir` unless they are there and
+    up to date; when it trains, the page runs again after (it stops at a failure)."""
+    from crisis_model.training.demo import demo_up_to_date
+
+    if not demo_up_to_date(out, data_dir):
+        train_demo_with_progress(out, data_dir)
+
+
 def train_demo_with_progress(out: Path, data_dir: Path) -> None:
     """Shows the first-start screen with a progress bar until the demo run exists, then reruns."""
-    st.title("Setting up CrisisLens")
+    st.subheader("Setting up CrisisLens")
     st.info(
         f"First start: there is no trained model in `{out}` yet, so the demo model is being trained "
         "now on the synthetic demo dataset. This happens once and takes a few minutes on a laptop; "

@@ -1,10 +1,9 @@
-"""The dashboard's cached loaders. `st.cache_resource` (one object per process, shared by pages and
-sessions, never copied) holds what is costly to build or must not be copied: models, a collection's
-DuckDB connection, a decoded upload. `st.cache_data` (a fresh copy for each caller) holds tables,
-JSON, photos, Browse's pages and explanations.
+"""The dashboard's cached loaders: models, a collection's DuckDB connection and the uploaded photo
+with `st.cache_resource` (one copy per process, shared by pages and sessions, never copied); tables,
+JSON, images read from disk and explanations with `st.cache_data` (a copy for each caller).
 
-Every key includes the file's modification time, so a retrained run or a rewritten file is read
-again. Faults a user can cause raise CrisisLensError, which the pages show with `widgets.guard`.
+A key that names a file includes its modification time, so a retrained run or a rewritten file is
+read again. Faults a user can cause raise CrisisLensError, which the pages show with `widgets.guard`.
 """
 
 from __future__ import annotations

@@ -1,34 +1,36 @@
-"""The pages, and the state app.py hands to the page it runs.
+"""The pages, and how app.py runs them: `run_app()` names the pages in the sidebar first, shows the
+page's heading and a loading notice while the dashboard's code is imported, resolves the state and
+runs the page, whose file shows its view with that state (`show_page`).
 
-app.py declares the navigation, sets up once (page config, state, sidebar, heading, banner) and
-runs the page inside `routed(state)`; the page reads that state with `page_state()`.
+Only Streamlit and the standard library are imported here: the page names and the notice are on
+the screen before torch, transformers and plotly are imported (seconds on a server's first run).
 
-Every page file is named as its address (pages/browse.py is /browse), so a link opened in a new
-tab finds its page. On the first visit after a server start, Streamlit runs the file of the
-address straight from the pages/ folder (its convention for apps without st.navigation) before
-app.py has declared the navigation; `page_state()` then hands the run over to app.py.
+The page files are in app_pages/, not pages/: beside the entry file, a pages/ folder is Streamlit's
+older multipage convention, under which a server's first run shows the files' names in the sidebar
+and runs the address's file without app.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import runpy
+import importlib
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from crisis_dashboard.state import AppState
+if TYPE_CHECKING:
+    from crisis_dashboard.state import AppState
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-APP = REPO_ROOT / "app.py"
+PAGES_DIR = "app_pages"
+LOADING = "Loading CrisisLens…"
 
 
 @dataclass(frozen=True)
 class PageSpec:
-    url: str  # the address, and the file's name in pages/
+    url: str  # the address, the file's name in app_pages/ and the view's in crisis_dashboard.views
     title: str  # in the navigation and the browser tab
     heading: str  # at the top of the page
     icon: str
@@ -46,16 +48,19 @@ PAGES = (
 HEADINGS = {spec.title: spec.heading for spec in PAGES}
 
 
-def navigation():
+def page_file(url: str) -> str:
+    """The file of the page at /url, as st.Page, st.page_link and AppTest's switch_page take it."""
+    return f"{PAGES_DIR}/{url}.py"
+
+
+def navigation() -> st.Page:
     """The sidebar's pages; the Overview is the default page (/) and also answers at /overview
     (Streamlit names pages by their address, so the default one is "home" inside)."""
     overview = PAGES[0]
-    pages = [
-        st.Page(f"pages/{overview.url}.py", title=overview.title, icon=overview.icon, url_path="home", default=True)
-    ]
+    pages = [st.Page(page_file(overview.url), title=overview.title, icon=overview.icon, url_path="home", default=True)]
     pages += [
         st.Page(
-            f"pages/{spec.url}.py",
+            page_file(spec.url),
             title=spec.title,
             icon=spec.icon,
             url_path=spec.url,
@@ -66,12 +71,32 @@ def navigation():
     return st.navigation(pages)
 
 
+def run_app() -> None:
+    """app.py: the navigation, the page's tab title and heading, a loading notice while the
+    dashboard's code is imported, the state (which run and data; trains the demo on a first start),
+    the sidebar and the banner, then the page."""
+    page = navigation()
+    st.set_page_config(page_title=f"{page.title} · CrisisLens", page_icon=":material/satellite_alt:", layout="wide")
+    st.title(HEADINGS[page.title])
+    notice = st.empty()
+    notice.info(LOADING, icon=":material/hourglass_top:")
+    # the dashboard's code: torch, transformers and plotly are imported with it
+    from crisis_dashboard.state import banner, resolve_state, sidebar
+
+    notice.empty()  # what is slow from here on says so itself: the first start's training, a spinner
+    state = resolve_state()
+    sidebar(state)
+    banner(state)
+    with _routed(state):
+        page.run()
+
+
 _current = threading.local()  # Streamlit runs each session's script in a thread of its own
 
 
 @contextlib.contextmanager
-def routed(state: AppState) -> Iterator[None]:
-    """The state of this script run, for the page app.py runs inside."""
+def _routed(state: AppState) -> Iterator[None]:
+    """The state of this script run, for the page run_app runs inside."""
     _current.state = state
     try:
         yield
@@ -79,11 +104,9 @@ def routed(state: AppState) -> Iterator[None]:
         _current.state = None
 
 
-def page_state() -> AppState:
-    """The state app.py set up for this run. A page file that Streamlit ran directly (the first
-    visit after a server start) runs app.py instead, which routes back to it, then stops."""
+def show_page(url: str) -> None:
+    """The page file's one call: crisis_dashboard.views.<url>.show with the state run_app set up."""
     state = getattr(_current, "state", None)
     if state is None:
-        runpy.run_path(str(APP), run_name="__main__")
-        st.stop()
-    return state
+        raise RuntimeError(f"{page_file(url)} is a page of app.py: start the dashboard with `streamlit run app.py`")
+    importlib.import_module(f"crisis_dashboard.views.{url}").show(state)

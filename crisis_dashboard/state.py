@@ -9,33 +9,39 @@
     collection   the sidebar's "Scored collection" field, else $CRISISLENS_COLLECTION, else none:
                  a folder written by `python -m crisis_model.score`, which Browse opens.
 
-When the run folder is the default runs/demo and holds no finished run, the demo models are
-trained first (crisis_dashboard.first_start). Every fault a user can cause is kept in the state
-and shown on the page; nothing raises to Streamlit.
+When the run folder is the default runs/demo and holds no demo run, or one an older CrisisLens
+trained, the demo models are trained first (crisis_dashboard.first_start). Every fault a user can
+cause is kept in the state and shown on the page; nothing raises to Streamlit.
+
+The sidebar's fields keep their values across pages with `persistent_input`, which the Review
+page's fields use too.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 
-from crisis_dashboard.first_start import train_demo_with_progress
-from crisis_dashboard.links import TASK, linked, show_in_link
+from crisis_dashboard import links
+from crisis_dashboard.first_start import ensure_demo_run
 from crisis_dashboard.loaders import read_json
 from crisis_dashboard.names import TASK_HELP, task_title
 from crisis_model.data.demo import DEMO_DATA_DIR, DEMO_NOTICE, MARKER, generate_demo_dataset
 from crisis_model.errors import CrisisLensError, DataError
 from crisis_model.run_folder import TRAIN_CONFIG_FILE, RunSet, TaskRun, discover_run
-from crisis_model.training.demo import demo_up_to_date
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_RUN = REPO_ROOT / "runs" / "demo"
 RUN_ENV = "CRISISLENS_RUN"
 DATA_ENV = "CRISISMMD_ROOT"
 COLLECTION_ENV = "CRISISLENS_COLLECTION"
+# The session-state keys of the sidebar's choices (kept by persistent_input).
+TASK, RUN_ROOT, DATA_ROOT, COLLECTION_ROOT = "task", "run_root", "data_root", "collection_root"
 
 
 @dataclass
@@ -102,9 +108,8 @@ def training_data_root(run: TaskRun) -> Path | None:
 def resolve_state() -> AppState:
     """Reads the sidebar choices and the environment; trains the demo run on first start."""
     run_root, run_source = _chosen_run_root()
-    # a demo left by an older CrisisLens (other demo data, options or architecture) is trained again
-    if run_root.resolve() == DEFAULT_RUN.resolve() and not demo_up_to_date(run_root, demo_data_dir()):
-        train_demo_with_progress(run_root, demo_data_dir())  # reruns the page when done; stops it on failure
+    if run_root.resolve() == DEFAULT_RUN.resolve():
+        ensure_demo_run(run_root, demo_data_dir())  # when it trains, it reruns the page after; stops it on failure
     runs, run_error = None, None
     try:
         runs = discover_run(run_root)
@@ -112,13 +117,13 @@ def resolve_state() -> AppState:
         run_error = str(err)
     data_root, data_source, data_error = _chosen_data_root(runs)
     names = runs.names if runs else []
-    task = st.session_state.get("task")
+    task = st.session_state.get(TASK)
     if task is None:  # a new session (a link opened in a new tab): the task the link names
-        task = linked(TASK)
+        task = links.linked(links.TASK)
     if task not in names:
         task = names[0] if names else None
-    st.session_state["task"] = task
-    show_in_link(TASK, task)
+    st.session_state[TASK] = task
+    links.show_in_link(links.TASK, task)
     collection, collection_source = _chosen_collection()
     return AppState(
         run_root, run_source, runs, run_error, data_root, data_source, data_error, task, collection, collection_source
@@ -137,11 +142,11 @@ def chosen_path(session_key: str, env: str) -> tuple[Path, str] | None:
 
 
 def _chosen_collection() -> tuple[Path | None, str]:
-    return chosen_path("collection_root", COLLECTION_ENV) or (None, "")
+    return chosen_path(COLLECTION_ROOT, COLLECTION_ENV) or (None, "")
 
 
 def _chosen_run_root() -> tuple[Path, str]:
-    chosen = st.session_state.get("run_root", "")
+    chosen = st.session_state.get(RUN_ROOT, "")
     if chosen:
         path, source = Path(chosen).expanduser(), "chosen in the sidebar"
     elif os.environ.get(RUN_ENV):
@@ -155,7 +160,7 @@ def _chosen_run_root() -> tuple[Path, str]:
 
 def _chosen_data_root(runs: RunSet | None) -> tuple[Path, str, str | None]:
     """(data folder, how it was chosen, what is wrong with it or None)."""
-    chosen = st.session_state.get("data_root", "")
+    chosen = st.session_state.get(DATA_ROOT, "")
     trained_on = next((p for run in (runs.runs.values() if runs else []) if (p := training_data_root(run))), None)
     if chosen:
         root, source = Path(chosen).expanduser(), "chosen in the sidebar"
@@ -174,8 +179,18 @@ def _chosen_data_root(runs: RunSet | None) -> tuple[Path, str, str | None]:
     return root, source, check_data_root(root)
 
 
-def _commit(permanent: str, widget: str) -> None:
-    st.session_state[permanent] = (st.session_state.get(widget) or "").strip()
+def persistent_input(widget: Callable[..., Any], label: str, key: str, **options: Any) -> Any:
+    """`widget(label, **options)` (st.text_input, st.selectbox) whose value is kept, stripped, under
+    `key` in the session state. Streamlit drops a widget's own key when a page without the widget
+    runs, so the widget has a key of its own, starts from the kept value and copies its value back
+    when it changes."""
+    own = f"_w_{key}"
+    st.session_state[own] = st.session_state.get(key, "")
+    return widget(label, key=own, on_change=_keep, args=(key, own), **options)
+
+
+def _keep(key: str, own: str) -> None:
+    st.session_state[key] = (st.session_state.get(own) or "").strip()
 
 
 def sidebar(state: AppState) -> None:
@@ -183,49 +198,41 @@ def sidebar(state: AppState) -> None:
     with st.sidebar:
         if state.runs is not None and state.runs.names:
             runs = state.runs.runs
-            st.session_state["_w_task"] = state.task
-            st.selectbox(  # a name is the task, or "<task> (<folder>)" when two runs share a task
+            persistent_input(  # a name is the task, or "<task> (<folder>)" when two runs share a task
+                st.selectbox,
                 "Task",
-                state.runs.names,
-                key="_w_task",
+                TASK,
+                options=state.runs.names,
                 format_func=lambda name: task_title(runs[name].task) + name.removeprefix(runs[name].task),
-                on_change=_commit,
-                args=("task", "_w_task"),
                 help="Which of the run's models the pages show.",
             )
             if state.run is not None:
                 st.caption(TASK_HELP.get(state.run.task, ""))
         st.markdown("**Model run**")
-        st.session_state["_w_run_root"] = st.session_state.get("run_root", "")
-        st.text_input(
+        persistent_input(
+            st.text_input,
             "Run folder",
-            key="_w_run_root",
+            RUN_ROOT,
             placeholder=str(state.run_root),
-            on_change=_commit,
-            args=("run_root", "_w_run_root"),
             help=f"A folder written by train.py. Empty: ${RUN_ENV} if set, else {DEFAULT_RUN}.",
         )
         st.caption(f"In use: `{state.run_root}` ({state.run_source})")
         st.markdown("**Dataset**")
-        st.session_state["_w_data_root"] = st.session_state.get("data_root", "")
-        st.text_input(
+        persistent_input(
+            st.text_input,
             "CrisisMMD folder",
-            key="_w_data_root",
+            DATA_ROOT,
             placeholder=str(state.data_root or ""),
-            on_change=_commit,
-            args=("data_root", "_w_data_root"),
             help=f"The CrisisMMD v2.0 folder (it holds crisismmd_datasplit_all/ and annotations/). "
             f"Empty: ${DATA_ENV} if set, else the data the run was trained on, else the demo data.",
         )
         st.caption(f"In use: `{state.data_root}` ({state.data_source})")
         st.markdown("**Scored collection**")
-        st.session_state["_w_collection_root"] = st.session_state.get("collection_root", "")
-        st.text_input(
+        persistent_input(
+            st.text_input,
             "Collection folder",
-            key="_w_collection_root",
+            COLLECTION_ROOT,
             placeholder="e.g. scored/harvey",
-            on_change=_commit,
-            args=("collection_root", "_w_collection_root"),
             help="A folder written by `python -m crisis_model.score --out DIR`: Browse pages through it. "
             f"Empty: ${COLLECTION_ENV} if set, else none.",
         )

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 from PIL import Image
 
-from crisis_dashboard import figures, loaders, post_figures
-from crisis_dashboard.names import CANNOT_JUDGE, pretty
-from crisis_dashboard.reliability import RELIABILITY_CAPTION, Reliability, badge
+from crisis_dashboard import agreement, figures, loaders, post_figures
+from crisis_dashboard.names import CANNOT_JUDGE, pretty, task_title
+from crisis_dashboard.reliability import RELIABILITY_CAPTION, Reliability, badge, reliability_of
 from crisis_dashboard.state import AppState
 from crisis_model import Explanation, Prediction
 from crisis_model.errors import CrisisLensError
@@ -66,6 +67,43 @@ def answer_card(
             st.caption(reliability.reason)
         for other in disagrees_with:
             st.markdown(f":orange[⚠ Contradicts the {other} answer: see the note below.]")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One run's answer for a post, with its explanation."""
+
+    run: TaskRun
+    prediction: Prediction
+
+
+def every_answer(runs: Iterable[TaskRun], text: str, image: str | bytes | None, what: str) -> list[Answer]:
+    """Each run's answer for the post; a run that cannot answer is named in an error ("Could not
+    {what} ({run name})") and left out."""
+    answers = []
+    for run in runs:
+        prediction = guard(lambda run=run: loaders.explain(run, text, image), f"{what} ({run.name})")
+        if prediction is not None:
+            answers.append(Answer(run, prediction))
+    return answers
+
+
+def answer_cards(answers: Sequence[Answer], under_card: Callable[[Answer], None] | None = None) -> None:
+    """Every task's answer card side by side, each with its model's reliability and a mark where it
+    contradicts another task's answer; then a note on each contradiction. `under_card(answer)` draws
+    under the answer's card (Review's accept and correct buttons)."""
+    labels: dict[str, str | None] = {}
+    for answer in answers:
+        labels.setdefault(answer.run.task, answer.prediction.label)  # two runs of one task: the first's
+    clashes = agreement.contradictions(labels)
+    for column, answer in zip(st.columns(len(answers)), answers):
+        with column:
+            others = agreement.clashing_with(clashes, answer.run.task)
+            answer_card(task_title(answer.run.task), answer.prediction, reliability_of(answer.run), others)
+            if under_card is not None:
+                under_card(answer)
+    for clash in clashes:
+        st.warning(clash.note, icon="⚠️")
 
 
 def show_probabilities(pred: Prediction, key: str) -> None:

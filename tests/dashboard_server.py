@@ -7,6 +7,7 @@ Used by the browser test, the benchmark and the load test: `streamlit run app.py
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -43,6 +44,38 @@ def wait_idle(page, timeout: float = 120_000) -> None:
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stSpinner\"]')", timeout=timeout)
     page.wait_for_timeout(1200)
     page.wait_for_selector(IDLE, timeout=timeout)
+
+
+# Installed before the page's own scripts: every page name the sidebar's navigation ever shows, and
+# when (ms after the navigation started) the names and a given text in the main area first appeared.
+_RECORD_FIRST_PAINTS = """
+const paints = window.crisislensPaints = {names: new Set(), namesAt: null, textAt: null};
+new MutationObserver(() => {
+  for (const link of document.querySelectorAll('[data-testid="stSidebarNav"] a')) {
+    const lines = link.innerText.split("\\n").map(line => line.trim()).filter(Boolean);
+    if (lines.length) paints.names.add(lines[lines.length - 1]);  // the last line: after the icon's name
+    paints.namesAt ??= performance.now();
+  }
+  const main = document.querySelector('[data-testid="stMain"]');
+  if (paints.textAt === null && main && main.innerText.includes(TEXT)) paints.textAt = performance.now();
+}).observe(document, {subtree: true, childList: true, characterData: true});
+"""
+
+
+def record_first_paints(page, text: str) -> None:
+    """From the next page load on, records what `first_paints` returns: install before `page.goto`."""
+    page.add_init_script(f"const TEXT = {json.dumps(text)};" + _RECORD_FIRST_PAINTS)
+
+
+def first_paints(page) -> tuple[set[str], float | None, float | None]:
+    """(every page name the sidebar showed, seconds from the navigation's start to the first names,
+    to the first time the text given to record_first_paints was in the main area; None: never)."""
+    paints = page.evaluate(
+        "({names: [...window.crisislensPaints.names], namesAt: window.crisislensPaints.namesAt,"
+        " textAt: window.crisislensPaints.textAt})"
+    )
+    seconds = [None if paints[key] is None else paints[key] / 1000 for key in ("namesAt", "textAt")]
+    return set(paints["names"]), *seconds
 
 
 def browser_missing() -> str | None:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from crisis_dashboard.routing import page_file
 from crisis_model.run_folder import TRAIN_CONFIG_FILE
 
 _CACHE: dict[str, Path] = {}
@@ -58,7 +59,7 @@ def demo_data_dir() -> Path:
 # ------------------------------------------------------------------------------ AppTest helpers
 # (the `app`, `demo_run` and `demo_data_home` fixtures are in conftest.py)
 
-BROWSE = "pages/browse.py"
+BROWSE = page_file("browse")
 TIMEOUT = 180  # seconds for one AppTest script run (the first loads the models)
 
 

@@ -19,6 +19,7 @@ from streamlit.testing.v1 import AppTest
 from crisis_dashboard import browse, csv_scoring, first_start, model_cards, post_figures, widgets
 from crisis_dashboard import figures as plots
 from crisis_dashboard import state as app_state
+from crisis_dashboard.routing import page_file
 from crisis_model import CrisisLensError
 from crisis_model.predictions import normalise as normalise_predictions
 from crisis_model.run_folder import demo_run_complete, discover_run
@@ -26,8 +27,8 @@ from crisis_model.training import ProgressEvent
 from tests.dashboard_support import BROWSE, TIMEOUT, answers, assert_clean, charts, photo_bytes
 
 REPO = Path(__file__).resolve().parents[1]
-ANALYSE = "pages/analyse.py"
-ATTENTION = "pages/attention.py"
+ANALYSE = page_file("analyse")
+ATTENTION = page_file("attention")
 
 
 # ------------------------------------------------------------------------------ every page
@@ -460,7 +461,7 @@ def test_first_start_trains_the_demo_run_with_progress(demo_run, tmp_path, monke
 
     monkeypatch.setattr(training, "train_demo", fake_train_demo)
     # the copied runs stand for a finished demo (what counts as up to date: tests/test_train.py)
-    monkeypatch.setattr(app_state, "demo_up_to_date", lambda out, data: demo_run_complete(out))
+    monkeypatch.setattr(training.demo, "demo_up_to_date", lambda out, data: demo_run_complete(out))
     monkeypatch.setattr(app_state, "DEFAULT_RUN", tmp_path / "runs" / "demo")
     monkeypatch.delenv("CRISISLENS_RUN", raising=False)
     monkeypatch.delenv("CRISISMMD_ROOT", raising=False)

@@ -15,11 +15,12 @@ import pytest
 
 from crisis_dashboard import agreement, csv_scoring, loaders, widgets
 from crisis_dashboard.reliability import MIN_TEST_POSTS, reliability_from_metrics
+from crisis_dashboard.routing import page_file
 from crisis_model.model.modeling import MAX_TEXT_CHARS
 from crisis_model.run_folder import METRICS_FILE
 from tests.dashboard_support import BROWSE, answers, assert_clean, photo_bytes
 
-ANALYSE = "pages/analyse.py"
+ANALYSE = page_file("analyse")
 
 WEAK = "Weak model"
 UNTESTED = "Untested model"
@@ -79,7 +80,7 @@ def test_a_weak_models_answer_card_says_so(app, weak_run, monkeypatch):
     captions = " ".join(c.value for c in at.caption)
     assert "Close to guessing on 60 test posts" in captions and "Too few test posts to know" in captions
 
-    at.switch_page("pages/overview.py").run()  # every task's quality together, with the verdicts
+    at.switch_page(page_file("overview")).run()  # every task's quality together, with the verdicts
     assert_clean(at)
     quality = next(d.value for d in at.dataframe if "Reliability" in d.value.columns)
     assert quality.loc["Damage severity", "Reliability"] == "Weak"

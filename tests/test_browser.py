@@ -15,8 +15,9 @@ from urllib.parse import parse_qs, urljoin, urlparse
 
 import pytest
 
+from crisis_dashboard.routing import LOADING
 from crisis_dashboard.routing import PAGES as PAGE_SPECS
-from tests.dashboard_server import REPO, serve_dashboard, wait_idle
+from tests.dashboard_server import REPO, first_paints, record_first_paints, serve_dashboard, wait_idle
 
 SHOTS = Path(os.environ.get("CRISISLENS_SCREENSHOTS", REPO / "artifacts" / "screenshots"))
 PAGES = {  # url path -> the page's heading
@@ -197,6 +198,28 @@ def test_every_link_opens_its_page_in_a_new_tab_from_the_first_visit_on(browser,
             tab = open_page(browser, urljoin(url + "/", href))
             assert_page(tab, heading, href)
             tab.close()
+
+
+FILE_NAMES = {"app", *(spec.url for spec in PAGE_SPECS)}  # what Streamlit's pages/ convention would list
+
+
+def test_a_fresh_servers_first_visit_names_the_pages_never_their_files_and_says_it_is_loading(browser, demo_run):
+    """The first visit after a server start is the slow one (torch, transformers and plotly are
+    imported then): the sidebar names the pages, never their files, and a notice says the page is
+    loading until it is drawn."""
+    env = {"CRISISLENS_RUN": str(demo_run), "CRISISLENS_CORRECTIONS": str(SHOTS.parent / "corrections.db")}
+    with serve_dashboard(env, SHOTS.parent / "streamlit-first-paint-test.log", timeout=90) as (url, _):
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        record_first_paints(page, LOADING)
+        page.goto(f"{url}/browse", wait_until="domcontentloaded")
+        wait_idle(page)
+        assert_page(page, "Browse predictions", "/browse as the first visit")
+        names, _, loading_shown = first_paints(page)
+        assert not names & FILE_NAMES, f"file names in the sidebar: {sorted(names & FILE_NAMES)}"
+        assert names == {spec.title for spec in PAGE_SPECS}, names
+        assert loading_shown is not None, "the loading notice was never shown"
+        assert page.get_by_text(LOADING).count() == 0, "the loading notice stayed after the page was drawn"
+        page.close()
 
 
 def test_browse_opens_a_scored_collection(browser, demo_run, tmp_path):

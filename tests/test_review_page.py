@@ -11,10 +11,11 @@ import pandas as pd
 import pytest
 
 from crisis_dashboard import duplicate_groups
+from crisis_dashboard.routing import page_file
 from crisis_model.corrections import SCHEMA_VERSION, STRATEGIES, CorrectionStore
 from tests.dashboard_support import assert_clean
 
-REVIEW = "pages/review.py"
+REVIEW = page_file("review")
 
 
 @pytest.fixture
@@ -114,5 +115,5 @@ def test_a_bad_corrections_file_is_named_and_the_queue_stays_read_only(app, db, 
     assert len(at.error) == 1 and str(db) in at.error[0].value and "read-only" in at.error[0].value
     assert shown_post(at)  # the queue and the post are still shown
     assert at.button(key="rv-accept-informative").disabled
-    at.switch_page("pages/overview.py").run()
+    at.switch_page(page_file("overview")).run()
     assert_clean(at)

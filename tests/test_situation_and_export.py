@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from crisis_dashboard import browse, export, situation
+from crisis_dashboard.routing import page_file
 from crisis_model.data.timeline import make_snowflake
 from crisis_model.predictions import normalise as normalise_predictions
 from tests.dashboard_support import assert_clean
@@ -28,7 +29,7 @@ def app(app):
 
 
 def test_the_situation_page_draws_the_demo_crisis_over_time(app):
-    at = app("pages/situation.py")
+    at = app(page_file("situation"))
     assert len(at.get("plotly_chart")) == 1
     words = " ".join(c.value for c in at.main.caption)
     assert "one bar per day" in words and "2017 (UTC)" in words and "busiest day" in words
@@ -41,7 +42,7 @@ def test_the_situation_page_draws_the_demo_crisis_over_time(app):
 
 
 def test_browse_folds_near_duplicates_and_offers_both_exports(app):
-    at = app("pages/browse.py")
+    at = app(page_file("browse"))
     labels = [b.label for b in at.get("download_button")]
     assert any(label.startswith("CSV") for label in labels) and any(label.startswith("Parquet") for label in labels)
     at.toggle(key="br-fold").set_value(True).run()

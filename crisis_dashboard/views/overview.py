@@ -1,17 +1,40 @@
-"""Overview: the dataset at a glance, the model card of each task's model, how well the shown model
+"""Overview (/): the dataset at a glance, the model card of each task's model, how well the shown model
 does (scores, confusion matrix, per-category table, training history), what reviewers' corrections
 changed when it was trained from them, and its fusion variants."""
+
+from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from crisis_dashboard import figures, loaders, model_cards, retraining, widgets
+from crisis_dashboard import figures, loaders, model_cards, retraining, routing, widgets
 from crisis_dashboard.names import task_title
 from crisis_dashboard.reliability import RELIABILITY_CAPTION, reliability_badge
-from crisis_dashboard.routing import page_state
 from crisis_dashboard.state import AppState
 from crisis_model.data import dataset_summary
 from crisis_model.run_folder import COMMAND_FILE, METRICS_FILE, TaskRun
+
+# This page's keys: the session state's by name (the split a widget picks); a chart's is PREFIX + its name.
+PREFIX = "ov-"
+SPLIT = PREFIX + "split"
+
+
+def show(state: AppState) -> None:
+    st.markdown(
+        "CrisisLens reads a crisis post, its **words and its photo**, and answers three questions: "
+        "is the post **informative** for humanitarian response, which **humanitarian category** it reports, "
+        "and how **severe the damage** in the photo is. This page shows the data and the model in use; the "
+        "other pages let you browse its answers, analyse a post of your own, and see what it paid attention to."
+    )
+    st.page_link(routing.page_file("guide"), label="New here? How to read CrisisLens", icon=":material/menu_book:")
+    dataset_section(state)
+    if state.runs is not None:
+        model_section(state)
+        quality_section(state)
+    if state.run is not None:
+        details_section(state.run)
+        retraining.show(state.run)
+        ablation_section(state, state.run)
 
 
 def dataset_section(state: AppState) -> None:
@@ -37,16 +60,16 @@ def dataset_section(state: AppState) -> None:
         )
     left, right = st.columns([3, 2])
     with left:
-        st.plotly_chart(figures.posts_per_event(posts), key="ov-events")
+        st.plotly_chart(figures.posts_per_event(posts), key=PREFIX + "events")
         st.caption(figures.CAPTIONS["posts_per_event"])
     with right:
-        st.plotly_chart(figures.image_presence(summary["with_image"], summary["without_image"]), key="ov-images")
+        st.plotly_chart(figures.image_presence(summary["with_image"], summary["without_image"]), key=PREFIX + "images")
         st.caption(figures.CAPTIONS["images"])
     st.subheader("Labels per task")
     for col, (task, frame) in zip(st.columns(len(frames)), frames.items()):
         with col:
             counts = dataset_summary(frame)["labels"]
-            st.plotly_chart(figures.label_distribution(counts, task_title(task)), key=f"ov-labels-{task}")
+            st.plotly_chart(figures.label_distribution(counts, task_title(task)), key=f"{PREFIX}labels-{task}")
             st.caption(figures.CAPTIONS["labels"])
     with st.expander("Posts per split and task"):
         table = pd.DataFrame({task_title(t): f["split"].value_counts() for t, f in frames.items()})
@@ -116,7 +139,7 @@ def details_section(run: TaskRun) -> None:
         if predictions is not None and len(predictions):
             present = set(predictions["split"])
             splits = [s for s in ("test", "dev", "train") if s in present] or sorted(present)
-            split = st.radio("Split", splits, horizontal=True, key="ov-split")
+            split = st.radio("Split", splits, horizontal=True, key=SPLIT)
             part = predictions[predictions["split"] == split]
             st.plotly_chart(
                 figures.confusion_matrix(
@@ -125,11 +148,11 @@ def details_section(run: TaskRun) -> None:
                     run.label_names or sorted(set(part["true_label"])),
                     title=f"Confusion matrix ({split}, {len(part):,} posts)",
                 ),
-                key="ov-confusion",
+                key=PREFIX + "confusion",
             )
             st.caption(figures.CAPTIONS["confusion"])
     with right:
-        per_class = model_cards.per_class_table(metrics, st.session_state.get("ov-split", "test"))
+        per_class = model_cards.per_class_table(metrics, st.session_state.get(SPLIT, "test"))
         if per_class is not None:
             st.markdown("**Per category**")
             st.dataframe(per_class.style.format(precision=3), width="stretch")
@@ -139,7 +162,7 @@ def details_section(run: TaskRun) -> None:
             )
         history = loaders.read_history(run)
         if history is not None:
-            st.plotly_chart(figures.training_history(history), key="ov-history")
+            st.plotly_chart(figures.training_history(history), key=PREFIX + "history")
             st.caption(figures.CAPTIONS["history"])
 
 
@@ -154,26 +177,10 @@ def ablation_section(state: AppState, run: TaskRun) -> None:
     )
     if ablation is not None and metric_columns:
         this = run.config.get(variant) if variant in ("fusion", "prompt") else None
-        st.plotly_chart(figures.ablation_bars(ablation, variant, metric_columns, highlight=this), key="ov-ablation")
+        st.plotly_chart(
+            figures.ablation_bars(ablation, variant, metric_columns, highlight=this), key=PREFIX + "ablation"
+        )
         st.caption(figures.CAPTIONS["ablation"])
         st.dataframe(ablation, width="stretch", hide_index=True)
     elif markdown:
         st.markdown(markdown)
-
-
-state = page_state()
-st.markdown(
-    "CrisisLens reads a crisis post, its **words and its photo**, and answers three questions: "
-    "is the post **informative** for humanitarian response, which **humanitarian category** it reports, "
-    "and how **severe the damage** in the photo is. This page shows the data and the model in use; the "
-    "other pages let you browse its answers, analyse a post of your own, and see what it paid attention to."
-)
-st.page_link("pages/guide.py", label="New here? How to read CrisisLens", icon=":material/menu_book:")
-dataset_section(state)
-if state.runs is not None:
-    model_section(state)
-    quality_section(state)
-if state.run is not None:
-    details_section(state.run)
-    retraining.show(state.run)
-    ablation_section(state, state.run)

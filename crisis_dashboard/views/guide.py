@@ -1,4 +1,4 @@
-"""The "How to read CrisisLens" page: what the answers, their reliability, the words-versus-photo
+"""How to read CrisisLens (/guide): what the answers, their reliability, the words-versus-photo
 weights, the photo views and the routing mean, and what they do not mean, for an analyst who is
 not an ML engineer. The thresholds are those the dashboard applies (crisis_dashboard.reliability)."""
 
@@ -8,6 +8,7 @@ import streamlit as st
 
 from crisis_dashboard.names import CANNOT_JUDGE, TASK_HELP, task_title
 from crisis_dashboard.reliability import MIN_TEST_POSTS, WEAK_MARGIN
+from crisis_dashboard.state import AppState
 from crisis_model.explanation import NEGLIGIBLE_WEIGHT
 
 SECTIONS = {
@@ -67,7 +68,7 @@ SECTIONS = {
 }
 
 
-def show_guide() -> None:
+def show(state: AppState) -> None:  # the same for every run: the state is not read
     st.markdown(
         "A short guide to the answers, the reliability beside them and the explanations under them: what "
         "each means, and what it does not."
