@@ -50,11 +50,11 @@ from crisis_model import CrisisModel, preset_config  # noqa: E402
 from crisis_model.config import PROMPTS  # noqa: E402
 from crisis_model.data import MissingImagesWarning, get_task, load_crisismmd  # noqa: E402
 from crisis_model.data.normalise import leaked_train_posts, text_groups  # noqa: E402
+from crisis_model.metrics import classification_metrics  # noqa: E402
 from crisis_model.training import DEFAULT_CACHE_DIR, TrainConfig  # noqa: E402
 from crisis_model.training.config import model_config  # noqa: E402
 from crisis_model.training.features import FeatureStore, compute_features  # noqa: E402
 from crisis_model.training.loop import learning_rate  # noqa: E402
-from crisis_model.training.metrics import classification_metrics  # noqa: E402
 
 C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 TFIDF_C_GRID = (1.0, 3.0, 10.0, 30.0, 100.0)

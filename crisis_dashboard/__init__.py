@@ -1,4 +1,4 @@
-"""The CrisisLens dashboard's code, beside app.py and app_pages/ (one thin file per page).
+"""The CrisisLens dashboard's code, beside app.py and pages/ (one thin file per page).
 
 routing.py           the pages; app.py's set-up (names first, a loading notice) and the page it runs
 views/               each page's body, one module per page, named as its address, each with show(state):

@@ -9,9 +9,9 @@ from pathlib import Path
 import streamlit as st
 
 from crisis_dashboard import loaders, widgets
+from crisis_model.corrections.report import compare_runs, report_lines
 from crisis_model.errors import CrisisLensError
 from crisis_model.run_folder import CORRECTIONS_FILE, TaskRun, discover_run
-from crisis_model.training.corrections import compare_runs, report_lines
 
 
 def previous_run(run: TaskRun, report: dict) -> TaskRun | None:

@@ -5,9 +5,11 @@ runs the page, whose file shows its view with that state (`show_page`).
 Only Streamlit and the standard library are imported here: the page names and the notice are on
 the screen before torch, transformers and plotly are imported (seconds on a server's first run).
 
-The page files are in app_pages/, not pages/: beside the entry file, a pages/ folder is Streamlit's
-older multipage convention, under which a server's first run shows the files' names in the sidebar
-and runs the address's file without app.py.
+Beside app.py, the pages/ folder is also Streamlit's older multipage convention: until a script run
+calls `st.navigation`, a server's first run lists the files' names (app, analyse, ...) and runs the
+address's file itself, without app.py. So the names in the sidebar are links drawn here, not
+Streamlit's automatic list (`client.showSidebarNavigation = false` in .streamlit/config.toml hides
+both), and a page file run by itself starts the app (`show_page`), which routes back to it.
 """
 
 from __future__ import annotations
@@ -24,13 +26,13 @@ import streamlit as st
 if TYPE_CHECKING:
     from crisis_dashboard.state import AppState
 
-PAGES_DIR = "app_pages"
+PAGES_DIR = "pages"
 LOADING = "Loading CrisisLens…"
 
 
 @dataclass(frozen=True)
 class PageSpec:
-    url: str  # the address, the file's name in app_pages/ and the view's in crisis_dashboard.views
+    url: str  # the address, the file's name in pages/ and the view's in crisis_dashboard.views
     title: str  # in the navigation and the browser tab
     heading: str  # at the top of the page
     icon: str
@@ -54,8 +56,9 @@ def page_file(url: str) -> str:
 
 
 def navigation() -> st.Page:
-    """The sidebar's pages; the Overview is the default page (/) and also answers at /overview
-    (Streamlit names pages by their address, so the default one is "home" inside)."""
+    """The pages, and their links at the top of the sidebar; the Overview is the default page (/)
+    and also answers at /overview (Streamlit names pages by their address, so the default one is
+    "home" inside)."""
     overview = PAGES[0]
     pages = [st.Page(page_file(overview.url), title=overview.title, icon=overview.icon, url_path="home", default=True)]
     pages += [
@@ -68,7 +71,11 @@ def navigation() -> st.Page:
         )
         for spec in PAGES
     ]
-    return st.navigation(pages)
+    page = st.navigation(pages, position="hidden")
+    with st.sidebar:
+        for link in pages[:1] + pages[2:]:
+            st.page_link(link, label=link.title, icon=link.icon)
+    return page
 
 
 def run_app() -> None:
@@ -105,8 +112,10 @@ def _routed(state: AppState) -> Iterator[None]:
 
 
 def show_page(url: str) -> None:
-    """The page file's one call: crisis_dashboard.views.<url>.show with the state run_app set up."""
+    """The page file's one call: crisis_dashboard.views.<url>.show with the state run_app set up;
+    run_app itself, which routes back here, where Streamlit ran the page file without app.py."""
     state = getattr(_current, "state", None)
-    if state is None:
-        raise RuntimeError(f"{page_file(url)} is a page of app.py: start the dashboard with `streamlit run app.py`")
+    if state is None:  # Streamlit ran the page file itself (the pages/ convention, a server's first run)
+        run_app()
+        return
     importlib.import_module(f"crisis_dashboard.views.{url}").show(state)

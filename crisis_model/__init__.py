@@ -15,10 +15,11 @@ inference when it is called):
     data/          CrisisMMD, posts files, photos, the demo dataset, near-duplicates, post times
     model/         the readers (text, photo), the fusion head, CrisisModel (save/load)
     inference      Post in, Prediction out; explanation (what it looked at); faithfulness (is it so)
-    predictions    the predictions table's columns;  run_folder: what train.py writes, found again
+    predictions, metrics, run_folder   the predictions table's columns, their scores, what train.py
+                   writes and how it is found again
     scoring/       a whole collection scored into Parquet parts (`python -m crisis_model.score`)
-    corrections/   reviewers' corrections (SQLite), the review queue, the reviewed set
-    training/      the loop behind train.py, the feature cache, metrics, the demo models
+    corrections/   reviewers' corrections (SQLite), the review queue, the reviewed set, the report
+    training/      the loop behind train.py, the feature cache, the demo models
 Scoring and inference never import training; none of them imports the dashboard (tests/test_layout.py).
 """
 

@@ -5,7 +5,7 @@ A run folder (the dashboard and the scoring command read it as it is):
     checkpoint/          the epoch with the best dev macro-F1: config.json, model.safetensors, tokenizer/
     last/                resume state of the last completed epoch: trainable weights and optimizer
                          state (safetensors) and state.json (epoch, best score, history)
-    metrics.json         split -> scores of the best checkpoint (see crisis_model.training.metrics)
+    metrics.json         split -> scores of the best checkpoint (see crisis_model.metrics)
     predictions.parquet  one row per dev / test post: labels, probabilities, modality weights, routing
     history.jsonl        one line per epoch: losses, dev scores, learning rate, seconds
     train_config.json    the TrainConfig;  command.txt: the command of each start (and resume)

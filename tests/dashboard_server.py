@@ -46,12 +46,13 @@ def wait_idle(page, timeout: float = 120_000) -> None:
     page.wait_for_selector(IDLE, timeout=timeout)
 
 
-# Installed before the page's own scripts: every page name the sidebar's navigation ever shows, and
+# Installed before the page's own scripts: every link name the sidebar ever shows (the app's page
+# links, or Streamlit's automatic list of the pages/ files, which must never appear), and
 # when (ms after the navigation started) the names and a given text in the main area first appeared.
 _RECORD_FIRST_PAINTS = """
 const paints = window.crisislensPaints = {names: new Set(), namesAt: null, textAt: null};
 new MutationObserver(() => {
-  for (const link of document.querySelectorAll('[data-testid="stSidebarNav"] a')) {
+  for (const link of document.querySelectorAll('[data-testid="stSidebar"] a')) {
     const lines = link.innerText.split("\\n").map(line => line.trim()).filter(Boolean);
     if (lines.length) paints.names.add(lines[lines.length - 1]);  // the last line: after the icon's name
     paints.namesAt ??= performance.now();

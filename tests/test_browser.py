@@ -190,7 +190,7 @@ def test_every_link_opens_its_page_in_a_new_tab_from_the_first_visit_on(browser,
     with serve_dashboard(env, SHOTS.parent / "streamlit-links-test.log", timeout=90) as (url, _):
         first = open_page(browser, f"{url}/analyse")
         assert_page(first, "Analyse a post", "/analyse as the first visit")
-        links = first.locator('[data-testid="stSidebarNav"] a')
+        links = first.locator('[data-testid="stSidebar"] [data-testid="stPageLink-NavLink"]')
         hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
         first.close()
         assert [urlparse(urljoin(url + "/", h)).path.strip("/") for h in hrefs] == list(PAGES), hrefs

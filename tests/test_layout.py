@@ -5,14 +5,11 @@ other (read from the source's import statements)."""
 
 from __future__ import annotations
 
-import ast
 import json
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.import_graph import Import, import_graph, loaded_with, strongly_connected
 
 DASHBOARD_ONLY = ("streamlit", "plotly", "playwright", "crisis_dashboard")
 
@@ -43,72 +40,9 @@ def test_importing_the_library_loads_no_streamlit_plotly_or_playwright(python_pr
     assert loaded == []
 
 
-# --------------------------------------------------------------------------- the import graph, read from the source
-
-TREE = ("crisis_model", "crisis_dashboard", "pages", "bench", "tests")
-SCRIPTS = ("app.py", "train.py")
-
-
-@dataclass(frozen=True)
-class Import:
-    target: str
-    when: str  # "import": runs when the importing module is imported; "typing": under TYPE_CHECKING;
-    # "call": inside a function, when it is called
-
-
-def module_name(path: Path) -> str:
-    parts = path.relative_to(REPO).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def source_files() -> dict[str, Path]:
-    files = [REPO / name for name in SCRIPTS] + [p for top in TREE for p in sorted((REPO / top).rglob("*.py"))]
-    return {module_name(path): path for path in files}
-
-
-def imports_of(path: Path, modules: set[str]) -> list[Import]:
-    """The first-party modules `path` imports: `from a.b import c` is a.b.c where that is a module."""
-    found: list[Import] = []
-
-    def visit(node: ast.AST, when: str) -> None:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
-            when = "call"
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test) and when == "import":
-            when = "typing"
-        names: list[str] = []
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names = [
-                f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules else node.module for a in node.names
-            ]
-        found.extend(Import(name, when) for name in names if name in modules)
-        for child in ast.iter_child_nodes(node):
-            visit(child, when)
-
-    visit(ast.parse(path.read_text(encoding="utf-8")), "import")
-    return found
-
-
 @pytest.fixture(scope="module")
 def graph() -> dict[str, list[Import]]:
-    files = source_files()
-    return {name: imports_of(path, set(files)) for name, path in files.items()}
-
-
-def loaded_with(graph: dict[str, list[Import]], start: str, at_import_only: bool) -> set[str]:
-    """Every first-party module importing `start` loads (its parent packages' __init__ too), when
-    only the imports that run at import time count, or every import (lazy ones too)."""
-    seen, todo = set(), [start]
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        parents = [".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)]
-        todo += [p for p in parents if p in graph]
-        todo += [i.target for i in graph.get(name, []) if i.when == "import" or not at_import_only]
-    return seen
+    return import_graph()
 
 
 def test_no_import_circle_anywhere_in_the_tree(graph) -> None:
@@ -118,37 +52,6 @@ def test_no_import_circle_anywhere_in_the_tree(graph) -> None:
     edges = {name: {i.target for i in imports if i.when != "call"} for name, imports in graph.items()}
     circles = [sorted(component) for component in strongly_connected(edges) if len(component) > 1]
     assert circles == []
-
-
-def strongly_connected(edges: dict[str, set[str]]) -> list[set[str]]:
-    """Tarjan's strongly connected components."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    components: list[set[str]] = []
-
-    def connect(node: str) -> None:
-        index[node] = low[node] = len(index)
-        stack.append(node)
-        for target in edges.get(node, ()):
-            if target not in index:
-                connect(target)
-                low[node] = min(low[node], low[target])
-            elif target in stack:
-                low[node] = min(low[node], index[target])
-        if low[node] == index[node]:
-            component = set()
-            while True:
-                member = stack.pop()
-                component.add(member)
-                if member == node:
-                    break
-            components.append(component)
-
-    for node in edges:
-        if node not in index:
-            connect(node)
-    return components
 
 
 def test_the_library_never_imports_the_dashboard(graph) -> None:

@@ -15,10 +15,11 @@ import pytest
 
 import train as train_cli
 from crisis_model.corrections import CorrectionStore, Review
+from crisis_model.corrections.report import compare_runs
 from crisis_model.errors import DataError
 from crisis_model.run_folder import CORRECTIONS_FILE
 from crisis_model.training import TrainConfig
-from crisis_model.training.corrections import UnknownPostsWarning, compare_runs
+from crisis_model.training.corrections import UnknownPostsWarning
 from crisis_model.training.dataset import load_data
 
 FLIP = {"informative": "not_informative", "not_informative": "informative"}

@@ -20,12 +20,12 @@ from crisis_model import CrisisModel, DataError, load_model, predict
 from crisis_model.data import normalise_text
 from crisis_model.data.demo import MARKER
 from crisis_model.errors import ConfigError, CrisisLensError, TrainingError
+from crisis_model.metrics import classification_metrics, expected_calibration_error
 from crisis_model.training import ABLATIONS, ProgressEvent, TrainConfig, loop, run_ablation, train, train_demo
 from crisis_model.training.config import model_config
 from crisis_model.training.dataset import load_data
 from crisis_model.training.demo import demo_up_to_date
 from crisis_model.training.inputs import RawInputs, make_loader
-from crisis_model.training.metrics import classification_metrics, expected_calibration_error
 from tests.conftest import tiny_model
 
 REPO = Path(__file__).resolve().parents[1]

@@ -6,9 +6,10 @@ features.py    the frozen readers' cache       inputs.py     batches from the ca
 loss.py        the objective                   resume.py     last/: the resume state
 run_start.py   a new, resumed or replaced run  corrections.py  reviewers' labels win (--corrections)
 ablation.py    variants x seeds, mean ± std    demo.py       the dashboard's demo models
-metrics.py     scikit-learn scores             progress.py   ProgressEvent, console bars
+progress.py    ProgressEvent, console bars
 
-Processes, devices, seeds and threads are crisis_model.runtime's, shared with scoring.
+Processes, devices, seeds and threads are crisis_model.runtime's, shared with scoring; the scores
+are crisis_model.metrics', shared with the dashboard's comparison of two runs.
 """
 
 from crisis_model.training.ablation import ABLATIONS, run_ablation

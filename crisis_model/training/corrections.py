@@ -13,15 +13,13 @@ import json
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from crisis_model.atomic_files import write_json
+from crisis_model.corrections.report import scores
 from crisis_model.corrections.store import CorrectionStore
 from crisis_model.errors import DataError
-from crisis_model.predictions import prob_column
 from crisis_model.run_folder import CORRECTIONS_FILE, PREDICTIONS_FILE, TRAIN_CONFIG_FILE
-from crisis_model.training.metrics import classification_metrics
 
 HELD_OUT = ("dev", "test")
 SHOWN_UNKNOWN = 10  # unknown post ids listed in the report (all are counted)
@@ -122,61 +120,3 @@ def write_report(out: Path, frame: pd.DataFrame, label_names: list[str]) -> dict
     }
     write_json(out / CORRECTIONS_FILE, report)
     return report
-
-
-def scores(predictions: pd.DataFrame, label_names: list[str]) -> dict | None:
-    """Accuracy and macro-F1 of a predictions table against its true_label (None when empty)."""
-    if predictions.empty:
-        return None
-    index = {name: i for i, name in enumerate(label_names)}
-    probabilities = predictions[[prob_column(name) for name in label_names]].to_numpy(dtype=float)
-    metrics = classification_metrics(predictions["true_label"].map(index).to_numpy(), probabilities, label_names)
-    return {"posts": metrics["posts"], "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]}
-
-
-def report_lines(report: dict) -> list[str]:
-    """corrections.json in a few lines, as train.py prints it."""
-    applied = ", ".join(f"{report['applied'][s]} {s}" for s in report["applied"])
-    lines = [f"corrections from {report['source']}: {report['reviews']} reviewed posts; applied to {applied}"]
-    if report["unknown_posts"]:
-        lines.append(
-            f"  {report['unknown_posts']} of them name posts this data does not hold (not applied), e.g. "
-            + ", ".join(report["unknown_examples"][:3])
-        )
-    if report.get("other_data_reviews"):
-        lines.append(
-            f"  {report['other_data_reviews']} of them review runs trained on other data (not applied), e.g. "
-            + report["other_data_runs"][0]
-        )
-    for split, part in report.get("held_out", {}).items():
-        honest = part["uncorrected"]
-        line = f"  {split}: {part['corrected_posts']} of {part['posts']} posts corrected, reported apart"
-        if honest is not None:
-            line += (
-                f"; on the {honest['posts']} uncorrected posts accuracy {honest['accuracy']:.4f}, "
-                f"macro-F1 {honest['macro_f1']:.4f}"
-            )
-        lines.append(line)
-    return lines
-
-
-def compare_runs(previous: pd.DataFrame, new: pd.DataFrame, split: str, label_names: list[str]) -> pd.DataFrame:
-    """The previous run's and the new run's scores on the posts of `split` both scored, against
-    the new run's labels (corrections applied): on all of them, and on those whose label no
-    correction changed. One row per run and set of posts."""
-    new = new[new["split"] == split]
-    probabilities = [prob_column(name) for name in label_names]
-    both = new.merge(previous[["post_id", *probabilities]], on="post_id", suffixes=("", "_old"))
-    old = both.drop(columns=probabilities).rename(columns={f"{column}_old": column for column in probabilities})
-    both = both[new.columns]
-    same = np.ones(len(both), dtype=bool)
-    if "post_id" in previous and "true_label" in previous:
-        before = both["post_id"].map(dict(zip(previous["post_id"], previous["true_label"])))
-        same = (before == both["true_label"]).to_numpy()
-    rows = []
-    for subset, keep in (("all posts", np.ones(len(both), dtype=bool)), ("labels unchanged", same)):
-        for name, table in (("previous run", old), ("this run", both)):
-            result = scores(table[keep], label_names)
-            if result is not None:
-                rows.append({"run": name, "compared on": subset, **result})
-    return pd.DataFrame(rows)

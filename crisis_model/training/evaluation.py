@@ -15,13 +15,13 @@ from torch import Tensor
 
 from crisis_model.atomic_files import atomic_write, write_json
 from crisis_model.config import WEIGHTS_FILE
+from crisis_model.metrics import classification_metrics
 from crisis_model.model import CrisisModel
 from crisis_model.predictions import RELIANCE_COLUMNS, WEIGHT_COLUMNS, prob_column
 from crisis_model.run_folder import CHECKPOINT_DIR, METRICS_FILE, PREDICTIONS_FILE
 from crisis_model.runtime import device_autocast
 from crisis_model.training.inputs import Inputs, make_loader
 from crisis_model.training.loss import classification_loss
-from crisis_model.training.metrics import classification_metrics
 from crisis_model.training.progress import Progress, ProgressEvent
 
 EVAL_BATCH = 256

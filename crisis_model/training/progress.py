@@ -16,8 +16,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from crisis_model.corrections.report import report_lines
 from crisis_model.run_folder import CORRECTIONS_FILE, METRICS_FILE
-from crisis_model.training.corrections import report_lines
 
 STAGES = ("data", "model", "features", "epoch", "epoch_end", "eval", "done")
 
