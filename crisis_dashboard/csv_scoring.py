@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from crisis_dashboard import export
 from crisis_dashboard.names import CANNOT_JUDGE, pretty, task_title
 from crisis_model import CrisisModel, Prediction
 from crisis_model.data import read_posts_upload
@@ -112,4 +113,4 @@ def _add_columns(out: pd.DataFrame, name: str, model: CrisisModel, results: dict
 
 def as_csv(result: pd.DataFrame) -> bytes:
     """The scored table as the CSV the analyst downloads: every number with the same DECIMALS places."""
-    return result.to_csv(index=False, float_format=f"%.{DECIMALS}f").encode("utf-8")
+    return export.to_csv(result, float_format=f"%.{DECIMALS}f")

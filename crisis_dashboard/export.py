@@ -11,6 +11,8 @@ import pandas as pd
 FIRST_COLUMNS = ["post_id", "tweet_id", "event", "split", "true_label", "predicted_label", "confidence", "correct"]
 LAST_COLUMNS = ["duplicate_group", "group_size", "has_image", "image_path", "text"]
 DASHBOARD_ONLY = ["routing_mean"]  # per-capsule lists for the routing charts
+# A cell a spreadsheet would run as a formula (OWASP, "CSV injection"): it gets a ' in front
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def export_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -22,9 +24,19 @@ def export_table(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[first + middle + last].reset_index(drop=True)
 
 
-def to_csv(frame: pd.DataFrame) -> bytes:
-    """UTF-8 CSV; floats written in full so they read back to the same numbers."""
-    return frame.to_csv(index=False).encode("utf-8")
+def to_csv(frame: pd.DataFrame, float_format: str | None = None) -> bytes:
+    """UTF-8 CSV that a spreadsheet opens safely: a text cell starting like a formula gets a ' in
+    front, and rows end in CRLF (RFC 4180), so a cell holding a line break or a bare carriage return
+    is quoted and no row splits. Floats are written in full unless `float_format` says otherwise."""
+    safe = frame.copy()
+    for column in safe.columns:
+        if not pd.api.types.is_numeric_dtype(safe[column]) and not pd.api.types.is_bool_dtype(safe[column]):
+            safe[column] = safe[column].map(_defused)
+    return safe.to_csv(index=False, lineterminator="\r\n", float_format=float_format).encode("utf-8")
+
+
+def _defused(cell: object) -> object:
+    return "'" + cell if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) else cell
 
 
 def to_parquet(frame: pd.DataFrame) -> bytes:

@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 from PIL import Image, ImageOps
 
 from crisis_dashboard.figures import GROUP_COLORS, GROUP_NAMES, IMAGE_COLOR, RIGHT_COLOR, layout, wrap
+from crisis_dashboard.literal import chart_label
 from crisis_dashboard.names import pretty
 from crisis_model.model.image_encoder import REGION_GRID
 
@@ -122,7 +123,7 @@ def word_region_heatmap(words: Sequence[str], lift: np.ndarray, title: str = "Wh
     """(words x 49) attention as lift over uniform: 1 = no more than at any other region."""
     lift = np.asarray(lift, dtype=float)
     n = lift.shape[0]
-    cells = grid_labels()
+    cells, labels = grid_labels(), [chart_label(word) for word in words]
     fig = go.Figure(
         go.Heatmap(
             z=lift,
@@ -133,14 +134,14 @@ def word_region_heatmap(words: Sequence[str], lift: np.ndarray, title: str = "Wh
             colorbar=dict(title="× even", thickness=12),
             customdata=np.dstack(
                 [
-                    np.repeat(np.array(words, dtype=object)[:, None], lift.shape[1], axis=1),
+                    np.repeat(np.array(labels, dtype=object)[:, None], lift.shape[1], axis=1),
                     np.repeat(np.array(cells[: lift.shape[1]], dtype=object)[None, :], n, axis=0),
                 ]
             ),
             hovertemplate="'%{customdata[0]}' -> %{customdata[1]}<br>%{z:.2f} × an even spread<extra></extra>",
         )
     )
-    fig.update_yaxes(tickmode="array", tickvals=list(range(n)), ticktext=list(words), autorange="reversed",
+    fig.update_yaxes(tickmode="array", tickvals=list(range(n)), ticktext=labels, autorange="reversed",
                      title="the post's words", tickfont=dict(size=11))  # fmt: skip
     rows = list(range(1, REGION_GRID * REGION_GRID + 1, REGION_GRID))
     fig.update_xaxes(title="the photo's 7 × 7 squares, one block per row of the grid (top row first)",
@@ -234,7 +235,7 @@ def image_to_words_bar(
     fig = go.Figure(
         go.Bar(
             x=shares[order],
-            y=[words[i] for i in order],
+            y=[chart_label(words[i]) for i in order],
             orientation="h",
             marker_color=IMAGE_COLOR,
             hovertemplate="%{y}: %{x:.1%}<extra></extra>",

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
-from crisis_dashboard import loaders
+from crisis_dashboard import loaders, widgets
 from crisis_dashboard.links import POST, linked, show_in_link
 from crisis_dashboard.names import pretty
 
@@ -93,6 +93,6 @@ def show_post(row: pd.Series, no_photo: str):
     with left:
         show_photo(image, image_error, no_photo)
     with right:
-        st.markdown(f"> {row['text']}" if str(row["text"]).strip() else "_(no text)_")
+        widgets.post_text(row["text"])
         st.markdown(f"**Event:** {pretty(row['event'])} · **Split:** {row['split']}")
     return image, right

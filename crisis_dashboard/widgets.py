@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
-from crisis_dashboard import agreement, figures, loaders, post_figures
+from crisis_dashboard import agreement, figures, literal, loaders, post_figures
 from crisis_dashboard.names import CANNOT_JUDGE, pretty, task_title
 from crisis_dashboard.reliability import RELIABILITY_CAPTION, Reliability, badge, reliability_of
 from crisis_dashboard.state import AppState
@@ -32,12 +32,22 @@ def require_run(state: AppState) -> TaskRun:
     return state.run
 
 
+def post_text(text: str) -> None:
+    """A post's words in a frame of their own, exactly as written: no Markdown, maths or HTML from a
+    post, line breaks kept."""
+    with st.container(border=True):
+        if str(text).strip():
+            st.text(text, width="stretch")
+        else:
+            st.caption("(no text)")
+
+
 def guard(action: Callable[[], Any], what: str) -> Any:
     """Runs `action`; a CrisisLensError or any other fault becomes a message on the page."""
     try:
         return action()
     except CrisisLensError as err:
-        st.error(f"Could not {what}: {err}")
+        st.error(f"Could not {what}: {literal.inline(str(err))}")
     except Exception as err:  # never a traceback on the page; the details go to the server log
         traceback.print_exc()
         st.error(f"Could not {what}: an unexpected problem occurred ({type(err).__name__}: {err}).")

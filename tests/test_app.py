@@ -149,6 +149,16 @@ def test_analyse_text_alone_is_text_only(app):
     assert charts(at) >= 3
 
 
+def test_a_posts_markdown_and_html_are_shown_as_typed(app):
+    hostile = "**Bridge** down [help](javascript:alert(1)) $x$ <b>flood</b>"
+    at = app(ANALYSE)
+    at.text_area(key="an-text").input(hostile)
+    at.button[0].click().run()
+    assert_clean(at)
+    assert hostile in [t.value for t in at.text]  # once under each task's tab
+    assert not [m.value for m in at.markdown if "javascript" in m.value or "**Bridge**" in m.value]
+
+
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 def test_analyse_bad_input_is_answered_on_the_page(app):
     at = app(ANALYSE)

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
-from crisis_dashboard import csv_scoring, loaders, routing, widgets
+from crisis_dashboard import csv_scoring, literal, loaders, routing, widgets
 from crisis_dashboard.names import task_title
 from crisis_dashboard.state import AppState
 from crisis_model.data.images import READABLE_FORMATS
@@ -83,7 +83,7 @@ def _readable_post(text: str, image: Image.Image | None, image_error: str | None
     elif image is None:
         st.info("No photo was uploaded: the post was analysed **as text only**.")
     else:
-        st.success(f"Analysed the text together with the photo {name}.")
+        st.success(f"Analysed the text together with the photo {literal.inline(name)}.")
     return True
 
 
@@ -109,7 +109,7 @@ def _show_analysis(runs: list[TaskRun], text: str, data: bytes | None, name: str
             with left:
                 if image is not None:
                     st.image(image, caption="Your photo", width="stretch")
-                st.markdown(f"> {text}" if text.strip() else "_(no text)_")
+                widgets.post_text(text)
             with right:
                 widgets.show_probabilities(answer.prediction, key=PREFIX + answer.run.name)
             if answer.prediction.label is not None:
@@ -134,7 +134,7 @@ def _score_file(state: AppState, runs: list[TaskRun]) -> None:
     frame = widgets.guard(lambda: csv_scoring.read_batch_file(raw, csv_file.name, state.data_root), "read the CSV file")
     if frame is None:
         return
-    st.caption(f"{len(frame):,} posts in {csv_file.name}. First rows:")
+    st.caption(f"{len(frame):,} posts in {literal.inline(csv_file.name)}. First rows:")
     st.dataframe(csv_scoring.as_uploaded(frame.head(5)), hide_index=True, width="stretch")
     digest = hashlib.sha256(raw).hexdigest()
     scored = st.session_state.get(SCORED)

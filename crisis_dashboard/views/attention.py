@@ -149,7 +149,7 @@ def _one_post_under_two_runs(frame: pd.DataFrame, run: TaskRun, other: TaskRun) 
     post_id = st.selectbox("Post", list(texts), key=POST, format_func=lambda p: f"{p} · {texts[p]}")
     row = frame[frame["post_id"] == post_id].iloc[0]
     image, image_error = loaders.open_image(row["image_path"])
-    st.markdown(f"> {row['text']}")
+    widgets.post_text(row["text"])
     if image_error:
         st.warning(f"The photo cannot be shown: {image_error}")
     for column, (label, this_run) in zip(st.columns(2), (("This run", run), ("Second run", other))):

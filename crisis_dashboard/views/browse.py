@@ -275,7 +275,7 @@ def _collection_post(collection: Collection, task: str, row: pd.Series) -> None:
     with left:
         show_photo(image, image_error, "The model read this post's text only (no usable photo).")
     with right:
-        st.markdown(f"> {row['text']}")
+        widgets.post_text(row["text"])
         if row["warnings"]:
             st.warning(row["warnings"])
         tasks = {prefix: spec["task"] for prefix, spec in collection.tasks.items()}
