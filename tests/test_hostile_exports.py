@@ -15,7 +15,7 @@ from crisis_dashboard import csv_scoring, export
 
 FORMULAS = [  # a spreadsheet would evaluate each of these
     "=1+1",
-    "=HYPERLINK(\"http://evil.example\",\"click\")",
+    '=HYPERLINK("http://evil.example","click")',
     "=cmd|' /C calc'!A0",
     "+1+1",
     "+SUM(A1:A9)",
