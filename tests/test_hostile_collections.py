@@ -2,7 +2,8 @@
 a fault of one row becomes an error row (its kind, and a reason naming the file and the line or
 row) while the rows around it are scored; a fault of the whole file is one CrisisLensError naming
 the file, raised before anything is written; and every input row is accounted for in summary.json
-(rows == scored + errors), and in the parts.
+(rows == scored + errors), and in the parts. A posts file to train on or to upload is read whole:
+the same faults there refuse the file, naming the line (never a number read as its str()).
 
 Every file is made here, from bytes or by pyarrow; nothing binary is committed. HOSTILE_CASES is
 this surface's list (tests/hostile_cases.py counts every surface's)."""
@@ -12,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import struct
 import zlib
 from collections.abc import Callable
@@ -25,7 +27,8 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from crisis_model.errors import CrisisLensError
+from crisis_model.data.posts import load_posts_file, read_posts_upload
+from crisis_model.errors import CrisisLensError, DataError
 from crisis_model.scoring import ScoreOptions, score_collection
 from crisis_model.scoring.folder import ERRORS_DIR, PARTS_DIR
 from crisis_model.scoring.reader import MAX_LINE_CHARS
@@ -93,7 +96,7 @@ def absolute_photo(path: Path, photos: Path) -> None:
     path.write_text(f"text,image_path\nFlooded street,{photos / 'good.png'}\nShelter open,/etc/passwd\n")
 
 
-HOSTILE_CASES = [
+COLLECTION_CASES = [
     # ------------------------------------------------------------------ CSV: one row at fault
     Case("csv-not-utf8", "p.csv", csv_rows(b"text", b"caf\xe9 flooded", b"ok"), 2, {"bad_utf8": 1}),
     Case("csv-not-utf8-post-id", "p.csv", csv_rows(b"text,post_id", b"ok,\xff\xfe", b"ok,2"), 2, {"bad_utf8": 1}),
@@ -328,7 +331,7 @@ def read_parts(out: Path, folder: str) -> pa.Table | None:
     return pa.concat_tables([pq.read_table(f) for f in files]) if files else None
 
 
-@pytest.mark.parametrize("case", HOSTILE_CASES, ids=lambda case: case.id)
+@pytest.mark.parametrize("case", COLLECTION_CASES, ids=lambda case: case.id)
 def test_every_row_of_a_hostile_collection_is_scored_or_an_error_row(case, tiny_run, photos, tmp_path, request) -> None:
     path, out = tmp_path / case.file, tmp_path / "out"
     if isinstance(case.content, bytes):
@@ -355,3 +358,35 @@ def test_every_row_of_a_hostile_collection_is_scored_or_an_error_row(case, tiny_
     for row in errors.to_pylist() if errors else []:
         if row["kind"] != "nothing_to_analyse":
             assert row["reason"].startswith(f"{path}: ") and (" line" in row["reason"] or " row" in row["reason"])
+
+
+POSTS_FILE_CASES = [  # (name, file name, content, words of the DataError; "" where the file is read)
+    ("text-integer", "p.jsonl", jsonl('{"text": 42}'), "line 1: 'text' must be text, not int 42"),
+    ("text-nan", "p.jsonl", jsonl('{"text": "a"}', '{"text": NaN}'), "line 2: 'text' must be text, not float nan"),
+    ("text-list", "p.jsonl", jsonl('{"text": ["a"]}'), "'text' must be text, not list"),
+    ("text-object", "p.jsonl", jsonl('{"text": {"en": "a"}}'), "'text' must be text, not dict"),
+    ("label-a-number", "p.jsonl", jsonl('{"text": "a", "label": 1}'), "'label' must be text, not int"),
+    ("image-path-a-number", "p.jsonl", jsonl('{"text": "a", "image_path": 3}'), "'image_path' must be text"),
+    ("post-id-true", "p.jsonl", jsonl('{"text": "a", "post_id": true}'), "'post_id' must be text, not bool"),
+    ("post-id-a-whole-number", "p.jsonl", jsonl('{"text": "a", "post_id": 7}'), ""),
+    ("lone-surrogate-text", "p.jsonl", jsonl('{"text": "\\ud800"}'), "'text' holds '\\ud800', half of a UTF-16"),
+    ("lone-surrogate-other-field", "p.jsonl", jsonl('{"text": "a", "note": "\\udc00"}'), "'note' holds"),
+    ("csv-quote-never-closed", "p.csv", csv_rows(b"text", b"ok", b'"never closed', b"next"), "malformed CSV"),
+    ("csv-cell-over-field-limit", "p.csv", csv_rows(b"text", b"x" * 200_000), "malformed CSV (field larger"),
+]
+
+
+@pytest.mark.parametrize(("name", "file", "content", "words"), POSTS_FILE_CASES, ids=[c[0] for c in POSTS_FILE_CASES])
+def test_a_posts_file_to_train_on_or_upload_is_refused_naming_the_line(name, file, content, words, tmp_path) -> None:
+    (tmp_path / file).write_bytes(content)
+    readers = (lambda: load_posts_file(tmp_path / file), lambda: read_posts_upload(content, file, None))
+    for read in readers:
+        if not words:
+            assert len(read()) == 1
+            continue
+        with pytest.raises(DataError, match=re.escape(words)) as refused:
+            read()
+        assert str(refused.value).startswith(str(tmp_path / file) if read is readers[0] else file)
+
+
+HOSTILE_CASES = [*COLLECTION_CASES, *POSTS_FILE_CASES]

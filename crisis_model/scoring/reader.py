@@ -36,7 +36,7 @@ from typing import IO, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from crisis_model.data.files import decode_utf8
+from crisis_model.data.files import decode_utf8, lone_surrogate
 from crisis_model.errors import DataError
 from crisis_model.file_faults import path_fault
 
@@ -283,15 +283,12 @@ def _cell(name: str, value: Any, where: str) -> str | None:
         value = str(value)
     elif not isinstance(value, str):
         raise _CellFault("wrong_type", f"{where}, column {name}: {_type_name(value)}, where text is expected")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as err:
-        half = value[err.start]
+    if (at := lone_surrogate(value)) is not None:
         raise _CellFault(
             "bad_utf8",
-            f"{where}, column {name}: not text: it holds {half!r} at character {err.start + 1}, half of a UTF-16 "
+            f"{where}, column {name}: not text: it holds {value[at]!r} at character {at + 1}, half of a UTF-16 "
             "pair (a lone surrogate), which is no character",
-        ) from None
+        )
     return value
 
 
