@@ -79,7 +79,7 @@ def apply_corrections(frame: pd.DataFrame, path: str | Path, task: str, label_na
     applied = reviews[~(left_out["unknown_posts"] | left_out["other_posts"] | left_out["unmatched_posts"])]
     new_label = dict(zip(applied["post_id"], applied["label_after"]))
     frame = frame.assign(dataset_label=frame["label"], corrected=frame["post_id"].isin(new_label))
-    frame["label"] = frame["post_id"].map(new_label).fillna(frame["label"])
+    frame.loc[frame["corrected"], "label"] = frame.loc[frame["corrected"], "post_id"].map(new_label)
     frame.attrs["corrections"] = {
         "source": str(path),
         "task": task,
