@@ -8,7 +8,7 @@ from __future__ import annotations
 from importlib import import_module
 
 SURFACES = {
-    "scoring input files": "tests.test_hostile_collections",
+    "scoring input and posts files": "tests.test_hostile_collections",
     "predict inputs": "tests.test_hostile_predict",
     "checkpoints": "tests.test_hostile_checkpoints",
     "corrections database and reviews": "tests.test_hostile_database",
