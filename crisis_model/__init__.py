@@ -10,8 +10,9 @@ Sentiment Analysis" (arXiv 2508.13196), with the fusion the paper leaves open fi
 
 The layers, each importing only the ones above it (but for CrisisModel.predict, which calls
 inference when it is called):
-    errors, config, options, runtime, atomic_files   errors, the model's config, command-line options
-                     from config fields, devices and processes, writes that a kill cannot tear
+    errors, config, options, runtime, atomic_files, file_faults   errors, the model's config (checked
+                     value by value), command-line options from config fields, devices and processes,
+                     writes that a kill cannot tear, why a path cannot be used
     data/          CrisisMMD, posts files, photos, the demo dataset, near-duplicates, post times
     model/         the readers (text, photo), the fusion head, CrisisModel (save/load)
     inference      Post in, Prediction out; explanation (what it looked at); faithfulness (is it so)

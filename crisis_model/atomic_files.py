@@ -6,17 +6,36 @@ written this way."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+TEMPORARY_SUFFIX = ".tmp"  # a file being written: `.NAME.<unique>.tmp` beside NAME
+
+
+def temporary_path(path: Path) -> Path:
+    """Where `path` is written before it is renamed into place: a name of this write alone, so that
+    two processes (or threads) writing the same file never write into each other's."""
+    return path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}{TEMPORARY_SUFFIX}")
+
 
 def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
-    """Calls write(tmp_path), then renames tmp_path onto path (atomic on POSIX)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    tmp.replace(path)
+    """Calls write(tmp_path), then renames tmp_path onto path (atomic on POSIX). The file gets the
+    mode any new file gets under the umask, whatever mode the writer gave it (safetensors writes
+    0600), so a team whose umask shares files shares checkpoints too."""
+    tmp = temporary_path(path)
+    try:
+        tmp.touch(exist_ok=False)  # made as every new file is: its mode is the one the umask allows
+        mode = tmp.stat().st_mode & 0o777
+        write(tmp)
+        os.chmod(tmp, mode)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_text(path: Path, text: str) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,21 @@ TOKENIZER_DIR = "tokenizer"
 
 BACKBONE_MODES = ("frozen", "lora", "full")
 PHOTO_POOLINGS = ("mean", "max")
+TEXT_POOLINGS = ("auto", "last", "mean")
+SIZE_LIMITS = {  # inclusive; far above any model CrisisLens trains, far below one that would not fit in memory
+    "text_layers": (1, 1024),
+    "max_text_tokens": (1, 8192),
+    "image_size": (32, 4096),
+    "lora_rank": (1, 1024),
+    "hidden_size": (1, 8192),
+    "attention_heads": (1, 256),
+    "capsules_per_modality": (1, 256),
+    "fused_capsules": (1, 256),
+    "capsule_dim": (1, 1024),
+    "routing_iterations": (1, 100),
+    "fc_size": (1, 8192),
+    "rnn_size": (1, 8192),
+}
 
 PROMPTS: dict[str, str] = {
     "none": "{text}",
@@ -85,6 +102,25 @@ class CrisisConfig:
     fusion_version: int = FUSION_VERSION
 
     def __post_init__(self) -> None:
+        """Every value of the type and in the range the model can be built from (a checkpoint's
+        config.json is read from a file that anyone may have written): ConfigError naming the field."""
+        for name, hint in _FIELD_TYPES.items():
+            value = getattr(self, name)
+            if not _fits(value, hint):
+                raise ConfigError(f"{name} must be {_type_words(hint)}, not {value!r}")
+            low, high = SIZE_LIMITS.get(name, (None, None))
+            if value is not None and low is not None and not low <= value <= high:
+                raise ConfigError(f"{name} must be a whole number from {low} to {high}, not {value}")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"dropout must be at least 0 and below 1, not {self.dropout}")
+        if len(self.label_names) < 2 or len(set(self.label_names)) < len(self.label_names) or "" in self.label_names:
+            raise ConfigError(f"label_names must be two or more different, non-empty names, not {self.label_names!r}")
+        if self.hidden_size % self.attention_heads:
+            raise ConfigError(
+                f"hidden_size {self.hidden_size} must be a multiple of attention_heads ({self.attention_heads})"
+            )
+        if self.text_pooling not in TEXT_POOLINGS:
+            raise ConfigError(f"Unknown text pooling {self.text_pooling!r}; choose one of {', '.join(TEXT_POOLINGS)}.")
         if self.fusion not in FUSIONS:
             raise ConfigError(f"Unknown fusion {self.fusion!r}; choose one of {', '.join(FUSIONS)}.")
         if self.backbone_mode not in BACKBONE_MODES:
@@ -137,11 +173,43 @@ class CrisisConfig:
             values = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise CheckpointError(f"{path}: missing; a checkpoint folder needs config.json.") from None
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        except OSError as err:
+            raise CheckpointError(f"{path}: cannot be read ({err.strerror or err}).") from None
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
             raise CheckpointError(f"{path}: not valid JSON ({err}).") from None
         if not isinstance(values, dict):
             raise CheckpointError(f"{path}: expected a JSON object.")
         return cls.from_dict(values, source=str(path))
+
+
+_FIELD_TYPES = typing.get_type_hints(CrisisConfig)
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether `value` is of the type hint (a bool is no int here; an int is a float)."""
+    if isinstance(hint, types.UnionType):
+        return any(_fits(value, option) for option in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if typing.get_origin(hint) is list:
+        (item,) = typing.get_args(hint)
+        return isinstance(value, list) and all(_fits(v, item) for v in value)
+    if typing.get_origin(hint) is dict:
+        return isinstance(value, dict) and all(isinstance(key, str) for key in value)
+    if hint in (int, float):
+        return isinstance(value, int | float if hint is float else int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def _type_words(hint: Any) -> str:
+    if isinstance(hint, types.UnionType):
+        return " or ".join(_type_words(option) for option in typing.get_args(hint))
+    words = {int: "a whole number", float: "a number", bool: "true or false", str: "a string", type(None): "null"}
+    if typing.get_origin(hint) is list:
+        return f"a list of {_type_words(typing.get_args(hint)[0]).removeprefix('a ')}s"
+    if typing.get_origin(hint) is dict:
+        return "an object"
+    return words.get(hint, str(hint))
 
 
 _SMALL: dict[str, Any] = dict(  # a small ResNet and fusion head, for CPU training in seconds

@@ -37,4 +37,10 @@ class TrainingError(CrisisLensError):
 
 
 class DatabaseError(CrisisLensError):
-    """A corrections database that is not SQLite, is damaged, or has a schema newer than this code."""
+    """A corrections database that cannot be used: `kind` says which fault it is (locked, read-only,
+    not a database, a newer schema...: crisis_model.corrections.store.FAULT_KINDS), so a caller can
+    tell a fault that passes (a lock: try again) from a file to replace."""
+
+    def __init__(self, message: str, kind: str = "unreadable") -> None:
+        super().__init__(message)
+        self.kind = kind

@@ -33,12 +33,13 @@ from crisis_model.model.image_encoder import REGIONS
 from crisis_model.model.modeling import TEXT_INPUTS, clean_text
 from crisis_model.model.text_encoder import TextFeatures
 
-ImageSource = str | Path | bytes | Image.Image
+ImageSource = str | Path | bytes | Image.Image | np.ndarray  # an array: height x width x 3, uint8 (RGB)
+PHOTO_TYPES = "a path, the file's bytes, a PIL image or an H x W x 3 uint8 array (RGB)"
 
 
 @dataclass
 class Post:
-    text: str
+    text: str | None
     image: ImageSource | None = None
     post_id: str | None = None
 
@@ -46,7 +47,8 @@ class Post:
 @dataclass
 class Prediction:
     """A model's answer for one post. `label` is None (and `probabilities` empty) when the model
-    cannot judge the post, as the damage model cannot without a photo: `cannot_judge` says why."""
+    cannot judge the post, as the damage model cannot without a photo, or when its answer is not a
+    number (a broken model): `cannot_judge` says why."""
 
     label: str | None
     probabilities: dict[str, float]
@@ -60,15 +62,49 @@ class Prediction:
 
 
 def as_post(item: Post | dict[str, Any], index: int) -> Post:
-    """Accepts a `Post` or a dict with `text` and optional `image` (or `image_path`)."""
-    if isinstance(item, Post):
-        return item
+    """A `Post` from a Post or a dict with `text` and optional `image` (or `image_path`), its text a
+    string ("" for None) and its photo one of PHOTO_TYPES (None or "" for none); CrisisLensError
+    naming the post and the type otherwise. A number, NaN or bytes is no text: it is refused, never
+    read as its str()."""
     if isinstance(item, dict):
         if "text" not in item:
             raise CrisisLensError(f"post {index}: a post needs a 'text' key (it may be empty).")
-        image = item.get("image", item.get("image_path")) or None
-        return Post(text=str(item["text"] or ""), image=image, post_id=item.get("post_id"))
-    raise CrisisLensError(f"post {index}: expected a Post or a dict, got {type(item).__name__}.")
+        item = Post(text=item["text"], image=item.get("image", item.get("image_path")), post_id=item.get("post_id"))
+    elif not isinstance(item, Post):
+        raise CrisisLensError(f"post {index}: expected a Post or a dict, got {type(item).__name__}.")
+    return Post(text=_text(item.text, index), image=_photo(item.image, index), post_id=item.post_id)
+
+
+def _text(text: Any, index: int) -> str:
+    if text is None:
+        return ""
+    if not isinstance(text, str):
+        raise CrisisLensError(f"post {index}: the text must be a string, not {_described(text)}.")
+    return text
+
+
+def _photo(image: Any, index: int) -> ImageSource | None:
+    """The photo as `_decode` takes it: b"" stays, to be named in a warning (no photo is None)."""
+    if image is None or (isinstance(image, str) and not image.strip()):
+        return None
+    if isinstance(image, str | Path | bytes | Image.Image):
+        return image
+    if isinstance(image, bytearray | memoryview):
+        return bytes(image)
+    if isinstance(image, os.PathLike):
+        return Path(image)
+    if isinstance(image, np.ndarray):
+        if image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3 and image.size:
+            return Image.fromarray(np.ascontiguousarray(image))
+        raise CrisisLensError(
+            f"post {index}: a photo as an array must be H x W x 3 uint8 (RGB), not shape {image.shape} {image.dtype}."
+        )
+    raise CrisisLensError(f"post {index}: a photo must be {PHOTO_TYPES}, not {_described(image)}.")
+
+
+def _described(value: Any) -> str:
+    shown = repr(value) if isinstance(value, str | bytes) else str(value)
+    return f"{type(value).__name__} {shown if len(shown) <= 40 else shown[:37] + '...'}"
 
 
 def _decode(post: Post, index: int, size: int) -> tuple[torch.Tensor | None, list[str]]:
@@ -123,6 +159,10 @@ def _cancel(pending: list) -> None:
 
 
 NO_PHOTO_TO_JUDGE = "{task} is judged from the photo, and this post has no usable photo: the model cannot judge it."
+NOT_A_NUMBER = (
+    "the model's probabilities for this post are not numbers (NaN or infinite): the model is broken or "
+    "overflowed on this input, so it gives no answer."
+)
 
 
 def _tokenize_all(model: CrisisModel, texts: Sequence[str], chunk: int = 512) -> dict[str, Any]:
@@ -368,8 +408,12 @@ def _prediction(
         primary_groups=[g for g in evidence_groups(cfg) for _ in range(cfg.capsules_per_modality)],
         warnings=warnings,
     )
-    if cfg.requires_image and not has_image:
+    reason = None
+    if not np.isfinite(probs).all():
+        reason = NOT_A_NUMBER
+    elif cfg.requires_image and not has_image:
         reason = NO_PHOTO_TO_JUDGE.format(task=cfg.task.capitalize())
+    if reason is not None:
         return Prediction(
             label=None, probabilities={}, explanation=explanation, post_id=post.post_id, cannot_judge=reason
         )

@@ -9,12 +9,17 @@ dashboard, the review queue and `train.py --corrections` read it. Its columns ar
                                                      photo (NaN where not measured)
     has_image                                        the model saw a photo
     routing_mean                                     coupling to each fused capsule (full fusion only)
+    post_key                                         what the post is, whatever its id (`post_key`): a review
+                                                     records it, so training applies it to this post only
 
 A scored collection (crisis_model.scoring.columns) holds the same answer columns once per task, under
 the task's prefix: <task>_prob_<label>, <task>_text_weight, ...
 """
 
 from __future__ import annotations
+
+import hashlib
+from pathlib import PurePath
 
 import numpy as np
 import pandas as pd
@@ -23,6 +28,7 @@ from crisis_model.errors import DataError
 from crisis_model.model.fusion import GROUPS
 
 PROB_PREFIX = "prob_"
+POST_KEY_COLUMN = "post_key"
 REQUIRED_COLUMNS = ("post_id", "true_label", "predicted_label")
 TEXT_COLUMNS = ("post_id", "event", "split", "text", "image_path", "true_label", "predicted_label")
 RELIANCE_COLUMNS = {"words": "reliance_words", "photo": "reliance_photo"}  # what was removed -> its column
@@ -39,6 +45,19 @@ def weight_column(group: str, task_prefix: str = "") -> str:
 
 
 WEIGHT_COLUMNS = tuple(weight_column(group) for group in GROUPS)
+
+
+def post_key(text: str, image_path: str) -> str:
+    """A post's identity where its id is only a row number: a hash of its text and its photo's file
+    name (not its folder, so a dataset that moves keeps its keys). Two posts files whose row 7 holds
+    different posts give different keys."""
+    photo = PurePath(image_path).name if image_path else ""
+    return hashlib.sha256(f"{text}\0{photo}".encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def post_keys(frame: pd.DataFrame) -> pd.Series:
+    """`post_key` of every row of a table with `text` and `image_path` (as strings)."""
+    return pd.Series([post_key(t, i) for t, i in zip(frame["text"], frame["image_path"])], index=frame.index)
 
 
 def probability_columns(frame: pd.DataFrame) -> list[str]:
@@ -66,4 +85,6 @@ def normalise(frame: pd.DataFrame) -> pd.DataFrame:
     for column, default in zip(WEIGHT_COLUMNS, (np.nan, 0.0, 0.0)):
         frame[column] = pd.to_numeric(frame[column], errors="coerce") if column in frame else default
     frame["correct"] = frame["true_label"] == frame["predicted_label"]
+    if POST_KEY_COLUMN not in frame:  # written before posts had keys: the same text and photo give the same key
+        frame[POST_KEY_COLUMN] = post_keys(frame)
     return frame.reset_index(drop=True)

@@ -8,6 +8,7 @@ import os
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,11 +21,19 @@ DEVICES = ("auto", "cpu", "cuda")  # auto: a CUDA GPU when PyTorch sees one
 
 @dataclass
 class Distributed:
-    """This process's place among torchrun's processes; the default is a single process."""
+    """This process's place among torchrun's processes; the default is a single process.
+    `share(value)` gives every process process 0's value (what the others pass is not used)."""
 
     rank: int = 0
     world: int = 1
     barrier: Callable[[], None] = lambda: None
+    share: Callable[[Any], Any] = lambda value: value
+
+
+def _share_from_first(value: Any) -> Any:
+    box = [value]
+    torch_dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 @contextlib.contextmanager
@@ -44,7 +53,8 @@ def processes(device_choice: str) -> Iterator[tuple[Distributed, torch.device]]:
     if owned:
         torch_dist.init_process_group("nccl" if use_cuda else "gloo")
     try:
-        yield Distributed(torch_dist.get_rank(), torch_dist.get_world_size(), torch_dist.barrier), device
+        rank, world = torch_dist.get_rank(), torch_dist.get_world_size()
+        yield Distributed(rank, world, torch_dist.barrier, _share_from_first), device
     finally:
         if owned:
             torch_dist.destroy_process_group()

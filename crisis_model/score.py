@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         summary = score_collection(args.run, args.input, args.out, args.images, options)
     except CrisisLensError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {' '.join(str(err).splitlines())}", file=sys.stderr)  # one line, whoever wrote the message
         return 2
     except KeyboardInterrupt:
         again = shlex.join(["python", "-m", "crisis_model.score", *argv])

@@ -190,6 +190,16 @@ def app(demo_run, demo_data_home, monkeypatch):
     return run
 
 
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """A run folder holding an untrained tiny model's checkpoint (every fusion branch, answers of no
+    meaning): what in-process scoring and checkpoint tests load in a fraction of a second."""
+    run = tmp_path_factory.mktemp("tiny-run")
+    torch.manual_seed(0)
+    tiny_model("full").save_pretrained(run / "checkpoint")
+    return run
+
+
 @pytest.fixture(autouse=True)
 def _deterministic() -> None:
     torch.manual_seed(0)

@@ -73,8 +73,9 @@ def test_a_file_that_is_not_sqlite_is_refused_naming_it(tmp_path) -> None:
     path = tmp_path / "notes.db"
     path.write_bytes(b"this is a text file, not a database\n" * 200)
     for create in (True, False):
-        with pytest.raises(DatabaseError, match="notes.db.*not a readable CrisisLens corrections database"):
+        with pytest.raises(DatabaseError, match="notes.db: not an SQLite database") as refused:
             CorrectionStore(path, create=create)
+        assert refused.value.kind == "not_a_database"
     assert path.read_bytes().startswith(b"this is a text file")
 
 

@@ -17,12 +17,19 @@ import train as train_cli
 from crisis_model.corrections import CorrectionStore, Review
 from crisis_model.corrections.report import compare_runs
 from crisis_model.errors import DataError
+from crisis_model.predictions import post_key
 from crisis_model.run_folder import CORRECTIONS_FILE
 from crisis_model.training import TrainConfig
 from crisis_model.training.corrections import UnknownPostsWarning
 from crisis_model.training.dataset import load_data
 
 FLIP = {"informative": "not_informative", "not_informative": "informative"}
+
+
+def reviewed(row: pd.Series, label: str, run: str = "runs/old") -> Review:
+    """The review of a post as the dashboard records it: with the post's key."""
+    key = post_key(row["text"], row["image_path"])
+    return Review(row["post_id"], "informative", row["label"], label, run, "ana", post_key=key)
 
 
 def corrections_for(frame: pd.DataFrame, path: Path) -> dict[str, str]:
@@ -33,10 +40,11 @@ def corrections_for(frame: pd.DataFrame, path: Path) -> dict[str, str]:
     for split, action in (("train", "correct"), ("dev", "correct"), ("test", "accept")):
         row = frame[frame["split"] == split].iloc[0]
         label = FLIP[row["label"]] if action == "correct" else row["label"]
-        store.record([Review(row["post_id"], "informative", row["label"], label, "runs/old", "ana")], action)
+        store.record([reviewed(row, label)], action)
         chosen[row["post_id"]] = label
     store.record(
-        [Review("no-such-post", "informative", "informative", "not_informative", "runs/old", "ana")], "correct"
+        [Review("no-such-post", "informative", "informative", "not_informative", "runs/old", "ana", post_key="0")],
+        "correct",
     )
     return chosen
 
@@ -59,25 +67,32 @@ def test_a_correction_wins_over_the_dataset_label_and_unknown_posts_are_counted(
     untouched = frame[~frame["corrected"]]
     assert (untouched["label"] == untouched["dataset_label"]).all()
     assert frame.attrs["corrections"]["unknown_posts"] == 1
-    assert frame.attrs["corrections"]["unknown_examples"] == ["no-such-post"]
+    assert frame.attrs["corrections"]["unknown_posts_examples"] == ["no-such-post"]
 
 
-def test_reviews_of_a_run_trained_on_other_data_are_not_applied_but_counted(cfg, tmp_path) -> None:
+def test_reviews_of_other_posts_under_the_same_ids_are_not_applied_but_counted(cfg, tmp_path) -> None:
+    """A review of another posts file's row 1 names this data's post 1 too; its key tells them apart
+    wherever the reviewed run's folder has gone. A review recorded without a key is matched through
+    its run's predictions, and left out when they are gone."""
     frame = load_data(cfg)
-    row = frame[frame["split"] == "train"].iloc[0]
-    elsewhere = tmp_path / "runs" / "on-other-posts"  # a run of another posts file: its "1" is another post
-    elsewhere.mkdir(parents=True)
-    (elsewhere / "train_config.json").write_text(json.dumps({"posts": str(tmp_path / "other.csv")}))
-    CorrectionStore(tmp_path / "c.db").record(
-        [Review(row["post_id"], "informative", row["label"], FLIP[row["label"]], str(elsewhere), "ana")], "correct"
+    first, second = frame[frame["split"] == "train"].iloc[:2].to_dict("records")
+    other_post = {**first, "text": "a post of another posts file"}
+    store = CorrectionStore(tmp_path / "c.db")
+    store.record([reviewed(pd.Series(other_post), FLIP[first["label"]], run=str(tmp_path / "moved-away"))], "correct")
+    store.record(
+        [Review(second["post_id"], "informative", second["label"], FLIP[second["label"]], "runs/gone", "ana")],
+        "correct",
     )
     cfg.corrections = str(tmp_path / "c.db")
-    with pytest.warns(UnknownPostsWarning, match="trained on other data"):
+    with pytest.warns(UnknownPostsWarning) as warned:
         corrected = load_data(cfg)
+    said = " ".join(str(w.message) for w in warned)
+    assert "text or photo differ" in said and "cannot be matched to their post" in said
     assert not corrected["corrected"].any()
-    assert corrected.set_index("post_id").loc[row["post_id"], "label"] == row["label"]
-    assert corrected.attrs["corrections"]["other_data_reviews"] == 1
-    assert corrected.attrs["corrections"]["other_data_runs"] == [str(elsewhere)]
+    assert corrected.set_index("post_id").loc[first["post_id"], "label"] == first["label"]
+    report = corrected.attrs["corrections"]
+    assert (report["other_posts"], report["unmatched_posts"], report["unknown_posts"]) == (1, 1, 0)
+    assert report["other_posts_examples"] == [first["post_id"]]
 
 
 def test_a_correction_with_a_label_the_task_lacks_is_refused_naming_the_post(cfg, tmp_path) -> None:

@@ -10,6 +10,13 @@ import pandas as pd
 from crisis_model.metrics import classification_metrics
 from crisis_model.predictions import prob_column
 
+LEFT_OUT = {  # the reviews not applied, by why: the report's key -> what the warning says of them
+    "unknown_posts": "name posts this data does not hold",
+    "other_posts": "review posts whose text or photo differ from this data's post of that id (another posts file?)",
+    "unmatched_posts": "cannot be matched to their post: recorded without its key, and their run's predictions "
+    "are gone",
+}
+
 
 def scores(predictions: pd.DataFrame, label_names: list[str]) -> dict | None:
     """Accuracy and macro-F1 of a predictions table against its true_label (None when empty)."""
@@ -25,16 +32,12 @@ def report_lines(report: dict) -> list[str]:
     """corrections.json in a few lines, as train.py prints it."""
     applied = ", ".join(f"{report['applied'][s]} {s}" for s in report["applied"])
     lines = [f"corrections from {report['source']}: {report['reviews']} reviewed posts; applied to {applied}"]
-    if report["unknown_posts"]:
-        lines.append(
-            f"  {report['unknown_posts']} of them name posts this data does not hold (not applied), e.g. "
-            + ", ".join(report["unknown_examples"][:3])
-        )
-    if report.get("other_data_reviews"):
-        lines.append(
-            f"  {report['other_data_reviews']} of them review runs trained on other data (not applied), e.g. "
-            + report["other_data_runs"][0]
-        )
+    for kind in LEFT_OUT:
+        if report.get(kind):
+            lines.append(
+                f"  {report[kind]} of them {LEFT_OUT[kind]} (not applied), e.g. "
+                + ", ".join(report[f"{kind}_examples"][:3])
+            )
     for split, part in report.get("held_out", {}).items():
         honest = part["uncorrected"]
         line = f"  {split}: {part['corrected_posts']} of {part['posts']} posts corrected, reported apart"

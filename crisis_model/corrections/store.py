@@ -18,13 +18,19 @@ and a migrations folder. SQLite itself gives what the store must guarantee:
   SIGKILL loses at most the write in flight and the file stays readable;
 - history: triggers refuse UPDATE and DELETE; an undo is a new row naming the click it takes back.
 
-A file that is not SQLite, another program's database, or a schema newer than SCHEMA_VERSION
-raises DatabaseError naming the file; nothing is written to it.
+Every fault raises DatabaseError naming the file, with its `kind` (FAULT_KINDS) in the message's
+own words: a lock another program holds, a read-only file, a file that is not SQLite, another
+program's database, a schema newer than SCHEMA_VERSION; nothing is written to a file it refuses. A
+database whose file or folder cannot be written (a shared copy on a read-only mount) opens
+read-only: its reviews are read, and recording raises DatabaseError(kind="read_only"). A new file
+is created under the umask, as any new file is (SQLite alone would make it 0644, so a team whose
+umask shares files could not all record).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import uuid
 from collections.abc import Iterator, Sequence
@@ -35,6 +41,7 @@ from pathlib import Path
 import pandas as pd
 
 from crisis_model.errors import DatabaseError
+from crisis_model.file_faults import os_reason, path_fault
 
 BUSY_TIMEOUT_S = 30.0  # how long a write waits for another session's write to finish
 ACTIONS = ("accept", "correct")  # a review; 'undo' rows take a review's batch back
@@ -64,6 +71,9 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TRIGGER reviews_no_delete BEFORE DELETE ON reviews
         BEGIN SELECT RAISE(ABORT, 'reviews are append-only'); END;
     """,
+    """
+    ALTER TABLE reviews ADD COLUMN post_key TEXT;  -- what the post was (predictions.post_key), NULL before v2
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 COLUMNS = (
@@ -79,6 +89,31 @@ COLUMNS = (
     "batch",
     "duplicate_group",
     "retracts",
+    "post_key",
+)
+FAULT_KINDS = {  # DatabaseError.kind -> what it means for the user
+    "missing": "no database at that path (and none is to be created)",
+    "cannot_create": "the database or its folder cannot be created there",
+    "no_access": "the file or its folder may not be read by this user",
+    "not_a_database": "the file is not an SQLite database (or not a file at all)",
+    "other_program": "an SQLite database of another program",
+    "newer_schema": "written by a newer CrisisLens",
+    "damaged": "an SQLite database whose pages do not add up",
+    "locked": "another program holds a lock on it for too long; trying again later may work",
+    "read_only": "the file or its folder cannot be written: reviews are read, not recorded",
+    "disk": "the disk failed or is full",
+    "unreadable": "any other fault of reading it",
+}
+# sqlite3's error names (Python 3.11+: `sqlite_errorname`), by prefix -> the kind and its words
+_SQLITE_FAULTS = (
+    ("SQLITE_BUSY", "locked", f"locked by another program for over {BUSY_TIMEOUT_S:g} s; try again when it is done"),
+    ("SQLITE_LOCKED", "locked", "locked by another connection; try again when it is done"),
+    ("SQLITE_READONLY", "read_only", "read-only (the file or its folder cannot be written): no review can be recorded"),
+    ("SQLITE_NOTADB", "not_a_database", "not an SQLite database, so not a CrisisLens corrections database"),
+    ("SQLITE_CORRUPT", "damaged", "a damaged SQLite database; restore a copy, or choose another file"),
+    ("SQLITE_CANTOPEN", "no_access", "cannot be opened (its folder is missing or may not be read)"),
+    ("SQLITE_IOERR", "disk", "a disk error while reading or writing it"),
+    ("SQLITE_FULL", "disk", "the disk is full"),
 )
 
 
@@ -93,60 +128,95 @@ class Review:
     run: str
     reviewer: str
     duplicate_group: str | None = None
+    # what the post was (crisis_model.predictions.post_key of its text and photo): train.py applies the
+    # review to a post of that key only, whatever row number or run folder names it later
+    post_key: str | None = None
 
 
 class CorrectionStore:
     """One corrections database. Every method opens its own short-lived connection, so one store may
-    serve several threads (Streamlit's sessions) and several processes may share the file."""
+    serve several threads (Streamlit's sessions) and several processes may share the file.
+    `read_only`: opened to read (create=False, or a file or folder that cannot be written)."""
 
     def __init__(self, path: str | Path, create: bool = True) -> None:
         self.path = Path(path).expanduser()
-        if not create and not self.path.is_file():
-            raise DatabaseError(f"{self.path}: no such corrections database.")
-        if self.path.is_dir():
-            raise DatabaseError(f"{self.path}: a folder, not a corrections database file.")
-        if create:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect(read_only=not create) as db:
-            if create:
+        fault = path_fault(self.path, "file")
+        if fault and fault.startswith("no such"):
+            if not create:
+                raise DatabaseError(f"{self.path}: no such corrections database.", kind="missing")
+            self._create_file()
+        elif fault:
+            kind = "not_a_database" if fault.startswith("not a file") else "no_access"
+            raise DatabaseError(f"{self.path}: {fault}, not a corrections database file.", kind=kind)
+        self.read_only = not create or not _writable(self.path)
+        with self._connect(read_only=True) as db:  # looked at before anything is written to it
+            self.version = self._check_version(db)
+        if self.read_only and self.version == 0:
+            raise DatabaseError(
+                f"{self.path}: holds no reviews yet (an empty database), and cannot be written.",
+                kind="read_only" if create else "not_a_database",
+            )
+        if not self.read_only:
+            with self._connect() as db:
                 self._migrate(db)
-            else:
-                self._check_version(db)
+            self.version = SCHEMA_VERSION
+
+    def _create_file(self) -> None:
+        """An empty file (SQLite's empty database) made as any new file is, under the umask."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            if not self.path.is_file():  # the folder path is a file, or another process made it a folder
+                raise DatabaseError(
+                    f"{self.path}: cannot create the corrections database (a part of the path is a file).",
+                    kind="cannot_create",
+                ) from None
+        except OSError as err:
+            raise DatabaseError(
+                f"{self.path}: cannot create the corrections database ({os_reason(err)}).", kind="cannot_create"
+            ) from None
 
     # ---------------------------------------------------------------------------- connections
 
     @contextlib.contextmanager
     def _connect(self, read_only: bool = False) -> Iterator[sqlite3.Connection]:
         """A connection in autocommit mode (transactions are explicit); sqlite3's errors become
-        DatabaseError naming the file."""
+        DatabaseError naming the file and the fault."""
         try:
             if read_only:
-                db = sqlite3.connect(f"{self.path.absolute().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
+                uri = f"{self.path.absolute().as_uri()}?mode=ro"
+                if not _writable_folder(self.path) and not _has_wal(self.path):
+                    uri += "&immutable=1"  # nobody can be writing it, and its lock files cannot be made
+                db = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S)
             else:
                 db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
         except sqlite3.Error as err:
-            raise DatabaseError(f"{self.path}: cannot open the corrections database ({err}).") from None
+            raise _database_error(self.path, err) from None
         try:
             if not read_only:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=FULL")
             yield db
-        except sqlite3.DatabaseError as err:
-            raise DatabaseError(f"{self.path}: not a readable CrisisLens corrections database ({err}).") from None
+        except sqlite3.Error as err:
+            raise _database_error(self.path, err) from None
         finally:
             db.close()
 
     def _check_version(self, db: sqlite3.Connection) -> int:
+        tables = _tables(db)  # reads the schema: a damaged file is found here, not at the first review
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise DatabaseError(
                 f"{self.path}: written by a newer CrisisLens (schema version {version}; this one reads up to "
-                f"{SCHEMA_VERSION}). Update CrisisLens, or choose another corrections database."
+                f"{SCHEMA_VERSION}). Update CrisisLens, or choose another corrections database.",
+                kind="newer_schema",
             )
-        if version == 0 and _tables(db):
+        if version == 0 and tables:
             raise DatabaseError(
-                f"{self.path}: an SQLite database of another program (tables {', '.join(_tables(db))}), "
-                "not a CrisisLens corrections database."
+                f"{self.path}: an SQLite database of another program (tables {', '.join(tables)}), "
+                "not a CrisisLens corrections database.",
+                kind="other_program",
             )
         return version
 
@@ -175,7 +245,7 @@ class CorrectionStore:
             raise ValueError(f"action must be one of {ACTIONS}, not {action!r}")
         batch = uuid.uuid4().hex
         now = _now()
-        rows = [(action, *astuple(r)[:6], now, batch, r.duplicate_group, None) for r in reviews]
+        rows = [(action, *astuple(r)[:6], now, batch, r.duplicate_group, None, r.post_key) for r in reviews]
         self._append(rows)
         return batch
 
@@ -187,12 +257,18 @@ class CorrectionStore:
                 (batch,),
             ).fetchall()
         now = _now()
-        rows = [("undo", post, task, None, None, run, reviewer, now, uuid.uuid4().hex, group, batch)
+        rows = [("undo", post, task, None, None, run, reviewer, now, uuid.uuid4().hex, group, batch, None)
                 for post, task, run, group in taken]  # fmt: skip
         self._append(rows)
         return len(rows)
 
     def _append(self, rows: list[tuple]) -> None:
+        if self.read_only:
+            raise DatabaseError(
+                f"{self.path}: opened read-only (the file or its folder cannot be written): reviews cannot be "
+                "recorded in it; choose another corrections database.",
+                kind="read_only",
+            )
         if not rows:
             return
         placeholders = ", ".join("?" * (len(COLUMNS) - 1))
@@ -209,8 +285,9 @@ class CorrectionStore:
 
     def history(self) -> pd.DataFrame:
         """Every row ever written, oldest first (undo rows included)."""
+        columns = [c if c != "post_key" or self.version >= 2 else "NULL AS post_key" for c in COLUMNS]
         with self._connect(read_only=True) as db:
-            rows = db.execute(f"SELECT {', '.join(COLUMNS)} FROM reviews ORDER BY id").fetchall()
+            rows = db.execute(f"SELECT {', '.join(columns)} FROM reviews ORDER BY id").fetchall()
         return pd.DataFrame(rows, columns=list(COLUMNS))
 
     def latest(self, task: str | None = None) -> pd.DataFrame:
@@ -226,6 +303,29 @@ def latest_reviews(history: pd.DataFrame, task: str | None = None) -> pd.DataFra
     if task is not None:
         live = live[live["task"] == task]
     return live.sort_values("id").drop_duplicates(["post_id", "task"], keep="last").reset_index(drop=True)
+
+
+def _database_error(path: Path, err: sqlite3.Error) -> DatabaseError:
+    name = getattr(err, "sqlite_errorname", "") or ""
+    for prefix, kind, words in _SQLITE_FAULTS:
+        if name.startswith(prefix):
+            return DatabaseError(f"{path}: {words} ({err}).", kind=kind)
+    return DatabaseError(f"{path}: not a readable CrisisLens corrections database ({err}).")
+
+
+def _writable_folder(path: Path) -> bool:
+    return os.access(path.parent, os.W_OK)
+
+
+def _writable(path: Path) -> bool:
+    """Whether a connection may write: the file, and its folder (for the WAL's files)."""
+    return os.access(path, os.W_OK) and _writable_folder(path)
+
+
+def _has_wal(path: Path) -> bool:
+    """A write-ahead log left beside the file (writes not yet copied into it): reading needs it."""
+    wal = path.with_name(path.name + "-wal")
+    return wal.is_file() and wal.stat().st_size > 0
 
 
 def _now() -> str:

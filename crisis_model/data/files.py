@@ -19,6 +19,16 @@ def decode_utf8(data: bytes, source: str, first_line: int = 1) -> str:
         raise DataError(f"{source}: line {line}: not UTF-8 text ({err.reason}); save it as UTF-8") from err
 
 
+def lone_surrogate(text: str) -> int | None:
+    """Where `text` holds half of a UTF-16 pair standing alone (a JSON escape such as "\\ud800" makes
+    one; it is no character, and no UTF-8 file or Parquet column can hold it), or None."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        return err.start
+    return None
+
+
 def read_text(path: Path) -> str:
     """A UTF-8 text file; DataError when unreadable, empty or not UTF-8."""
     try:

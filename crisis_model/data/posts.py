@@ -7,6 +7,9 @@
 `read_posts` is the one parser: train.py reads a training file with `load_posts_file` (a post
 with nothing to read, or an image path outside the file's folder, is an error there), the
 dashboard reads an uploaded file to score (such posts keep a note and the rest is scored).
+A file that cannot be read whole is refused naming the line: a quote never closed (the reader is
+strict: it would swallow the rows after it), a JSON field of the wrong type (a text that is a
+number, a list or an object is not read as its str()), a lone surrogate escape.
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from crisis_model.data.files import decode_utf8, read_text
+from crisis_model.data.files import decode_utf8, lone_surrogate, read_text
 from crisis_model.data.table import COLUMNS, NOTHING_TO_ANALYSE, build_table
 from crisis_model.errors import DataError
 
 POSTS_SUFFIXES = (".csv", ".jsonl", ".ndjson")
+TEXT_FIELDS = ("text", "image_path", "label", "event", "split")
+ID_FIELDS = ("post_id", "tweet_id")
 
 
 def load_posts_file(path: str | Path) -> pd.DataFrame:
@@ -83,7 +88,7 @@ def read_posts(text: str, source: str, image_root: Path | None, refuse_outside: 
 
 def _csv_records(text: str, source: str) -> list[tuple[str, dict[str, str]]]:
     """(where, row) of each row of a CSV text with a header line and a `text` column."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = [name.strip() for name in next(reader, [])]
         if "text" not in header:
@@ -117,5 +122,20 @@ def _jsonl_records(text: str, source: str) -> list[tuple[str, dict]]:
             raise DataError(f"{where}: expected a JSON object, got {type(record).__name__}")
         if "text" not in record:
             raise DataError(f"{where}: no 'text' field")
+        _check_fields(record, where)
         records.append((where, record))
     return records
+
+
+def _check_fields(record: dict, where: str) -> None:
+    """DataError for a known field that is not text (an id may be a whole number) or a string that
+    holds a lone surrogate."""
+    for key in TEXT_FIELDS + ID_FIELDS:
+        value = record.get(key)
+        whole = key in ID_FIELDS and isinstance(value, int) and not isinstance(value, bool)
+        if value is not None and not isinstance(value, str) and not whole:
+            raise DataError(f"{where}: '{key}' must be text, not {type(value).__name__} {str(value)[:40]}")
+    for key, value in record.items():
+        for part in (key, value) if isinstance(value, str) else (key,):
+            if (at := lone_surrogate(part)) is not None:
+                raise DataError(f"{where}: '{key}' holds {part[at]!r}, half of a UTF-16 pair, which is no character")

@@ -23,11 +23,18 @@ from torch import Tensor, nn
 
 from crisis_model.atomic_files import atomic_write, recover_dir, replace_dir, write_json
 from crisis_model.config import CONFIG_FILE, TOKENIZER_DIR, WEIGHTS_FILE, CrisisConfig
-from crisis_model.errors import CheckpointError, ConfigError
+from crisis_model.errors import BackboneUnavailableError, CheckpointError, ConfigError
+from crisis_model.file_faults import path_fault
 from crisis_model.model.fusion import FusionHead
 from crisis_model.model.image_encoder import REGIONS, ImageEncoder, build_cnn
 from crisis_model.model.outputs import CrisisOutput
-from crisis_model.model.text_encoder import TextEncoder, TextFeatures, build_text_encoder, rebuild_text_encoder
+from crisis_model.model.text_encoder import (
+    TextEncoder,
+    TextFeatures,
+    build_text_encoder,
+    load_tokenizer,
+    rebuild_text_encoder,
+)
 
 MAX_TEXT_CHARS = 4000  # a tweet is 280; anything longer is cut before tokenising
 MIN_POST_TOKENS = 16  # what the prompt must leave of max_text_tokens for the post
@@ -95,10 +102,13 @@ class CrisisModel(nn.Module):
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, device: str | torch.device | None = None) -> CrisisModel:
-        """Loads a folder written by `save_pretrained`; a broken folder raises CheckpointError."""
+        """Loads a folder written by `save_pretrained`. A broken folder raises CheckpointError
+        naming the file and the field or tensor at fault: every value of config.json is checked
+        before anything is built, and weights that are not all finite numbers are refused (a model
+        that diverged answers every post with NaN)."""
         directory = Path(directory)
-        if not directory.is_dir():
-            raise CheckpointError(f"{directory}: no such checkpoint folder.")
+        if fault := path_fault(directory, "folder"):
+            raise CheckpointError(f"{directory}: {fault.replace('no such folder', 'no such checkpoint folder')}.")
         pickles = any(directory.glob("*.pt")) or any(directory.glob("*.bin")) or any(directory.glob("*.pth"))
         if pickles and not (directory / WEIGHTS_FILE).exists():
             raise CheckpointError(
@@ -109,22 +119,17 @@ class CrisisModel(nn.Module):
         with contextlib.suppress(OSError):  # a save killed while swapping tokenizer/ in (read-only: left)
             recover_dir(directory / TOKENIZER_DIR)
         weights = directory / WEIGHTS_FILE
-        if not weights.exists():
-            raise CheckpointError(f"{directory}: {WEIGHTS_FILE} is missing.")
-        if config.uses_text and not (directory / TOKENIZER_DIR).is_dir():
-            raise CheckpointError(f"{directory}: {TOKENIZER_DIR}/ is missing.")
+        for part, want, needed in ((WEIGHTS_FILE, "file", True), (TOKENIZER_DIR, "folder", config.uses_text)):
+            if needed and (fault := path_fault(directory / part, want)):
+                missing = fault == f"no such {want}"
+                raise CheckpointError(f"{directory}: {part} is missing." if missing else f"{directory / part}: {fault}")
         if config.uses_text and config.text_backbone_config is None:
             raise CheckpointError(f"{directory / CONFIG_FILE}: text_backbone_config is missing.")
+        state = _finite_weights(weights)
         try:
-            state = load_file(str(weights))
-        except (SafetensorError, OSError, ValueError) as err:
-            raise CheckpointError(f"{weights}: not a readable safetensors file ({err}).") from None
-
-        text_encoder = tokenizer = None
-        if config.uses_text:
-            text_encoder, tokenizer = rebuild_text_encoder(config, directory / TOKENIZER_DIR)
-        image_encoder = ImageEncoder(build_cnn(config.image_backbone, pretrained=False)) if config.uses_image else None
-        model = cls(config, _with_lora(text_encoder, config), image_encoder, tokenizer)
+            model = cls._built(config, directory)
+        except ConfigError as err:
+            raise CheckpointError(f"{directory / CONFIG_FILE}: {err}") from None
         try:
             model.load_state_dict(state, strict=True)
         except RuntimeError as err:
@@ -134,6 +139,22 @@ class CrisisModel(nn.Module):
             ) from None
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         return model.to(device).eval()
+
+    @classmethod
+    def _built(cls, config: CrisisConfig, directory: Path) -> CrisisModel:
+        """The architecture a checkpoint's config describes, its weights not yet loaded; ConfigError
+        naming the field that cannot be built, CheckpointError for a tokenizer that cannot be read."""
+        text_encoder = tokenizer = None
+        if config.uses_text:
+            text_encoder = rebuild_text_encoder(config)
+            tokenizer = _checkpoint_tokenizer(directory / TOKENIZER_DIR, text_encoder)
+        try:
+            image_encoder = (
+                ImageEncoder(build_cnn(config.image_backbone, pretrained=False)) if config.uses_image else None
+            )
+        except BackboneUnavailableError as err:
+            raise ConfigError(f"image_backbone: {err}") from None
+        return cls(config, _with_lora(text_encoder, config), image_encoder, tokenizer)
 
     # ------------------------------------------------------------------ training mode
 
@@ -290,6 +311,39 @@ class CrisisModel(nn.Module):
             region_states=region_states,
             has_image=has_image,
         )
+
+
+def _finite_weights(weights: Path) -> dict[str, Tensor]:
+    """The tensors of a safetensors file; CheckpointError when it cannot be read or a tensor holds
+    NaN or an infinity."""
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise CheckpointError(f"{weights}: not a readable safetensors file ({err}).") from None
+    for name, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise CheckpointError(
+                f"{weights}: the tensor {name!r} holds NaN or infinite values: the model is broken (its training "
+                "diverged?) and would answer every post with NaN; train it again or use another checkpoint."
+            )
+    return state
+
+
+def _checkpoint_tokenizer(folder: Path, text_encoder: TextEncoder):
+    """The tokenizer saved beside the weights; CheckpointError when it cannot be read or names token
+    ids the language model has no embedding for (it would fail on the first post)."""
+    try:
+        tokenizer = load_tokenizer(str(folder))
+    except Exception as err:  # noqa: BLE001 - transformers and tokenizers raise bare Exceptions for a bad file
+        first_line = next(iter(str(err).splitlines()), "")
+        raise CheckpointError(f"{folder}: not a readable tokenizer ({type(err).__name__}: {first_line}).") from None
+    embeddings = text_encoder.backbone.get_input_embeddings().num_embeddings
+    if len(tokenizer) > embeddings:
+        raise CheckpointError(
+            f"{folder}: the tokenizer has {len(tokenizer):,} tokens and the language model embeds {embeddings:,}: "
+            "they belong to different models."
+        )
+    return tokenizer
 
 
 def _seed(seed: int | None) -> None:

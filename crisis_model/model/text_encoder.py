@@ -20,10 +20,10 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from transformers import AutoConfig, AutoModel, AutoTokenizer, GPT2Config, PreTrainedTokenizerFast
+from transformers import CONFIG_MAPPING, AutoConfig, AutoModel, AutoTokenizer, GPT2Config, PreTrainedTokenizerFast
 
 from crisis_model.config import CrisisConfig
-from crisis_model.errors import BackboneUnavailableError
+from crisis_model.errors import BackboneUnavailableError, ConfigError
 from crisis_model.model.offline import HF_HOST, reachable
 from crisis_model.model.smollm2 import SMOLLM2, smollm2_folder
 
@@ -44,6 +44,21 @@ CAUSAL_MODEL_TYPES = {
     "gemma",
     "gemma2",
 }
+# the sizes a language model's config gives under one name or another: each must be a positive whole number
+BACKBONE_SIZES = (
+    "hidden_size",
+    "n_embd",
+    "d_model",
+    "num_hidden_layers",
+    "n_layer",
+    "num_attention_heads",
+    "n_head",
+    "intermediate_size",
+    "n_inner",
+    "vocab_size",
+    "max_position_embeddings",
+    "n_positions",
+)
 
 
 def resolve_text_backbone(name: str) -> str:
@@ -187,8 +202,19 @@ def build_text_encoder(
     return TextEncoder(backbone, config.text_pooling), tokenizer
 
 
-def rebuild_text_encoder(config: CrisisConfig, tokenizer_dir: Path) -> tuple[TextEncoder, PreTrainedTokenizerFast]:
-    """The text branch's architecture from a checkpoint's config; the weights come after."""
-    backbone_config = AutoConfig.for_model(**config.text_backbone_config)
-    backbone = AutoModel.from_config(backbone_config)
-    return TextEncoder(backbone, config.text_pooling), load_tokenizer(str(tokenizer_dir))
+def rebuild_text_encoder(config: CrisisConfig) -> TextEncoder:
+    """The text branch's architecture from a checkpoint's config (its tokenizer and weights come
+    after); ConfigError naming text_backbone_config where it describes no model transformers builds."""
+    values = config.text_backbone_config
+    model_type = values.get("model_type") if isinstance(values, dict) else None
+    if not isinstance(model_type, str) or model_type not in CONFIG_MAPPING:
+        raise ConfigError(f"text_backbone_config: model_type {model_type!r} is not a model transformers knows")
+    for key in BACKBONE_SIZES:
+        value = values.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ConfigError(f"text_backbone_config: {key} must be a whole number of at least 1, not {value!r}")
+    try:
+        backbone = AutoModel.from_config(AutoConfig.for_model(**values))
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError, RuntimeError) as err:
+        raise ConfigError(f"text_backbone_config: not a {model_type} model transformers can build ({err})") from None
+    return TextEncoder(backbone, config.text_pooling)

@@ -4,6 +4,7 @@ reader.py      the input file (CSV, JSON Lines, Parquet) in chunks of rows
 posts.py       predict_each: predict, with a reason for a post that has nothing to analyse
 chunks.py      one chunk scored by every task's model: its rows, its errors, its counts
 columns.py     the output's columns          folder.py   the output folder, parts, resume
+lock.py        one job writes an output folder at a time
 collection.py  score_collection: the chunks of this process, the summary
 """
 

@@ -2,10 +2,11 @@
 of its errors part, and the counts that summary.json adds up.
 
 A photo that is missing, outside --images, too large or unreadable leaves its post text-only with
-a warning; a row that cannot be read, or has nothing any model can analyse, goes to the errors part
-with its kind and reason. A task judged from the photo (damage) cannot judge a post without one: its
-cells stay empty, with a warning, and the post is counted under `not_judged`. Nothing in one row
-stops the others.
+a warning; a row that cannot be read (crisis_model.scoring.reader), or has nothing any model can
+analyse, goes to the errors part with its kind and reason. A task judged from the photo (damage)
+cannot judge a post without one: its cells stay empty, with a warning, and the post is counted
+under `not_judged`; so is a post whose answer was not a number (crisis_model.inference). Nothing in
+one row stops the others.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ import pyarrow as pa
 import torch
 
 from crisis_model.data.table import resolve_image
+from crisis_model.file_faults import os_reason
 from crisis_model.inference import Prediction
 from crisis_model.model import CrisisModel
-from crisis_model.scoring.columns import ERRORS_SCHEMA, answer_cells, column_prefix, scored_schema
+from crisis_model.scoring.columns import ERRORS_SCHEMA, answer_cells, column_prefix, scored_schema, storable
 from crisis_model.scoring.posts import predict_each
-from crisis_model.scoring.reader import BadRow, Chunk, InputRow
+from crisis_model.scoring.reader import ROW_FAULTS, BadRow, Chunk, InputRow
 
-ERROR_KINDS = ("bad_utf8", "malformed_row", "unreadable_rest", "nothing_to_analyse")
+ERROR_KINDS = (*ROW_FAULTS, "nothing_to_analyse")
 WARNING_KINDS = (
     "photo_missing",
     "photo_outside",
@@ -126,7 +128,7 @@ class Scorer:
             ("image_path", row.image_path),
             ("created_at", row.created_at),
             ("has_image", has_image),
-            ("warnings", "; ".join(dict.fromkeys(warnings.values()))),
+            ("warnings", storable("; ".join(dict.fromkeys(warnings.values())))),
         ):
             columns[key].append(value)
 
@@ -142,13 +144,14 @@ class Scorer:
                 else "photo_missing"
             )
             return "", kind, f"{given}: {note}"
-        if path and os.path.getsize(path) > self.max_image_mb * 2**20:
+        if not path:
+            return "", "", ""
+        try:
             size = os.path.getsize(path) / 2**20
-            return (
-                "",
-                "photo_too_large",
-                f"{given}: {size:.1f} MB, over {self.max_image_mb:g} MB: analysed as text only",
-            )
+        except OSError as err:  # gone or shut since it was found
+            return "", "photo_unreadable", f"{given}: cannot be read ({os_reason(err)}): analysed as text only"
+        if size > self.max_image_mb:
+            return "", "photo_too_large", f"{given}: {size:.1f} MB, over {self.max_image_mb:g} MB: read as text only"
         return path, "", ""
 
     @staticmethod
@@ -158,10 +161,10 @@ class Scorer:
             {
                 "row": [bad.row for bad in errors],
                 "post_id": [row.post_id if row else str(bad.row) for bad, row in zip(errors, found)],
-                "text": [bad.text for bad in errors],
+                "text": [storable(bad.text) for bad in errors],
                 "image_path": [row.image_path if row else "" for row in found],
                 "kind": [bad.kind for bad in errors],
-                "reason": [bad.reason for bad in errors],
+                "reason": [storable(bad.reason) for bad in errors],
             },
             schema=ERRORS_SCHEMA,
         )

@@ -10,8 +10,10 @@ scores and writes only its own chunks; they end within a chunk of each other.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,13 +22,14 @@ import torch
 from tqdm import tqdm
 
 from crisis_model import load_model
-from crisis_model.atomic_files import write_json
+from crisis_model.errors import ConfigError, CrisisLensError
 from crisis_model.options import check_options, option
 from crisis_model.run_folder import discover_run
 from crisis_model.runtime import DEVICES, Distributed, processes
 from crisis_model.scoring import folder
 from crisis_model.scoring.chunks import MAX_IMAGE_MB, Scorer
 from crisis_model.scoring.columns import column_prefix
+from crisis_model.scoring.lock import FolderLock
 from crisis_model.scoring.reader import CollectionFile
 
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -87,18 +90,42 @@ def score_collection(
         }
         folder.check_folder(out, manifest)  # every process, before any writes
         dist.barrier()
-        if dist.rank == 0:
-            folder.start_folder(out, manifest)
-        dist.barrier()
-        done = folder.finished_chunks(out)
-        dist.barrier()  # every process has listed the finished parts before any writes a new one
-        scorer = Scorer(models, images, options.batch_size, dtype, options.max_image_mb)
-        score_chunks(source, scorer, out, done, dist, options)
-        dist.barrier()
-        summary = _summary(out, source, manifest, done, dist, time.perf_counter() - started, str(device))
-        if dist.rank == 0:
-            write_json(out / folder.SUMMARY_FILE, summary)
+        with _own_folder(out, manifest, dist) as lock:
+            done = folder.finished_chunks(out)
+            dist.barrier()  # every process has listed the finished parts before any writes a new one
+            scorer = Scorer(models, images, options.batch_size, dtype, options.max_image_mb)
+            score_chunks(source, scorer, out, done, dist, options)
+            dist.barrier()
+            summary = _summary(out, source, manifest, done, dist, time.perf_counter() - started, str(device))
+            if lock is not None and lock.note:
+                summary["notes"] = [*summary["notes"], lock.note]
+            if dist.rank == 0:
+                folder.write_summary(out, summary)
     return summary
+
+
+@contextlib.contextmanager
+def _own_folder(out: Path, manifest: dict, dist: Distributed) -> Iterator[FolderLock | None]:
+    """Process 0 locks `out` for this job and starts it; every process learns whether the job may
+    go on (a refused job's processes all stop with the same error, none waits for the others)."""
+    lock, refusal = None, None
+    if dist.rank == 0:
+        try:
+            lock = FolderLock.take(out)
+            folder.check_folder(out, manifest)  # again: the folder cannot change under the lock
+            folder.start_folder(out, manifest)
+        except CrisisLensError as err:
+            refusal = err
+    refused = dist.share(None if refusal is None else str(refusal))
+    try:
+        if refusal is not None:
+            raise refusal
+        if refused is not None:
+            raise ConfigError(refused)
+        yield lock
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:

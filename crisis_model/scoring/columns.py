@@ -52,6 +52,17 @@ def answer_cells(prefix: str, labels: list[str], answer: Prediction | None) -> d
     }
 
 
+def storable(text: str) -> str:
+    """`text` as a Parquet string column takes it: a message that quotes a path or cell holding half
+    of a UTF-16 pair (a file name that is not UTF-8) shows it escaped, "\\udcff", instead of
+    failing the part it is written to."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def column_prefix(name: str) -> str:
     """A task run's name as a column prefix: 'informative (run-a)' -> 'informative_run-a'."""
     return name.replace(" ", "_").replace("(", "").replace(")", "")

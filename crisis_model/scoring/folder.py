@@ -7,9 +7,12 @@
     errors/part-K.parquet  chunk K's rows that could not be scored, with kind and reason (written
                            before parts/part-K.parquet, and only when there are any)
     summary.json           the counts over all parts, written at the end
+    .lock                  held by the job writing the folder (crisis_model.scoring.lock)
 
-Every file is written beside its name and renamed into place (`run_folder.atomic_write`), so a kill
-leaves a finished part or none, never a torn one; a leftover temporary file is removed at start.
+Every file is written beside its name and renamed into place (`atomic_files.atomic_write`), so a
+kill leaves a finished part or none, never a torn one; a leftover temporary file is removed at
+start, by the job that holds the lock. A folder that cannot be made, read or written is a
+ConfigError (a part that cannot be written, a CrisisLensError) naming it and why.
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from crisis_model.atomic_files import atomic_write, write_json
-from crisis_model.errors import ConfigError
+from crisis_model.atomic_files import TEMPORARY_SUFFIX, atomic_write, write_json
+from crisis_model.errors import ConfigError, CrisisLensError
+from crisis_model.file_faults import os_reason, path_fault
 from crisis_model.scoring.chunks import ChunkResult
 
 MANIFEST_FILE = "manifest.json"
@@ -58,7 +62,13 @@ def write_chunk(out: Path, chunk: int, result: ChunkResult, seconds: float) -> N
 
 
 def _write(path: Path, table: pa.Table) -> None:
-    atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    try:
+        atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    except OSError as err:
+        raise CrisisLensError(
+            f"{path}: cannot be written ({os_reason(err)}); the parts written so far are kept: run the same "
+            "command again once there is room, or choose another --out"
+        ) from None
 
 
 def chunk_stats(out: Path, chunk: int) -> dict[str, Any]:
@@ -88,11 +98,13 @@ IDENTITY = ("input", "input_bytes", "input_modified_ns", "run", "tasks", "images
 
 
 def check_folder(out: Path, manifest: dict[str, Any]) -> None:
-    """ConfigError when `out` holds anything but an earlier start of this same scoring."""
-    if not out.exists():
-        return
-    if not out.is_dir():
-        raise ConfigError(f"{out}: not a folder; --out names the folder to write the scored collection to.")
+    """ConfigError when `out` holds anything but an earlier start of this same scoring, or cannot be
+    looked into."""
+    fault = path_fault(out, "folder")
+    if fault and fault.startswith("no such") and not out.is_symlink():
+        return  # made at start (or refused then, saying why it cannot be made)
+    if fault:
+        raise ConfigError(f"{out}: {fault}; --out names the folder to write the scored collection to.")
     saved_path = out / MANIFEST_FILE
     if not saved_path.is_file():
         if any(not p.name.startswith(".") for p in out.iterdir()):
@@ -105,7 +117,7 @@ def check_folder(out: Path, manifest: dict[str, Any]) -> None:
         saved = json.loads(saved_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ConfigError(f"{saved_path}: not readable ({err}); choose another --out.") from None
-    changed = [key for key in IDENTITY if saved.get(key) != manifest.get(key)]
+    changed = [key for key in IDENTITY if not isinstance(saved, dict) or saved.get(key) != manifest.get(key)]
     if changed:
         raise ConfigError(
             f"{out}: holds the scoring of another input, run or options ({', '.join(changed)} differ); "
@@ -114,16 +126,26 @@ def check_folder(out: Path, manifest: dict[str, Any]) -> None:
 
 
 def start_folder(out: Path, manifest: dict[str, Any]) -> None:
-    """Creates the folder and its manifest (once), and removes temporary files a kill left."""
-    out.mkdir(parents=True, exist_ok=True)
-    if not (out / MANIFEST_FILE).is_file():
-        write_json(out / MANIFEST_FILE, manifest)
-    for folder in (PARTS_DIR, ERRORS_DIR):
-        (out / folder).mkdir(exist_ok=True)
-        for torn in (out / folder).glob(".*.tmp"):
+    """Creates the folder and its manifest (once), and removes temporary files a kill left: called
+    by the holder of the folder's lock only, so no other job's files are in flight."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if not (out / MANIFEST_FILE).is_file():
+            write_json(out / MANIFEST_FILE, manifest)
+        for folder in (PARTS_DIR, ERRORS_DIR):
+            (out / folder).mkdir(exist_ok=True)
+        for torn in [*out.glob(f".*{TEMPORARY_SUFFIX}"), *out.glob(f"*/.*{TEMPORARY_SUFFIX}")]:
             torn.unlink(missing_ok=True)
-    (out / f".{SUMMARY_FILE}.tmp").unlink(missing_ok=True)
-    (out / SUMMARY_FILE).unlink(missing_ok=True)  # rewritten when every chunk is done
+        (out / SUMMARY_FILE).unlink(missing_ok=True)  # rewritten when every chunk is done
+    except OSError as err:
+        raise ConfigError(f"{out}: cannot write the folder ({os_reason(err)}); choose another --out.") from None
+
+
+def write_summary(out: Path, summary: dict[str, Any]) -> None:
+    try:
+        write_json(out / SUMMARY_FILE, summary)
+    except OSError as err:
+        raise CrisisLensError(f"{out / SUMMARY_FILE}: cannot be written ({os_reason(err)})") from None
 
 
 def read_manifest(out: Path) -> dict[str, Any]:

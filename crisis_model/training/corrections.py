@@ -3,94 +3,104 @@
 A correction wins over the dataset's label, in every split. Reviewed dev and test posts are not a
 random sample (the queue picks the posts the model is unsure of, and the reviewer saw its answer),
 so the run reports them apart: corrections.json holds, per held-out split, the scores on the posts
-nobody corrected (the honest estimate), on the corrected ones, and how many there are. Corrections
-naming posts the data does not hold are counted and listed, never dropped in silence.
+nobody corrected (the honest estimate), on the corrected ones, and how many there are.
+
+A post id may be only a row number, which names another post in another posts file; so a review
+is applied to the post it was about only: the post of its id whose key (its text and photo,
+crisis_model.predictions.post_key) is the one the review recorded, or, for a review recorded
+without a key, the one its run's predictions.parquet gives that post. Reviews naming posts the data
+does not hold, posts whose text or photo differ here, or posts that cannot be told (no key, and
+their run's predictions are gone) are counted, listed and warned about; never applied in silence.
 """
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from crisis_model.atomic_files import write_json
-from crisis_model.corrections.report import scores
+from crisis_model.corrections.report import LEFT_OUT, scores
 from crisis_model.corrections.store import CorrectionStore
 from crisis_model.errors import DataError
-from crisis_model.run_folder import CORRECTIONS_FILE, PREDICTIONS_FILE, TRAIN_CONFIG_FILE
+from crisis_model.predictions import POST_KEY_COLUMN, post_keys
+from crisis_model.run_folder import CORRECTIONS_FILE, PREDICTIONS_FILE
 
 HELD_OUT = ("dev", "test")
-SHOWN_UNKNOWN = 10  # unknown post ids listed in the report (all are counted)
+SHOWN_UNKNOWN = 10  # post ids listed in the report per kind of review left out (all are counted)
 
 
 class UnknownPostsWarning(UserWarning):
-    """Corrections that name posts the training data does not hold."""
+    """Corrections that name posts the training data does not hold, or holds with another text or photo."""
 
 
-def apply_corrections(
-    frame: pd.DataFrame, path: str | Path, task: str, label_names: list[str], data_source: str | None = None
-) -> pd.DataFrame:
+def apply_corrections(frame: pd.DataFrame, path: str | Path, task: str, label_names: list[str]) -> pd.DataFrame:
     """`frame` (the posts table) with the corrections of `task` from the database at `path` over
     its labels: `label` the corrected one, `dataset_label` the original, `corrected` where a review
-    set it. Reviews of a run trained on other data than `data_source` (a posts file's row numbers
-    name other posts there) are left out and counted. `attrs["corrections"]` holds the counts for
-    the run's report. Raises DatabaseError for a file that is no corrections database, DataError
-    for a label `task` does not have."""
+    set it. Reviews of other posts (see above) are left out and counted; `attrs["corrections"]`
+    holds the counts for the run's report. Raises DatabaseError for a file that is no corrections
+    database, DataError for a label `task` does not have."""
     reviews = CorrectionStore(path, create=False).latest(task)
-    foreign_runs = sorted(run for run in reviews["run"].unique() if _trained_on_other_data(run, data_source))
-    foreign = reviews["run"].isin(foreign_runs)
-    if foreign.any():
-        warnings.warn(
-            f"{path}: {int(foreign.sum())} {task} correction(s) review runs trained on other data than "
-            f"{data_source} (e.g. {foreign_runs[0]}); they are not applied and are counted in {CORRECTIONS_FILE}",
-            UnknownPostsWarning,
-            stacklevel=2,
-        )
-        reviews = reviews[~foreign]
     bad = reviews[~reviews["label_after"].isin(label_names)]
-    if not bad.empty:
+    if not bad.empty:  # another task's labels: the wrong database, whichever posts it names
         row = bad.iloc[0]
         raise DataError(
             f"{path}: review {row['id']} gives post {row['post_id']!r} the {task} label {row['label_after']!r}; "
             f"valid labels: {', '.join(label_names)}"
         )
-    new_label = dict(zip(reviews["post_id"], reviews["label_after"]))
+    here = dict(zip(frame["post_id"], post_keys(frame)))
+    reviewed = _reviewed_keys(reviews)
+    known = reviews["post_id"].isin(here)
+    left_out = {
+        "unknown_posts": ~known,
+        "other_posts": known & reviewed.notna() & (reviewed != reviews["post_id"].map(here)),
+        "unmatched_posts": known & reviewed.isna(),
+    }
+    for kind, why in LEFT_OUT.items():
+        if left_out[kind].any():
+            examples = ", ".join(sorted(reviews.loc[left_out[kind], "post_id"])[:3])
+            warnings.warn(
+                f"{path}: {int(left_out[kind].sum())} {task} correction(s) {why} (e.g. {examples}); they are not "
+                f"applied and are counted in {CORRECTIONS_FILE}",
+                UnknownPostsWarning,
+                stacklevel=2,
+            )
+    applied = reviews[~(left_out["unknown_posts"] | left_out["other_posts"] | left_out["unmatched_posts"])]
+    new_label = dict(zip(applied["post_id"], applied["label_after"]))
     frame = frame.assign(dataset_label=frame["label"], corrected=frame["post_id"].isin(new_label))
-    frame["label"] = frame["post_id"].map(new_label).fillna(frame["label"])
-    unknown = sorted(set(new_label) - set(frame["post_id"]))
-    if unknown:
-        warnings.warn(
-            f"{path}: {len(unknown)} {task} correction(s) name posts this data does not hold "
-            f"(e.g. {', '.join(unknown[:3])}); they are counted in {CORRECTIONS_FILE}",
-            UnknownPostsWarning,
-            stacklevel=2,
-        )
+    frame.loc[frame["corrected"], "label"] = frame.loc[frame["corrected"], "post_id"].map(new_label)
     frame.attrs["corrections"] = {
         "source": str(path),
         "task": task,
         "reviews": len(reviews),
-        "unknown_posts": len(unknown),
-        "unknown_examples": unknown[:SHOWN_UNKNOWN],
-        "other_data_reviews": int(foreign.sum()),
-        "other_data_runs": foreign_runs,
+        **{kind: int(rows.sum()) for kind, rows in left_out.items()},
+        **{f"{kind}_examples": sorted(reviews.loc[rows, "post_id"])[:SHOWN_UNKNOWN] for kind, rows in left_out.items()},
         "reviewed_runs": {str(k): int(v) for k, v in reviews["run"].value_counts().items()},
     }
     return frame
 
 
-def _trained_on_other_data(run: str, data_source: str | None) -> bool:
-    """Whether the reviewed run's train_config.json names another data folder or posts file than
-    `data_source` (False when either is unknown: the review is then trusted)."""
+def _reviewed_keys(reviews: pd.DataFrame) -> pd.Series:
+    """The key of the post each review is about (None where nothing says): the one it recorded,
+    else the one its run's predictions give its post."""
+    keys = reviews["post_key"].astype(object).where(reviews["post_key"].notna(), None)
+    for run, rows in reviews[keys.isna()].groupby("run"):
+        keys[rows.index] = rows["post_id"].map(_run_keys(Path(str(run)))).astype(object)
+    return keys.where(keys.notna(), None)
+
+
+def _run_keys(run: Path) -> dict[str, str]:
+    """post_id -> post_key of a run's predictions ({} when the run or its predictions are gone)."""
     try:
-        config = json.loads((Path(run) / TRAIN_CONFIG_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    trained_on = config.get("data_root") or config.get("posts") if isinstance(config, dict) else None
-    if not trained_on or not data_source:
-        return False
-    return Path(trained_on).resolve() != Path(data_source).resolve()
+        table = pd.read_parquet(run / PREDICTIONS_FILE)
+    except (OSError, ValueError, pa.ArrowException):
+        return {}
+    if not {"post_id", "text", "image_path"} <= set(table.columns):
+        return {}
+    keys = table[POST_KEY_COLUMN] if POST_KEY_COLUMN in table else post_keys(table.fillna(""))
+    return dict(zip(table["post_id"].astype(str), keys))
 
 
 def write_report(out: Path, frame: pd.DataFrame, label_names: list[str]) -> dict:

@@ -32,7 +32,7 @@ def load_data(cfg: TrainConfig) -> pd.DataFrame:
         frame, source = _labelled_posts(cfg), cfg.posts
     if cfg.corrections is not None:  # before the filters: a post they drop is not "unknown"
         labels = list(get_task(cfg.task).label_names)
-        frame = apply_corrections(frame, cfg.corrections, cfg.task, labels, cfg.data_root or cfg.posts)
+        frame = apply_corrections(frame, cfg.corrections, cfg.task, labels)
     if get_task(cfg.task).text_column is None:  # judged from the photo alone: a post without one teaches nothing
         without = frame["image_path"] == ""
         if without.all():

@@ -17,7 +17,7 @@ from crisis_model.atomic_files import atomic_write, write_json
 from crisis_model.config import WEIGHTS_FILE
 from crisis_model.metrics import classification_metrics
 from crisis_model.model import CrisisModel
-from crisis_model.predictions import RELIANCE_COLUMNS, WEIGHT_COLUMNS, prob_column
+from crisis_model.predictions import POST_KEY_COLUMN, RELIANCE_COLUMNS, WEIGHT_COLUMNS, post_keys, prob_column
 from crisis_model.run_folder import CHECKPOINT_DIR, METRICS_FILE, PREDICTIONS_FILE
 from crisis_model.runtime import device_autocast
 from crisis_model.training.inputs import Inputs, make_loader
@@ -129,6 +129,7 @@ def predictions_table(
     table["has_image"] = outputs.has_image if uses_image else (posts["image_path"] != "").to_numpy()
     table["correct"] = table["true_label"] == table["predicted_label"]
     table["routing_mean"] = [row.tolist() for row in outputs.routing_mean] if outputs.routing_mean is not None else None
+    table[POST_KEY_COLUMN] = post_keys(posts)
     return table
 
 
