@@ -229,8 +229,9 @@ def open_image(path: str | None) -> tuple[Image.Image | None, str | None]:
 
 
 def decode_upload(data: bytes | None) -> tuple[Image.Image | None, str | None]:
-    """(PIL image or None, message or None) for the bytes of an uploaded photo."""
-    if not data:
+    """(PIL image or None, message or None) for the bytes of an uploaded photo (None: no upload; an
+    empty file is a photo that cannot be read, and says so)."""
+    if data is None:
         return None, None
     if len(data) > MAX_IMAGE_BYTES:
         return None, (

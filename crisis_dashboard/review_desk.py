@@ -4,7 +4,9 @@ clicks that change them (record, undo, next, skip), which the page's buttons cal
 
 Reviews go to the corrections database (crisis_model.corrections.store), chosen in the sidebar,
 else $CRISISLENS_CORRECTIONS, else workspace/corrections.db beside runs/. A database that cannot be
-used (not SQLite, a newer schema) is named in an error and the queue stays readable, read-only.
+used (not SQLite, a newer schema, held by another program, out of reach) is named in an error and
+the queue stays readable; one that can be read but not written (a read-only file or folder) shows
+its reviews, and recording is off; a lock that passes asks to try again in a moment.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from crisis_dashboard import loaders, widgets
+from crisis_dashboard import literal, loaders, widgets
 from crisis_dashboard.names import pretty, task_title
 from crisis_dashboard.state import REPO_ROOT, chosen_path
 from crisis_model.corrections import CorrectionStore, Review
-from crisis_model.errors import CrisisLensError
+from crisis_model.errors import CrisisLensError, DatabaseError
+from crisis_model.predictions import POST_KEY_COLUMN
 from crisis_model.run_folder import TaskRun
 
 CORRECTIONS_ENV = "CRISISLENS_CORRECTIONS"
@@ -38,10 +41,14 @@ NO_REVIEWS = ["post_id", "task", "label_after", "reviewer"]
 
 @dataclass
 class Desk:
-    """What one run of the page reviews with: the store (None: read-only) and the reviewer."""
+    """What one run of the page reviews with: the store (None: none usable) and the reviewer."""
 
     store: CorrectionStore | None
     reviewer: str
+
+    @property
+    def can_record(self) -> bool:
+        return self.store is not None and not self.store.read_only
 
 
 def corrections_path() -> tuple[Path, str]:
@@ -50,14 +57,24 @@ def corrections_path() -> tuple[Path, str]:
 
 
 def open_store(path: Path) -> CorrectionStore | None:
+    """The corrections database, or None with the fault on the page (DatabaseError.kind)."""
     try:
-        return CorrectionStore(path)
-    except CrisisLensError as err:
-        st.error(
-            f"Cannot record reviews: {err} The queue below is read-only; choose another corrections "
-            "database in the sidebar to record reviews."
-        )
+        store = CorrectionStore(path)
+    except DatabaseError as err:
+        if err.kind == "locked":
+            st.warning(f"{literal.inline(str(err))} Reload the page in a moment to record reviews.")
+        else:
+            st.error(
+                f"Cannot record reviews: {literal.inline(str(err))} The queue below is read-only; choose "
+                "another corrections database in the sidebar to record reviews."
+            )
         return None
+    if store.read_only:
+        st.warning(
+            f"{literal.inline(str(path))} can be read but not written here: its reviews are shown, and "
+            "recording is off. Choose a database this server may write to record reviews."
+        )
+    return store
 
 
 def latest_reviews(desk: Desk, task: str) -> pd.DataFrame:
@@ -97,14 +114,15 @@ def record(desk: Desk, run: TaskRun, members: list[str], row_group: str, answer:
     try:
         scored = loaders.load_predictions(run)
         answers = dict(zip(scored["post_id"], scored["predicted_label"]))
+        keys = dict(zip(scored["post_id"], scored[POST_KEY_COLUMN]))
     except CrisisLensError:
-        answers = {}
+        answers, keys = {}, {}
     # a near-duplicate this task's run did not score has no answer the review could be about
     members = [members[0], *(post for post in members[1:] if post in answers)]
     group = str(row_group) if len(members) > 1 else None
     reviews = [
         Review(post, run.task, answer if post == members[0] else answers[post], label,
-               str(run.folder.resolve()), desk.reviewer, group)
+               str(run.folder.resolve()), desk.reviewer, group, keys.get(post))
         for post in members
     ]  # fmt: skip
     action = "accept" if label == answer else "correct"

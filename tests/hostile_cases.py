@@ -14,6 +14,8 @@ SURFACES = {
     "corrections database and reviews": "tests.test_hostile_database",
     "files shut or read-only": "tests.test_hostile_permissions",
     "--out and the command line": "tests.test_hostile_out",
+    "CSV exports (Browse, Analyse, the reviewed set)": "tests.test_hostile_exports",
+    "a post's text on pages and in charts": "tests.test_hostile_text",
 }
 
 

@@ -10,9 +10,11 @@ import sqlite3
 import pandas as pd
 import pytest
 
-from crisis_dashboard import duplicate_groups
+from crisis_dashboard import duplicate_groups, literal, review_desk
 from crisis_dashboard.routing import page_file
 from crisis_model.corrections import SCHEMA_VERSION, STRATEGIES, CorrectionStore
+from crisis_model.predictions import POST_KEY_COLUMN
+from crisis_model.predictions import normalise as normalise_predictions
 from tests.dashboard_support import assert_clean
 
 REVIEW = page_file("review")
@@ -33,7 +35,7 @@ def progress(at) -> str:
     return at.get("progress")[0].proto.text
 
 
-def test_accept_correct_and_undo_are_kept_in_the_database(app, db):
+def test_accept_correct_and_undo_are_kept_in_the_database(app, db, demo_run):
     at = app(REVIEW, reviewer="ana")
     assert_clean(at)
     post = shown_post(at)
@@ -46,6 +48,9 @@ def test_accept_correct_and_undo_are_kept_in_the_database(app, db):
     assert set(latest["post_id"]) == {post} and set(latest.index) == {"informative", "humanitarian"}
     assert latest.loc["humanitarian", "label_after"] == fix.key.removeprefix("rv-fix-humanitarian-")
     assert latest.loc["humanitarian", "action"] == "correct" and latest.loc["informative", "action"] == "accept"
+    scored = normalise_predictions(pd.read_parquet(demo_run / "informative" / "predictions.parquet"))
+    key = scored.set_index("post_id").loc[post, POST_KEY_COLUMN]  # what train.py --corrections matches on
+    assert set(latest["post_key"]) == {key}
     assert progress(at).startswith("**1 reviewed /")
     assert len(at.table) == 1 and len(at.table[0].value) == 2
 
@@ -112,8 +117,21 @@ def test_a_bad_corrections_file_is_named_and_the_queue_stays_read_only(app, db, 
             handle.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 3}")
     at = app(REVIEW, reviewer="ana")
     assert not at.exception
-    assert len(at.error) == 1 and str(db) in at.error[0].value and "read-only" in at.error[0].value
+    assert len(at.error) == 1 and literal.inline(str(db)) in at.error[0].value and "read-only" in at.error[0].value
     assert shown_post(at)  # the queue and the post are still shown
     assert at.button(key="rv-accept-informative").disabled
     at.switch_page(page_file("overview")).run()
     assert_clean(at)
+
+
+def test_a_database_that_cannot_be_written_shows_its_reviews_and_records_none(app, db, monkeypatch):
+    """A shared copy on a read-only mount: its reviews are read, the buttons are off, and the page says why."""
+    at = app(REVIEW, reviewer="ana")
+    at.button(key="rv-accept-informative").click().run()
+    monkeypatch.setattr(review_desk, "CorrectionStore", lambda path: CorrectionStore(path, create=False))
+    at = app(REVIEW, reviewer="ana")
+    assert_clean(at)
+    assert any("can be read but not written" in w.value for w in at.warning)
+    assert at.button(key="rv-accept-informative").disabled
+    assert progress(at).startswith("**1 reviewed /")  # the review recorded before is read
+    assert len(CorrectionStore(db).history()) == 1

@@ -47,7 +47,7 @@ def show(state: AppState) -> None:
     done_keys = set(keys[frame["post_id"].isin(reviews["post_id"])])
     done = queue["group_key"].isin(done_keys)
     _progress(int(done.sum()), len(queue), run.task)
-    if desk.store is not None and not desk.reviewer:
+    if desk.can_record and not desk.reviewer:
         st.info("Enter your name under **Review** in the sidebar to record reviews.")
     current = review_desk.current_post(queue, done)
     _controls(desk, current)
@@ -116,7 +116,7 @@ def _controls(desk: Desk, current: str | None) -> None:
     c2.button("Skip", key=SKIP, on_click=review_desk.leave, args=(current, True), disabled=current is None,
               help="Leave this post for later (it comes back when the page is reloaded).")  # fmt: skip
     c3.button("Undo", key=UNDO_BUTTON, on_click=review_desk.undo, args=(desk,),
-              disabled=not undo or desk.store is None,
+              disabled=not undo or not desk.can_record,
               help="Take back your last accept or correction; the database keeps both as history.")  # fmt: skip
     if message := st.session_state.pop(review_desk.MESSAGE, None):
         c4.markdown(message)
@@ -155,7 +155,7 @@ def _answers(state: AppState, desk: Desk, row: pd.Series, members: list[str], im
     answers = widgets.every_answer(state.runs.runs.values(), row["text"], row["image_path"] or None, "explain")
     if not answers:
         return
-    can_record = desk.store is not None and bool(desk.reviewer)
+    can_record = desk.can_record and bool(desk.reviewer)
 
     def review_buttons(answer: widgets.Answer) -> None:
         run, prediction, name = answer.run, answer.prediction, answer.run.name
