@@ -7,7 +7,7 @@ state.py             which run and data are shown (sidebar, environment, demo de
 first_start.py       training the demo models on the first start, with a progress bar
 links.py             the task and the open post in the address, so a link shows what the analyst sees
 loaders.py           cached models, tables, images and explanations
-widgets.py           answer cards, the explanation of one post, guarded actions
+widgets.py           answer cards, a post's text as written, the explanation of one post, guarded actions
 post_view.py         Browse's table, the post picked from it and its photo (Browse and Review)
 review_desk.py       Review's corrections database, reviewer, place in the queue and clicks
 retraining.py        the Overview's view of a run trained from reviewers' corrections
@@ -21,6 +21,7 @@ browse.py            Browse's one query model over a run's predictions or a scor
 collection.py        a scored collection and its DuckDB browse index (no Streamlit)
 duplicate_groups.py  a predictions table's near-duplicate groups, photos hashed under a progress bar
 csv_scoring.py       scoring an uploaded posts file (no Streamlit)
-export.py            the tables an analyst downloads, as CSV or Parquet (no Streamlit)
+export.py            the tables an analyst downloads, as CSV (formula cells defused) or Parquet (no Streamlit)
+literal.py           a post's or a visitor's words escaped for Markdown and chart labels (no Streamlit)
 names.py             display names of tasks, labels and fusion variants
 """
