@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from crisis_dashboard import browse, csv_scoring, first_start, model_cards, post_figures, widgets
+from crisis_dashboard import browse, csv_scoring, first_start, literal, model_cards, post_figures, widgets
 from crisis_dashboard import figures as plots
 from crisis_dashboard import state as app_state
 from crisis_dashboard.routing import page_file
@@ -422,7 +422,8 @@ def test_a_broken_checkpoint_is_named_and_the_other_models_still_answer(app, dem
     at.text_area(key="an-text").input("Road closed downtown, power lines down after the hurricane")
     at.button[0].click().run()
     assert not at.exception
-    assert any(str(weights) in e.value and "not a readable safetensors file" in e.value for e in at.error)
+    named = literal.inline(str(weights))  # the path as the Markdown of the message spells it
+    assert any(named in e.value and "not a readable safetensors file" in e.value for e in at.error)
     assert len(answers(at.markdown)) == len(discover_run(run).runs) - 1
 
     overview = app()
