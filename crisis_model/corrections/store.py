@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import astuple, dataclass
@@ -195,7 +196,7 @@ class CorrectionStore:
             raise _database_error(self.path, err) from None
         try:
             if not read_only:
-                db.execute("PRAGMA journal_mode=WAL")
+                _use_wal(db)
                 db.execute("PRAGMA synchronous=FULL")
             yield db
         except sqlite3.Error as err:
@@ -303,6 +304,21 @@ def latest_reviews(history: pd.DataFrame, task: str | None = None) -> pd.DataFra
     if task is not None:
         live = live[live["task"] == task]
     return live.sort_values("id").drop_duplicates(["post_id", "task"], keep="last").reset_index(drop=True)
+
+
+def _use_wal(db: sqlite3.Connection) -> None:
+    """WAL mode, which the file keeps once set. Switching a new file to it needs the file to itself,
+    and SQLite does not wait for that (no busy timeout): a second session's first look at the same
+    new file made the switch fail at once as 'locked'. So it is tried again, up to the timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _database_error(path: Path, err: sqlite3.Error) -> DatabaseError:
