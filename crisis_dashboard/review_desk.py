@@ -12,6 +12,7 @@ its reviews, and recording is off; a lock that passes asks to try again in a mom
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +22,7 @@ from crisis_dashboard import literal, loaders, widgets
 from crisis_dashboard.names import pretty, task_title
 from crisis_dashboard.state import REPO_ROOT, chosen_path
 from crisis_model.corrections import CorrectionStore, Review
+from crisis_model.corrections import latest_reviews as in_force
 from crisis_model.errors import CrisisLensError, DatabaseError
 from crisis_model.predictions import POST_KEY_COLUMN
 from crisis_model.run_folder import TaskRun
@@ -50,6 +52,14 @@ class Desk:
     def can_record(self) -> bool:
         return self.store is not None and not self.store.read_only
 
+    @cached_property
+    def history(self) -> pd.DataFrame | None:
+        """Every review in the database, read once per run of the page (None: no database, or
+        unreadable, said on the page); the progress, the post's reviews and the reviewed set use it."""
+        if self.store is None:
+            return None
+        return widgets.guard(self.store.history, "read the corrections database")
+
 
 def corrections_path() -> tuple[Path, str]:
     """(the corrections database, how it was chosen)."""
@@ -77,21 +87,16 @@ def open_store(path: Path) -> CorrectionStore | None:
     return store
 
 
-def latest_reviews(desk: Desk, task: str) -> pd.DataFrame:
-    """The review in force of each post for `task` (none without a database)."""
-    if desk.store is None:
+def latest_reviews(desk: Desk, task: str | None = None) -> pd.DataFrame:
+    """The review in force of each post (for `task`; none without a database)."""
+    if desk.history is None:
         return pd.DataFrame(columns=NO_REVIEWS)
-    found = widgets.guard(lambda: desk.store.latest(task), "read the corrections database")
-    return found if found is not None else pd.DataFrame(columns=NO_REVIEWS)
+    return in_force(desk.history, task)
 
 
 def reviews_of(desk: Desk, post_id: str) -> dict[str, pd.Series]:
     """task -> the review in force for this post."""
-    if desk.store is None:
-        return {}
-    latest = widgets.guard(desk.store.latest, "read the corrections database")
-    if latest is None:
-        return {}
+    latest = latest_reviews(desk)
     return {str(r["task"]): r for _, r in latest[latest["post_id"] == post_id].iterrows()}
 
 
@@ -131,7 +136,7 @@ def record(desk: Desk, run: TaskRun, members: list[str], row_group: str, answer:
     try:
         batch = desk.store.record(reviews, action)
     except CrisisLensError as err:
-        st.session_state[MESSAGE] = f":red[Could not record the review: {err}]"
+        st.session_state[MESSAGE] = f":red[Could not record the review: {literal.inline(str(err))}]"
         return
     st.session_state[UNDO].append((batch, members[0], what))
     st.session_state[MESSAGE] = f"Recorded: {what}" + (f" (and {len(members) - 1} near-duplicates)." if group else ".")
@@ -143,7 +148,7 @@ def undo(desk: Desk) -> None:
     try:
         desk.store.undo(batch, desk.reviewer or "unknown")
     except CrisisLensError as err:
-        st.session_state[MESSAGE] = f":red[Could not undo: {err}]"
+        st.session_state[MESSAGE] = f":red[Could not undo: {literal.inline(str(err))}]"
         return
     st.session_state[CURRENT] = post_id
     st.session_state[MESSAGE] = f"Undone: {what}."

@@ -50,7 +50,9 @@ def guard(action: Callable[[], Any], what: str) -> Any:
         st.error(f"Could not {what}: {literal.inline(str(err))}")
     except Exception as err:  # never a traceback on the page; the details go to the server log
         traceback.print_exc()
-        st.error(f"Could not {what}: an unexpected problem occurred ({type(err).__name__}: {err}).")
+        st.error(
+            f"Could not {what}: an unexpected problem occurred ({type(err).__name__}: {literal.inline(str(err))})."
+        )
     return None
 
 

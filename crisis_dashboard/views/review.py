@@ -196,7 +196,7 @@ def _reviewed_set(state: AppState, desk: Desk) -> None:
     if desk.store is None:
         st.caption("No corrections database in use.")
         return
-    history = widgets.guard(desk.store.history, "read the corrections database")
+    history = desk.history
     if history is None or history.empty:
         st.caption("No review recorded yet in this database.")
         return
