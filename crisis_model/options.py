@@ -45,8 +45,9 @@ def option(
     return dataclasses.field(default=default, metadata=metadata)
 
 
-def option_name(field_name: str) -> str:
-    return "--" + field_name.replace("_", "-")
+def option_name(field_name: str, turned_off: bool = False) -> str:
+    """`batch_size` -> `--batch-size`; a flag that turns off what is on by default: `--no-...`."""
+    return ("--no-" if turned_off else "--") + field_name.replace("_", "-")
 
 
 def _value_type(hint: Any) -> type:
@@ -78,8 +79,7 @@ def add_options(
         kwargs: dict[str, Any] = {"dest": f.name, "help": meta["help"]}
         kind = _value_type(hints[f.name])
         if kind is bool:
-            # a flag: --name turns on what is off by default, --no-name turns off what is on
-            name = option_name(f.name) if not default else "--no-" + f.name.replace("_", "-")
+            name = option_name(f.name, turned_off=bool(default))
             kwargs["action"] = "store_false" if default else "store_true"
         else:
             name = option_name(f.name)

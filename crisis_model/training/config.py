@@ -215,7 +215,7 @@ def command_line(cfg: TrainConfig) -> str:
         if f.name == "cache_dir" and value is None:
             words.append("--no-cache")
         elif isinstance(value, bool):  # a flag differs from its default: on for off, or off for on
-            words.append(option_name(f.name) if value else "--no-" + f.name.replace("_", "-"))
+            words.append(option_name(f.name, turned_off=not value))
         else:
             words += [option_name(f.name), str(value)]
     return shlex.join(words)
