@@ -73,7 +73,7 @@ def navigation() -> st.Page:
     ]
     page = st.navigation(pages, position="hidden")
     with st.sidebar:
-        for link in pages[:1] + pages[2:]:
+        for link in pages[:1] + pages[2:]:  # the Overview once: not its hidden /overview twin
             st.page_link(link, label=link.title, icon=link.icon)
     return page
 
