@@ -122,6 +122,13 @@ COLLECTION_CASES = [
         {"malformed_row": 1},
         field_limit=1000,
     ),
+    Case(
+        "csv-quote-never-closed-into-a-line-too-long",
+        "p.csv",
+        csv_rows(b"text", b'"open', b"y" * (MAX_LINE_CHARS + 10), b"after"),
+        3,
+        {"malformed_row": 1, "row_too_long": 1},
+    ),
     Case("csv-quote-then-text", "p.csv", csv_rows(b"text", b'"quoted"tail', b"ok"), 2, {"malformed_row": 1}),
     Case("csv-field-too-many", "p.csv", csv_rows(b"text,post_id", b"a,1,extra", b"b,2"), 2, {"malformed_row": 1}),
     Case(
@@ -178,6 +185,12 @@ COLLECTION_CASES = [
         refused="'image_path' appear more",
     ),
     Case("csv-header-quote-never-closed", "p.csv", csv_rows(b'"text,post_id', b"a,1"), refused="header cannot be read"),
+    Case(
+        "csv-header-too-long",
+        "p.csv",
+        csv_rows(b"text," + b"h" * (MAX_LINE_CHARS + 10), b"a"),
+        refused="header cannot be read as CSV (longer than",
+    ),
     Case("csv-missing-file", "p.csv", lambda path, _photos: None, refused="no such file"),
     Case("csv-a-folder", "p.csv", a_folder, refused="not a file but a folder"),
     Case("csv-a-fifo", "p.csv", a_fifo, refused="not a file but a named pipe"),
@@ -281,6 +294,8 @@ COLLECTION_CASES = [
         1,
     ),
     Case("parquet-post-id-floats", "p.parquet", parquet(text=["a"], post_id=[1.5]), 1, {"wrong_type": 1}),
+    # pandas writes a column of whole ids with a gap as floats: 1.0 is the id "1"
+    Case("parquet-post-id-whole-floats-with-a-gap", "p.parquet", parquet(text=["a", "b"], post_id=[1.0, None]), 2),
     Case("parquet-damaged-row-group", "p.parquet", damaged_row_group, 6, {"unreadable_rows": 3}),
     Case(
         "parquet-text-column-twice",
@@ -342,7 +357,7 @@ def test_every_row_of_a_hostile_collection_is_scored_or_an_error_row(case, tiny_
         previous = csv.field_size_limit(case.field_limit)  # met before the end of a small file
         request.addfinalizer(lambda: csv.field_size_limit(previous))
     if case.refused:
-        with pytest.raises(CrisisLensError, match=case.refused) as refused:
+        with pytest.raises(CrisisLensError, match=re.escape(case.refused)) as refused:
             score_collection(tiny_run, path, out, photos, OPTIONS)
         assert str(refused.value).startswith(str(path)), "the error names the file"
         assert not out.exists(), "a refused file writes nothing"
@@ -373,6 +388,7 @@ POSTS_FILE_CASES = [  # (name, file name, content, words of the DataError; "" wh
     ("lone-surrogate-other-field", "p.jsonl", jsonl('{"text": "a", "note": "\\udc00"}'), "'note' holds"),
     ("csv-quote-never-closed", "p.csv", csv_rows(b"text", b"ok", b'"never closed', b"next"), "malformed CSV"),
     ("csv-cell-over-field-limit", "p.csv", csv_rows(b"text", b"x" * 200_000), "malformed CSV (field larger"),
+    ("jsonl-nested-too-deeply", "p.jsonl", b"[" * 200_000 + b"\n", "line 1: JSON nested too deeply"),
 ]
 
 

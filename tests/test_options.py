@@ -88,6 +88,7 @@ def test_no_cache_keeps_the_features_in_memory() -> None:
         ({"dropout": 1.0}, "dropout must be at least 0 and below 1"),
         ({"warmup": -0.1}, "warmup must be at least 0"),
         ({"threads": 0}, "threads must be at least 1"),
+        ({"seed": -1}, "seed must be at least 0, not -1"),
         ({"dropout": "0.1"}, "dropout must be a number"),
         ({"device": "tpu"}, "unknown device 'tpu'; choose one of auto, cpu, cuda"),
         ({"fusion": "sum"}, "unknown fusion 'sum'"),

@@ -118,6 +118,8 @@ def _jsonl_records(text: str, source: str) -> list[tuple[str, dict]]:
             record = json.loads(line)
         except json.JSONDecodeError as err:
             raise DataError(f"{where}: not valid JSON ({err.msg})") from err
+        except RecursionError:
+            raise DataError(f"{where}: JSON nested too deeply to read") from None
         if not isinstance(record, dict):
             raise DataError(f"{where}: expected a JSON object, got {type(record).__name__}")
         if "text" not in record:

@@ -151,7 +151,11 @@ class Scorer:
         except OSError as err:  # gone or shut since it was found
             return "", "photo_unreadable", f"{given}: cannot be read ({os_reason(err)}): analysed as text only"
         if size > self.max_image_mb:
-            return "", "photo_too_large", f"{given}: {size:.1f} MB, over {self.max_image_mb:g} MB: read as text only"
+            return (
+                "",
+                "photo_too_large",
+                f"{given}: {size:.1f} MB, over {self.max_image_mb:g} MB: analysed as text only",
+            )
         return path, "", ""
 
     @staticmethod

@@ -110,10 +110,12 @@ class CollectionFile:
             return _parquet_file(self.path).schema_arrow.names
         with self.path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
             try:
-                return [name.strip() for name in next(csv.reader(_lines(handle), strict=True), [])]
-            except (csv.Error, _LineTooLong) as err:
-                reason = err or f"longer than {MAX_LINE_CHARS:,} characters"
-                raise DataError(f"{self.path}: line 1: the header cannot be read as CSV ({reason})") from None
+                return [name.strip() for name in next(csv.reader(_RecordLines(_lines(handle)), strict=True), [])]
+            except _LineTooLong:
+                reason = f"longer than {MAX_LINE_CHARS:,} characters"
+            except csv.Error as err:
+                reason = str(err)
+        raise DataError(f"{self.path}: line 1: the header cannot be read as CSV ({reason})")
 
     def _check_columns(self, names: list[str]) -> None:
         """A column read twice is ambiguous (which one holds the posts?): refused. A missing one is noted."""
@@ -176,15 +178,17 @@ class CollectionFile:
                 except StopIteration:
                     return
                 except (csv.Error, _LineTooLong) as err:
-                    first = lines.first_line()
-                    reason = (
-                        f"{self.path}: line {first}: longer than {MAX_LINE_CHARS:,} characters"
-                        if isinstance(err, _LineTooLong)
-                        else f"{self.path}: line {first}: not a CSV row ({err})"
-                    )
-                    if lines.last_line() > first:
-                        reason += f"; lines {first + 1}-{lines.last_line()}, which it took in, are read again as rows"
-                    kind = "row_too_long" if isinstance(err, _LineTooLong) else "malformed_row"
+                    first, last = lines.first_line(), lines.last_line()
+                    if isinstance(err, _LineTooLong) and last == first:
+                        kind, fault = "row_too_long", f"longer than {MAX_LINE_CHARS:,} characters"
+                    elif isinstance(err, _LineTooLong):  # a quote left open runs on into a line too long
+                        kind, fault = "malformed_row", f"a quoted cell runs on into line {last}, which is too long"
+                    else:
+                        kind, fault = "malformed_row", f"not a CSV row ({err})"
+                    reason = f"{self.path}: line {first}: {fault}"
+                    if last > first:
+                        taken = f"line {last}" if last == first + 1 else f"lines {first + 1}-{last}"
+                        reason += f"; what it took in ({taken}) is read again as rows"
                     yield _bad(kind, reason, lines.first_text())
                     lines.read_again_after_first()
                     continue
@@ -220,19 +224,20 @@ class CollectionFile:
         where = f"{self.path}: line {line_number}"
         if line is None:
             return BadRow(n, "row_too_long", f"{where}: longer than {MAX_LINE_CHARS:,} bytes")
-        shown = _shown(line.decode("utf-8", errors="replace"))
         try:
             record = json.loads(decode_utf8(line, str(self.path), first_line=line_number), object_pairs_hook=_Object)
         except DataError as err:
-            return BadRow(n, "bad_utf8", str(err), shown)
+            return BadRow(n, "bad_utf8", str(err), _shown(line))
         except json.JSONDecodeError as err:
-            return BadRow(n, "malformed_row", f"{where}: not valid JSON ({err.msg})", shown)
+            return BadRow(n, "malformed_row", f"{where}: not valid JSON ({err.msg})", _shown(line))
         except RecursionError:
-            return BadRow(n, "malformed_row", f"{where}: JSON nested too deeply to read", shown)
+            return BadRow(n, "malformed_row", f"{where}: JSON nested too deeply to read", _shown(line))
         if not isinstance(record, dict):
-            return BadRow(n, "malformed_row", f"{where}: expected a JSON object, got {_type_name(record)}", shown)
+            reason = f"{where}: expected a JSON object, got {_type_name(record)}"
+            return BadRow(n, "malformed_row", reason, _shown(line))
         if twice := sorted(set(record.repeated) & set(COLUMNS)):
-            return BadRow(n, "malformed_row", f"{where}: the key(s) {', '.join(map(repr, twice))} appear twice", shown)
+            reason = f"{where}: the key(s) {', '.join(map(repr, twice))} appear twice"
+            return BadRow(n, "malformed_row", reason, _shown(line))
         return self._row(n, record, where)
 
     def _parquet_rows(self) -> Iterator[Callable[[int], InputRow | BadRow]]:
@@ -277,9 +282,9 @@ def _cell(name: str, value: Any, where: str) -> str | None:
             value = decode_utf8(value, f"{where}, column {name}")
         except DataError as err:
             raise _CellFault("bad_utf8", str(err)) from None
-    elif (name == "post_id" and isinstance(value, int) and not isinstance(value, bool)) or (
-        name == "created_at" and _is_time(value)
-    ):
+    elif name == "post_id" and _is_whole_number(value):
+        value = str(int(value))  # pandas writes whole ids as floats in a column with a gap
+    elif name == "created_at" and _is_time(value):
         value = str(value)
     elif not isinstance(value, str):
         raise _CellFault("wrong_type", f"{where}, column {name}: {_type_name(value)}, where text is expected")
@@ -290,6 +295,12 @@ def _cell(name: str, value: Any, where: str) -> str | None:
             "pair (a lone surrogate), which is no character",
         )
     return value
+
+
+def _is_whole_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
 
 
 def _is_time(value: Any) -> bool:
@@ -333,7 +344,8 @@ class _Object(dict):
 
     def __init__(self, pairs: list[tuple[str, Any]]) -> None:
         super().__init__(pairs)
-        self.repeated = [key for key, n in Counter(key for key, _ in pairs).items() if n > 1]
+        repeats = len(self) < len(pairs)  # counted only where some key came twice
+        self.repeated = [key for key, n in Counter(key for key, _ in pairs).items() if n > 1] if repeats else []
 
 
 # ------------------------------------------------------------------------------ lines

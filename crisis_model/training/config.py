@@ -138,7 +138,7 @@ class TrainConfig:
         below=1,
         group="optimisation",
     )
-    seed: int = option(0, "seed of every random generator", group="optimisation")
+    seed: int = option(0, "seed of every random generator", at_least=0, group="optimisation")
     # how, not what: these may change when a run is resumed
     workers: int = option(2, "DataLoader processes decoding images", at_least=0, group="run")
     threads: int | None = option(
@@ -175,11 +175,7 @@ def check_config(cfg: TrainConfig) -> None:
         )
     if (cfg.data_root is None) == (cfg.posts is None):
         raise ConfigError("give exactly one of --data-root (a CrisisMMD folder) and --posts (a CSV/JSONL file)")
-    config = model_config(cfg)
-    if config.hidden_size % config.attention_heads:
-        raise ConfigError(
-            f"--hidden-size {config.hidden_size} must be a multiple of the {config.attention_heads} attention heads"
-        )
+    model_config(cfg)  # the model's config checks its own values (the width against the heads ...)
 
 
 def model_config(cfg: TrainConfig) -> CrisisConfig:
