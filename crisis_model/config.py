@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from crisis_model.errors import CheckpointError, ConfigError
+from crisis_model.file_faults import os_reason
 
 FUSIONS = ("full", "attention", "concat", "text", "image")
 """Ablation ladder: full = text, photo and joint (cross-attention) evidence, weighted by a gate,
@@ -119,17 +120,16 @@ class CrisisConfig:
             raise ConfigError(
                 f"hidden_size {self.hidden_size} must be a multiple of attention_heads ({self.attention_heads})"
             )
-        if self.text_pooling not in TEXT_POOLINGS:
-            raise ConfigError(f"Unknown text pooling {self.text_pooling!r}; choose one of {', '.join(TEXT_POOLINGS)}.")
-        if self.fusion not in FUSIONS:
-            raise ConfigError(f"Unknown fusion {self.fusion!r}; choose one of {', '.join(FUSIONS)}.")
-        if self.backbone_mode not in BACKBONE_MODES:
-            raise ConfigError(
-                f"Unknown backbone mode {self.backbone_mode!r}; choose one of {', '.join(BACKBONE_MODES)}."
-            )
-        if self.photo_pooling not in PHOTO_POOLINGS:
-            choices = ", ".join(PHOTO_POOLINGS)
-            raise ConfigError(f"Unknown photo pooling {self.photo_pooling!r}; choose one of {choices}.")
+        choices = {
+            "text_pooling": TEXT_POOLINGS,
+            "fusion": FUSIONS,
+            "backbone_mode": BACKBONE_MODES,
+            "photo_pooling": PHOTO_POOLINGS,
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                what = name.replace("_", " ")
+                raise ConfigError(f"Unknown {what} {getattr(self, name)!r}; choose one of {', '.join(allowed)}.")
         if "{text}" not in self.prompt:
             raise ConfigError(f"The prompt template must contain '{{text}}': {self.prompt!r}")
 
@@ -174,7 +174,7 @@ class CrisisConfig:
         except FileNotFoundError:
             raise CheckpointError(f"{path}: missing; a checkpoint folder needs config.json.") from None
         except OSError as err:
-            raise CheckpointError(f"{path}: cannot be read ({err.strerror or err}).") from None
+            raise CheckpointError(f"{path}: cannot be read ({os_reason(err)}).") from None
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
             raise CheckpointError(f"{path}: not valid JSON ({err}).") from None
         if not isinstance(values, dict):

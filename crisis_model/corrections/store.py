@@ -142,12 +142,12 @@ class CorrectionStore:
     def __init__(self, path: str | Path, create: bool = True) -> None:
         self.path = Path(path).expanduser()
         fault = path_fault(self.path, "file")
-        if fault and fault.startswith("no such"):
+        if fault and fault.kind == "missing":
             if not create:
                 raise DatabaseError(f"{self.path}: no such corrections database.", kind="missing")
             self._create_file()
         elif fault:
-            kind = "not_a_database" if fault.startswith("not a file") else "no_access"
+            kind = "not_a_database" if fault.kind == "wrong_kind" else "no_access"
             raise DatabaseError(f"{self.path}: {fault}, not a corrections database file.", kind=kind)
         self.read_only = not create or not _writable(self.path)
         with self._connect(read_only=True) as db:  # looked at before anything is written to it
@@ -157,7 +157,7 @@ class CorrectionStore:
                 f"{self.path}: holds no reviews yet (an empty database), and cannot be written.",
                 kind="read_only" if create else "not_a_database",
             )
-        if not self.read_only:
+        if not self.read_only and self.version < SCHEMA_VERSION:  # a current file is opened once, to look
             with self._connect() as db:
                 self._migrate(db)
             self.version = SCHEMA_VERSION
@@ -316,7 +316,7 @@ def _use_wal(db: sqlite3.Connection) -> None:
             db.execute("PRAGMA journal_mode=WAL")
             return
         except sqlite3.OperationalError as err:
-            if "locked" not in str(err) or time.monotonic() > deadline:
+            if getattr(err, "sqlite_errorname", "") != "SQLITE_BUSY" or time.monotonic() > deadline:
                 raise
             time.sleep(0.01)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from crisis_model.errors import DataError
+from crisis_model.file_faults import os_reason
 
 
 def decode_utf8(data: bytes, source: str, first_line: int = 1) -> str:
@@ -34,7 +35,7 @@ def read_text(path: Path) -> str:
     try:
         data = path.read_bytes()
     except OSError as err:
-        raise DataError(f"{path}: cannot read the file ({err.strerror or err})") from err
+        raise DataError(f"{path}: cannot read the file ({os_reason(err)})") from err
     text = decode_utf8(data, str(path))
     if not text.strip():
         raise DataError(f"{path}: empty file")

@@ -15,6 +15,7 @@ from PIL import Image, ImageOps
 from torchvision.transforms.v2 import functional as F
 
 from crisis_model.errors import ImageError
+from crisis_model.file_faults import os_reason
 
 MAX_IMAGE_PIXELS = 40_000_000  # larger images are refused before decoding
 READABLE_FORMATS = "JPEG, PNG, WebP, GIF, BMP or TIFF"  # named to the user; Pillow reads more
@@ -70,7 +71,7 @@ def load_image(
         if path.stat().st_size == 0:
             raise ImageError(f"{path}: empty file (0 bytes)")
     except (OSError, ValueError) as err:
-        raise ImageError(f"{path}: cannot read the file ({_reason(err)})") from err
+        raise ImageError(f"{path}: cannot read the file ({os_reason(err)})") from err
     with _open(path, str(path)) as image:
         return _decode(image, str(path), min_size)
 
@@ -87,14 +88,9 @@ def _open(fp: Path | BytesIO, name: str) -> Image.Image:
             f"{name}: refused, the image has more than {MAX_IMAGE_PIXELS:,} pixels (a possible decompression bomb)"
         ) from err
     except OSError as err:
-        raise ImageError(f"{name}: cannot read the file ({_reason(err)})") from err
+        raise ImageError(f"{name}: cannot read the file ({os_reason(err)})") from err
     except Exception as err:  # a format plugin choking on a malformed header
         raise ImageError(f"{name}: corrupt image header ({err})") from err
-
-
-def _reason(err: Exception) -> str:
-    """'No such file or directory' rather than the errno-prefixed repr."""
-    return err.strerror if isinstance(err, OSError) and err.strerror else str(err)
 
 
 def _decode(image: Image.Image, name: str, min_size: int | None = None) -> Image.Image:

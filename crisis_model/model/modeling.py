@@ -108,7 +108,8 @@ class CrisisModel(nn.Module):
         that diverged answers every post with NaN)."""
         directory = Path(directory)
         if fault := path_fault(directory, "folder"):
-            raise CheckpointError(f"{directory}: {fault.replace('no such folder', 'no such checkpoint folder')}.")
+            words = "no such checkpoint folder" if fault.words == "no such folder" else fault.words
+            raise CheckpointError(f"{directory}: {words}.")
         pickles = any(directory.glob("*.pt")) or any(directory.glob("*.bin")) or any(directory.glob("*.pth"))
         if pickles and not (directory / WEIGHTS_FILE).exists():
             raise CheckpointError(
@@ -121,7 +122,7 @@ class CrisisModel(nn.Module):
         weights = directory / WEIGHTS_FILE
         for part, want, needed in ((WEIGHTS_FILE, "file", True), (TOKENIZER_DIR, "folder", config.uses_text)):
             if needed and (fault := path_fault(directory / part, want)):
-                missing = fault == f"no such {want}"
+                missing = fault.words == f"no such {want}"
                 raise CheckpointError(f"{directory}: {part} is missing." if missing else f"{directory / part}: {fault}")
         if config.uses_text and config.text_backbone_config is None:
             raise CheckpointError(f"{directory / CONFIG_FILE}: text_backbone_config is missing.")

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from crisis_model.data.files import lone_surrogate
 from crisis_model.model.fusion import GROUPS
 from crisis_model.predictions import prob_column, weight_column
 
@@ -56,11 +57,9 @@ def storable(text: str) -> str:
     """`text` as a Parquet string column takes it: a message that quotes a path or cell holding half
     of a UTF-16 pair (a file name that is not UTF-8) shows it escaped, "\\udcff", instead of
     failing the part it is written to."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return text
+    if lone_surrogate(text) is None:
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def column_prefix(name: str) -> str:

@@ -101,7 +101,7 @@ def check_folder(out: Path, manifest: dict[str, Any]) -> None:
     """ConfigError when `out` holds anything but an earlier start of this same scoring, or cannot be
     looked into."""
     fault = path_fault(out, "folder")
-    if fault and fault.startswith("no such") and not out.is_symlink():
+    if fault and fault.kind == "missing" and not out.is_symlink():
         return  # made at start (or refused then, saying why it cannot be made)
     if fault:
         raise ConfigError(f"{out}: {fault}; --out names the folder to write the scored collection to.")

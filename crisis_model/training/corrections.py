@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from crisis_model.atomic_files import write_json
 from crisis_model.corrections.report import LEFT_OUT, scores
@@ -93,13 +94,18 @@ def _reviewed_keys(reviews: pd.DataFrame) -> pd.Series:
 
 def _run_keys(run: Path) -> dict[str, str]:
     """post_id -> post_key of a run's predictions ({} when the run or its predictions are gone)."""
-    try:
-        table = pd.read_parquet(run / PREDICTIONS_FILE)
+    path = run / PREDICTIONS_FILE
+    try:  # the columns that say which post a row is, not the probabilities, weights and routing
+        names = set(pq.read_schema(path).names)
+        if not {"post_id", "text", "image_path"} <= names:
+            return {}
+        keyed = POST_KEY_COLUMN in names  # else a table written before posts had keys
+        table = pd.read_parquet(
+            path, columns=["post_id", POST_KEY_COLUMN] if keyed else ["post_id", "text", "image_path"]
+        )
     except (OSError, ValueError, pa.ArrowException):
         return {}
-    if not {"post_id", "text", "image_path"} <= set(table.columns):
-        return {}
-    keys = table[POST_KEY_COLUMN] if POST_KEY_COLUMN in table else post_keys(table.fillna(""))
+    keys = table[POST_KEY_COLUMN] if keyed else post_keys(table.fillna(""))
     return dict(zip(table["post_id"].astype(str), keys))
 
 
