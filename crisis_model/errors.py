@@ -44,3 +44,13 @@ class DatabaseError(CrisisLensError):
     def __init__(self, message: str, kind: str = "unreadable") -> None:
         super().__init__(message)
         self.kind = kind
+
+
+class ReviewConflict(CrisisLensError):
+    """A review not recorded because another reviewer reviewed the same post after this one's page
+    was drawn: `earlier` holds their reviews (crisis_model.corrections.store.OtherReview), and the
+    reviewer chooses whether to record theirs over them."""
+
+    def __init__(self, message: str, earlier: list) -> None:
+        super().__init__(message)
+        self.earlier = earlier

@@ -1,6 +1,7 @@
 """What reviewers say about the model's answers: the corrections database (`store`), the review
-queue's strategies (`queue`), the reviewed set as a table to export (`export`), and what a run
-trained from them reports (`report`). Training from the corrections is
+queue's strategies (`queue`), who holds which post and what each reviewer skipped (`claims`),
+where reviewers disagree and Cohen's kappa (`agreement`), the reviewed set as a table to export
+(`export`), and what a run trained from them reports (`report`). Training from the corrections is
 crisis_model.training.corrections (`train.py --corrections`)."""
 
 from crisis_model.corrections.queue import GROUP_COLUMN, STRATEGIES, build_queue, group_members

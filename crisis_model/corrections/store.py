@@ -6,6 +6,9 @@
     store.latest("informative")                               # one row per post: the latest review wins
     store.undo(batch, reviewer="ana")                         # appends an 'undo' row; the history stays
 
+Claims and skips (claims.py) and the settled labels of disagreements (agreement.py) live in the
+same file, from schema version 3.
+
 Why the standard library's sqlite3 and not SQLAlchemy + Alembic: the store is one append-only
 table and four queries; sqlite3 needs no package, and its `PRAGMA user_version` with a list of
 migration scripts is all the versioning one table needs, where Alembic would bring two packages
@@ -41,7 +44,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from crisis_model.errors import DatabaseError
+from crisis_model.errors import DatabaseError, ReviewConflict
 from crisis_model.file_faults import os_reason, path_fault
 
 BUSY_TIMEOUT_S = 30.0  # how long a write waits for another session's write to finish
@@ -75,6 +78,40 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE reviews ADD COLUMN post_key TEXT;  -- what the post was (predictions.post_key), NULL before v2
     """,
+    # v3, a team on one server: who holds which post (claims.py), what each reviewer skipped, and the
+    # label an admin settled where two reviewers disagree (agreement.py). Claims and skips are state, not
+    # history (a claim expires, a reviewer may take skips back); settlements are history, append-only.
+    """
+    CREATE TABLE claims (
+        task TEXT NOT NULL,
+        post_id TEXT NOT NULL,
+        reviewer TEXT NOT NULL,
+        claimed_at TEXT NOT NULL,    -- UTC, ISO 8601
+        expires REAL NOT NULL,       -- Unix seconds: after it the post is free again
+        PRIMARY KEY (task, post_id)
+    );
+    CREATE INDEX claims_by_reviewer ON claims (reviewer, task);
+    CREATE TABLE skips (
+        reviewer TEXT NOT NULL,
+        task TEXT NOT NULL,
+        post_id TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (reviewer, task, post_id)
+    );
+    CREATE TABLE settlements (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        task TEXT NOT NULL,
+        post_id TEXT NOT NULL,
+        label TEXT NOT NULL,         -- the label that wins for training
+        admin TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX settlements_by_post ON settlements (task, post_id, id);
+    CREATE TRIGGER settlements_no_update BEFORE UPDATE ON settlements
+        BEGIN SELECT RAISE(ABORT, 'settlements are append-only'); END;
+    CREATE TRIGGER settlements_no_delete BEFORE DELETE ON settlements
+        BEGIN SELECT RAISE(ABORT, 'settlements are append-only'); END;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 COLUMNS = (
@@ -92,6 +129,7 @@ COLUMNS = (
     "retracts",
     "post_key",
 )
+SETTLEMENT_COLUMNS = ("id", "task", "post_id", "label", "admin", "created_at")
 FAULT_KINDS = {  # DatabaseError.kind -> what it means for the user
     "missing": "no database at that path (and none is to be created)",
     "cannot_create": "the database or its folder cannot be created there",
@@ -239,61 +277,113 @@ class CorrectionStore:
 
     # ---------------------------------------------------------------------------- writing
 
-    def record(self, reviews: Sequence[Review], action: str) -> str:
+    def record(self, reviews: Sequence[Review], action: str, seen_up_to: int | None = None) -> str:
         """Appends the reviews of one click ('accept' or 'correct') in one transaction; returns
-        the click's batch id, which `undo` takes."""
+        the click's batch id, which `undo` takes. `seen_up_to`: the last review id the reviewer's
+        page showed; a review of the same post and task by someone else after it raises
+        ReviewConflict and records nothing (None: record whatever came after)."""
         if action not in ACTIONS:
             raise ValueError(f"action must be one of {ACTIONS}, not {action!r}")
         batch = uuid.uuid4().hex
         now = _now()
         rows = [(action, *astuple(r)[:6], now, batch, r.duplicate_group, None, r.post_key) for r in reviews]
-        self._append(rows)
+        with self.transaction() as db:
+            earlier = _reviews_since(db, reviews, seen_up_to) if seen_up_to is not None else []
+            if earlier:
+                raise ReviewConflict(f"{self.path}: " + "; ".join(map(str, earlier)) + ".", earlier)
+            _insert(db, rows)
         return batch
 
     def undo(self, batch: str, reviewer: str) -> int:
-        """Takes one click back: an 'undo' row for each of its reviews. Returns how many."""
-        with self._connect() as db:
+        """Takes one of `reviewer`'s clicks back: an 'undo' row for each of its reviews. Returns how
+        many (0: the click was undone already). A click of another reviewer is refused (ValueError)."""
+        with self.transaction() as db:
             taken = db.execute(
-                "SELECT post_id, task, run, duplicate_group FROM reviews WHERE batch = ? AND action != 'undo'",
-                (batch,),
+                "SELECT post_id, task, run, duplicate_group, reviewer FROM reviews "
+                "WHERE batch = ? AND action != 'undo' "
+                "AND NOT EXISTS (SELECT 1 FROM reviews u WHERE u.action = 'undo' AND u.retracts = ?)",
+                (batch, batch),
             ).fetchall()
-        now = _now()
-        rows = [("undo", post, task, None, None, run, reviewer, now, uuid.uuid4().hex, group, batch, None)
-                for post, task, run, group in taken]  # fmt: skip
-        self._append(rows)
-        return len(rows)
+            if any(owner != reviewer for *_, owner in taken):
+                raise ValueError(f"review {batch} was recorded by {taken[0][4]!r}, not by {reviewer!r}")
+            now = _now()
+            _insert(db, [("undo", post, task, None, None, run, reviewer, now, uuid.uuid4().hex, group, batch, None)
+                         for post, task, run, group, _ in taken])  # fmt: skip
+        return len(taken)
 
-    def _append(self, rows: list[tuple]) -> None:
+    def settle(self, task: str, post_id: str, label: str, admin: str) -> None:
+        """An admin's label for a post reviewers disagree on: it wins for training (`latest`)."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO settlements (task, post_id, label, admin, created_at) VALUES (?, ?, ?, ?, ?)",
+                (task, post_id, label, admin, _now()),
+            )
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (`BEGIN IMMEDIATE`: the writers queue, up to BUSY_TIMEOUT_S), committed
+        whole when the block ends, rolled back when it raises."""
         if self.read_only:
             raise DatabaseError(
                 f"{self.path}: opened read-only (the file or its folder cannot be written): reviews cannot be "
                 "recorded in it; choose another corrections database.",
                 kind="read_only",
             )
-        if not rows:
-            return
-        placeholders = ", ".join("?" * (len(COLUMNS) - 1))
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
-                db.executemany(f"INSERT INTO reviews ({', '.join(COLUMNS[1:])}) VALUES ({placeholders})", rows)
+                yield db
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """A read-only connection (sqlite3's errors become DatabaseError naming the file)."""
+        with self._connect(read_only=True) as db:
+            yield db
 
     # ---------------------------------------------------------------------------- reading
 
     def history(self) -> pd.DataFrame:
         """Every row ever written, oldest first (undo rows included)."""
         columns = [c if c != "post_key" or self.version >= 2 else "NULL AS post_key" for c in COLUMNS]
-        with self._connect(read_only=True) as db:
+        with self.reading() as db:
             rows = db.execute(f"SELECT {', '.join(columns)} FROM reviews ORDER BY id").fetchall()
         return pd.DataFrame(rows, columns=list(COLUMNS))
 
+    def settlements(self) -> pd.DataFrame:
+        """Every settled label, oldest first (none in a database older than schema 3)."""
+        if self.version < 3:
+            return pd.DataFrame(columns=list(SETTLEMENT_COLUMNS))
+        with self.reading() as db:
+            rows = db.execute(f"SELECT {', '.join(SETTLEMENT_COLUMNS)} FROM settlements ORDER BY id").fetchall()
+        return pd.DataFrame(rows, columns=list(SETTLEMENT_COLUMNS))
+
     def latest(self, task: str | None = None) -> pd.DataFrame:
-        """The review in force for each (post, task): the latest one not taken back by an undo."""
-        return latest_reviews(self.history(), task)
+        """The review in force for each (post, task): the latest one not taken back by an undo,
+        its label replaced by an admin's settled one where there is one (`settled_by`)."""
+        return settled(latest_reviews(self.history(), task), self.settlements())
+
+    def undoable(self, reviewer: str, task: str | None = None) -> pd.DataFrame:
+        """`reviewer`'s clicks not undone yet (of `task`), the last first: one row per batch."""
+        history = self.history()
+        undone = set(history.loc[history["action"] == "undo", "retracts"])
+        live = (history["action"] != "undo") & ~history["batch"].isin(undone)
+        own = history[live & (history["reviewer"] == reviewer)]
+        if task is not None:
+            own = own[own["task"] == task]
+        return own.drop_duplicates("batch").sort_values("id", ascending=False).reset_index(drop=True)
+
+
+def settled(latest: pd.DataFrame, settlements: pd.DataFrame) -> pd.DataFrame:
+    """`latest` (latest_reviews) with each post's last settled label over the reviewers' one."""
+    last = settlements.drop_duplicates(["task", "post_id"], keep="last").set_index(["task", "post_id"])
+    keys = pd.MultiIndex.from_frame(latest[["task", "post_id"]]) if len(latest) else pd.MultiIndex.from_tuples([])
+    label = pd.Series(last["label"].reindex(keys).to_numpy(), index=latest.index, dtype=object)
+    admin = pd.Series(last["admin"].reindex(keys).to_numpy(), index=latest.index, dtype=object)
+    return latest.assign(label_after=label.where(label.notna(), latest["label_after"]), settled_by=admin)
 
 
 def latest_reviews(history: pd.DataFrame, task: str | None = None) -> pd.DataFrame:
@@ -304,6 +394,39 @@ def latest_reviews(history: pd.DataFrame, task: str | None = None) -> pd.DataFra
     if task is not None:
         live = live[live["task"] == task]
     return live.sort_values("id").drop_duplicates(["post_id", "task"], keep="last").reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class OtherReview:
+    """A review by someone else that came after the reviewer's page was drawn."""
+
+    reviewer: str
+    task: str
+    post_id: str
+    label: str
+    created_at: str  # UTC, ISO 8601
+
+    def __str__(self) -> str:
+        return f"{self.reviewer} labelled this {self.label} at {self.created_at[11:16]} UTC"
+
+
+def _reviews_since(db: sqlite3.Connection, reviews: Sequence[Review], seen_up_to: int) -> list[OtherReview]:
+    """Reviews in force by other reviewers of `reviews`' posts and tasks, written after id `seen_up_to`."""
+    found = []
+    for review in reviews:
+        rows = db.execute(
+            "SELECT reviewer, task, post_id, label_after, created_at FROM reviews r WHERE task = ? AND post_id = ? "
+            "AND id > ? AND action != 'undo' AND reviewer != ? "
+            "AND NOT EXISTS (SELECT 1 FROM reviews u WHERE u.action = 'undo' AND u.retracts = r.batch) ORDER BY id",
+            (review.task, review.post_id, seen_up_to, review.reviewer),
+        ).fetchall()
+        found += [OtherReview(*row) for row in rows]
+    return found
+
+
+def _insert(db: sqlite3.Connection, rows: list[tuple]) -> None:
+    placeholders = ", ".join("?" * (len(COLUMNS) - 1))
+    db.executemany(f"INSERT INTO reviews ({', '.join(COLUMNS[1:])}) VALUES ({placeholders})", rows)
 
 
 def _use_wal(db: sqlite3.Connection) -> None:
