@@ -1,9 +1,13 @@
-"""The Review page's desk: the corrections database and the reviewer, where the session is in the
-queue (the post on show, the posts skipped, the reviews it can undo, the last message), and the
-clicks that change them (record, undo, next, skip), which the page's buttons call back.
+"""The Review page's desk: the corrections database and the reviewer, where the reviewer is in the
+queue (the post on show, which they claim; the posts they skipped and the reviews they can undo,
+both kept in the database), a conflict to choose on, the last message, and the clicks that change
+them (record, undo, next, skip), which the page's buttons call back.
 
-Reviews go to the corrections database (crisis_model.corrections.store), chosen in the sidebar,
-else $CRISISLENS_CORRECTIONS, else workspace/corrections.db beside runs/. A database that cannot be
+The reviewer is the signed-in identity (crisis_dashboard.access); without sign-in, the name typed
+in the sidebar. Reviews go to the corrections database (crisis_model.corrections.store): the
+server's configured one ($CRISISLENS_CORRECTIONS or its config file), else, on a laptop, the one
+typed in the sidebar, else workspace/corrections.db beside runs/. A team server never opens a
+database typed in the browser. A database that cannot be
 used (not SQLite, a newer schema, held by another program, out of reach) is named in an error and
 the queue stays readable; one that can be read but not written (a read-only file or folder) shows
 its reviews, and recording is off; a lock that passes asks to try again in a moment.
@@ -20,10 +24,10 @@ import streamlit as st
 
 from crisis_dashboard import literal, loaders, widgets
 from crisis_dashboard.names import pretty, task_title
-from crisis_dashboard.state import REPO_ROOT, chosen_path
-from crisis_model.corrections import CorrectionStore, Review
+from crisis_dashboard.state import REPO_ROOT, AppState, chosen_path
+from crisis_model.corrections import CorrectionStore, Review, claims
 from crisis_model.corrections import latest_reviews as in_force
-from crisis_model.errors import CrisisLensError, DatabaseError
+from crisis_model.errors import CrisisLensError, DatabaseError, ReviewConflict
 from crisis_model.predictions import POST_KEY_COLUMN
 from crisis_model.run_folder import TaskRun
 
@@ -35,22 +39,31 @@ DEFAULT_CORRECTIONS = REPO_ROOT / "workspace" / "corrections.db"
 REVIEWER, CORRECTIONS_DB = "reviewer", "corrections_db"
 PREFIX = "rv-"
 CURRENT = PREFIX + "current"  # the post on show
-SKIPPED = PREFIX + "skipped"  # posts skipped, left out of the queue until the page is reloaded
-UNDO = PREFIX + "undo"  # (batch, post, what) of each review recorded, the last one first to undo
+SEEN = PREFIX + "seen"  # the last review id in the database when the post on show was drawn
+SKIPPED = PREFIX + "skipped"  # without a database to keep them: posts skipped in this session
+CONFLICT = PREFIX + "conflict"  # a click refused because someone else reviewed the post: (args, their reviews)
 MESSAGE = PREFIX + "message"  # what the last click did, shown once
 NO_REVIEWS = ["post_id", "task", "label_after", "reviewer"]
 
 
 @dataclass
 class Desk:
-    """What one run of the page reviews with: the store (None: none usable) and the reviewer."""
+    """What one run of the page reviews with: the store (None: none usable), the reviewer, whether
+    they may record (a reviewer or admin), and how long a claim lasts."""
 
     store: CorrectionStore | None
     reviewer: str
+    may_review: bool = True
+    claim_s: float = claims.CLAIM_TTL_S
 
     @property
     def can_record(self) -> bool:
-        return self.store is not None and not self.store.read_only
+        return self.store is not None and not self.store.read_only and self.may_review
+
+    @property
+    def keeps_places(self) -> bool:
+        """Claims, skips and undo are kept in the database for this reviewer."""
+        return self.can_record and bool(self.reviewer)
 
     @cached_property
     def history(self) -> pd.DataFrame | None:
@@ -60,10 +73,21 @@ class Desk:
             return None
         return widgets.guard(self.store.history, "read the corrections database")
 
+    @cached_property
+    def undoable(self) -> pd.DataFrame:
+        """The reviewer's clicks not undone yet, the last first (none without a database)."""
+        if not self.keeps_places:
+            return pd.DataFrame(columns=["batch", "post_id", "task", "label_after", "action"])
+        return self.store.undoable(self.reviewer)
 
-def corrections_path() -> tuple[Path, str]:
-    """(the corrections database, how it was chosen)."""
-    return chosen_path(CORRECTIONS_DB, CORRECTIONS_ENV) or (DEFAULT_CORRECTIONS, "the default workspace")
+
+def corrections_path(state: AppState) -> tuple[Path, str]:
+    """(the corrections database, how it was chosen): typed in the sidebar only on a laptop."""
+    typed = () if state.visitor.team else (CORRECTIONS_DB,)
+    return chosen_path(state.server, state.visitor, typed, "corrections", []) or (
+        DEFAULT_CORRECTIONS,
+        "the default workspace",
+    )
 
 
 def open_store(path: Path) -> CorrectionStore | None:
@@ -100,22 +124,43 @@ def reviews_of(desk: Desk, post_id: str) -> dict[str, pd.Series]:
     return {str(r["task"]): r for _, r in latest[latest["post_id"] == post_id].iterrows()}
 
 
-def current_post(queue: pd.DataFrame, done: pd.Series) -> str | None:
-    """The post on show: the one the reviewer is on, else the queue's first not reviewed or skipped."""
-    skipped = st.session_state.setdefault(SKIPPED, [])
+def current_post(desk: Desk, task: str, queue: pd.DataFrame, done: pd.Series) -> str | None:
+    """The post on show: the one the reviewer is on while it is still theirs, else the queue's first
+    not reviewed, not skipped by them and not claimed by another reviewer, which they now claim."""
+    skipped = set(skipped_posts(desk, task))
     current = st.session_state.get(CURRENT)
-    if current in set(queue["post_id"]):
-        return current
-    pending = queue[~done.to_numpy() & ~queue["post_id"].isin(skipped).to_numpy()]
-    current = pending["post_id"].iloc[0] if len(pending) else None
-    st.session_state[CURRENT] = current
-    return current
+    pending = queue["post_id"][~done.to_numpy() & ~queue["post_id"].isin(skipped).to_numpy()]
+    if desk.keeps_places:
+        keep = current if current in set(queue["post_id"]) else None
+        chosen = widgets.guard(
+            lambda: claims.claim_next(desk.store, task, pending.tolist(), desk.reviewer, desk.claim_s, keep=keep),
+            "claim the next post",
+        )
+    elif current in set(queue["post_id"]):
+        chosen = current
+    else:
+        chosen = pending.iloc[0] if len(pending) else None
+    if chosen != current or SEEN not in st.session_state:  # a post drawn anew: what the reviewer has seen
+        history = desk.history
+        st.session_state[SEEN] = int(history["id"].max()) if history is not None and len(history) else 0
+    st.session_state[CURRENT] = chosen
+    return chosen
 
 
-def record(desk: Desk, run: TaskRun, members: list[str], row_group: str, answer: str, label: str) -> None:
+def skipped_posts(desk: Desk, task: str) -> list[str]:
+    if desk.keeps_places:
+        return widgets.guard(lambda: claims.skipped(desk.store, task, desk.reviewer), "read your skipped posts") or []
+    return st.session_state.setdefault(SKIPPED, [])
+
+
+def record(
+    desk: Desk, run: TaskRun, members: list[str], row_group: str, answer: str, label: str, force: bool = False
+) -> None:
     """One click: the review of the post, members[0] (and of its near-duplicates, the other
     members, when the group is chosen), each with the model's own answer for it where the run
-    scored it."""
+    scored it. Refused, for the reviewer to choose (`force`), when someone else reviewed it after
+    the page was drawn."""
+    st.session_state.pop(CONFLICT, None)
     try:
         scored = loaders.load_predictions(run)
         answers = dict(zip(scored["post_id"], scored["predicted_label"]))
@@ -134,29 +179,48 @@ def record(desk: Desk, run: TaskRun, members: list[str], row_group: str, answer:
     verb = "accepted as" if action == "accept" else "corrected to"
     what = f"{task_title(run.task)} of post {members[0]} {verb} {pretty(label)}"
     try:
-        batch = desk.store.record(reviews, action)
+        desk.store.record(reviews, action, seen_up_to=None if force else st.session_state.get(SEEN))
+    except ReviewConflict as conflict:
+        st.session_state[CONFLICT] = ((desk, run, members, row_group, answer, label), conflict.earlier)
+        return
     except CrisisLensError as err:
         st.session_state[MESSAGE] = f":red[Could not record the review: {literal.inline(str(err))}]"
         return
-    st.session_state[UNDO].append((batch, members[0], what))
     st.session_state[MESSAGE] = f"Recorded: {what}" + (f" (and {len(members) - 1} near-duplicates)." if group else ".")
 
 
 def undo(desk: Desk) -> None:
-    """Takes back the session's last review; its post is shown again."""
-    batch, post_id, what = st.session_state[UNDO].pop()
+    """Takes back the reviewer's last review still in force (kept in the database: it survives a
+    reload or a restart); its post is shown again."""
+    last = desk.undoable.iloc[0]
     try:
-        desk.store.undo(batch, desk.reviewer or "unknown")
-    except CrisisLensError as err:
+        desk.store.undo(str(last["batch"]), desk.reviewer)
+    except (CrisisLensError, ValueError) as err:
         st.session_state[MESSAGE] = f":red[Could not undo: {literal.inline(str(err))}]"
         return
-    st.session_state[CURRENT] = post_id
-    st.session_state[MESSAGE] = f"Undone: {what}."
+    st.session_state[CURRENT] = str(last["post_id"])
+    st.session_state[MESSAGE] = f"Undone: {describe(last)}."
 
 
-def leave(post_id: str | None, skip: bool) -> None:
-    """Next post (or skip this one, which comes back when the page is reloaded)."""
+def describe(review: pd.Series) -> str:
+    verb = "accepted as" if review["action"] == "accept" else "corrected to"
+    return f"{task_title(str(review['task']))} of post {review['post_id']} {verb} {pretty(str(review['label_after']))}"
+
+
+def leave(desk: Desk, task: str, post_id: str | None, skip: bool) -> None:
+    """Next post, or skip this one: it stays skipped for this reviewer (until they bring their
+    skipped posts back), and their claim on it goes."""
     if skip and post_id is not None:
-        st.session_state[SKIPPED].append(post_id)
+        if desk.keeps_places:
+            widgets.guard(lambda: claims.skip(desk.store, task, post_id, desk.reviewer), "skip the post")
+        else:
+            st.session_state.setdefault(SKIPPED, []).append(post_id)
     st.session_state[CURRENT] = None
     st.session_state.pop(MESSAGE, None)
+    st.session_state.pop(CONFLICT, None)
+
+
+def bring_back_skipped(desk: Desk, task: str) -> None:
+    if desk.keeps_places:
+        widgets.guard(lambda: claims.unskip(desk.store, task, desk.reviewer), "bring the skipped posts back")
+    st.session_state[SKIPPED] = []

@@ -81,17 +81,30 @@ def navigation() -> st.Page:
 def run_app() -> None:
     """app.py: the navigation, the page's tab title and heading, a loading notice while the
     dashboard's code is imported, the state (which run and data; trains the demo on a first start),
-    the sidebar and the banner, then the page."""
+    the sidebar and the banner, then the page. A signed-out visitor of a server with sign-in sees
+    the sign-in alone (crisis_dashboard.sign_in)."""
+    from crisis_dashboard import sign_in  # Streamlit alone
+
+    if sign_in.signed_out():
+        st.set_page_config(page_title="Sign in · CrisisLens", page_icon=":material/satellite_alt:", layout="centered")
+        st.title("CrisisLens")
+        sign_in.show_sign_in()
+        return
     page = navigation()
     st.set_page_config(page_title=f"{page.title} · CrisisLens", page_icon=":material/satellite_alt:", layout="wide")
     st.title(HEADINGS[page.title])
     notice = st.empty()
     notice.info(LOADING, icon=":material/hourglass_top:")
     # the dashboard's code: torch, transformers and plotly are imported with it
-    from crisis_dashboard.state import banner, resolve_state, sidebar
+    from crisis_dashboard import access
+    from crisis_dashboard.state import banner, load_server, resolve_state, sidebar
 
     notice.empty()  # what is slow from here on says so itself: the first start's training, a spinner
-    state = resolve_state()
+    server = load_server()
+    visitor = access.current_visitor(server)
+    access.sidebar(visitor)
+    access.banner(visitor)  # stops a signed-in account without a role here
+    state = resolve_state(server, visitor)
     sidebar(state)
     banner(state)
     with _routed(state):

@@ -1,6 +1,7 @@
 """Which run and which data the dashboard shows, chosen once per script run by app.py.
 
-    run folder   the sidebar's "Run folder" field, else $CRISISLENS_RUN, else runs/demo in the repo.
+    run folder   the sidebar's "Run folder" field, else the server's configured run ($CRISISLENS_RUN or
+                 the file $CRISISLENS_CONFIG names: crisis_dashboard.server_config), else runs/demo.
                  Either one run (checkpoint/, predictions.parquet, metrics.json ...) or a folder
                  of runs, one per task (runs/demo/{informative,humanitarian,damage}/).
     data folder  the sidebar's "CrisisMMD folder" field, else $CRISISMMD_ROOT, else the folder
@@ -14,12 +15,13 @@ trained, the demo models are trained first (crisis_dashboard.first_start). Every
 cause is kept in the state and shown on the page; nothing raises to Streamlit.
 
 The sidebar's fields keep their values across pages with `persistent_input`, which the Review
-page's fields use too.
+page's fields use too. Only an admin (crisis_dashboard.access) has them; on a team server (sign-in
+on, or served to the network) a typed folder is used only under the configured roots, checked on
+its text before any file is looked at, and an admin may pick the runs and collections found there.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,10 +29,12 @@ from typing import Any
 
 import streamlit as st
 
-from crisis_dashboard import links
+from crisis_dashboard import links, literal
+from crisis_dashboard.access import Visitor
 from crisis_dashboard.first_start import ensure_demo_run
 from crisis_dashboard.loaders import read_json
 from crisis_dashboard.names import TASK_HELP, task_title
+from crisis_dashboard.server_config import ServerConfig, load_server_config
 from crisis_model.data.demo import DEMO_DATA_DIR, DEMO_NOTICE, MARKER, generate_demo_dataset
 from crisis_model.errors import CrisisLensError, DataError
 from crisis_model.run_folder import TRAIN_CONFIG_FILE, RunSet, TaskRun, discover_run
@@ -42,6 +46,8 @@ DATA_ENV = "CRISISMMD_ROOT"
 COLLECTION_ENV = "CRISISLENS_COLLECTION"
 # The session-state keys of the sidebar's choices (kept by persistent_input).
 TASK, RUN_ROOT, DATA_ROOT, COLLECTION_ROOT = "task", "run_root", "data_root", "collection_root"
+RUN_CHOICE, COLLECTION_CHOICE = "run_choice", "collection_choice"  # an admin's pick among those under the roots
+CONFIGURED = "the server's configuration"
 
 
 @dataclass
@@ -56,6 +62,9 @@ class AppState:
     task: str | None  # the name of the run the pages show (a task, or "<task> (<folder>)")
     collection: Path | None = None  # a scored collection for Browse (checked when Browse opens it)
     collection_source: str = ""
+    server: ServerConfig = ServerConfig()
+    visitor: Visitor = Visitor("", "admin", False, team=False)
+    refused: tuple[str, ...] = ()  # why a folder typed in the sidebar is not used
 
     @property
     def run(self) -> TaskRun | None:
@@ -105,9 +114,10 @@ def training_data_root(run: TaskRun) -> Path | None:
     return path if path.is_dir() else None
 
 
-def resolve_state() -> AppState:
-    """Reads the sidebar choices and the environment; trains the demo run on first start."""
-    run_root, run_source = _chosen_run_root()
+def resolve_state(server: ServerConfig, visitor: Visitor) -> AppState:
+    """Reads the sidebar choices and the server's configuration; trains the demo run on first start."""
+    refused: list[str] = []
+    run_root, run_source = _chosen_run_root(server, visitor, refused)
     if run_root.resolve() == DEFAULT_RUN.resolve():
         ensure_demo_run(run_root, demo_data_dir())  # when it trains, it reruns the page after; stops it on failure
     runs, run_error = None, None
@@ -115,7 +125,7 @@ def resolve_state() -> AppState:
         runs = discover_run(run_root)
     except CrisisLensError as err:
         run_error = str(err)
-    data_root, data_source, data_error = _chosen_data_root(runs)
+    data_root, data_source, data_error = _chosen_data_root(runs, server, visitor, refused)
     names = runs.names if runs else []
     task = st.session_state.get(TASK)
     if task is None:  # a new session (a link opened in a new tab): the task the link names
@@ -124,48 +134,43 @@ def resolve_state() -> AppState:
         task = names[0] if names else None
     st.session_state[TASK] = task
     links.show_in_link(links.TASK, task)
-    collection, collection_source = _chosen_collection()
+    collection, collection_source = chosen_path(server, visitor, (COLLECTION_ROOT, COLLECTION_CHOICE), "collection",
+                                                refused) or (None, "")  # fmt: skip
     return AppState(
-        run_root, run_source, runs, run_error, data_root, data_source, data_error, task, collection, collection_source
-    )
+        run_root, run_source, runs, run_error, data_root, data_source, data_error, task, collection, collection_source,
+        server, visitor, tuple(refused),
+    )  # fmt: skip
 
 
-def chosen_path(session_key: str, env: str) -> tuple[Path, str] | None:
-    """(the path the sidebar field `session_key` names, else the environment variable `env`, how it
-    was chosen), or None when neither names one."""
-    chosen = st.session_state.get(session_key, "")
-    if chosen:
-        return Path(chosen).expanduser().absolute(), "chosen in the sidebar"
-    if os.environ.get(env):
-        return Path(os.environ[env]).expanduser().absolute(), f"from ${env}"
+def chosen_path(
+    server: ServerConfig, visitor: Visitor, session_keys: tuple[str, ...], configured: str, refused: list[str]
+) -> tuple[Path, str] | None:
+    """(the folder an admin typed or picked under `session_keys`, else the server's configured one
+    `configured`, how it was chosen), or None when neither names one. A typed folder a team server
+    may not use is left out, and why goes to `refused`."""
+    for key in session_keys if visitor.may("admin") else ():
+        if typed := st.session_state.get(key, ""):
+            path, why = server.under_roots(typed, visitor.team)
+            if path is not None:
+                return path, "chosen in the sidebar"
+            refused.append(why)
+    if configured in server.paths:
+        return server.paths[configured], CONFIGURED
     return None
 
 
-def _chosen_collection() -> tuple[Path | None, str]:
-    return chosen_path(COLLECTION_ROOT, COLLECTION_ENV) or (None, "")
+def _chosen_run_root(server: ServerConfig, visitor: Visitor, refused: list[str]) -> tuple[Path, str]:
+    return chosen_path(server, visitor, (RUN_ROOT, RUN_CHOICE), "run", refused) or (DEFAULT_RUN, "the default demo run")
 
 
-def _chosen_run_root() -> tuple[Path, str]:
-    chosen = st.session_state.get(RUN_ROOT, "")
-    if chosen:
-        path, source = Path(chosen).expanduser(), "chosen in the sidebar"
-    elif os.environ.get(RUN_ENV):
-        path, source = Path(os.environ[RUN_ENV]).expanduser(), f"from ${RUN_ENV}"
-    else:
-        path, source = DEFAULT_RUN, "the default demo run"
-    if not path.is_absolute():
-        path = (Path.cwd() if chosen else REPO_ROOT) / path
-    return path, source
-
-
-def _chosen_data_root(runs: RunSet | None) -> tuple[Path, str, str | None]:
+def _chosen_data_root(
+    runs: RunSet | None, server: ServerConfig, visitor: Visitor, refused: list[str]
+) -> tuple[Path, str, str | None]:
     """(data folder, how it was chosen, what is wrong with it or None)."""
-    chosen = st.session_state.get(DATA_ROOT, "")
+    chosen = chosen_path(server, visitor, (DATA_ROOT,), "data", refused)
     trained_on = next((p for run in (runs.runs.values() if runs else []) if (p := training_data_root(run))), None)
     if chosen:
-        root, source = Path(chosen).expanduser(), "chosen in the sidebar"
-    elif os.environ.get(DATA_ENV):
-        root, source = Path(os.environ[DATA_ENV]).expanduser(), f"from ${DATA_ENV}"
+        root, source = chosen
     elif trained_on is not None:
         root, source = trained_on, "the data the model was trained on"
     else:
@@ -208,40 +213,75 @@ def sidebar(state: AppState) -> None:
             )
             if state.run is not None:
                 st.caption(TASK_HELP.get(state.run.task, ""))
-        st.markdown("**Model run**")
-        persistent_input(
-            st.text_input,
-            "Run folder",
-            RUN_ROOT,
-            placeholder=str(state.run_root),
-            help=f"A folder written by train.py. Empty: ${RUN_ENV} if set, else {DEFAULT_RUN}.",
-        )
-        st.caption(f"In use: `{state.run_root}` ({state.run_source})")
-        st.markdown("**Dataset**")
-        persistent_input(
-            st.text_input,
-            "CrisisMMD folder",
-            DATA_ROOT,
-            placeholder=str(state.data_root or ""),
-            help=f"The CrisisMMD v2.0 folder (it holds crisismmd_datasplit_all/ and annotations/). "
-            f"Empty: ${DATA_ENV} if set, else the data the run was trained on, else the demo data.",
-        )
-        st.caption(f"In use: `{state.data_root}` ({state.data_source})")
-        st.markdown("**Scored collection**")
-        persistent_input(
-            st.text_input,
-            "Collection folder",
-            COLLECTION_ROOT,
-            placeholder="e.g. scored/harvey",
-            help="A folder written by `python -m crisis_model.score --out DIR`: Browse pages through it. "
-            f"Empty: ${COLLECTION_ENV} if set, else none.",
-        )
-        if state.collection is not None:
-            st.caption(f"In use: `{state.collection}` ({state.collection_source})")
+        if not state.visitor.may("admin"):  # the folders are the operator's and an admin's
+            st.caption(f"Model run: `{state.run_root.name}` (chosen by this server's admins)")
+            return
+        _folder_inputs(state)
+
+
+def _folder_inputs(state: AppState) -> None:
+    """An admin's run, data and collection folders: picked among those under the roots, or typed
+    (a team server uses a typed one only under the roots)."""
+    roots, typed = state.server.roots, not state.visitor.team or bool(state.server.roots)
+    where = " (under " + ", ".join(f"`{root}`" for root in roots) + ")" if roots else ""
+    st.markdown("**Model run**")
+    if roots:
+        _pick(RUN_CHOICE, "Runs on this server", _runs_under(state.server))
+    if typed:
+        persistent_input(st.text_input, "Run folder", RUN_ROOT, placeholder=str(state.run_root),
+                         help=f"A folder written by train.py{where}. Empty: the server's configured run "
+                         f"(${RUN_ENV}), else {DEFAULT_RUN}.")  # fmt: skip
+    st.caption(f"In use: `{state.run_root}` ({state.run_source})")
+    st.markdown("**Dataset**")
+    if typed:
+        persistent_input(st.text_input, "CrisisMMD folder", DATA_ROOT, placeholder=str(state.data_root or ""),
+                         help=f"The CrisisMMD v2.0 folder (it holds crisismmd_datasplit_all/ and annotations/)"
+                         f"{where}. Empty: ${DATA_ENV} if set, else the data the run was trained on, else the demo "
+                         "data.")  # fmt: skip
+    st.caption(f"In use: `{state.data_root}` ({state.data_source})")
+    st.markdown("**Scored collection**")
+    if roots:
+        _pick(COLLECTION_CHOICE, "Collections on this server", _collections_under(state.server))
+    if typed:
+        persistent_input(st.text_input, "Collection folder", COLLECTION_ROOT, placeholder="e.g. scored/harvey",
+                         help=f"A folder written by `python -m crisis_model.score --out DIR`{where}: Browse pages "
+                         f"through it. Empty: ${COLLECTION_ENV} if set, else none.")  # fmt: skip
+    if state.collection is not None:
+        st.caption(f"In use: `{state.collection}` ({state.collection_source})")
+
+
+def _pick(key: str, label: str, folders: list[str]) -> None:
+    """A choice among `folders` ("" first: the server's configured one), kept under `key`."""
+    if st.session_state.get(key, "") not in folders:  # gone since it was picked
+        st.session_state[key] = ""
+    persistent_input(st.selectbox, label, key, options=["", *folders],
+                     format_func=lambda folder: folder or "(as the server is configured)")  # fmt: skip
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _runs_under(server: ServerConfig) -> list[str]:
+    return [str(path) for path in server.runs_under_roots()]
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def _collections_under(server: ServerConfig) -> list[str]:
+    return [str(path) for path in server.collections_under_roots()]
+
+
+def load_server() -> ServerConfig:
+    """The operator's configuration; a file that cannot be read stops every page, naming it."""
+    try:
+        return load_server_config()
+    except CrisisLensError as err:
+        st.error(f"This server's configuration cannot be used: {literal.inline(str(err))}")
+        st.stop()
+        raise
 
 
 def banner(state: AppState) -> None:
-    """The demo notice, and why the run cannot be shown when it cannot."""
+    """The demo notice, a typed folder refused, and why the run cannot be shown when it cannot."""
+    for why in dict.fromkeys(state.refused):
+        st.error(literal.inline(why))
     if state.demo_data:
         st.info(
             f"**Demo mode.** {DEMO_NOTICE}  \n"

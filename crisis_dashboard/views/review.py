@@ -1,7 +1,9 @@
 """Review (/review): a queue of the run's posts in the order a strategy picks, one post at a time with
 every task's answer and explanation, one click to accept or correct each answer, skip and undo,
-the reviewer's progress, and the reviewed set to download. The corrections database, the
-reviewer and the clicks are the desk's (crisis_dashboard.review_desk)."""
+the reviewer's progress, and the reviewed set to download; for a team, the post on show is claimed
+by its reviewer, a review someone else made meanwhile is shown to choose on, and admins settle
+disagreements and read the agreement between reviewers (crisis_dashboard.team_review). The
+corrections database, the reviewer and the clicks are the desk's (crisis_dashboard.review_desk)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
-from crisis_dashboard import duplicate_groups, export, loaders, review_desk, widgets
+from crisis_dashboard import duplicate_groups, export, literal, loaders, review_desk, team_review, widgets
 from crisis_dashboard.names import pretty, task_title
 from crisis_dashboard.post_view import show_post
 from crisis_dashboard.review_desk import CORRECTIONS_DB, CORRECTIONS_ENV, DEFAULT_CORRECTIONS, PREFIX, REVIEWER, Desk
@@ -26,14 +28,15 @@ from crisis_model.errors import CrisisLensError
 # are keyed by PREFIX + what + the run's name.
 STRATEGY, SEED = PREFIX + "strategy", PREFIX + "seed"
 NEXT, SKIP, UNDO_BUTTON = PREFIX + "next", PREFIX + "skip", PREFIX + "undo-button"
+UNSKIP, MINE, THEIRS = PREFIX + "unskip", PREFIX + "conflict-mine", PREFIX + "conflict-theirs"
 CSV, PARQUET = PREFIX + "csv", PREFIX + "parquet"
 RECENT = 8  # reviews listed under the post
 
 
 def show(state: AppState) -> None:
     run = widgets.require_run(state)
-    path, source = review_desk.corrections_path()
-    desk = Desk(None, sidebar(path, source))
+    path, source = review_desk.corrections_path(state)
+    desk = Desk(None, sidebar(state, path, source), state.visitor.may("reviewer"), state.server.claim_minutes * 60)
     desk.store = review_desk.open_store(path)
     frame = widgets.guard(lambda: loaders.load_predictions(run), "read the predictions")
     if frame is None:
@@ -47,20 +50,23 @@ def show(state: AppState) -> None:
     done_keys = set(keys[frame["post_id"].isin(reviews["post_id"])])
     done = queue["group_key"].isin(done_keys)
     _progress(int(done.sum()), len(queue), run.task)
-    if desk.can_record and not desk.reviewer:
+    if not desk.may_review:
+        st.info("You may read the queue and the reviews; recording them needs the reviewer role on this server.")
+    elif desk.can_record and not desk.reviewer:
         st.info("Enter your name under **Review** in the sidebar to record reviews.")
-    current = review_desk.current_post(queue, done)
-    _controls(desk, current)
+    current = review_desk.current_post(desk, run.task, queue, done)
+    _controls(desk, run.task, current)
+    _conflict()
     if current is not None:
         row = queue[queue["post_id"] == current].iloc[0]
         _show_post(state, desk, frame, row)
     elif len(queue):
-        st.success(
-            "Every post of this queue is reviewed or skipped. Skipped posts come back when the page is reloaded."
-        )
+        st.success("Every post of this queue is reviewed, skipped by you, or on show to another reviewer.")
     else:
         st.info("This queue is empty: no post of the run fits this order.")
     _reviewed_set(state, desk)
+    if desk.history is not None and desk.store is not None:
+        team_review.show(state, desk)
 
 
 def _queue(frame: pd.DataFrame) -> pd.DataFrame | None:
@@ -83,22 +89,28 @@ def _queue(frame: pd.DataFrame) -> pd.DataFrame | None:
     return build_queue(frame, strategy, int(seed))
 
 
-def sidebar(path: Path, source: str) -> str:
-    """The reviewer's name and the corrections database, in the sidebar; returns the name."""
+def sidebar(state: AppState, path: Path, source: str) -> str:
+    """The reviewer and the corrections database, in the sidebar; returns the reviewer: the
+    signed-in identity, else the name typed here."""
     with st.sidebar:
         st.markdown("**Review**")
-        persistent_input(st.text_input, "Your name (reviewer)", REVIEWER, help="Kept with every review you record.",
-                         placeholder="e.g. Ana")  # fmt: skip
-        persistent_input(
-            st.text_input,
-            "Corrections database",
-            CORRECTIONS_DB,
-            help=f"An SQLite file the reviews are added to (created when missing). Empty: ${CORRECTIONS_ENV} "
-            f"if set, else {DEFAULT_CORRECTIONS}.",
-            placeholder=str(path),
-        )
-        st.caption(f"In use: `{path}` ({source})")
-    return st.session_state.get(REVIEWER, "")
+        if state.visitor.signed_in:
+            st.caption(f"Your reviews are recorded as {literal.inline(state.visitor.email)}.")
+        else:
+            persistent_input(st.text_input, "Your name (reviewer)", REVIEWER,
+                             help="Kept with every review you record.", placeholder="e.g. Ana")  # fmt: skip
+        if not state.visitor.team:  # a laptop's user may pick any file; a team server's is the operator's
+            persistent_input(
+                st.text_input,
+                "Corrections database",
+                CORRECTIONS_DB,
+                help=f"An SQLite file the reviews are added to (created when missing). Empty: ${CORRECTIONS_ENV} "
+                f"if set, else {DEFAULT_CORRECTIONS}.",
+                placeholder=str(path),
+            )
+        if state.visitor.may("admin"):
+            st.caption(f"In use: `{path}` ({source})")
+    return state.visitor.email if state.visitor.signed_in else st.session_state.get(REVIEWER, "")
 
 
 def _progress(reviewed: int, total: int, task: str) -> None:
@@ -107,21 +119,43 @@ def _progress(reviewed: int, total: int, task: str) -> None:
                             "near-duplicates counts once)")  # fmt: skip
 
 
-def _controls(desk: Desk, current: str | None) -> None:
-    """Next, skip and undo (the reviewer's last click of this session)."""
-    undo = st.session_state.setdefault(review_desk.UNDO, [])
-    c1, c2, c3, c4 = st.columns([1, 1, 1, 3])
-    c1.button("Next post →", key=NEXT, on_click=review_desk.leave, args=(current, False), disabled=current is None,
-              type="primary")  # fmt: skip
-    c2.button("Skip", key=SKIP, on_click=review_desk.leave, args=(current, True), disabled=current is None,
-              help="Leave this post for later (it comes back when the page is reloaded).")  # fmt: skip
+def _controls(desk: Desk, task: str, current: str | None) -> None:
+    """Next, skip, undo (the reviewer's last click, kept in the database) and the skipped posts back."""
+    undoable = desk.undoable
+    skipped = review_desk.skipped_posts(desk, task)
+    c1, c2, c3, c4, c5 = st.columns([1, 1, 1, 1, 3])
+    c1.button("Next post →", key=NEXT, on_click=review_desk.leave, args=(desk, task, current, False),
+              disabled=current is None, type="primary")  # fmt: skip
+    c2.button("Skip", key=SKIP, on_click=review_desk.leave, args=(desk, task, current, True),
+              disabled=current is None,
+              help="Leave this post for later: it stays out of your queue until you bring it back.")  # fmt: skip
     c3.button("Undo", key=UNDO_BUTTON, on_click=review_desk.undo, args=(desk,),
-              disabled=not undo or not desk.can_record,
+              disabled=undoable.empty or not desk.can_record,
               help="Take back your last accept or correction; the database keeps both as history.")  # fmt: skip
+    c4.button(f"Skipped ({len(skipped)}) back", key=UNSKIP, on_click=review_desk.bring_back_skipped,
+              args=(desk, task), disabled=not skipped,
+              help="Bring the posts you skipped back into your queue.")  # fmt: skip
     if message := st.session_state.pop(review_desk.MESSAGE, None):
-        c4.markdown(message)
-    elif undo:
-        c4.caption(f"Last: {undo[-1][2]}")
+        c5.markdown(message)
+    elif not undoable.empty:
+        c5.caption(f"Your last review: {review_desk.describe(undoable.iloc[0])}")
+
+
+def _conflict() -> None:
+    """A click refused because another reviewer reviewed the post after this page was drawn: what
+    they said, and the choice (both reviews stay in the history either way)."""
+    if (pending := st.session_state.get(review_desk.CONFLICT)) is None:
+        return
+    args, earlier = pending
+    said = "; ".join(f"{literal.inline(o.reviewer)} labelled this *{pretty(o.label)}* at {o.created_at[11:16]} UTC"
+                     for o in earlier)  # fmt: skip
+    with st.container(border=True):
+        st.warning(f"{said}, after this post was shown to you. Your review was not recorded yet.")
+        c1, c2 = st.columns(2)
+        c1.button(f"Record mine ({pretty(args[5])}) as well", key=MINE, on_click=review_desk.record,
+                  args=(*args, True),
+                  help="Both reviews stay in the history; an admin settles the disagreement.")  # fmt: skip
+        c2.button("Keep theirs", key=THEIRS, on_click=st.session_state.pop, args=(review_desk.CONFLICT, None))
 
 
 def _show_post(state: AppState, desk: Desk, frame: pd.DataFrame, row: pd.Series) -> None:
@@ -223,8 +257,7 @@ def _reviewed_set(state: AppState, desk: Desk) -> None:
     )
     corrected = int(table["corrected"].sum())
     st.caption(f"The latest review of each post and task: {len(table):,} reviewed, {corrected:,} of them corrected "
-               f"(the {RECENT} most recent shown). Retrain from them with `python train.py ... --corrections "
-               f"{desk.store.path}`.")  # fmt: skip
+               f"(the {RECENT} most recent shown).")  # fmt: skip
     c1, c2 = st.columns(2)
     c1.download_button("Download the reviewed set (CSV)", export.to_csv(table), "reviewed.csv", "text/csv",
                        key=CSV)  # fmt: skip
