@@ -379,11 +379,10 @@ class CorrectionStore:
 
 def settled(latest: pd.DataFrame, settlements: pd.DataFrame) -> pd.DataFrame:
     """`latest` (latest_reviews) with each post's last settled label over the reviewers' one."""
-    last = settlements.drop_duplicates(["task", "post_id"], keep="last").set_index(["task", "post_id"])
-    keys = pd.MultiIndex.from_frame(latest[["task", "post_id"]]) if len(latest) else pd.MultiIndex.from_tuples([])
-    label = pd.Series(last["label"].reindex(keys).to_numpy(), index=latest.index, dtype=object)
-    admin = pd.Series(last["admin"].reindex(keys).to_numpy(), index=latest.index, dtype=object)
-    return latest.assign(label_after=label.where(label.notna(), latest["label_after"]), settled_by=admin)
+    last = settlements.drop_duplicates(["task", "post_id"], keep="last")[["task", "post_id", "label", "admin"]]
+    merged = latest.merge(last.astype(object), on=["task", "post_id"], how="left")
+    merged["label_after"] = merged["label"].where(merged["label"].notna(), merged["label_after"])
+    return merged.drop(columns="label").rename(columns={"admin": "settled_by"})
 
 
 def latest_reviews(history: pd.DataFrame, task: str | None = None) -> pd.DataFrame:

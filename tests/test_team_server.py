@@ -1,0 +1,134 @@
+"""The dashboard shared by a team on one server (issue 20), under AppTest on the session's demo run:
+a folder typed outside the configured roots creates and reveals nothing, admins pick runs under the
+roots, the database is the operator's, a viewer cannot record, a server open to the network without
+sign-in says so on every page, undo and skip outlive the session (a restart), and a review someone
+else made after the page was drawn is shown to choose on."""
+
+from __future__ import annotations
+
+import pytest
+
+from crisis_dashboard import access, literal
+from crisis_dashboard.access import Visitor
+from crisis_dashboard.routing import PAGES, page_file
+from crisis_model.corrections import CorrectionStore, Review
+from tests.dashboard_support import assert_clean
+
+REVIEW = page_file("review")
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch):
+    path = tmp_path / "workspace" / "corrections.db"
+    monkeypatch.setenv("CRISISLENS_CORRECTIONS", str(path))
+    return path
+
+
+def shown_post(at) -> str:
+    return next(h.value for h in at.subheader if h.value.startswith("Post ")).removeprefix("Post ")
+
+
+def files_under(folder) -> list[str]:
+    return sorted(str(p) for p in folder.rglob("*"))
+
+
+def signed_in(monkeypatch, email: str, role: str) -> None:
+    """A visitor signed in with `role` (what access.current_visitor returns after st.login)."""
+    monkeypatch.setattr(access, "current_visitor", lambda config: Visitor(email, role, True, team=True))
+
+
+def test_a_folder_typed_outside_the_roots_creates_and_reveals_nothing(app, db, tmp_path, monkeypatch):
+    roots = tmp_path / "served"
+    for task in ("informative", "damage"):  # what the listing looks for: a checkpoint's config
+        (roots / "runs" / "harvey" / task / "checkpoint").mkdir(parents=True)
+        (roots / "runs" / "harvey" / task / "checkpoint" / "config.json").write_text("{}")
+    monkeypatch.setenv("CRISISLENS_ROOTS", str(roots))
+    outside = tmp_path / "elsewhere"
+    (outside / "exists").mkdir(parents=True)
+    before = files_under(tmp_path)
+    at = app()
+    assert_clean(at)
+    messages = []
+    for typed in (str(outside / "exists"), str(outside / "new" / "folder"), str(roots / ".." / "elsewhere")):
+        at.sidebar.text_input(key="_w_run_root").input(typed).run()
+        at.sidebar.text_input(key="_w_collection_root").input(typed + "/c").run()
+        assert not at.exception
+        messages.append([e.value.replace(literal.inline(typed), "TYPED") for e in at.error])
+        assert len(messages[-1]) == 2
+        assert all("not under the folders this server serves from" in m for m in messages[-1])
+    assert messages[0] == messages[1] == messages[2]  # the same words whether the folder exists or not
+    assert files_under(tmp_path) == before  # nothing created
+    at.sidebar.text_input(key="_w_run_root").input("").run()
+    at.sidebar.text_input(key="_w_collection_root").input("").run()
+    choices = at.sidebar.selectbox(key="_w_run_choice").options
+    harvey = roots / "runs" / "harvey"
+    listed = [str(harvey), str(harvey / "damage"), str(harvey / "informative")]
+    assert choices == ["(as the server is configured)", *listed]
+
+
+def test_a_team_server_opens_only_the_operators_database(app, db, tmp_path, monkeypatch):
+    signed_in(monkeypatch, "lead@relief.example", "admin")
+    at = app(REVIEW, corrections_db=str(tmp_path / "typed" / "c.db"))
+    assert_clean(at)
+    assert not [t for t in at.sidebar.text_input if t.key == "_w_corrections_db"]
+    at.button(key="rv-accept-informative").click().run()
+    assert not (tmp_path / "typed").exists()
+    assert CorrectionStore(db).history()["reviewer"].tolist() == ["lead@relief.example"]
+
+
+def test_a_viewer_reads_the_queue_and_cannot_record_or_choose_folders(app, db, monkeypatch):
+    signed_in(monkeypatch, "guest@partner.example", "viewer")
+    at = app(REVIEW)
+    assert_clean(at)
+    assert at.button(key="rv-accept-informative").disabled
+    assert any("reviewer role" in i.value for i in at.info)
+    assert not [t for t in at.sidebar.text_input if t.key in ("_w_run_root", "_w_data_root", "_w_collection_root")]
+
+
+def test_served_to_the_network_without_sign_in_every_page_says_so(app, db, monkeypatch, capsys):
+    monkeypatch.setattr(access, "server_address", lambda: "0.0.0.0")
+    monkeypatch.setattr(access, "_warned", [])
+    at = app()
+    for spec in PAGES:
+        at.switch_page(page_file(spec.url)).run()
+        assert not at.exception
+        assert any("has no sign-in" in e.value and "anyone who reaches it" in e.value for e in at.error), spec.url
+    assert "WARNING: This CrisisLens server has no sign-in" in capsys.readouterr().err
+    assert not [t for t in at.sidebar.text_input if t.key == "_w_run_root"]  # the paths stay the operator's
+
+
+def test_undo_and_skip_outlive_the_session(app, db):
+    at = app(REVIEW, reviewer="ana")
+    first = shown_post(at)
+    at.button(key="rv-accept-informative").click().run()
+    at.button(key="rv-next").click().run()
+    skipped = shown_post(at)
+    at.button(key="rv-skip").click().run()
+    at = app(REVIEW, reviewer="ana")  # a restart: a new session, nothing in the browser
+    assert_clean(at)
+    assert shown_post(at) not in (first, skipped)
+    assert not at.button(key="rv-undo-button").disabled
+    at.button(key="rv-undo-button").click().run()
+    assert_clean(at)
+    assert shown_post(at) == first
+    assert CorrectionStore(db).latest().empty
+    at.button(key="rv-unskip").click().run()
+    at = app(REVIEW, reviewer="ana")
+    assert shown_post(at) == first
+
+
+def test_two_reviewers_get_different_posts_and_a_later_review_is_shown_to_choose_on(app, db):
+    ana = app(REVIEW, reviewer="ana")
+    ben = app(REVIEW, reviewer="ben")
+    post = shown_post(ana)
+    assert shown_post(ben) != post
+    store = CorrectionStore(db)
+    other = Review(post, "informative", "informative", "not_informative", "run", "cy")
+    store.record([other], "correct")  # Cy reviewed Ana's post meanwhile (her claim had expired, say)
+    ana.button(key="rv-accept-informative").click().run()
+    assert not ana.exception
+    assert any("cy labelled this *Not informative*" in w.value for w in ana.warning), [w.value for w in ana.warning]
+    assert len(store.history()) == 1
+    ana.button(key="rv-conflict-mine").click().run()
+    assert_clean(ana)
+    assert store.history()["reviewer"].tolist() == ["cy", "ana"]
