@@ -98,13 +98,14 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def serve_dashboard(
-    env: dict[str, str], log: Path, timeout: float = 120, cwd: Path = REPO
+    env: dict[str, str], log: Path, timeout: float = 120, cwd: Path = REPO, port: int | None = None
 ) -> Iterator[tuple[str, subprocess.Popen]]:
     """Starts the dashboard as `make app` does (two malloc arenas unless the environment says
     otherwise) from `cwd` (a checkout), with these extra environment variables (e.g. CRISISLENS_RUN), and yields (url,
     process) once it answers its health check; stops it on exit. Its output goes to `log`, whose
-    tail is in the error when it does not start."""
-    port = free_port()
+    tail is in the error when it does not start. `port`: a port chosen before (a sign-in's redirect
+    address names it), else a free one."""
+    port = port or free_port()
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as out:
         process = subprocess.Popen(
