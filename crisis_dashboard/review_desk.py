@@ -24,7 +24,8 @@ import streamlit as st
 
 from crisis_dashboard import literal, loaders, widgets
 from crisis_dashboard.names import pretty, task_title
-from crisis_dashboard.state import REPO_ROOT, AppState, chosen_path
+from crisis_dashboard.server_config import DEFAULT_CORRECTIONS
+from crisis_dashboard.state import AppState, chosen_path
 from crisis_model.corrections import CorrectionStore, Review, claims
 from crisis_model.corrections import latest_reviews as in_force
 from crisis_model.errors import CrisisLensError, DatabaseError, ReviewConflict
@@ -32,7 +33,6 @@ from crisis_model.predictions import POST_KEY_COLUMN
 from crisis_model.run_folder import TaskRun
 
 CORRECTIONS_ENV = "CRISISLENS_CORRECTIONS"
-DEFAULT_CORRECTIONS = REPO_ROOT / "workspace" / "corrections.db"
 
 # The Review page's keys in the session state: the sidebar's choices (kept by state.persistent_input),
 # then the session's place in the queue; the page's widgets' keys start with PREFIX too.

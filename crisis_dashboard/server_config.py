@@ -9,6 +9,7 @@ Read from environment variables, over a TOML file named by $CRISISLENS_CONFIG:
     data = "/srv/data/CrisisMMD_v2.0"         # $CRISISMMD_ROOT
     collection = "/srv/crisislens/scored/harvey"   # $CRISISLENS_COLLECTION
     corrections = "/srv/crisislens/corrections.db" # $CRISISLENS_CORRECTIONS
+    jobs = "/srv/crisislens/retrain"          # $CRISISLENS_JOBS: retrains from the dashboard
     roots = ["/srv/crisislens"]               # $CRISISLENS_ROOTS (os.pathsep between folders)
     [roles]                                   # e-mail addresses, or "@domain" for a whole domain
     admin = ["lead@relief.example"]
@@ -43,9 +44,11 @@ PATH_ENVS = {  # [paths] key -> the environment variable that overrides it
     "data": "CRISISMMD_ROOT",
     "collection": "CRISISLENS_COLLECTION",
     "corrections": "CRISISLENS_CORRECTIONS",
+    "jobs": "CRISISLENS_JOBS",  # where retrains started from the dashboard write (retrain_job.py)
 }
 ROLES = ("viewer", "reviewer", "admin")  # each may do what the one before may, and more
 DEFAULT_CLAIM_MINUTES = 10.0
+DEFAULT_CORRECTIONS = Path(__file__).resolve().parents[1] / "workspace" / "corrections.db"
 COLLECTION_DEPTH = 3  # how deep under a root scored collections are looked for
 
 

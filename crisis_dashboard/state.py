@@ -29,7 +29,7 @@ from typing import Any
 
 import streamlit as st
 
-from crisis_dashboard import links, literal
+from crisis_dashboard import links, literal, retrain_job
 from crisis_dashboard.access import Visitor
 from crisis_dashboard.first_start import ensure_demo_run
 from crisis_dashboard.loaders import read_json
@@ -160,7 +160,13 @@ def chosen_path(
 
 
 def _chosen_run_root(server: ServerConfig, visitor: Visitor, refused: list[str]) -> tuple[Path, str]:
-    return chosen_path(server, visitor, (RUN_ROOT, RUN_CHOICE), "run", refused) or (DEFAULT_RUN, "the default demo run")
+    """An admin's typed or picked run, else the one an admin made the served one (a retrained run),
+    else the configured one, else the demo."""
+    if typed := chosen_path(server, visitor, (RUN_ROOT, RUN_CHOICE), "", refused):
+        return typed
+    if served := retrain_job.served(retrain_job.job_folder(server)):
+        return served, "made the served run by an admin"
+    return chosen_path(server, visitor, (), "run", refused) or (DEFAULT_RUN, "the default demo run")
 
 
 def _chosen_data_root(

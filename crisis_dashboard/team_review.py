@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from crisis_dashboard import literal, widgets
+from crisis_dashboard import literal, retrain_panel, widgets
 from crisis_dashboard.names import pretty, task_title
 from crisis_dashboard.review_desk import PREFIX, Desk
 from crisis_dashboard.state import AppState
@@ -17,6 +17,7 @@ SHOWN = 10  # open disagreements listed to settle at once
 
 
 def show(state: AppState, desk: Desk) -> None:
+    """Agreement for everyone; settling, who is on which post, and retraining for admins."""
     st.divider()
     st.subheader("Agreement between reviewers")
     _kappa(desk)
@@ -25,6 +26,8 @@ def show(state: AppState, desk: Desk) -> None:
         st.caption("On show now: " + "; ".join(
             f"{literal.inline(c.reviewer)} on post {literal.inline(c.post_id)} ({task_title(c.task)})" for c in held
         ))  # fmt: skip
+    if state.visitor.may("admin"):
+        retrain_panel.show(state, desk.store.path)
 
 
 def _kappa(desk: Desk) -> None:

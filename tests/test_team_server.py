@@ -6,12 +6,17 @@ else made after the page was drawn is shown to choose on."""
 
 from __future__ import annotations
 
+import json
+import time
+from pathlib import Path
+
 import pytest
 
 from crisis_dashboard import access, literal
 from crisis_dashboard.access import Visitor
 from crisis_dashboard.routing import PAGES, page_file
 from crisis_model.corrections import CorrectionStore, Review
+from crisis_model.run_folder import discover_run
 from tests.dashboard_support import assert_clean
 
 REVIEW = page_file("review")
@@ -132,3 +137,34 @@ def test_two_reviewers_get_different_posts_and_a_later_review_is_shown_to_choose
     ana.button(key="rv-conflict-mine").click().run()
     assert_clean(ana)
     assert store.history()["reviewer"].tolist() == ["cy", "ana"]
+
+
+def test_a_retrain_started_from_the_page_outlives_a_reload_and_can_be_served(app, db, demo_run, tmp_path, monkeypatch):
+    from crisis_dashboard import retrain_job
+
+    jobs = tmp_path / "jobs"
+    monkeypatch.setenv("CRISISLENS_JOBS", str(jobs))
+    at = app(REVIEW, reviewer="ana")
+    next(b for b in at.button if b.key.startswith("rv-fix-informative-")).click().run()
+    at.button(key="rv-retrain").click().run()
+    assert_clean(at)
+    assert retrain_job.status(jobs).started_by == "the laptop's user"
+    assert at.button(key="rv-retrain").disabled  # one at a time per server
+    with pytest.raises(retrain_job.JobRunning, match="one runs at a time"):
+        retrain_job.start(jobs, discover_run(demo_run), db, "another admin")
+    at = app(REVIEW, reviewer="ben")  # a reload, another admin: the same job
+    assert_clean(at)
+    deadline = time.monotonic() + 600
+    while (job := retrain_job.status(jobs)).state == "running" and time.monotonic() < deadline:
+        time.sleep(2)
+    assert job.state == "done", retrain_job.log_tail(jobs, 40)
+    at = app(REVIEW, reviewer="ana")
+    assert any("retrained run is ready" in s.value for s in at.success)
+    at.button(key="rv-serve").click().run()
+    assert retrain_job.served(jobs) == Path(job.out)
+    at = app()  # a new visitor: the retrained run is the one served, and its Overview compares
+    assert_clean(at)
+    assert at.session_state["task"] == "informative"
+    assert any("Trained with reviewers' corrections" in h.value for h in at.subheader)
+    report = json.loads((Path(job.out) / "informative" / "corrections.json").read_text())
+    assert report["source"] == str(db) and sum(report["applied"].values()) == 1  # Ana's correction

@@ -16,7 +16,8 @@ from PIL import Image
 from crisis_dashboard import duplicate_groups, export, literal, loaders, review_desk, team_review, widgets
 from crisis_dashboard.names import pretty, task_title
 from crisis_dashboard.post_view import show_post
-from crisis_dashboard.review_desk import CORRECTIONS_DB, CORRECTIONS_ENV, DEFAULT_CORRECTIONS, PREFIX, REVIEWER, Desk
+from crisis_dashboard.review_desk import CORRECTIONS_DB, CORRECTIONS_ENV, PREFIX, REVIEWER, Desk
+from crisis_dashboard.server_config import DEFAULT_CORRECTIONS
 from crisis_dashboard.state import AppState, persistent_input, training_data_root
 from crisis_model.corrections import GROUP_COLUMN, STRATEGIES, build_queue, group_members
 from crisis_model.corrections.export import reviewed_set
