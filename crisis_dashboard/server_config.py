@@ -58,7 +58,8 @@ class ServerConfigError(CrisisLensError):
 
 @dataclass(frozen=True)
 class ServerConfig:
-    paths: Mapping[str, Path] = field(default_factory=dict)  # run, data, collection, corrections
+    paths: Mapping[str, Path] = field(default_factory=dict)  # run, data, collection, corrections, jobs
+    sources: Mapping[str, str] = field(default_factory=dict)  # path key -> where it was set, in words
     roots: tuple[Path, ...] = ()
     roles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # role -> e-mails and @domains
     claim_minutes: float = DEFAULT_CLAIM_MINUTES
@@ -138,8 +139,10 @@ def load_server_config(environ: Mapping[str, str] = os.environ) -> ServerConfig:
     minutes = _table(values, "review", file).get("claim_minutes", DEFAULT_CLAIM_MINUTES)
     if isinstance(minutes, bool) or not isinstance(minutes, int | float) or not 0 < minutes <= 24 * 60:
         raise ServerConfigError(f"{file}: review.claim_minutes must be a number of minutes from 0 to 1440.")
+    sources = {key: f"from ${env}" if environ.get(env) else f"from {file}" for key, env in PATH_ENVS.items()}
     return ServerConfig(
         paths={key: path for key, path in paths.items() if path is not None},
+        sources={key: sources[key] for key, path in paths.items() if path is not None},
         roots=tuple(Path(os.path.normpath(Path(r).expanduser().absolute())).resolve() for r in roots if r),
         roles=roles,
         claim_minutes=float(minutes),

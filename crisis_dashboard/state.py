@@ -47,7 +47,6 @@ COLLECTION_ENV = "CRISISLENS_COLLECTION"
 # The session-state keys of the sidebar's choices (kept by persistent_input).
 TASK, RUN_ROOT, DATA_ROOT, COLLECTION_ROOT = "task", "run_root", "data_root", "collection_root"
 RUN_CHOICE, COLLECTION_CHOICE = "run_choice", "collection_choice"  # an admin's pick among those under the roots
-CONFIGURED = "the server's configuration"
 
 
 @dataclass
@@ -155,7 +154,7 @@ def chosen_path(
                 return path, "chosen in the sidebar"
             refused.append(why)
     if configured in server.paths:
-        return server.paths[configured], CONFIGURED
+        return server.paths[configured], server.sources.get(configured, "the server's configuration")
     return None
 
 
