@@ -190,6 +190,14 @@ def app(demo_run, demo_data_home, monkeypatch):
     return run
 
 
+@pytest.fixture
+def db(tmp_path, monkeypatch) -> Path:
+    """A corrections database the dashboard under test uses ($CRISISLENS_CORRECTIONS), not made yet."""
+    path = tmp_path / "workspace" / "corrections.db"
+    monkeypatch.setenv("CRISISLENS_CORRECTIONS", str(path))
+    return path
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
     """A run folder holding an untrained tiny model's checkpoint (every fusion branch, answers of no

@@ -20,13 +20,6 @@ from tests.dashboard_support import assert_clean
 REVIEW = page_file("review")
 
 
-@pytest.fixture
-def db(tmp_path, monkeypatch):
-    path = tmp_path / "workspace" / "corrections.db"
-    monkeypatch.setenv("CRISISLENS_CORRECTIONS", str(path))
-    return path
-
-
 def shown_post(at) -> str:
     return next(h.value for h in at.subheader if h.value.startswith("Post ")).removeprefix("Post ")
 

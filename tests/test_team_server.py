@@ -18,19 +18,7 @@ from crisis_dashboard.routing import PAGES, page_file
 from crisis_model.corrections import CorrectionStore, Review
 from crisis_model.run_folder import discover_run
 from tests.dashboard_support import assert_clean
-
-REVIEW = page_file("review")
-
-
-@pytest.fixture
-def db(tmp_path, monkeypatch):
-    path = tmp_path / "workspace" / "corrections.db"
-    monkeypatch.setenv("CRISISLENS_CORRECTIONS", str(path))
-    return path
-
-
-def shown_post(at) -> str:
-    return next(h.value for h in at.subheader if h.value.startswith("Post ")).removeprefix("Post ")
+from tests.test_review_page import REVIEW, shown_post
 
 
 def files_under(folder) -> list[str]:
