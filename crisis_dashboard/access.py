@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from crisis_dashboard import sign_in
+from crisis_dashboard import literal, sign_in
 from crisis_dashboard.server_config import ROLES, ServerConfig, is_loopback
 
 _warned: list[str] = []  # the terminal's warning, once per server process
@@ -65,8 +65,8 @@ def banner(visitor: Visitor) -> None:
         st.error(OPEN_WARNING.format(address=server_address()), icon=":material/public:")
     if visitor.signed_in and visitor.role is None:
         st.error(
-            f"The account {visitor.email or '(no e-mail given by the provider)'} has no role on this server. "
-            "Ask its operator to add it under [roles], or sign in with another account."
+            f"The account {literal.inline(visitor.email) or '(no e-mail given by the provider)'} has no role on this "
+            "server. Ask its operator to add it under [roles], or sign in with another account."
         )
         sign_in.sign_out_button()
         st.stop()
@@ -76,7 +76,7 @@ def sidebar(visitor: Visitor) -> None:
     """Who is signed in (or that nobody is), with the sign-out."""
     with st.sidebar:
         if visitor.signed_in:
-            st.markdown(f"Signed in as **{visitor.email}** ({visitor.role})")
+            st.markdown(f"Signed in as **{literal.inline(visitor.email)}** ({visitor.role})")
             sign_in.sign_out_button()
         else:
             st.caption(

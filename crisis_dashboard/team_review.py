@@ -59,7 +59,8 @@ def _disagreements(state: AppState, desk: Desk) -> None:
     for _, row in open_.head(SHOWN).iterrows():
         key = f"{PREFIX}settle-{row['task']}-{row['post_id']}"
         c1, c2, c3 = st.columns([3, 2, 1])
-        post, said = literal.inline(row["post_id"]), literal.inline(row["labels"])
+        post = literal.inline(row["post_id"])
+        said = "; ".join(f"{literal.inline(reviewer)}: *{pretty(label)}*" for reviewer, label in row["labels"])
         c1.markdown(f"Post {post} ({task_title(row['task'])}): {said}")
         label = c2.selectbox("Settled label", row["options"], key=key + "-label", format_func=pretty,
                              label_visibility="collapsed")  # fmt: skip

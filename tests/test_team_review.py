@@ -124,7 +124,7 @@ def test_disagreements_are_listed_and_the_settled_label_wins(tmp_path) -> None:
     store.record([review("p1", "informative", "ana"), review("p1", "informative", "ben")], "accept")
     table = disagreements(store.history(), store.settlements(), TASK)
     assert table[["post_id", "labels", "settled"]].values.tolist() == [
-        ["p0", "ana: not_informative; ben: informative", ""]
+        ["p0", [("ana", "not_informative"), ("ben", "informative")], ""]
     ]
     assert store.latest(TASK).set_index("post_id").loc["p0", "label_after"] == "informative"  # Ben's, the latest
     store.settle(TASK, "p0", "not_informative", "admin@example.org")

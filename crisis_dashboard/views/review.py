@@ -133,7 +133,7 @@ def _controls(desk: Desk, task: str, current: str | None) -> None:
     c3.button("Undo", key=UNDO_BUTTON, on_click=review_desk.undo, args=(desk,),
               disabled=undoable.empty or not desk.can_record,
               help="Take back your last accept or correction; the database keeps both as history.")  # fmt: skip
-    c4.button(f"Skipped ({len(skipped)}) back", key=UNSKIP, on_click=review_desk.bring_back_skipped,
+    c4.button(f"Unskip ({len(skipped)})", key=UNSKIP, on_click=review_desk.bring_back_skipped,
               args=(desk, task), disabled=not skipped,
               help="Bring the posts you skipped back into your queue.")  # fmt: skip
     if message := st.session_state.pop(review_desk.MESSAGE, None):

@@ -28,15 +28,15 @@ def reviewer_labels(history: pd.DataFrame, task: str | None = None) -> pd.DataFr
 
 
 def disagreements(history: pd.DataFrame, settlements: pd.DataFrame, task: str | None = None) -> pd.DataFrame:
-    """The posts whose reviewers gave different labels, one row per post: `labels` ("ana: x; ben: y"),
-    `settled` (the admin's label, "" while open)."""
+    """The posts whose reviewers gave different labels, one row per post: `labels` ([(reviewer,
+    label), ...] by reviewer), `options` (the labels given), `settled` (the admin's label, "" while open)."""
     labels = reviewer_labels(history, task)
     differ = labels.groupby(["task", "post_id"])["label_after"].transform("nunique") > 1
     rows = labels[differ].sort_values(["task", "post_id", "reviewer"])
     table = (
-        rows.assign(said=rows["reviewer"] + ": " + rows["label_after"])
+        rows.assign(said=list(zip(rows["reviewer"], rows["label_after"])))
         .groupby(["task", "post_id"], sort=False)
-        .agg(labels=("said", "; ".join), options=("label_after", lambda s: sorted(set(s))))
+        .agg(labels=("said", list), options=("label_after", lambda s: sorted(set(s))))
         .reset_index()
     )
     last = settlements.drop_duplicates(["task", "post_id"], keep="last").set_index(["task", "post_id"])["label"]
