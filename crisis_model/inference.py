@@ -14,6 +14,7 @@ import dataclasses
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from crisis_model.model.fusion import GROUPS, evidence_groups
 from crisis_model.model.image_encoder import REGIONS
 from crisis_model.model.modeling import TEXT_INPUTS, clean_text
 from crisis_model.model.text_encoder import TextFeatures
-from crisis_model.reading import SharedReading
+from crisis_model.reading import ReadingStep, SharedReading
 
 ImageSource = str | Path | bytes | Image.Image | np.ndarray  # an array: height x width x 3, uint8 (RGB)
 PHOTO_TYPES = "a path, the file's bytes, a PIL image or an H x W x 3 uint8 array (RGB)"
@@ -300,9 +301,10 @@ def predict_tasks(
             for model in models.values():
                 modes.enter_context(_eval_mode(model))
             # the words-removed features, read as the posts' are (eval mode: no dropout in a trainable backbone)
-            prompt_alone = (
-                {step.key: _prompt_alone(step.runner) for step in reading.steps["text reader"]} if reliance else None
-            )
+            with clock("text reader"):
+                prompt_alone = (
+                    {step.key: _prompt_alone(step) for step in reading.steps["text reader"]} if reliance else None
+                )
             shared = _SharedBatches(reading, posts, encoded, {i: k for k, i in enumerate(active)}, prompt_alone, clock)
             for k, batch in enumerate(batches):
                 with clock("decode"):
@@ -460,10 +462,27 @@ def _score_heads(
             predictions[i] = _prediction(cfg, out, without, row, shared.posts[i], tokens, words, warnings)
 
 
-def _prompt_alone(model: CrisisModel) -> TextFeatures:
+PROMPTS_KEPT = 16
+"""Readings of the prompt alone kept, by text reader key: a dashboard asks for the reliance of one
+post at a time, and the prompt's reading (a pass of the language model) is the same for every post."""
+_prompts_alone: OrderedDict[str, TextFeatures] = OrderedDict()
+_prompts_alone_lock = threading.Lock()
+
+
+def _prompt_alone(step: ReadingStep) -> TextFeatures:
     """The text reader's features of a post without words: the prompt alone."""
+    with _prompts_alone_lock:
+        if (found := _prompts_alone.get(step.key)) is not None:
+            _prompts_alone.move_to_end(step.key)
+            return found
+    model = step.runner
     encoded = model.tokenize([""])
-    return model.text_encoder(*(encoded[key].to(model.device) for key in TEXT_INPUTS))
+    found = model.text_encoder(*(encoded[key].to(model.device) for key in TEXT_INPUTS))
+    with _prompts_alone_lock:
+        _prompts_alone[step.key] = found
+        while len(_prompts_alone) > PROMPTS_KEPT:
+            _prompts_alone.popitem(last=False)
+    return found
 
 
 def _without(

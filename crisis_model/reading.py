@@ -79,14 +79,27 @@ def tokenizer_description(tokenizer: Any) -> dict[str, Any]:
     return described
 
 
+_tokenizer_digests: weakref.WeakKeyDictionary[Any, tuple[tuple[int, int | None], str]] = weakref.WeakKeyDictionary()
+
+
+def tokenizer_digest(tokenizer: Any) -> str:
+    """A digest of `tokenizer_description` and the padding token, remembered per tokenizer while its
+    size and padding token stay (GPT-2's description is 3 MB of JSON: read once, not at every call)."""
+    state = (len(tokenizer), tokenizer.pad_token_id)
+    with _digests_lock:
+        known = _tokenizer_digests.get(tokenizer)
+    if known is not None and known[0] == state:
+        return known[1]
+    found = digest(tokenizer_description(tokenizer), tokenizer.pad_token_id)
+    with _digests_lock:
+        _tokenizer_digests[tokenizer] = (state, found)
+    return found
+
+
 def tokenisation_key(model: CrisisModel) -> str:
-    """What turns a post's text into token ids: the tokenizer, its padding token, the prompt and the
-    token budget."""
+    """What turns a post's text into token ids: the tokenizer, the prompt and the token budget."""
     config = model.config
-    return digest(
-        "tokenisation", tokenizer_description(model.tokenizer), model.tokenizer.pad_token_id, config.prompt,
-        config.max_text_tokens,
-    )  # fmt: skip
+    return digest("tokenisation", tokenizer_digest(model.tokenizer), config.prompt, config.max_text_tokens)
 
 
 def text_reader_key(model: CrisisModel) -> str:

@@ -1,0 +1,136 @@
+"""Row 6 of the benchmark: one reading of a post for every task (crisis_model.reading).
+
+  ratio     the scoring command (`score_collection`, seconds from its summary.json) on the demo
+            run's dev + test posts with a photo: its three tasks over its informative task alone,
+            timed in turn in one run (goal <= 1.4x: with a shared reading only the heads are paid
+            again); and the same for the three tasks each read on its own (`predict` per model,
+            what scoring did before), as the reference
+  analyse   one post with a photo, paper-size (GPT-2 124M + ResNet50, random weights), its three
+            tasks with their explanations (reliance passes included), as the Analyse page asks
+            for them: seconds, and where they go (decode, tokenise, readers, heads, reliance,
+            the figures drawn)
+
+The paper-size tasks' readers are copies with equal weights, not one module: the sharing is found
+by the weights' digest.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bench.models import paper_size_model
+from crisis_model import CrisisModel, load_model
+from crisis_model.config import CrisisConfig
+from crisis_model.data.crisismmd import TASKS
+from crisis_model.data.images import load_image
+from crisis_model.inference import predict, predict_tasks
+from crisis_model.scoring import ScoreOptions, score_collection
+
+STAGES = ("decode", "tokenise", "text reader", "image reader", "heads", "reliance", "explanations", "figures")
+
+
+def paper_size_tasks(texts: list[str]) -> dict[str, CrisisModel]:
+    """The paper architecture for the three CrisisMMD tasks: readers with equal weights (copies),
+    a head of its own for each task."""
+    base = paper_size_model(texts)
+    models = {}
+    for seed, (name, task) in enumerate(TASKS.items()):
+        labels = {"task": name, "label_names": list(task.label_names), "requires_image": task.text_column is None}
+        config = CrisisConfig(**{**base.config.to_dict(), **labels})
+        torch.manual_seed(seed)
+        models[name] = CrisisModel(
+            config, copy.deepcopy(base.text_encoder), copy.deepcopy(base.image_encoder), base.tokenizer
+        ).eval()
+    return models
+
+
+def analysis_seconds(models: dict[str, CrisisModel], post: dict[str, Any]) -> dict[str, float]:
+    """Seconds per stage of one post's analysis by every task, the figures the Analyse page draws
+    for each answer included (crisis_dashboard.post_figures, as widgets.show_explanation calls them)."""
+    from crisis_dashboard import post_figures
+
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    answers = predict_tasks(models, [post], reliance=True, timings=timings)
+    drawing = time.perf_counter()
+    photo = load_image(post["image"])
+    for (prediction,) in answers.values():
+        exp = prediction.explanation
+        post_figures.probabilities_bar(prediction.probabilities)
+        post_figures.modality_bar(exp.modality_weights)
+        if exp.region_importance is not None:
+            post_figures.importance_overlay(photo, exp.region_importance)
+    timings["figures"] = time.perf_counter() - drawing
+    timings["total"] = time.perf_counter() - started
+    return timings
+
+
+def stage_table(runs: list[dict[str, float]]) -> str:
+    """Median seconds per stage over the runs, as a markdown table with each stage's share."""
+    median = {stage: sorted(run.get(stage, 0.0) for run in runs)[len(runs) // 2] for stage in (*STAGES, "total")}
+    lines = ["| stage | seconds | share |", "| --- | ---: | ---: |"]
+    for stage in STAGES:
+        lines.append(f"| {stage} | {median[stage]:.3f} | {median[stage] / median['total']:.0%} |")
+    lines.append(f"| **total** (median of {len(runs)}) | {median['total']:.3f} | |")
+    return "\n".join(lines)
+
+
+def demo_posts_file(run: Path, folder: Path) -> tuple[Path, Path]:
+    """The demo run's dev + test posts with a photo (its predictions.parquet) as a CSV to score,
+    and the folder their photos lie in."""
+    import pandas as pd
+
+    frame = pd.read_parquet(run / "informative" / "predictions.parquet")
+    frame = frame[frame["image_path"] != ""]
+    path = folder / "posts.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["post_id", "text", "image_path"])
+        writer.writerows(zip(frame["post_id"], frame["text"], frame["image_path"]))
+    return path, Path(os.path.commonpath(frame["image_path"].tolist()))
+
+
+def scoring_cases(run: Path, device: str) -> tuple[dict[str, Callable[[], float]], int]:
+    """The cases of the ratio row, each returning its seconds: the scoring command with the run's
+    three tasks and with its informative task alone (summary.json's seconds), and the three tasks
+    read each on its own (`predict` per model) against their shared reading (`predict_tasks`)."""
+    work = Path(tempfile.mkdtemp(prefix="crisislens-shared-"))
+    posts_csv, images = demo_posts_file(run, work)
+    with posts_csv.open(encoding="utf-8") as handle:
+        posts = [{"text": row["text"], "image": row["image_path"]} for row in csv.DictReader(handle)]
+    counter = iter(range(1 << 30))
+
+    def command(run_folder: Path) -> Callable[[], float]:
+        def score() -> float:
+            out = work / f"out-{next(counter)}"
+            options = ScoreOptions(device=device, progress=False)
+            return float(score_collection(run_folder, posts_csv, out, images, options)["seconds"])
+
+        return score
+
+    models = {task: load_model(run / task / "checkpoint", device=device) for task in TASKS}
+
+    def timed(action: Callable[[], Any]) -> Callable[[], float]:
+        def run_it() -> float:
+            started = time.perf_counter()
+            action()
+            return time.perf_counter() - started
+
+        return run_it
+
+    cases = {
+        "command: three tasks": command(run),
+        "command: informative alone": command(run / "informative"),
+        "predict per task": timed(lambda: [predict(m, posts) for m in models.values()]),
+        "predict_tasks": timed(lambda: predict_tasks(models, posts)),
+    }
+    return cases, len(posts)
