@@ -142,16 +142,16 @@ class SharedReading:
 
     def __init__(self, models: Mapping[str, CrisisModel]) -> None:
         self.models = dict(models)
-        parts = {
-            "tokenisation": ("text_encoder", tokenisation_key),
-            "text reader": ("text_encoder", text_reader_key),
-            "photo decoding": (None, photo_decoding_key),
-            "image reader": ("image_encoder", image_reader_key),
+        reads = {
+            "tokenisation": (_reads_text, tokenisation_key),
+            "text reader": (_reads_text, text_reader_key),
+            "photo decoding": (lambda _: True, photo_decoding_key),  # what a text-only model says of a photo
+            "image reader": (_reads_photos, image_reader_key),
         }
         self.steps: dict[str, list[ReadingStep]] = {}
         self._of: dict[tuple[str, str], ReadingStep] = {}
-        for kind, (part, key_of) in parts.items():
-            keys = {name: key_of(m) for name, m in self.models.items() if part is None or getattr(m, part) is not None}
+        for kind, (takes_part, key_of) in reads.items():
+            keys = {name: key_of(m) for name, m in self.models.items() if takes_part(m)}
             self.steps[kind] = []
             for key in dict.fromkeys(keys.values()):
                 members = tuple(name for name, k in keys.items() if k == key)
@@ -165,3 +165,11 @@ class SharedReading:
     def runs(self, kind: str) -> int:
         """How many times a post goes through this kind of step (1 where every model shares it)."""
         return len(self.steps[kind])
+
+
+def _reads_text(model: CrisisModel) -> bool:
+    return model.config.uses_text and model.text_encoder is not None
+
+
+def _reads_photos(model: CrisisModel) -> bool:
+    return model.config.uses_image and model.image_encoder is not None
