@@ -34,7 +34,7 @@ from crisis_model.model.fusion import GROUPS, evidence_groups
 from crisis_model.model.image_encoder import REGIONS
 from crisis_model.model.modeling import TEXT_INPUTS, clean_text
 from crisis_model.model.text_encoder import TextFeatures
-from crisis_model.reading import ReadingStep, SharedReading
+from crisis_model.reading import SharedReading, text_reader_key
 
 ImageSource = str | Path | bytes | Image.Image | np.ndarray  # an array: height x width x 3, uint8 (RGB)
 PHOTO_TYPES = "a path, the file's bytes, a PIL image or an H x W x 3 uint8 array (RGB)"
@@ -301,10 +301,10 @@ def predict_tasks(
             for model in models.values():
                 modes.enter_context(_eval_mode(model))
             # the words-removed features, read as the posts' are (eval mode: no dropout in a trainable backbone)
-            with clock("text reader"):
-                prompt_alone = (
-                    {step.key: _prompt_alone(step) for step in reading.steps["text reader"]} if reliance else None
-                )
+            prompt_alone = None
+            if reliance:
+                with clock("text reader"):
+                    prompt_alone = {step.key: _prompt_alone(step.runner) for step in reading.steps["text reader"]}
             shared = _SharedBatches(reading, posts, encoded, {i: k for k, i in enumerate(active)}, prompt_alone, clock)
             for k, batch in enumerate(batches):
                 with clock("decode"):
@@ -469,17 +469,17 @@ _prompts_alone: OrderedDict[str, TextFeatures] = OrderedDict()
 _prompts_alone_lock = threading.Lock()
 
 
-def _prompt_alone(step: ReadingStep) -> TextFeatures:
+def _prompt_alone(model: CrisisModel) -> TextFeatures:
     """The text reader's features of a post without words: the prompt alone."""
+    reader = text_reader_key(model)
     with _prompts_alone_lock:
-        if (found := _prompts_alone.get(step.key)) is not None:
-            _prompts_alone.move_to_end(step.key)
+        if (found := _prompts_alone.get(reader)) is not None:
+            _prompts_alone.move_to_end(reader)
             return found
-    model = step.runner
     encoded = model.tokenize([""])
     found = model.text_encoder(*(encoded[key].to(model.device) for key in TEXT_INPUTS))
     with _prompts_alone_lock:
-        _prompts_alone[step.key] = found
+        _prompts_alone[reader] = found
         while len(_prompts_alone) > PROMPTS_KEPT:
             _prompts_alone.popitem(last=False)
     return found

@@ -130,7 +130,7 @@ class ReadingStep:
     tokenizer, text encoder or image encoder, by `kind`) runs once for every model in `members`."""
 
     kind: str  # "tokenisation", "text reader", "photo decoding", "image reader"
-    key: str
+    key: str  # the step's key (`*_key`), or the model's name where it is the only one with this part
     runner: CrisisModel
     members: tuple[str, ...]
 
@@ -151,7 +151,9 @@ class SharedReading:
         self.steps: dict[str, list[ReadingStep]] = {}
         self._of: dict[tuple[str, str], ReadingStep] = {}
         for kind, (takes_part, key_of) in reads.items():
-            keys = {name: key_of(m) for name, m in self.models.items() if takes_part(m)}
+            takers = [name for name, m in self.models.items() if takes_part(m)]
+            # one model alone shares with no one: its weights are not hashed (a second of GPT-2's)
+            keys = {name: key_of(self.models[name]) if len(takers) > 1 else name for name in takers}
             self.steps[kind] = []
             for key in dict.fromkeys(keys.values()):
                 members = tuple(name for name, k in keys.items() if k == key)
