@@ -199,3 +199,72 @@ def shared_reading_rows(
         spent = sorted(run.get(stage, 0.0) for run in runs)[len(runs) // 2]
         report.add("6", f"  analysis stage: {stage}", spent, "s", note=f"{spent / total:.0%} of the total")
     print(stage_table(runs), flush=True)
+
+
+def three_task_throughput(
+    device: torch.device, texts: list[str], photos: list[str], posts: int, batch_size: int, dtype: torch.dtype | None
+) -> dict[str, float]:
+    """Posts/s of the three paper-size tasks on `device`, each post read once (`predict_tasks`) and
+    read by each task on its own (`predict` per model), in turn, after a warm-up: what
+    bench/gpu_check.sh reports."""
+    models = {name: model.to(device) for name, model in paper_size_tasks(texts).items()}
+    batch = [{"text": texts[i % len(texts)], "image": photos[i % len(photos)]} for i in range(posts)]
+
+    def shared() -> None:
+        predict_tasks(models, batch, batch_size, dtype)
+
+    def each() -> None:
+        for model in models.values():
+            predict(model, batch, batch_size, dtype)
+
+    rates = {}
+    for name, action in (("shared reading", shared), ("each task reads", each)):
+        action()  # warm-up: kernels chosen, digests taken
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        started = time.perf_counter()
+        action()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        rates[name] = posts / (time.perf_counter() - started)
+    return rates
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m bench.shared_reading --device cuda` (from the repository's root): the three
+    paper-size tasks' posts/s, one reading shared vs each task reading alone, bf16, as JSON."""
+    import argparse
+    import json
+
+    from bench.models import crisis_texts, make_photos
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--posts", type=int, default=512)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--precision", choices=("bf16", "fp32"), default="bf16")
+    parser.add_argument("--photos-dir", type=Path, default=OUT_DIR / "photos")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
+    device = torch.device(args.device)
+    dtype = torch.bfloat16 if args.precision == "bf16" else None
+    rates = three_task_throughput(
+        device, crisis_texts(), make_photos(args.photos_dir, 64), args.posts, args.batch_size, dtype
+    )
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    figures = {
+        "device": name,
+        "precision": args.precision,
+        "posts": args.posts,
+        "batch_size": args.batch_size,
+        "posts_per_s": {k: round(v, 2) for k, v in rates.items()},
+        "speed_up": round(rates["shared reading"] / rates["each task reads"], 3),
+    }
+    print(json.dumps(figures, indent=1))
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
