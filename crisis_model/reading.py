@@ -50,16 +50,17 @@ def hash_tensors(named: Iterable[tuple[str, Tensor]]) -> str:
     return h.hexdigest()
 
 
-_digests: weakref.WeakKeyDictionary[nn.Module, tuple[tuple[int, ...], str]] = weakref.WeakKeyDictionary()
+_digests: weakref.WeakKeyDictionary[nn.Module, tuple[tuple, str]] = weakref.WeakKeyDictionary()
 _digests_lock = threading.Lock()
 
 
 def module_digest(module: nn.Module) -> str:
     """A digest of every parameter and buffer (names, dtypes, shapes and bytes) of a module.
-    Remembered per module until a tensor of it changes (its version counter moves: an optimiser
-    step, load_state_dict), so a reader of GPT-2's size is hashed once, not at every call."""
+    Remembered per module until a tensor of it changes: its version counter moves (an optimiser
+    step, load_state_dict) or its storage is replaced (.to(), .half()); so a reader of GPT-2's size
+    is hashed once, not at every call."""
     state = module.state_dict(keep_vars=True)
-    versions = tuple(t._version for t in state.values())
+    versions = tuple((t._version, t.data_ptr(), t.dtype) for t in state.values())
     with _digests_lock:
         known = _digests.get(module)
     if known is not None and known[0] == versions:

@@ -14,7 +14,7 @@ from PIL import Image
 
 from crisis_model import CrisisModel, load_model, predict
 from crisis_model.inference import Prediction, predict_tasks
-from crisis_model.reading import SharedReading
+from crisis_model.reading import SharedReading, module_digest
 from crisis_model.scoring.posts import predict_each
 from crisis_model.training import TrainConfig
 from crisis_model.training.dataset import load_data
@@ -107,6 +107,18 @@ def test_readers_are_shared_by_their_weights_and_inputs_never_by_name(tasks) -> 
     assert members["tokenisation"] == sorted([["other prompt"], sorted(set(with_words) - {"other prompt"})])
     assert members["text reader"] == [["base", "same readers"], ["other prompt"], ["text reader changed"]]
     assert reading.step("text reader", "photo only") is None  # a model without a text reader takes none
+
+
+def test_a_readers_remembered_digest_follows_its_weights() -> None:
+    """The digest is kept per module for speed: a weight changed in place, or a cast, gives a new one."""
+    model = tiny_model().eval()
+    first = module_digest(model.text_encoder)
+    assert module_digest(model.text_encoder) == first == module_digest(copy.deepcopy(model.text_encoder))
+    with torch.no_grad():
+        next(model.text_encoder.parameters()).view(-1)[0] += 1.0
+    changed = module_digest(model.text_encoder)
+    assert changed != first
+    assert module_digest(model.text_encoder.double()) != changed
 
 
 def test_every_model_gives_its_own_answers_with_each_shared_step_run_once(tasks) -> None:
