@@ -122,7 +122,7 @@ def test_a_readers_remembered_digest_follows_its_weights() -> None:
 
 
 def test_every_model_gives_its_own_answers_with_each_shared_step_run_once(tasks) -> None:
-    batch = posts()
+    batch = posts(3)
     only = {name: [i for i, p in enumerate(batch) if p["image"] is not None or name != "photo only"] for name in tasks}
     alone = {name: predict(model, [batch[i] for i in only[name]], reliance=True) for name, model in tasks.items()}
     calls = reader_calls(tasks)
@@ -136,11 +136,11 @@ def test_every_model_gives_its_own_answers_with_each_shared_step_run_once(tasks)
 
 
 def test_the_shared_reading_is_exact_across_batches_and_sorted_posts(tasks) -> None:
-    many = [post for post in posts(12) if post["image"] is not None]
+    many = [post for post in posts(8) if post["image"] is not None]
     models = {name: tasks[name] for name in ("base", "text reader changed", "photo only")}
-    shared = predict_tasks(models, many, batch_size=4)
+    shared = predict_tasks(models, many, batch_size=3)
     for name, model in models.items():
-        assert_same_answers(predict(model, many, batch_size=4), shared[name])
+        assert_same_answers(predict(model, many, batch_size=3), shared[name])
 
 
 def test_posts_a_model_cannot_read_get_their_reason_and_the_others_their_answers(tasks, tmp_path) -> None:
