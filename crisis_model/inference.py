@@ -275,10 +275,15 @@ def predict_tasks(
     for name, model in models.items():  # refused before any work, where no image can save them
         for i in rows[name]:
             _refuse_if_nothing(model.config, i, words_given[i], posts[i].image is not None, has_pixels=False)
+    devices = {name: model.device for name, model in models.items()}
+    if len(set(devices.values())) > 1:
+        where = ", ".join(f"{name} on {device}" for name, device in devices.items())
+        raise CrisisLensError(f"the models read a post together, so they must be on one device: {where}.")
     reading = SharedReading(models)
-    device = next(iter(models.values())).device
+    device = next(iter(devices.values()))
     clock = _Clock(timings, device)
-    active = sorted({i for wanted in rows.values() for i in wanted})
+    wanted = {name: set(found) for name, found in rows.items()}
+    active = sorted(set().union(*wanted.values()))
     with clock("tokenise"):
         encoded = {
             step.key: _tokenize_all(step.runner, [posts[i].text for i in active])
@@ -317,14 +322,13 @@ def predict_tasks(
                 pixels = {key: [p for p, _ in found] for key, found in decoded.items()}
                 for name, model in models.items():
                     step = reading.step("photo decoding", name)
-                    wanted = set(rows[name])
                     for i, photo in zip(batch, pixels[step.key]):
-                        if i in wanted:
+                        if i in wanted[name]:
                             _refuse_if_nothing(model.config, i, words_given[i], photo is not None, photo is not None)
                 with autocast():
                     read = _read(shared, batch, pixels)
                     for name, model in models.items():
-                        _score_heads(shared, name, model, batch, set(rows[name]), read, decoded, predictions[name])
+                        _score_heads(shared, name, model, batch, wanted[name], read, decoded, predictions[name])
     finally:
         for waiting in pending.values():
             _cancel(waiting)
