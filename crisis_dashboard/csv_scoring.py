@@ -7,7 +7,6 @@ unreadable is scored from its text, with a note; a post with nothing to read kee
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -60,30 +59,29 @@ def score_batch(
     under the task's display name ("Damage severity": "Severe damage", or "Cannot judge"), then the
     machine columns a scored collection has (the label as the model names it, its confidence, the
     probabilities and the three evidence weights); `has_photo` and a `note` column say what was
-    used, skipped or ignored. `progress` gets the fraction done and a line in display names."""
+    used, skipped or ignored. Each post is read once for every model (`predict_each`); `progress` gets the
+    fraction done and a line to show."""
     texts = frame["text"].tolist()
     images = [path or None for path in frame["image_path"]]
     notes = frame["note"].tolist()
     usable = [i for i, note in enumerate(notes) if note != NOTHING_TO_ANALYSE]
     out = as_uploaded(frame)
-    steps = max(1, len(models) * math.ceil(len(usable) / batch_size))
-    step = 0
-    for name, model in models.items():
-        results: dict[int, Prediction] = {}
-        for start in range(0, len(usable), batch_size):
-            chunk = usable[start : start + batch_size]
-            posts = [{"text": texts[i], "image": images[i]} for i in chunk]
-            for i, scored in zip(chunk, predict_each(model, posts, batch_size=batch_size)):
+    results: dict[str, dict[int, Prediction]] = {name: {} for name in models}
+    for start in range(0, len(usable), batch_size):
+        chunk = usable[start : start + batch_size]
+        posts = [{"text": texts[i], "image": images[i]} for i in chunk]
+        for name, answers in predict_each(models, posts, batch_size=batch_size).items():  # each post read once
+            for i, scored in zip(chunk, answers):
                 if isinstance(scored, str):  # a post with no text whose photo is unreadable: the others still count
                     notes[i] = scored
                 else:
-                    results[i] = scored
-            step += 1
-            if progress:
-                done = min(start + batch_size, len(usable))
-                progress(step / steps, f"{display_name(name, model)}: {done:,} of {len(usable):,} posts")
-        _add_columns(out, name, model, results, len(texts))
-        for i, prediction in results.items():
+                    results[name][i] = scored
+        if progress:
+            done = min(start + batch_size, len(usable))
+            progress(done / max(len(usable), 1), f"{done:,} of {len(usable):,} posts, every task")
+    for name, model in models.items():
+        _add_columns(out, name, model, results[name], len(texts))
+        for i, prediction in results[name].items():
             for warning in prediction.explanation.warnings:
                 notes[i] = notes[i] or warning.split(": ", 1)[-1]
             if prediction.cannot_judge:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,9 @@ from crisis_model import CrisisModel, Prediction, load_model, predict, predictio
 from crisis_model.config import WEIGHTS_FILE
 from crisis_model.data import MissingImagesWarning, load_crisismmd
 from crisis_model.data.images import load_image
-from crisis_model.errors import CheckpointError, DataError, ImageError
+from crisis_model.errors import CheckpointError, CrisisLensError, DataError, ImageError
 from crisis_model.run_folder import HISTORY_FILE, PREDICTIONS_FILE, TaskRun, mtime
+from crisis_model.scoring.posts import predict_each
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024  # an uploaded photo larger than this is refused
 ROUTING_SAMPLE = 40  # posts per predicted class scored again for the mean routing matrices
@@ -261,6 +263,32 @@ def explain(run: TaskRun, text: str, image: str | bytes | None) -> Prediction:
     """The run's Prediction for one post, with its explanation and the reliance on its words and
     photo measured by scoring it again without each. Raises CrisisLensError."""
     return _predict_one(str(run.checkpoint), run.stamp, text or "", image or None)
+
+
+@st.cache_data(show_spinner="Explaining the post...", max_entries=256)
+def _explain_each(
+    checkpoints: tuple[tuple[str, str, float], ...], text: str, image: Any
+) -> dict[str, Prediction | CrisisLensError]:
+    answers: dict[str, Prediction | CrisisLensError] = {}
+    models = {}
+    for name, checkpoint, stamp in checkpoints:
+        try:
+            models[name] = _load_model(checkpoint, stamp)
+        except CrisisLensError as err:
+            answers[name] = err
+    for name, (answer,) in predict_each(models, [{"text": text, "image": image}], reliance=True).items():
+        answers[name] = answer if isinstance(answer, Prediction) else CrisisLensError(answer)
+    return {name: answers[name] for name, _, _ in checkpoints}
+
+
+def explain_each(
+    runs: Iterable[TaskRun], text: str, image: str | bytes | None
+) -> dict[str, Prediction | CrisisLensError]:
+    """`explain` for several runs (by run name) at once: the post is read once where their models
+    share a reader (crisis_model.reading), and only the heads run per run. A run that cannot answer
+    (its checkpoint unreadable, nothing it can read in the post) has the error instead."""
+    checkpoints = tuple((run.name, str(run.checkpoint), run.stamp) for run in runs)
+    return _explain_each(checkpoints, text or "", image or None)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

@@ -90,12 +90,15 @@ class Answer:
 
 
 def every_answer(runs: Iterable[TaskRun], text: str, image: str | bytes | None, what: str) -> list[Answer]:
-    """Each run's answer for the post; a run that cannot answer is named in an error ("Could not
-    {what} ({run name})") and left out."""
+    """Each run's answer for the post, the post read once for all (loaders.explain_each); a run that
+    cannot answer is named in an error ("Could not {what} ({run name})") and left out."""
+    runs = list(runs)
+    found = guard(lambda: loaders.explain_each(runs, text, image), what) or {}
     answers = []
     for run in runs:
-        prediction = guard(lambda run=run: loaders.explain(run, text, image), f"{what} ({run.name})")
-        if prediction is not None:
+        if isinstance(prediction := found.get(run.name), CrisisLensError):
+            st.error(f"Could not {what} ({run.name}): {literal.inline(str(prediction))}")
+        elif prediction is not None:
             answers.append(Answer(run, prediction))
     return answers
 

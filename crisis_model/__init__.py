@@ -15,7 +15,9 @@ inference when it is called):
                      writes that a kill cannot tear, why a path cannot be used
     data/          CrisisMMD, posts files, photos, the demo dataset, near-duplicates, post times
     model/         the readers (text, photo), the fusion head, CrisisModel (save/load)
-    inference      Post in, Prediction out; explanation (what it looked at); faithfulness (is it so)
+    reading        which models read a post the same way (digests of weights, tokenizer, prompt)
+    inference      Post in, Prediction out, one reading for every task (predict_tasks); explanation
+                   (what it looked at); faithfulness (is it so)
     predictions, metrics, run_folder   the predictions table's columns, their scores, what train.py
                    writes and how it is found again
     scoring/       a whole collection scored into Parquet parts (`python -m crisis_model.score`)
@@ -34,7 +36,7 @@ from crisis_model.errors import (
     ImageError,
     TrainingError,
 )
-from crisis_model.inference import Explanation, Post, Prediction, predict
+from crisis_model.inference import Explanation, Post, Prediction, predict, predict_tasks
 from crisis_model.model import CrisisModel, CrisisOutput
 
 
@@ -63,5 +65,6 @@ __all__ = [
     "TrainingError",
     "load_model",
     "predict",
+    "predict_tasks",
     "preset_config",
 ]

@@ -13,7 +13,9 @@ import contextlib
 import dataclasses
 import os
 import threading
-from collections.abc import Sequence
+import time
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +34,7 @@ from crisis_model.model.fusion import GROUPS, evidence_groups
 from crisis_model.model.image_encoder import REGIONS
 from crisis_model.model.modeling import TEXT_INPUTS, clean_text
 from crisis_model.model.text_encoder import TextFeatures
+from crisis_model.reading import SharedReading, text_reader_key
 
 ImageSource = str | Path | bytes | Image.Image | np.ndarray  # an array: height x width x 3, uint8 (RGB)
 PHOTO_TYPES = "a path, the file's bytes, a PIL image or an H x W x 3 uint8 array (RGB)"
@@ -198,10 +201,14 @@ def _scoring_order(lengths: torch.Tensor, batch_size: int) -> list[int]:
     return order
 
 
-def _nothing_to_analyse(cfg, index: int, empty_text: bool, has_pixels: bool) -> CrisisLensError:
-    return CrisisLensError(
+def _refuse_if_nothing(cfg: CrisisConfig, index: int, words_given: bool, photo_given: bool, has_pixels: bool) -> None:
+    """CrisisLensError when the model reads neither words nor a photo of the post: no words it
+    reads, and no photo given (before decoding) or decoded (after), or a model that reads none."""
+    if (cfg.uses_text and words_given) or (photo_given and cfg.uses_image):
+        return
+    raise CrisisLensError(
         f"post {index}: nothing to analyse for a {cfg.fusion!r} model "
-        f"(text {'empty' if empty_text else 'given'}, image "
+        f"(text {'given' if words_given else 'empty'}, image "
         f"{'given' if has_pixels else 'missing or unreadable'})."
     )
 
@@ -238,81 +245,248 @@ def predict(
     back in the order of `posts`); the images of the next batch are decoded on a thread pool
     while the model scores this one, and JPEGs are decoded at reduced scale. Memory holds
     two batches of images at most, whatever the number of posts."""
-    cfg = model.config
-    posts = [as_post(p, i) for i, p in enumerate(posts)]
-    if not posts:
-        return []
-    empty_text = [not cfg.uses_text or not clean_text(p.text) for p in posts]
-    for i, post in enumerate(posts):  # refused before any work, where no image can save them
-        if empty_text[i] and (post.image is None or not cfg.uses_image):
-            raise _nothing_to_analyse(cfg, i, not clean_text(post.text), False)
+    return predict_tasks({"model": model}, posts, batch_size, autocast_dtype, reliance)["model"]
 
-    order = list(range(len(posts)))
-    encoded = None
-    if cfg.uses_text:
-        encoded = _tokenize_all(model, [p.text for p in posts])
-        order = _scoring_order(encoded["attention_mask"].sum(dim=1), batch_size)
-    batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+
+@torch.inference_mode()
+def predict_tasks(
+    models: Mapping[str, CrisisModel],
+    posts: Sequence[Post | dict[str, Any]],
+    batch_size: int = 32,
+    autocast_dtype: torch.dtype | None = None,
+    reliance: bool = False,
+    only: Mapping[str, Sequence[int]] | None = None,
+    timings: dict[str, float] | None = None,
+) -> dict[str, list[Prediction]]:
+    """`predict` for several tasks' models (by name) at once, each post read once: where models
+    share a reading step (crisis_model.reading: the same photo size, tokenizer and prompt, reader
+    weights), the photo is decoded, the text tokenised and each reader run once for all of them;
+    only the heads (and the reliance passes, which rerun the heads alone) run per model. The
+    answers are those of `predict` for each model alone.
+
+    `only[name]` lists the posts (indices into `posts`) that model scores, when not all; its
+    predictions then come in that order. `timings`, when given, gains the seconds spent in each
+    stage (decode, tokenise, text reader, image reader, heads, reliance, explanations)."""
+    posts = [as_post(p, i) for i, p in enumerate(posts)]
+    rows = {name: list(only[name]) if only is not None else list(range(len(posts))) for name in models}
+    if not any(rows.values()):
+        return {name: [] for name in models}
+    words_given = [bool(clean_text(p.text)) for p in posts]
+    for name, model in models.items():  # refused before any work, where no image can save them
+        for i in rows[name]:
+            _refuse_if_nothing(model.config, i, words_given[i], posts[i].image is not None, has_pixels=False)
+    devices = {name: model.device for name, model in models.items()}
+    if len(set(devices.values())) > 1:
+        where = ", ".join(f"{name} on {device}" for name, device in devices.items())
+        raise CrisisLensError(f"the models read a post together, so they must be on one device: {where}.")
+    reading = SharedReading(models)
+    device = next(iter(devices.values()))
+    clock = _Clock(timings, device)
+    wanted = {name: set(found) for name, found in rows.items()}
+    active = sorted(set().union(*wanted.values()))
+    with clock("tokenise"):
+        encoded = {
+            step.key: _tokenize_all(step.runner, [posts[i].text for i in active])
+            for step in reading.steps["tokenisation"]
+        }  # row k of each is the post active[k]
+    order = list(range(len(active)))
+    if encoded:
+        order = _scoring_order(next(iter(encoded.values()))["attention_mask"].sum(dim=1), batch_size)
+    batches = [[active[k] for k in order[start : start + batch_size]] for start in range(0, len(order), batch_size)]
+    sizes = {step.key: step.runner.config.image_size for step in reading.steps["photo decoding"]}
     autocast = (
-        (lambda: torch.autocast(model.device.type, dtype=autocast_dtype))
+        (lambda: torch.autocast(device.type, dtype=autocast_dtype))
         if autocast_dtype is not None
         else contextlib.nullcontext
     )
-    predictions: list[Prediction | None] = [None] * len(posts)
-    pending = _submit_decodes(posts, batches[0], cfg.image_size)
+    predictions: dict[str, dict[int, Prediction]] = {name: {} for name in models}
+    pending = {key: _submit_decodes(posts, batches[0], size) for key, size in sizes.items()}
     try:
-        with _eval_mode(model):
+        with contextlib.ExitStack() as modes:
+            for model in models.values():
+                modes.enter_context(_eval_mode(model))
             # the words-removed features, read as the posts' are (eval mode: no dropout in a trainable backbone)
-            prompt_alone = _prompt_alone(model) if reliance and encoded is not None else None
+            prompt_alone = None
+            if reliance:
+                with clock("text reader"):
+                    prompt_alone = {step.key: _prompt_alone(step.runner) for step in reading.steps["text reader"]}
+            shared = _SharedBatches(reading, posts, encoded, {i: k for k, i in enumerate(active)}, prompt_alone, clock)
             for k, batch in enumerate(batches):
-                decoded = _gather(pending)
+                with clock("decode"):
+                    decoded = {key: _gather(waiting) for key, waiting in pending.items()}
                 pending = (
-                    _submit_decodes(posts, batches[k + 1], cfg.image_size) if k + 1 < len(batches) else []
+                    {key: _submit_decodes(posts, batches[k + 1], size) for key, size in sizes.items()}
+                    if k + 1 < len(batches)
+                    else {}
                 )  # decoded while this batch is scored
-                for i, (pixels, _) in zip(batch, decoded):
-                    if empty_text[i] and (pixels is None or not cfg.uses_image):
-                        raise _nothing_to_analyse(cfg, i, not clean_text(posts[i].text), pixels is not None)
-                inputs, tokens = _batch_inputs(model, batch, [pixels for pixels, _ in decoded], encoded)
+                pixels = {key: [p for p, _ in found] for key, found in decoded.items()}
+                for name, model in models.items():
+                    step = reading.step("photo decoding", name)
+                    for i, photo in zip(batch, pixels[step.key]):
+                        if i in wanted[name]:
+                            _refuse_if_nothing(model.config, i, words_given[i], photo is not None, photo is not None)
                 with autocast():
-                    read = model.read(**inputs)  # the readers once; the interventions rerun the head alone
-                    out = _on_cpu(model(**read))  # once per batch, not one transfer per post and output
-                    without = _without(model, read, out["probabilities"], prompt_alone) if reliance else {}
-                for j, (i, (_, warnings)) in enumerate(zip(batch, decoded)):
-                    words = _words(encoded, i, len(tokens[j]), cfg.prompt)
-                    if encoded is not None and encoded["shortened"][i]:
-                        warnings = [*warnings, "the post is longer than the model reads: its end was left out"]
-                    predictions[i] = _prediction(cfg, out, without, j, posts[i], tokens[j], words, warnings)
+                    read = _read(shared, batch, pixels)
+                    for name, model in models.items():
+                        _score_heads(shared, name, model, batch, wanted[name], read, decoded, predictions[name])
     finally:
-        _cancel(pending)
-    return predictions  # type: ignore[return-value]
+        for waiting in pending.values():
+            _cancel(waiting)
+    return {name: [predictions[name][i] for i in rows[name]] for name in models}
 
 
-def _batch_inputs(
-    model: CrisisModel, batch: list[int], pixels: list[torch.Tensor | None], encoded: dict[str, Any] | None
-) -> tuple[dict[str, Any], list[list[str]]]:
-    """The model's keyword arguments for the posts at `batch` (their token ids cut to the longest
-    of them, their pixels), and each post's tokens as strings."""
-    cfg, device = model.config, model.device
-    has_image = torch.tensor([p is not None for p in pixels], device=device)
-    inputs: dict[str, Any] = {"has_image": has_image}
-    if cfg.uses_image and bool(has_image.any()):
-        blank = torch.zeros(3, cfg.image_size, cfg.image_size)
-        stacked = torch.stack([p if p is not None else blank for p in pixels])
-        if device.type == "cuda":
-            stacked = stacked.pin_memory()
-        inputs["pixel_values"] = stacked.to(device, non_blocking=True)
-    tokens: list[list[str]] = [[] for _ in batch]
-    if encoded is not None:
-        longest = int(encoded["attention_mask"][batch].sum(dim=1).max())
-        inputs.update({key: encoded[key][batch, :longest].to(device) for key in TEXT_INPUTS})
-        tokens = model.token_strings(inputs["input_ids"].cpu(), inputs["attention_mask"].cpu())
-    return inputs, tokens
+class _Clock:
+    """Adds the seconds of each stage to `timings` (nothing when it is None); on a GPU it waits for
+    the stage's kernels, so the seconds are the stage's."""
+
+    def __init__(self, timings: dict[str, float] | None, device: torch.device) -> None:
+        self.timings, self.device = timings, device
+
+    @contextlib.contextmanager
+    def __call__(self, stage: str):
+        if self.timings is None:
+            yield
+            return
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
+
+
+@dataclass
+class _SharedBatches:
+    """What every batch of one `predict_tasks` call shares."""
+
+    reading: SharedReading
+    posts: list[Post]
+    encoded: dict[str, dict[str, Any]]  # tokenisation key -> _tokenize_all of the scored posts
+    at: dict[int, int]  # a post's index -> its row in `encoded`
+    prompt_alone: dict[str, TextFeatures] | None  # text reader key -> the prompt's features; None: no reliance
+    clock: _Clock
+
+
+@dataclass
+class _BatchReading:
+    """What the shared reading steps gave for one batch, by step key."""
+
+    has_image: dict[str, torch.Tensor]  # photo decoding key -> (B,) bool
+    text_inputs: dict[str, dict[str, torch.Tensor]]  # tokenisation key -> TEXT_INPUTS, cut to the longest post
+    tokens: dict[str, list[list[str]]]  # tokenisation key -> each post's tokens as strings
+    text_features: dict[str, TextFeatures]  # text reader key
+    region_states: dict[str, torch.Tensor | None]  # image reader key -> (B, 49, C)
+
+
+def _read(shared: _SharedBatches, batch: list[int], pixels: dict[str, list[torch.Tensor | None]]) -> _BatchReading:
+    """Every reading step once for the posts at `batch`."""
+    reading, encoded, clock = shared.reading, shared.encoded, shared.clock
+    rows = [shared.at[i] for i in batch]
+    device = next(iter(reading.models.values())).device
+    has_image = {key: torch.tensor([p is not None for p in found], device=device) for key, found in pixels.items()}
+    out = _BatchReading(has_image, {}, {}, {}, {})
+    with clock("tokenise"):
+        for step in reading.steps["tokenisation"]:
+            longest = int(encoded[step.key]["attention_mask"][rows].sum(dim=1).max())
+            inputs = {key: encoded[step.key][key][rows, :longest] for key in TEXT_INPUTS}
+            out.tokens[step.key] = step.runner.token_strings(inputs["input_ids"], inputs["attention_mask"])
+            out.text_inputs[step.key] = {key: value.to(device) for key, value in inputs.items()}
+    with clock("text reader"):
+        for step in reading.steps["text reader"]:
+            inputs = out.text_inputs[reading.step("tokenisation", step.members[0]).key]
+            out.text_features[step.key] = step.runner.text_encoder(*(inputs[key] for key in TEXT_INPUTS))
+    with clock("image reader"):
+        for step in reading.steps["image reader"]:
+            decoding = reading.step("photo decoding", step.members[0]).key
+            out.region_states[step.key] = step.runner.encode_images(
+                _pixel_values(pixels[decoding], step.runner), has_image[decoding]
+            )
+    return out
+
+
+def _pixel_values(pixels: list[torch.Tensor | None], model: CrisisModel) -> torch.Tensor | None:
+    """The batch's photos stacked on the model's device (a blank where a post has none); None without any."""
+    if all(p is None for p in pixels):
+        return None
+    size = model.config.image_size
+    blank = torch.zeros(3, size, size)
+    stacked = torch.stack([p if p is not None else blank for p in pixels])
+    if model.device.type == "cuda":
+        stacked = stacked.pin_memory()
+    return stacked.to(model.device, non_blocking=True)
+
+
+def _score_heads(
+    shared: _SharedBatches,
+    name: str,
+    model: CrisisModel,
+    batch: list[int],
+    wanted: set[int],
+    read: _BatchReading,
+    decoded: dict[str, list[tuple[torch.Tensor | None, list[str]]]],
+    predictions: dict[int, Prediction],
+) -> None:
+    """One model's head (and its reliance passes) on the shared reading of the batch's posts it
+    scores; their predictions go into `predictions` by post index."""
+    cfg, reading, clock = model.config, shared.reading, shared.clock
+    keep = [j for j, i in enumerate(batch) if i in wanted]
+    if not keep:
+        return
+    select = torch.tensor(keep, device=model.device) if len(keep) < len(batch) else None
+    decoding = reading.step("photo decoding", name).key
+    text_step, image_step = reading.step("text reader", name), reading.step("image reader", name)
+    tokenisation = reading.step("tokenisation", name)
+    features = read.text_features[text_step.key] if text_step is not None else None
+    regions = read.region_states[image_step.key] if image_step is not None else None
+    has_image = read.has_image[decoding]
+    if select is not None:
+        features = features.select(select) if features is not None else None
+        regions = regions[select] if regions is not None else None
+        has_image = has_image[select]
+    own = {"has_image": has_image, "text_features": features, "region_states": regions}
+    with clock("heads"):
+        out = _on_cpu(model(**own))  # once per batch, not one transfer per post and output
+    without = {}
+    if shared.prompt_alone is not None:
+        with clock("reliance"):
+            alone = shared.prompt_alone[text_step.key] if text_step is not None else None
+            without = _without(model, own, out["probabilities"], alone)
+    with clock("explanations"):
+        for row, j in enumerate(keep):
+            i = batch[j]
+            tokens, warnings = [], decoded[decoding][j][1]
+            words: tuple[list[str], list[list[int]]] = ([], [])
+            if tokenisation is not None:
+                every = shared.encoded[tokenisation.key]
+                tokens = read.tokens[tokenisation.key][j]
+                words = _words(every, shared.at[i], len(tokens), cfg.prompt)
+                if every["shortened"][shared.at[i]]:
+                    warnings = [*warnings, "the post is longer than the model reads: its end was left out"]
+            predictions[i] = _prediction(cfg, out, without, row, shared.posts[i], tokens, words, warnings)
+
+
+PROMPTS_KEPT = 16
+"""Readings of the prompt alone kept, by text reader key: a dashboard asks for the reliance of one
+post at a time, and the prompt's reading (a pass of the language model) is the same for every post."""
+_prompts_alone: OrderedDict[str, TextFeatures] = OrderedDict()
+_prompts_alone_lock = threading.Lock()
 
 
 def _prompt_alone(model: CrisisModel) -> TextFeatures:
     """The text reader's features of a post without words: the prompt alone."""
+    reader = text_reader_key(model)
+    with _prompts_alone_lock:
+        if (found := _prompts_alone.get(reader)) is not None:
+            _prompts_alone.move_to_end(reader)
+            return found
     encoded = model.tokenize([""])
-    return model.text_encoder(*(encoded[key].to(model.device) for key in TEXT_INPUTS))
+    found = model.text_encoder(*(encoded[key].to(model.device) for key in TEXT_INPUTS))
+    with _prompts_alone_lock:
+        _prompts_alone[reader] = found
+        while len(_prompts_alone) > PROMPTS_KEPT:
+            _prompts_alone.popitem(last=False)
+    return found
 
 
 def _without(

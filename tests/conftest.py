@@ -43,6 +43,7 @@ SLOW_FIXTURES = {
     "browser",
     "crisismmd_root",  # reads the real CrisisMMD files beside the checkout
     "smollm2_reader",  # dequantises SmolLM2's 98 MB GGUF on a machine's first run
+    "paper_size_tasks",  # builds GPT-2 124M and ResNet50 (three tasks' copies) and runs them
 }
 BROWSER_FIXTURES = {"browser"}
 
@@ -206,6 +207,16 @@ def tiny_run(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     tiny_model("full").save_pretrained(run / "checkpoint")
     return run
+
+
+@pytest.fixture(scope="session")
+def paper_size_tasks() -> dict[str, CrisisModel]:
+    """The paper architecture (GPT-2 124M + ResNet50, random weights) for the three CrisisMMD tasks,
+    each with its own head and its own copy of the readers (equal weights): bench/shared_reading.py."""
+    from bench.models import FALLBACK_TEXTS
+    from bench.shared_reading import paper_size_tasks as build
+
+    return build(FALLBACK_TEXTS * 4)
 
 
 @pytest.fixture(autouse=True)

@@ -69,10 +69,7 @@ class Scorer:
         errors = [row for row in chunk.rows if isinstance(row, BadRow)]
         photos = [self._photo(row.image_path) for row in good]
         posts = [{"text": row.text, "image": path or None} for row, (path, _, _) in zip(good, photos)]
-        answers = {
-            name: predict_each(model, posts, self.batch_size, self.autocast_dtype)
-            for name, model in self.models.items()
-        }
+        answers = predict_each(self.models, posts, self.batch_size, self.autocast_dtype)
         columns: dict[str, list] = {f.name: [] for f in scored_schema(self.tasks)}
         warning_kinds: Counter = Counter()
         for i, (row, (path, kind, note)) in enumerate(zip(good, photos)):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,10 +18,12 @@ from crisis_model.atomic_files import atomic_write, write_json
 from crisis_model.config import WEIGHTS_FILE
 from crisis_model.metrics import classification_metrics
 from crisis_model.model import CrisisModel
+from crisis_model.model.modeling import TEXT_INPUTS
+from crisis_model.model.text_encoder import TextFeatures
 from crisis_model.predictions import POST_KEY_COLUMN, RELIANCE_COLUMNS, WEIGHT_COLUMNS, post_keys, prob_column
 from crisis_model.run_folder import CHECKPOINT_DIR, METRICS_FILE, PREDICTIONS_FILE
 from crisis_model.runtime import device_autocast
-from crisis_model.training.inputs import Inputs, make_loader
+from crisis_model.training.inputs import Inputs, RawInputs, make_loader
 from crisis_model.training.loss import classification_loss
 from crisis_model.training.progress import Progress, ProgressEvent
 
@@ -57,14 +60,17 @@ def evaluate(
     parts: dict[str, list[Tensor]] = {"rows": [], "probs": [], "weights": [], "image": [], "routing": []}
     dropped: dict[str, list[Tensor]] = {"words": [], "photo": []}
     loss_sum, loader = 0.0, make_loader(source, rows, EVAL_BATCH)
+    prompt_alone = _prompt_alone(model, device) if reliance and isinstance(source, RawInputs) else None
     for step, batch in enumerate(loader):
         batch_rows, inputs = source.inputs(batch)
         with device_autocast(device):
+            if isinstance(source, RawInputs):  # the readers once; the reliance passes rerun the head alone
+                inputs = model.read(**inputs)
             out = model(**inputs)
             if reliance:
                 predicted = out.probabilities.argmax(dim=1, keepdim=True)
                 for drop in dropped:
-                    without = model(**source.inputs(batch, drop=drop)[1]).probabilities
+                    without = model(**_without(source, batch, inputs, drop, prompt_alone)).probabilities
                     fall = (out.probabilities.gather(1, predicted) - without.gather(1, predicted)).squeeze(1)
                     dropped[drop].append(fall.float().cpu())
         target = torch.as_tensor(labels[batch_rows.numpy()], device=device)
@@ -93,6 +99,29 @@ def evaluate(
         loss=loss_sum / max(n, 1),
         reliance=falls,
     )
+
+
+def _prompt_alone(model: CrisisModel, device: torch.device) -> TextFeatures | None:
+    """The text reader's features of a post without words (the prompt alone); None without one."""
+    if not model.config.uses_text:
+        return None
+    encoded = model.tokenize([""])
+    return model.text_encoder(*(encoded[key].to(device) for key in TEXT_INPUTS))
+
+
+def _without(
+    source: Inputs, batch: Any, read: dict[str, Any], drop: str, prompt_alone: TextFeatures | None
+) -> dict[str, Any]:
+    """The batch's head inputs without its photo or its words: from the cache's features, or from
+    the batch's own reading (trainable readers), the words replaced by the prompt alone's."""
+    if not isinstance(source, RawInputs):
+        return source.inputs(batch, drop=drop)[1]
+    if drop == "photo":
+        return {**read, "has_image": torch.zeros_like(read["has_image"])}
+    if prompt_alone is None:  # a model that reads no words: nothing to remove
+        return read
+    rows = torch.zeros(read["has_image"].shape[0], dtype=torch.long, device=prompt_alone.pooled.device)
+    return {**read, "text_features": prompt_alone.select(rows)}
 
 
 def split_metrics(outputs: SplitOutputs, labels: np.ndarray, label_names: Sequence[str]) -> dict:

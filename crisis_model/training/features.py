@@ -20,11 +20,9 @@ run see the same numbers).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +30,7 @@ from typing import Any
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
-from torch import Tensor, nn
+from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, Dataset
 
@@ -40,6 +38,7 @@ from crisis_model.data.images import image_to_tensor, load_image
 from crisis_model.errors import ImageError
 from crisis_model.model import CrisisModel
 from crisis_model.model.text_encoder import TextFeatures
+from crisis_model.reading import digest, hash_tensors, module_digest, tokenizer_description
 from crisis_model.runtime import Distributed, device_autocast
 from crisis_model.training.progress import Progress, ProgressEvent
 
@@ -49,42 +48,20 @@ IMAGE_FORMAT_VERSION = 2  # 2: JPEGs decoded at reduced scale, as `predict` deco
 STORE_DTYPE = torch.float16
 
 
-def _digest(*parts: Any) -> str:
-    return hashlib.blake2b(json.dumps(parts, sort_keys=True).encode(), digest_size=20).hexdigest()
-
-
-def _hash_tensors(named: Iterable[tuple[str, Tensor]]) -> str:
-    """A digest of named tensors: each one's name, dtype, shape and bytes, in the given order."""
-    h = hashlib.blake2b(digest_size=20)
-    for name, tensor in named:
-        t = tensor.detach().cpu().contiguous()
-        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
-        h.update(memoryview(t.reshape(-1).view(torch.uint8).numpy()))
-    return h.hexdigest()
-
-
-def module_digest(module: nn.Module) -> str:
-    """A digest of every parameter and buffer (names, dtypes, shapes and bytes) of a module."""
-    return _hash_tensors(module.state_dict().items())
-
-
 def text_namespace(model: CrisisModel) -> str:
     encoder, config = model.text_encoder, model.config
-    tokenizer = json.loads(model.tokenizer.backend_tokenizer.to_str())
-    # each call sets these two to its own arguments: they are not part of what the tokenizer is
-    tokenizer.pop("truncation", None)
-    tokenizer.pop("padding", None)
-    return _digest(
+    tokenizer = tokenizer_description(model.tokenizer)
+    return digest(
         "text", TEXT_FORMAT_VERSION, module_digest(encoder), encoder.pooling, config.text_backbone_config, tokenizer
     )
 
 
 def image_namespace(model: CrisisModel) -> str:
-    return _digest("image", IMAGE_FORMAT_VERSION, module_digest(model.image_encoder), model.config.image_backbone)
+    return digest("image", IMAGE_FORMAT_VERSION, module_digest(model.image_encoder), model.config.image_backbone)
 
 
 def text_key(namespace: str, prompt: str, max_tokens: int, text: str) -> str:
-    return _digest(namespace, prompt, max_tokens, text)
+    return digest(namespace, prompt, max_tokens, text)
 
 
 def image_key(namespace: str, image_size: int, path: str) -> str | None:
@@ -93,11 +70,11 @@ def image_key(namespace: str, image_size: int, path: str) -> str | None:
         stat = os.stat(path)
     except OSError:
         return None
-    return _digest(namespace, image_size, os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
+    return digest(namespace, image_size, os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
 
 
 def _checksum(tensors: dict[str, Tensor]) -> str:
-    return _hash_tensors(sorted(tensors.items()))
+    return hash_tensors(sorted(tensors.items()))
 
 
 @dataclass
