@@ -12,7 +12,7 @@ import pandas as pd
 
 from crisis_dashboard.loaders import load_dataset, parameter_counts, read_json, split_sizes
 from crisis_dashboard.names import FUSION_HELP, pretty, task_title
-from crisis_dashboard.reliability import reliability_of
+from crisis_dashboard.reliability import CONFIDENCE, reliability_of
 from crisis_dashboard.state import REPO_ROOT, is_demo_data
 from crisis_model.errors import CrisisLensError, DataError
 from crisis_model.run_folder import ABLATION_JSON, ABLATION_MD, METRICS_FILE, TASK_ORDER, TRAIN_CONFIG_FILE, TaskRun
@@ -47,16 +47,21 @@ def quality_table(runs: Sequence[TaskRun]) -> pd.DataFrame:
                 "Reliability": verdict.title.removesuffix(" model"),
                 "Test posts": verdict.test_posts,
                 "Accuracy": verdict.accuracy,
+                f"Accuracy, {CONFIDENCE:.0%} interval": _interval(verdict.interval),
+                "Commonest answer's accuracy": verdict.commonest_share,
                 "Macro F1": verdict.macro_f1,
-                "Guessing's macro F1": verdict.chance_f1,
                 "ROC AUC": test.get("roc_auc"),
                 "Calibration error": test.get("ece"),
             }
         )
     table = pd.DataFrame(rows).set_index("Task")
-    for column in ("ROC AUC", "Calibration error", "Accuracy", "Macro F1"):
+    for column in ("ROC AUC", "Calibration error", "Accuracy", "Commonest answer's accuracy", "Macro F1"):
         table[column] = pd.to_numeric(table[column], errors="coerce")  # None (undefined) shows as "–"
     return table
+
+
+def _interval(interval: tuple[float, float] | None) -> str:
+    return "–" if interval is None else f"{interval[0]:.2f} to {interval[1]:.2f}"
 
 
 def _test_scores(run: TaskRun) -> dict[str, Any]:

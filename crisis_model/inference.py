@@ -242,7 +242,9 @@ def predict(
     posts = [as_post(p, i) for i, p in enumerate(posts)]
     if not posts:
         return []
-    empty_text = [not cfg.uses_text or not clean_text(p.text) for p in posts]
+    # nothing the model reads; a post with words that a photo-only model (damage) ignores is no error:
+    # it gets "cannot judge" where it has no photo
+    empty_text = [not clean_text(p.text) or not (cfg.uses_text or cfg.requires_image) for p in posts]
     for i, post in enumerate(posts):  # refused before any work, where no image can save them
         if empty_text[i] and (post.image is None or not cfg.uses_image):
             raise _nothing_to_analyse(cfg, i, not clean_text(post.text), False)
@@ -279,9 +281,13 @@ def predict(
                     without = _without(model, read, out["probabilities"], prompt_alone) if reliance else {}
                 for j, (i, (_, warnings)) in enumerate(zip(batch, decoded)):
                     words = _words(encoded, i, len(tokens[j]), cfg.prompt)
+                    read_text = None
                     if encoded is not None and encoded["shortened"][i]:
+                        read_text = encoded["posts"][i]
                         warnings = [*warnings, "the post is longer than the model reads: its end was left out"]
-                    predictions[i] = _prediction(cfg, out, without, j, posts[i], tokens[j], words, warnings)
+                    prediction = _prediction(cfg, out, without, j, posts[i], tokens[j], words, warnings)
+                    prediction.explanation.read_text = read_text
+                    predictions[i] = prediction
     finally:
         _cancel(pending)
     return predictions  # type: ignore[return-value]
@@ -387,7 +393,7 @@ def _prediction(
     reliance = region_importance = None
     if without:
         reliance = {"words": None, "photo": None}
-        if "words" in without:
+        if "words" in without and clean_text(post.text):  # a post without words cannot lose them
             reliance["words"] = probs[best] - float(without["words"][i, best])
         if "photo" in without and has_image:
             reliance["photo"] = probs[best] - float(without["photo"][i, best])
@@ -398,6 +404,7 @@ def _prediction(
         votes={g: dict(zip(cfg.label_names, p[i].tolist())) for g, p in out["votes"].items()},
         capsule_lengths=out["capsule_lengths"][i].copy(),
         has_image=has_image,
+        has_words=cfg.uses_text and bool(clean_text(post.text)),
         words=words[0],
         word_tokens=words[1],
         reliance=reliance,
