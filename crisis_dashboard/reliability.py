@@ -101,17 +101,20 @@ def reliability_from_metrics(metrics: Any, classes: int) -> Reliability:
     interval = wilson_interval(round(accuracy * posts), posts)
     per_class = test.get("per_class") if isinstance(test.get("per_class"), dict) else {}
     supports = [c.get("support") for c in per_class.values() if isinstance(c, dict) and _number(c.get("support"))]
-    commonest = max(supports) / posts if supports and posts else None
+    commonest = max(supports) / sum(supports) if supports and sum(supports) else None
     found = dict(test_posts=posts, classes=classes, accuracy=accuracy, macro_f1=macro_f1, interval=interval,
                  commonest_share=commonest)  # fmt: skip
     if posts < MIN_TEST_POSTS:
         return Reliability("untested", **found, why=f"Too few test posts to know (fewer than {MIN_TEST_POSTS}).")
     if commonest is None:
         return Reliability("untested", **found, why="The test scores name no categories: its weak spots are unknown.")
+    faults = []  # every rule it fails, so the badge's note names them all
     if interval[0] <= commonest:
-        return Reliability("weak", **found, why="Not clearly better than always giving the commonest answer.")
+        faults.append("Not clearly better than always giving the commonest answer.")
     if poor := _poor_categories(per_class):
-        return Reliability("weak", **found, why=f"It handles {poor} poorly.")
+        faults.append(f"It handles {poor} poorly.")
+    if faults:
+        return Reliability("weak", **found, why=" ".join(faults))
     return Reliability("reliable", **found, why="Clearly better than the commonest answer, in every category.")
 
 
