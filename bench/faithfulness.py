@@ -170,7 +170,7 @@ def print_checks(tasks: dict) -> None:
     print("|---|---|---|---|---|")
     for task, r in tasks.items():
         d = r["damage"]
-        inside = (f"{d['lift_inside']:.2f} / {d['lift_outside']:.2f} "
+        inside = (f"{_num(d['lift_inside'], 2)} / {_num(d['lift_outside'], 2)} "
                   f"| {d['importance_inside']:.3f} / {d['importance_outside']:.3f}")  # fmt: skip
         spearman = _num(r["attention_vs_importance"], 2)
         print(f"| {task} | {d['posts']} | {inside if d['posts'] else '– | –'} | {spearman} |")

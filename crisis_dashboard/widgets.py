@@ -154,7 +154,7 @@ def show_explanation(pred: Prediction, image: Image.Image | None, key: str) -> N
                                       key=f"{key}-view")  # fmt: skip
         view = choice or WHERE_IT_LOOKED
     if view == WHERE_IT_LOOKED:
-        _show_attention(exp, image, key)
+        _show_attention(pred, image, key)
     else:
         _show_combination(pred, key)
 
@@ -254,16 +254,18 @@ def _show_combination(pred: Prediction, key: str) -> None:
         )
 
 
-def _show_attention(exp: Explanation, image: Image.Image | None, key: str) -> None:
+def _show_attention(pred: Prediction, image: Image.Image | None, key: str) -> None:
     """What in the photo mattered (tested: each square hidden in turn), then, one click away, the
     attention between the post's words and the photo, with what it is and is not."""
+    exp = pred.explanation
     if image is not None and exp.region_importance is not None:
         largest = 100 * float(exp.region_importance.max())
         if largest < post_figures.FLAT_MAP_POINTS:  # drawn, the map would be blank
             st.markdown(
                 f"**What in the photo mattered:** hiding any one of the photo's 49 squares moves the answer's "
-                f"probability by under {post_figures.FLAT_MAP_POINTS:.0f} point (at most {largest:.1f}): no single "
-                "square decides. What the photo as a whole does is in the test above."
+                f"probability by under {post_figures.FLAT_MAP_POINTS:.0f} point (at most {largest:.1f} points): "
+                "no single square decides."
+                + (" What the photo as a whole does is in the test above." if reliance_line(pred) else "")
             )
         else:
             st.plotly_chart(post_figures.importance_overlay(image, exp.region_importance), key=f"{key}-mattered",
