@@ -565,7 +565,15 @@ def test_explanation_figures_are_labelled():
     lift[1, 10] = 20.0
     fig = post_figures.word_region_heatmap(words, lift)
     assert list(fig.layout.yaxis.ticktext) == words  # repeats kept
-    assert fig.data[0].zmid == 1.0  # lift over an even spread: 1 is neutral
+    heat = fig.data[0]  # lift over an even spread: never below 0, white (neutral) at 1
+    assert heat.zmin == 0.0 and heat.zmax == 20.0
+    assert [tuple(stop) for stop in heat.colorscale][1] == (1 / 20, "#f7f7f7")
+    importance = np.zeros(49)
+    importance[3] = 0.12
+    mattered = post_figures.importance_overlay(Image.new("RGB", (640, 480)), importance)
+    assert mattered.data[1].zmax == 12.0 and "points" in mattered.data[1].colorbar.title.text  # in points
+    votes = post_figures.votes_bar({"text": {"a": 0.9, "b": 0.1}}, {"text": 1.0}, {"a": 0.9, "b": 0.1})
+    assert votes.layout.legend.y >= 1.0  # above the plot: below it, it covered the axis title
     overlay = post_figures.region_overlay(Image.new("RGB", (640, 480)), post_figures.region_grid(lift, 1))
     assert overlay.data[1].z.shape == (7, 7) and overlay.data[0].source.startswith("data:image/png")
     assert overlay.data[1].zmin == 1.0  # at or below an even spread, nothing glows
