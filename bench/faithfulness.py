@@ -9,7 +9,8 @@ Per task, on the demo's dev + test posts with a photo (crisis_model.faithfulness
 weights, the labels changed by swapping the words vs the photo, the mean reliance (probability
 fall without the words / the photo), the rank correlation between per-post weights and reliance,
 and the attention's lift on the drawn damage. Then the words-only accuracy (photo removed) against
-the majority class, typed posts, and (--ablation) each fusion variant's dev accuracy and macro-F1,
+the majority class, typed posts, captions under one drawn photo of collapsed buildings (the damage
+answer must not follow them), and (--ablation) each fusion variant's dev accuracy and macro-F1,
 mean ± std over seeds. Prints markdown; writes JSON to artifacts/faithfulness/.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import warnings
 from pathlib import Path
@@ -30,6 +32,7 @@ import numpy as np  # noqa: E402
 from crisis_model import load_model, predict  # noqa: E402
 from crisis_model.data import MissingImagesWarning, load_crisismmd  # noqa: E402
 from crisis_model.data.demo import REGIONS_FILE, generate_demo_dataset  # noqa: E402
+from crisis_model.data.demo_drawing import draw_image  # noqa: E402
 from crisis_model.faithfulness import attention_vs_importance, check_faithfulness, on_damage  # noqa: E402
 from crisis_model.run_folder import CHECKPOINT_DIR, TRAIN_CONFIG_FILE  # noqa: E402
 from crisis_model.training import DEMO_TASKS, TqdmProgress, TrainConfig, run_ablation, train_demo  # noqa: E402
@@ -41,6 +44,14 @@ TYPED_POSTS = [
     "Happy birthday to my best friend!!",
     "Just watched a great movie tonight",
     "🙏🙏🌊",
+]
+# captions put under one drawn photo of collapsed buildings (severe damage): the damage answer must
+# come from the photo, whatever the caption says (issue 23)
+CAPTIONS = [
+    "Our house is gone, the roof landed in the street",
+    "Happy birthday to my best friend!!",
+    "Red Cross shelter open at Lincoln High, bring blankets",
+    "",
 ]
 
 
@@ -100,7 +111,22 @@ def check_task(checkpoint: Path, data_root: Path, task: str, labels: str) -> dic
     result["typed"] = {
         text: _answer(p) for text, p in zip(TYPED_POSTS, predict(model, [{"text": t} for t in TYPED_POSTS]))
     }
+    photo = collapsed_buildings()
+    captioned = predict(model, [{"text": t, "image": photo} for t in CAPTIONS])
+    result["captioned_photo"] = {text: _answer(p) for text, p in zip(CAPTIONS, captioned)}
     return result
+
+
+def collapsed_buildings():
+    """A demo photo of collapsed buildings (the demo data's drawing of severe damage)."""
+    scene = ("demo_earthquake", "infrastructure_and_utility_damage", "severe_damage")
+    image, _boxes = draw_image(random.Random(1), *scene)
+    return image
+
+
+def _num(value: float, digits: int) -> str:
+    """A number, or "–" where it does not apply (NaN: a photo-only model has no words to weigh)."""
+    return "–" if np.isnan(value) else f"{value:.{digits}f}"
 
 
 def _yes(flag: bool) -> str:
@@ -135,7 +161,7 @@ def print_checks(tasks: dict) -> None:
         c, w, agree = r["checks"], r["checks"]["weights"], r["larger_weight_agrees_with"]
         print(f"| {task} | {c['posts']} | {w['text']:.2f} / {w['image']:.2f} / {w['joint']:.2f} "
               f"| {c['text_swap_changed']:.0%} / {c['photo_swap_changed']:.0%} "
-              f"| {c['reliance']['words']:.3f} / {c['reliance']['photo']:.3f} | {c['rank_correlation']:.2f} "
+              f"| {_num(c['reliance']['words'], 3)} / {c['reliance']['photo']:.3f} | {_num(c['rank_correlation'], 2)} "
               f"| {_yes(agree['swaps'])} / {_yes(agree['reliance'])} |")  # fmt: skip
     print(
         "\n| task | posts with drawn damage | attention lift in damage / elsewhere "
@@ -144,9 +170,10 @@ def print_checks(tasks: dict) -> None:
     print("|---|---|---|---|---|")
     for task, r in tasks.items():
         d = r["damage"]
-        inside = (f"{d['lift_inside']:.2f} / {d['lift_outside']:.2f} "
+        inside = (f"{_num(d['lift_inside'], 2)} / {_num(d['lift_outside'], 2)} "
                   f"| {d['importance_inside']:.3f} / {d['importance_outside']:.3f}")  # fmt: skip
-        print(f"| {task} | {d['posts']} | {inside if d['posts'] else '– | –'} | {r['attention_vs_importance']:.2f} |")
+        spearman = _num(r["attention_vs_importance"], 2)
+        print(f"| {task} | {d['posts']} | {inside if d['posts'] else '– | –'} | {spearman} |")
     print("\n| task | words-only accuracy (photo removed) | majority class | distinct words-only answers |")
     print("|---|---|---|---|")
     for task, r in tasks.items():
@@ -157,6 +184,10 @@ def print_checks(tasks: dict) -> None:
     print("\n| typed post | " + " | ".join(tasks) + " |\n" + "|---" * (len(tasks) + 1) + "|")
     for text in TYPED_POSTS:
         print(f"| {text} | " + " | ".join(tasks[t]["typed"][text] for t in tasks) + " |")
+    print("\n| caption under the collapsed-buildings photo | " + " | ".join(tasks) + " |")
+    print("|---" * (len(tasks) + 1) + "|")
+    for text in CAPTIONS:
+        print(f"| {text or '(no words)'} | " + " | ".join(tasks[t]["captioned_photo"][text] for t in tasks) + " |")
 
 
 def print_agreement(runs: dict) -> None:

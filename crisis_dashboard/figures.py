@@ -29,9 +29,9 @@ FONT = dict(size=13)
 
 CAPTIONS = {
     "probabilities": "How sure the model is about each category; the longest bar is its answer.",
-    "modality": "The words, the photo and the two read together each give their own answer; these bars say how "
-    "much each answer counted in the final one (its weighted mean). The three add up to 100 %. The joint answer "
-    "reads both, so the bars alone do not say whether the answer needs the words or the photo: the test below does.",
+    "modality": "The words, the photo and the two read together each give their own answer; these bars are each "
+    "one's share of the final answer (its weighted mean), adding up to 100 %. The joint answer reads both, so the "
+    "shares alone do not say whether the answer needs the words or the photo: the test below does, in points.",
     "reliance_by_group": "Measured, not inferred: each post scored again without its words, and without its photo; "
     "the bars are how far the chance of its answer fell, on average. The higher bar is what the answers need.",
     "votes": "The words alone, the photo alone and the two read together each give their own answer (coloured "
@@ -41,17 +41,16 @@ CAPTIONS = {
     "(“routing”). These charts show that plumbing; the chart above says what it amounts to.",
     "capsule_lengths": "How strongly each combined summary speaks (0 to 1): long bars are the summaries the "
     "classifier read most; the name says which part of the evidence it belongs to.",
-    "token_region": "Rows are the post's words, columns the photo's 7 x 7 grid of squares, row by row; red means "
-    "the word looked at that square more than at an even spread (1 ×), blue less.",
+    "token_region": "Rows are the post's words, columns the photo's 7 x 7 grid of squares, row by row; white is an "
+    "even spread (1 ×: the word looked at that square as much as at any other), red more, blue less.",
     "overlay": "The photo as the model saw it (centre crop), with the chosen words' attention on its 7 x 7 grid: "
     "squares glow where the words looked more than at an even spread.",
     "image_to_words": "The share of the photo's attention each word received, averaged over the photo's squares.",
     "mattered": "Tested by hiding each of the photo's 49 squares in turn (replaced by the photo's average): "
-    "the redder a square, the more the model's confidence in its answer falls without it.",
+    "the redder a square, the more points the probability of the answer falls without it.",
     "attention_caveat": "Attention is where the model's reading of the words and the photo looked, not what "
-    "decided the answer: on the demo models, its square-by-square agreement with the squares that matter when "
-    "hidden is near zero (Spearman 0.10, -0.02 and 0.03 for the three tasks, seed 0; bench/faithfulness.py). "
-    "Read it as a description of the reading, not as the reason.",
+    "decided the answer: on the demo models, the squares the words look at hardly ever are the squares that "
+    "matter when hidden. Read it as a description of the reading, not as the reason.",
     "routing": "Each row is a piece of evidence from the words, the photo or the two read together, each column a "
     "combined summary; a row's shares add up to 1, so a dark cell is where that evidence went.",
     "posts_per_event": "Number of posts per crisis event, split by whether the post came with a usable photo.",

@@ -12,7 +12,7 @@ import pandas as pd
 
 from crisis_dashboard.loaders import load_dataset, parameter_counts, read_json, split_sizes
 from crisis_dashboard.names import FUSION_HELP, pretty, task_title
-from crisis_dashboard.reliability import reliability_of
+from crisis_dashboard.reliability import CONFIDENCE, Reliability, reliability_of
 from crisis_dashboard.state import REPO_ROOT, is_demo_data
 from crisis_model.errors import CrisisLensError, DataError
 from crisis_model.run_folder import ABLATION_JSON, ABLATION_MD, METRICS_FILE, TASK_ORDER, TRAIN_CONFIG_FILE, TaskRun
@@ -46,17 +46,27 @@ def quality_table(runs: Sequence[TaskRun]) -> pd.DataFrame:
                 "Task": task_title(run.task) + run.name.removeprefix(run.task),
                 "Reliability": verdict.title.removesuffix(" model"),
                 "Test posts": verdict.test_posts,
-                "Accuracy": verdict.accuracy,
+                ACCURACY_COLUMN: _accuracy(verdict),
+                "Commonest answer": verdict.commonest_share,
                 "Macro F1": verdict.macro_f1,
-                "Guessing's macro F1": verdict.chance_f1,
                 "ROC AUC": test.get("roc_auc"),
                 "Calibration error": test.get("ece"),
             }
         )
     table = pd.DataFrame(rows).set_index("Task")
-    for column in ("ROC AUC", "Calibration error", "Accuracy", "Macro F1"):
+    for column in ("ROC AUC", "Calibration error", "Commonest answer", "Macro F1"):
         table[column] = pd.to_numeric(table[column], errors="coerce")  # None (undefined) shows as "–"
     return table
+
+
+ACCURACY_COLUMN = f"Accuracy ({CONFIDENCE:.0%} interval)"
+
+
+def _accuracy(verdict: Reliability) -> str:
+    """The test accuracy with its Wilson interval, as the badge weighs it: "0.84 (0.69–0.92)"."""
+    if verdict.accuracy is None or verdict.interval is None:
+        return "–"
+    return f"{verdict.accuracy:.2f} ({verdict.interval[0]:.2f}–{verdict.interval[1]:.2f})"
 
 
 def _test_scores(run: TaskRun) -> dict[str, Any]:
@@ -99,8 +109,13 @@ def model_card(run: TaskRun) -> dict[str, str]:
         "Task": task_title(run.task),
         "Labels": ", ".join(pretty(x) for x in run.label_names),
         "Preset": str(config.get("preset", "custom")),
-        "Text reader (language model)": str(config.get("text_backbone", "?")),
-        "Photo reader (CNN)": f"{config.get('image_backbone', '?')} ({image_weights})",
+        # a one-modality model keeps the other reader's name in its config, but never runs it
+        "Text reader (language model)": (
+            str(config.get("text_backbone", "?")) if fusion != "image" else "none: the words are not read"
+        ),
+        "Photo reader (CNN)": (
+            f"{config.get('image_backbone', '?')} ({image_weights})" if fusion != "text" else "none: no photo is read"
+        ),
         "Fusion": f"{fusion}: {FUSION_HELP.get(fusion, '')}",
         "Parameters": parameters,
         "Training data": data or "unknown",

@@ -100,8 +100,11 @@ def votes_bar(
     )
     fig.update_xaxes(range=[0, 1], tickformat=".0%", title="probability of each category")
     fig.update_yaxes(autorange="reversed")
-    fig.update_layout(barmode="group", legend=dict(orientation="h", y=-0.25, x=0))
-    return layout(fig, 150 + (len(votes) + 1) * 16 * len(labels), title=title)
+    # the legend above the plot, under the title: below it, it covered the axis title at 1280-1400 px
+    fig.update_layout(barmode="group", legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0))
+    fig = layout(fig, 190 + (len(votes) + 1) * 16 * len(labels), title=title)
+    fig.update_layout(margin=dict(t=100))
+    return fig
 
 
 def capsule_lengths_bar(
@@ -124,14 +127,17 @@ def word_region_heatmap(words: Sequence[str], lift: np.ndarray, title: str = "Wh
     lift = np.asarray(lift, dtype=float)
     n = lift.shape[0]
     cells, labels = grid_labels(), [chart_label(word) for word in words]
+    high = max(2.0, float(lift.max()))  # lift is never below 0; white sits at 1 (an even spread)
+    even = 1.0 / high
     fig = go.Figure(
         go.Heatmap(
             z=lift,
             x=list(range(1, lift.shape[1] + 1)),
             y=list(range(n)),
-            colorscale="RdBu_r",
-            zmid=1.0,
-            colorbar=dict(title="× even", thickness=12),
+            colorscale=[[0.0, "#2166ac"], [even, "#f7f7f7"], [1.0, "#b2182b"]],
+            zmin=0.0,
+            zmax=high,
+            colorbar=dict(title="× an even<br>spread", thickness=12, ticksuffix=" ×"),
             customdata=np.dstack(
                 [
                     np.repeat(np.array(labels, dtype=object)[:, None], lift.shape[1], axis=1),
@@ -177,17 +183,22 @@ def region_overlay(
     """The model's view of the image with a 7 x 7 grid of attention lift laid over it: squares at or
     below an even spread (1) stay clear, twice an even spread or more glows fully."""
     grid = np.asarray(grid, dtype=float)
-    return _overlay(image, grid, 1.0, max(2.0, float(grid.max())), "× even", "%{z:.2f} × an even spread", title, size)
+    high = max(2.0, float(grid.max()))
+    return _overlay(image, grid, 1.0, high, "× an even<br>spread", "%{z:.2f} × an even spread", title, size)
+
+
+FLAT_MAP_POINTS = 1.0  # a photo map whose largest fall is under this many points would be drawn blank
 
 
 def importance_overlay(
     image: Image.Image, importance: np.ndarray, title: str = "What in the photo mattered", size: int = 224
 ) -> go.Figure:
-    """The model's view of the image with, per square of the 7 x 7 grid, how much the answer's
+    """The model's view of the image with, per square of the 7 x 7 grid, how many points the answer's
     probability falls when that square is hidden: no fall stays clear, the largest glows fully."""
-    importance = np.asarray(importance, dtype=float)
-    high = max(float(importance.max()), 0.01)  # a flat map (falls under 1 point) stays nearly clear
-    return _overlay(image, importance, 0.0, high, "fall", "hidden: the answer falls by %{z:.1%}", title, size)
+    points = 100 * np.asarray(importance, dtype=float)
+    high = max(float(points.max()), FLAT_MAP_POINTS)
+    hover = "hidden: the answer's probability falls by %{z:.1f} points"
+    return _overlay(image, points, 0.0, high, "fall<br>(points)", hover, title, size)
 
 
 def _overlay(

@@ -1,37 +1,59 @@
 """How far an analyst can trust a model's answers: one verdict per run, measured on its held-out
 test posts (metrics.json, written by train.py), shown beside every answer the model gives.
 
-    untested   fewer than MIN_TEST_POSTS test posts (or no test scores at all): too few to know
-    weak       the test macro F1 is less than WEAK_MARGIN above what guessing gets (1 / classes)
+    untested   fewer than MIN_TEST_POSTS test posts, or no test scores per category: too few to know
+    weak       the accuracy's confidence interval reaches down to what always giving the commonest
+               answer scores, or some category is found or named too poorly (CLASS_FLOOR)
     reliable   otherwise
 
-Macro F1 is the mean over the categories of how well each one is found, so a model that always
-gives the commonest answer scores low however common that answer is. Guessing at random among K
-categories gets about 1 / K.
+The accuracy's interval is Wilson's score interval at CONFIDENCE: on 37 test posts an accuracy of
+0.80 could well be 0.65, and a model is called reliable only when even the low end beats the
+commonest answer. A model can be right on most posts and still never find a rare category (every
+"Severe damage" called "Little or no damage"): each category's precision (of the posts given that
+answer, the share that were right) and recall (of the posts of that category, the share found) must
+reach CLASS_FLOOR. Every threshold is named here, and the How-to-read page shows them.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import streamlit as st
 
 from crisis_dashboard.loaders import read_json
+from crisis_dashboard.names import pretty
 from crisis_model.errors import DataError
 from crisis_model.run_folder import METRICS_FILE, TaskRun
 
 MIN_TEST_POSTS = 30  # below this, one post more or less moves the scores by several points
-WEAK_MARGIN = 0.15  # macro F1 closer than this to chance is called weak
+CONFIDENCE = 0.95  # of the accuracy's Wilson interval
+CLASS_FLOOR = 0.5  # the least precision and recall any category may have in a reliable model
+Z = {0.9: 1.645, 0.95: 1.96, 0.99: 2.576}[CONFIDENCE]  # the normal quantile of the interval
+
+THRESHOLDS = (
+    f"at least {MIN_TEST_POSTS} test posts; the low end of the {CONFIDENCE:.0%} confidence interval on its "
+    "accuracy (Wilson's) above the share of the commonest category (what always giving that answer would "
+    f"score); and every category's precision and recall at least {CLASS_FLOOR:.2f}"
+)
 RELIABILITY_CAPTION = (
-    f"Reliability is measured on the test posts the model never saw in training. **Untested**: fewer than "
-    f"{MIN_TEST_POSTS} test posts, too few to know. **Weak**: its macro F1 (how well it finds every category, "
-    f"0 to 1) is less than {WEAK_MARGIN:.2f} above what guessing gets (1 ÷ the number of categories). "
-    "**Reliable**: otherwise. Reliable here means better than guessing on posts like its training data, "
-    "not right on every post."
+    "Reliability is measured on the test posts the model never saw in training. **Reliable** needs all of: "
+    f"{THRESHOLDS}. **Untested**: too few test posts to know. **Weak**: otherwise. Reliable here means clearly "
+    "better than the commonest answer on posts like its training data, not right on every post."
 )
 Verdict = Literal["reliable", "weak", "untested"]
 BADGE_COLORS: dict[str, str] = {"reliable": "green", "weak": "orange", "untested": "gray"}
+
+
+def wilson_interval(right: int, posts: int, z: float = Z) -> tuple[float, float]:
+    """Wilson's score interval for a share of `right` out of `posts` (0 to 1 when there are none)."""
+    if posts <= 0:
+        return 0.0, 1.0
+    share = right / posts
+    centre = (share + z * z / (2 * posts)) / (1 + z * z / posts)
+    half = z / (1 + z * z / posts) * math.sqrt(share * (1 - share) / posts + z * z / (4 * posts * posts))
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 @dataclass(frozen=True)
@@ -41,10 +63,9 @@ class Reliability:
     classes: int
     accuracy: float | None = None
     macro_f1: float | None = None
-
-    @property
-    def chance_f1(self) -> float:
-        return 1 / max(self.classes, 1)
+    interval: tuple[float, float] | None = None  # the accuracy's Wilson interval
+    commonest_share: float | None = None  # what always giving the commonest answer scores
+    why: str = ""  # the rule the verdict turned on, in words
 
     @property
     def trusted(self) -> bool:
@@ -56,35 +77,62 @@ class Reliability:
 
     @property
     def reason(self) -> str:
-        """The verdict's evidence in one plain sentence."""
-        if self.macro_f1 is None:
-            return "No test scores in this run: nobody has measured how often it is right."
-        right = f"right {self.accuracy:.0%} of the time, " if self.accuracy is not None else ""
+        """The verdict's evidence in plain sentences."""
+        if self.accuracy is None:
+            return self.why
+        low, high = self.interval or (0.0, 1.0)
         scores = (
-            f"on {self.test_posts:,} test posts: {right}macro F1 {self.macro_f1:.2f} (guessing: {self.chance_f1:.2f})"
+            f"on {self.test_posts:,} test posts it was right {self.accuracy:.0%} of the time "
+            f"({CONFIDENCE:.0%} interval {low:.0%} to {high:.0%})"
         )
-        if self.verdict == "untested":
-            return f"Too few test posts to know, {scores}."
-        if self.verdict == "weak":
-            return f"Close to guessing {scores}. Check its answers yourself."
-        return f"Well above guessing {scores}."
+        if self.commonest_share is not None:
+            scores += f"; always giving the commonest answer would score {self.commonest_share:.0%}"
+        return f"{self.why} {scores[0].upper()}{scores[1:]}."
 
 
 def reliability_from_metrics(metrics: Any, classes: int) -> Reliability:
     """The verdict from metrics.json's test split (`classes`: the model's number of categories)."""
     test = metrics.get("test") if isinstance(metrics, dict) else None
-    if not isinstance(test, dict) or not isinstance(test.get("macro_f1"), (int, float)):
-        return Reliability("untested", 0, classes)
+    if not isinstance(test, dict) or not _number(test.get("accuracy")):
+        return Reliability("untested", 0, classes, why="No test scores in this run: nobody has measured its answers.")
     posts = int(test.get("posts") or 0)
-    accuracy = test.get("accuracy") if isinstance(test.get("accuracy"), (int, float)) else None
-    macro_f1 = float(test["macro_f1"])
+    accuracy = float(test["accuracy"])
+    macro_f1 = float(test["macro_f1"]) if _number(test.get("macro_f1")) else None
+    interval = wilson_interval(round(accuracy * posts), posts)
+    per_class = test.get("per_class") if isinstance(test.get("per_class"), dict) else {}
+    supports = [c.get("support") for c in per_class.values() if isinstance(c, dict) and _number(c.get("support"))]
+    commonest = max(supports) / sum(supports) if supports and sum(supports) else None
+    found = dict(test_posts=posts, classes=classes, accuracy=accuracy, macro_f1=macro_f1, interval=interval,
+                 commonest_share=commonest)  # fmt: skip
     if posts < MIN_TEST_POSTS:
-        verdict: Verdict = "untested"
-    elif macro_f1 < 1 / max(classes, 1) + WEAK_MARGIN:
-        verdict = "weak"
-    else:
-        verdict = "reliable"
-    return Reliability(verdict, posts, classes, accuracy, macro_f1)
+        return Reliability("untested", **found, why=f"Too few test posts to know (fewer than {MIN_TEST_POSTS}).")
+    if commonest is None:
+        return Reliability("untested", **found, why="The test scores name no categories: its weak spots are unknown.")
+    faults = []  # every rule it fails, so the badge's note names them all
+    if interval[0] <= commonest:
+        faults.append("Not clearly better than always giving the commonest answer.")
+    if poor := _poor_categories(per_class):
+        faults.append(f"It handles {poor} poorly.")
+    if faults:
+        return Reliability("weak", **found, why=" ".join(faults))
+    return Reliability("reliable", **found, why="Clearly better than the commonest answer, in every category.")
+
+
+def _poor_categories(per_class: dict[str, Any]) -> str:
+    """The categories whose precision or recall is below CLASS_FLOOR, in words ("" when none)."""
+    poor = []
+    for label, scores in per_class.items():
+        if not isinstance(scores, dict):
+            continue
+        low = [f"{name} {scores[name]:.2f}" for name in ("precision", "recall")
+               if _number(scores.get(name)) and scores[name] < CLASS_FLOOR]  # fmt: skip
+        if low:
+            poor.append(f"{pretty(label)} ({', '.join(low)}, {int(scores.get('support') or 0)} test posts)")
+    return "; ".join(poor)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def reliability_of(run: TaskRun) -> Reliability:

@@ -20,8 +20,6 @@ from crisis_model.errors import CrisisLensError
 from crisis_model.explanation import NEGLIGIBLE_WEIGHT
 from crisis_model.run_folder import TaskRun
 
-IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"]
-
 
 def require_run(state: AppState) -> TaskRun:
     """The active task run, or stops the page (the error is already on it)."""
@@ -143,17 +141,14 @@ def show_explanation(pred: Prediction, image: Image.Image | None, key: str) -> N
         st.warning(warning)
     if pred.label is None:
         return
-    if not exp.has_image:
-        st.info(
-            "This post was analysed **from its text only** (no usable photo), so all of the decision "
-            "comes from the words and the word–photo attention does not apply."
-        )
+    if only := only_evidence(exp):
+        st.info(only)
     else:
         st.plotly_chart(post_figures.modality_bar(exp.modality_weights), key=f"{key}-weights", width="stretch")
         st.caption(figures.CAPTIONS["modality"])
         st.markdown(votes_line(exp))
-    if line := reliance_line(pred):
-        st.markdown(line)
+        if line := reliance_line(pred):
+            st.markdown(line)
 
     attention = exp.has_image and (exp.region_importance is not None or exp.token_to_region is not None)
     view = HOW_COMBINED
@@ -162,40 +157,57 @@ def show_explanation(pred: Prediction, image: Image.Image | None, key: str) -> N
                                       key=f"{key}-view")  # fmt: skip
         view = choice or WHERE_IT_LOOKED
     if view == WHERE_IT_LOOKED:
-        _show_attention(exp, image, key)
+        _show_attention(pred, image, key)
     else:
         _show_combination(pred, key)
 
 
+def only_evidence(exp: Explanation) -> str | None:
+    """Where one part is the answer's only evidence, that in a sentence; None when it weighs more."""
+    if "text" not in exp.votes:
+        return (
+            "This model judges **the photo alone**: the post's words play no part in its answer, so the same photo "
+            "gets the same answer whatever the caption says."
+        )
+    if not exp.has_image:
+        return (
+            "This post has no usable photo: **its words are its only evidence**, and the answer is the words' own "
+            "answer."
+        )
+    if not exp.has_words:
+        return "This post has no words: **its photo is its only evidence**, and the answer is the photo's own answer."
+    return None
+
+
 def votes_line(exp: Explanation) -> str:
-    """Each evidence group's own answer, as the gate weighed it."""
+    """Each evidence group's own answer (how much it counted is in the bars above)."""
     says = {"text": "the words alone say", "image": "the photo alone says", "joint": "read together they say"}
     parts = []
     for group, vote in exp.votes.items():
         label = max(vote, key=vote.get)
-        parts.append(
-            f"{says[group]} **{pretty(label)}** ({vote[label]:.0%}), counted {exp.modality_weights[group]:.0%}"
-        )
+        parts.append(f"{says[group]} **{pretty(label)}** ({vote[label]:.0%})")
     return "**Each part's own answer:** " + "; ".join(parts) + "."
 
 
 def reliance_line(pred: Prediction) -> str | None:
-    """What removing the words or the photo did to the answer, measured, in one sentence."""
+    """What removing the words or the photo did to the answer's probability, measured, in points; only
+    for a post with both (without one of them, the other is all the evidence there is)."""
     reliance = pred.explanation.reliance
-    if not reliance or pred.label is None:
+    if not reliance or pred.label is None or reliance["words"] is None or reliance["photo"] is None:
         return None
-    parts = [f"without its **{side}**, {_fall(reliance[key])}" for key, side in (("words", "words"), ("photo", "photo"))
-             if reliance[key] is not None]  # fmt: skip
-    if not parts:
-        return None
-    return f"**Tested by removing each part:** scored again {' and '.join(parts)} (the chance it gives its answer now)."
+    parts = [f"without its **{side}**, {_fall(reliance[side])}" for side in ("words", "photo")]
+    return (
+        f"**Tested by removing each part:** the {pred.confidence:.0%} it gives its answer, scored again "
+        f"{' and '.join(parts)}."
+    )
 
 
 def _fall(value: float) -> str:
     points = round(100 * value)
     if abs(points) < 1:
-        return "the answer's probability hardly moves"
-    return f"it falls by {points} points" if points > 0 else f"it rises by {-points} points"
+        return "hardly moves (under 1 point)"
+    unit = "point" if abs(points) == 1 else "points"
+    return f"falls by {points} {unit}" if points > 0 else f"rises by {-points} {unit}"
 
 
 def _show_combination(pred: Prediction, key: str) -> None:
@@ -236,20 +248,32 @@ def _show_combination(pred: Prediction, key: str) -> None:
             "Not shown: "
             + " and ".join(f"“{post_figures.GROUP_NAMES[g]}”" for g in hidden)
             + (
-                f", weighted under {NEGLIGIBLE_WEIGHT:.0%} for this post, so they barely reach the answer."
-                if exp.has_image
-                else ": the post has no usable photo."
+                ": the post has no usable photo."
+                if not exp.has_image
+                else ": the post has no words."
+                if not exp.has_words
+                else f", weighted under {NEGLIGIBLE_WEIGHT:.0%} for this post, so they barely reach the answer."
             )  # fmt: skip
         )
 
 
-def _show_attention(exp: Explanation, image: Image.Image | None, key: str) -> None:
+def _show_attention(pred: Prediction, image: Image.Image | None, key: str) -> None:
     """What in the photo mattered (tested: each square hidden in turn), then, one click away, the
     attention between the post's words and the photo, with what it is and is not."""
+    exp = pred.explanation
     if image is not None and exp.region_importance is not None:
-        st.plotly_chart(post_figures.importance_overlay(image, exp.region_importance), key=f"{key}-mattered",
-                        width="stretch")  # fmt: skip
-        st.caption(figures.CAPTIONS["mattered"])
+        largest = 100 * float(exp.region_importance.max())
+        if largest < post_figures.FLAT_MAP_POINTS:  # drawn, the map would be blank
+            st.markdown(
+                f"**What in the photo mattered:** hiding any one of the photo's 49 squares moves the answer's "
+                f"probability by under {post_figures.FLAT_MAP_POINTS:.0f} point (at most {largest:.1f} points): "
+                "no single square decides."
+                + (" What the photo as a whole does is in the test above." if reliance_line(pred) else "")
+            )
+        else:
+            st.plotly_chart(post_figures.importance_overlay(image, exp.region_importance), key=f"{key}-mattered",
+                            width="stretch")  # fmt: skip
+            st.caption(figures.CAPTIONS["mattered"])
     words, lift, from_region = exp.word_attention()
     if lift is None:
         return
@@ -284,6 +308,8 @@ def dominance_note(run: TaskRun) -> str | None:
     try:
         frame = loaders.load_predictions(run)
     except CrisisLensError:
+        return None
+    if run.config.get("fusion") in ("text", "image"):  # reads one part by design: nothing to warn about
         return None
     with_photo = frame[frame["has_image"] & frame["text_weight"].notna()]
     return modality_collapse_note(with_photo) if len(with_photo) else None

@@ -31,6 +31,7 @@ class Explanation:
     modality_weights: dict[str, float]  # {"text", "image", "joint"}: the gate's weights, summing to 1
     capsule_lengths: np.ndarray  # (S,) length of each capsule the classifier's GRU reads
     has_image: bool
+    has_words: bool = True  # the post has words the model read (False: no text, or a photo-only model)
     # each evidence group's own vote: label -> probability; the answer is their weighted mean
     votes: dict[str, dict[str, float]] = field(default_factory=dict)
     words: list[str] = field(default_factory=list)  # the post's own words (links and @mentions left out)
@@ -46,6 +47,8 @@ class Explanation:
     routing_coefficients: np.ndarray | None = None  # (primary, fused) capsules; rows sum to 1
     primary_groups: list[str] = field(default_factory=list)  # each routing row's evidence: text, image, joint
     warnings: list[str] = field(default_factory=list)  # e.g. an image that could not be read
+    # where the post was longer than the model reads (max_text_tokens): the part it read, cleaned
+    read_text: str | None = None
 
     def word_attention(self) -> tuple[list[str], np.ndarray | None, np.ndarray | None]:
         """(words, word->region lift (W, 49), region->word attention (49, W)). A word's pieces are

@@ -105,17 +105,18 @@ def attention_vs_importance(predictions: Sequence[Prediction]) -> float:
 
 
 def on_damage(predictions: Sequence[Prediction], boxes: Sequence[list[Box]], size: int = 224) -> dict:
-    """Over posts with drawn damage boxes (scored with reliance): the mean attention lift and the mean
-    probability fall from hiding a region, inside the boxes and outside them."""
+    """Over posts with drawn damage boxes (scored with reliance): the mean attention lift (NaN for a
+    model that reads no words) and the mean probability fall from hiding a region, inside the boxes
+    and outside them."""
     rows = []
     for prediction, post_boxes in zip(predictions, boxes):
         _, lift, _ = prediction.explanation.word_attention()
         importance = prediction.explanation.region_importance
-        if lift is None or importance is None or not post_boxes:
+        if importance is None or not post_boxes:
             continue
         cells = damage_cells(post_boxes, size)
-        inside, outside = lift[:, cells], lift[:, ~cells]
-        rows.append((inside.mean(), outside.mean(), importance[cells].mean(), importance[~cells].mean()))
+        inside, outside = (lift[:, cells].mean(), lift[:, ~cells].mean()) if lift is not None else (np.nan, np.nan)
+        rows.append((inside, outside, importance[cells].mean(), importance[~cells].mean()))
     keys = ("lift_inside", "lift_outside", "importance_inside", "importance_outside")
     means = np.mean(rows, axis=0) if rows else [float("nan")] * 4
     return {"posts": len(rows), **{k: float(v) for k, v in zip(keys, means)}}

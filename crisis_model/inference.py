@@ -204,7 +204,8 @@ def _scoring_order(lengths: torch.Tensor, batch_size: int) -> list[int]:
 def _refuse_if_nothing(cfg: CrisisConfig, index: int, words_given: bool, photo_given: bool, has_pixels: bool) -> None:
     """CrisisLensError when the model reads neither words nor a photo of the post: no words it
     reads, and no photo given (before decoding) or decoded (after), or a model that reads none."""
-    if (cfg.uses_text and words_given) or (photo_given and cfg.uses_image):
+    # words that a photo-only model (damage) ignores are no error: without a photo it cannot judge the post
+    if (words_given and (cfg.uses_text or cfg.requires_image)) or (photo_given and cfg.uses_image):
         return
     raise CrisisLensError(
         f"post {index}: nothing to analyse for a {cfg.fusion!r} model "
@@ -457,13 +458,16 @@ def _score_heads(
             i = batch[j]
             tokens, warnings = [], decoded[decoding][j][1]
             words: tuple[list[str], list[list[int]]] = ([], [])
+            read_text = None  # the part of a shortened post the model read
             if tokenisation is not None:
                 every = shared.encoded[tokenisation.key]
                 tokens = read.tokens[tokenisation.key][j]
                 words = _words(every, shared.at[i], len(tokens), cfg.prompt)
                 if every["shortened"][shared.at[i]]:
+                    read_text = every["posts"][shared.at[i]]
                     warnings = [*warnings, "the post is longer than the model reads: its end was left out"]
             predictions[i] = _prediction(cfg, out, without, row, shared.posts[i], tokens, words, warnings)
+            predictions[i].explanation.read_text = read_text
 
 
 PROMPTS_KEPT = 16
@@ -561,7 +565,7 @@ def _prediction(
     reliance = region_importance = None
     if without:
         reliance = {"words": None, "photo": None}
-        if "words" in without:
+        if "words" in without and clean_text(post.text):  # a post without words cannot lose them
             reliance["words"] = probs[best] - float(without["words"][i, best])
         if "photo" in without and has_image:
             reliance["photo"] = probs[best] - float(without["photo"][i, best])
@@ -572,6 +576,7 @@ def _prediction(
         votes={g: dict(zip(cfg.label_names, p[i].tolist())) for g, p in out["votes"].items()},
         capsule_lengths=out["capsule_lengths"][i].copy(),
         has_image=has_image,
+        has_words=cfg.uses_text and bool(clean_text(post.text)),
         words=words[0],
         word_tokens=words[1],
         reliance=reliance,

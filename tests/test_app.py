@@ -115,23 +115,29 @@ def test_analyse_text_and_photo(app, demo_run):
     assert any("together with the photo" in s.value for s in at.success)
     runs = discover_run(demo_run).runs
     assert len(answers(at.markdown)) == len(runs)  # one answer per trained task
-    # per task: probabilities, the votes' weights, then "Where it looked": what in the photo mattered, and
-    # (one click away) the attention: word->region, the photo with it, the words the photo looked at
-    assert charts(at) == 6 * len(runs)
+    # per task reading words and photo: probabilities, the votes' weights, then "Where it looked": what in
+    # the photo mattered (a map, or a sentence where no square moves the answer by a point), and (one click
+    # away) the attention: word->region, the photo with it, the words the photo looked at; damage, judged
+    # from the photo alone: probabilities and what in the photo mattered
+    reading = [r for r in runs.values() if r.config["fusion"] != "image"]
+    flat = sum(m.value.startswith("**What in the photo mattered:**") for m in at.markdown)
+    assert charts(at) == 5 * len(reading) + (len(runs) - len(reading)) + len(runs) - flat
     captions = " ".join(c.value for c in at.caption)
-    for key in ("modality", "mattered", "attention_caveat", "token_region"):
+    for key in ("modality", "attention_caveat", "token_region"):
         assert plots.CAPTIONS[key] in captions, key
+    assert (plots.CAPTIONS["mattered"] in captions) == (flat < len(runs))
     assert plots.CAPTIONS["routing"] not in captions
     tested = [m.value for m in at.markdown if m.value.startswith("**Tested by removing each part:**")]
-    assert len(tested) == len(runs) and all("without its **photo**" in line for line in tested)
+    assert len(tested) == len(reading) and all("without its **photo**" in line for line in tested)
     votes = [m.value for m in at.markdown if m.value.startswith("**Each part's own answer:**")]
-    assert len(votes) == len(runs) and all("the photo alone says" in line for line in votes)
+    assert len(votes) == len(reading) and all("the photo alone says" in line for line in votes)
 
+    before = charts(at)
     at.segmented_control(key="an-informative-view").set_value(widgets.HOW_COMBINED).run()
     assert_clean(at)
     # that task now shows each part's own answer, with routing + capsules one click away, instead of
-    # the four photo and attention charts
-    assert charts(at) == 6 * len(runs) - 1
+    # the photo (unless flat) and attention charts
+    assert charts(at) in (before, before - 1)
     captions = " ".join(c.value for c in at.caption)
     assert plots.CAPTIONS["votes"] in captions and plots.CAPTIONS["routing"] in captions
 
@@ -565,7 +571,15 @@ def test_explanation_figures_are_labelled():
     lift[1, 10] = 20.0
     fig = post_figures.word_region_heatmap(words, lift)
     assert list(fig.layout.yaxis.ticktext) == words  # repeats kept
-    assert fig.data[0].zmid == 1.0  # lift over an even spread: 1 is neutral
+    heat = fig.data[0]  # lift over an even spread: never below 0, white (neutral) at 1
+    assert heat.zmin == 0.0 and heat.zmax == 20.0
+    assert [tuple(stop) for stop in heat.colorscale][1] == (1 / 20, "#f7f7f7")
+    importance = np.zeros(49)
+    importance[3] = 0.12
+    mattered = post_figures.importance_overlay(Image.new("RGB", (640, 480)), importance)
+    assert mattered.data[1].zmax == 12.0 and "points" in mattered.data[1].colorbar.title.text  # in points
+    votes = post_figures.votes_bar({"text": {"a": 0.9, "b": 0.1}}, {"text": 1.0}, {"a": 0.9, "b": 0.1})
+    assert votes.layout.legend.y >= 1.0  # above the plot: below it, it covered the axis title
     overlay = post_figures.region_overlay(Image.new("RGB", (640, 480)), post_figures.region_grid(lift, 1))
     assert overlay.data[1].z.shape == (7, 7) and overlay.data[0].source.startswith("data:image/png")
     assert overlay.data[1].zmin == 1.0  # at or below an even spread, nothing glows

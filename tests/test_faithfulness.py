@@ -1,12 +1,14 @@
 """The explanations tell the truth about the demo models (trained in the test session): the gate's
 weights point at the modality whose removal lowers the answers' probability more and rank posts as
 that reliance does;
-they are not collapsed on one modality; without a photo the words still answer, differently for
-different words and better than the majority class; and no demo post is cut by the tokenizer."""
+they are not collapsed on one modality; damage is judged from the photo, whatever the words; without
+a photo the words still answer, differently for different words and better than the majority class;
+and no demo post is cut by the tokenizer."""
 
 from __future__ import annotations
 
 import json
+import random
 import warnings
 
 import numpy as np
@@ -14,6 +16,7 @@ import pytest
 
 from crisis_model import load_model, predict
 from crisis_model.data import MissingImagesWarning, load_crisismmd
+from crisis_model.data.demo_drawing import draw_image
 from crisis_model.faithfulness import check_faithfulness, damage_cells
 from crisis_model.run_folder import CHECKPOINT_DIR, TRAIN_CONFIG_FILE
 
@@ -33,7 +36,7 @@ def held_out(data_root: str, task: str):
         return load_crisismmd(data_root, task, TASKS[task], splits=["dev", "test"])
 
 
-@pytest.mark.parametrize("task", list(TASKS))
+@pytest.mark.parametrize("task", ["informative", "humanitarian"])
 def test_the_weights_agree_with_what_swapping_and_removing_the_modalities_does(demo, task):
     run, data_root = demo
     model = load_model(run / task / CHECKPOINT_DIR, device="cpu")
@@ -43,8 +46,28 @@ def test_the_weights_agree_with_what_swapping_and_removing_the_modalities_does(d
     assert checks.posts >= 40
     assert checks.rank_correlation > 0, checks  # posts ranked alike by their weights and by removing parts
     assert checks.larger_weight == checks.larger_reliance, checks
-    if task != "damage":  # informative and humanitarian read both: neither stream collapsed
-        assert 0.1 < checks.weights["text"] < 0.9 and 0.1 < checks.weights["image"] < 0.9, checks.weights
+    assert 0.1 < checks.weights["text"] < 0.9 and 0.1 < checks.weights["image"] < 0.9, checks.weights  # both read
+
+
+def test_damage_is_judged_from_the_photo_whatever_the_words(demo):
+    """Issue 23: with one photo of collapsed buildings, "Our house is gone" was Severe damage and
+    "Happy birthday to my best friend!!" Little or no damage; a word swap changed 9 % of labels."""
+    run, data_root = demo
+    model = load_model(run / "damage" / CHECKPOINT_DIR, device="cpu")
+    frame = held_out(data_root, "damage")
+    posts = [{"text": t, "image": p} for t, p in zip(frame["text"], frame["image_path"])]
+    checks = check_faithfulness(model, posts)
+    assert checks.posts >= 20
+    assert checks.text_swap_changed <= 0.05, checks  # other posts' words change (almost) no answer
+    assert checks.photo_swap_changed >= 0.1, checks  # other photos do: the photo decides
+    assert checks.weights["image"] == pytest.approx(1.0), checks.weights  # the photo's vote is the answer
+    photo, _boxes = draw_image(
+        random.Random(1), "demo_earthquake", "infrastructure_and_utility_damage", "severe_damage"
+    )
+    captions = ["Our house is gone, the roof landed in the street", "Happy birthday to my best friend!!", ""]
+    loss, wish, bare = predict(model, [{"text": t, "image": photo} for t in captions])
+    assert loss.label == wish.label == bare.label
+    assert wish.probabilities == pytest.approx(loss.probabilities, abs=1e-6)
 
 
 @pytest.mark.parametrize("task", ["informative", "humanitarian"])

@@ -360,8 +360,9 @@ def test_a_long_post_is_shortened_never_the_prompt() -> None:
     # the whole prompt is there, around the shortened post
     tokens = model.token_strings(encoded["input_ids"][:1], encoded["attention_mask"][:1])[0]
     assert "".join(tokens).endswith(suffix) and "".join(tokens).startswith(prefix)
-    [pred] = predict(model, [{"text": long_post}])
+    [pred, short] = predict(model, [{"text": long_post}, {"text": "bridge collapsed"}])
     assert any("longer than the model reads" in w for w in pred.explanation.warnings)
+    assert pred.explanation.read_text == encoded["posts"][0] and short.explanation.read_text is None
 
 
 def test_reliance_is_the_fall_of_the_answers_probability_without_words_or_photo(tmp_path) -> None:
@@ -414,3 +415,47 @@ def test_options_that_do_not_exist_are_usage_errors_and_old_checkpoints_are_name
     (tmp_path / "old" / "config.json").write_text(json.dumps(config))
     with pytest.raises(CheckpointError, match="older CrisisLens.*Train the model again"):
         load_model(tmp_path / "old")
+
+
+def test_a_post_without_words_gives_them_no_weight_and_no_reliance(tmp_path) -> None:
+    """Issue 23: a post with a photo and no text showed the words counting 24 %."""
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (240, 180), (200, 30, 30)).save(photo)
+    for fusion in ("full", "attention", "concat"):
+        model = tiny_model(fusion).eval()
+        posts = [{"text": "", "image": str(photo)}, {"text": TINY_TEXTS[1], "image": str(photo)}]
+        no_words, both = predict(model, posts, reliance=True)
+        assert no_words.explanation.modality_weights == {"text": 0.0, "image": 1.0, "joint": 0.0}, fusion
+        assert not no_words.explanation.has_words and both.explanation.has_words
+        assert no_words.explanation.reliance["words"] is None  # nothing to remove
+        assert no_words.probabilities[no_words.label] == pytest.approx(
+            no_words.explanation.votes["image"][no_words.label]
+        )
+        assert both.explanation.modality_weights["text"] > 0, fusion
+
+
+def test_damage_reads_the_photo_alone_unless_told_otherwise() -> None:
+    """Issue 23: the damage labels describe the image; a model reading the caption let a birthday
+    wish overrule collapsed buildings. Other tasks keep the paper's full fusion."""
+    from crisis_model.training.config import TrainConfig, model_config
+
+    def fusion(task: str, **options) -> str:
+        return model_config(TrainConfig(out="run", data_root="data", task=task, **options)).fusion
+
+    assert fusion("damage") == "image"
+    assert fusion("informative") == fusion("humanitarian") == "full"
+    assert fusion("damage", fusion="full") == "full"  # asked for: given
+
+
+def test_a_photo_only_model_cannot_judge_a_post_with_words_and_no_photo(tmp_path) -> None:
+    labels = ["little_or_no_damage", "mild_damage", "severe_damage"]
+    config = preset_config("tiny", task="damage", label_names=labels, requires_image=True, fusion="image")
+    model = CrisisModel.from_config(config).eval()
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (240, 180), (90, 90, 90)).save(photo)
+    wish, loss, unjudged = predict(model, [{"text": "Happy birthday!!", "image": str(photo)},
+                                           {"text": "Our house is gone", "image": str(photo)},
+                                           {"text": "roof gone"}], reliance=True)  # fmt: skip
+    assert wish.probabilities == loss.probabilities  # the words play no part
+    assert wish.explanation.modality_weights["image"] == 1.0 and not wish.explanation.has_words
+    assert unjudged.label is None and "photo" in unjudged.cannot_judge

@@ -53,9 +53,8 @@ def _post_form() -> None:
             height=110,  # no max_chars: the browser drops a longer paste whole; a long post is cut below, with a notice
             placeholder="e.g. Bridge on route 9 collapsed after the flood, families stranded",
         )
-        upload = st.file_uploader(
+        upload = st.file_uploader(  # any file: one that is no photo is named on the page, never dropped unsaid
             "Photo (optional)",
-            type=widgets.IMAGE_TYPES,
             key=PHOTO,
             max_upload_size=loaders.MAX_IMAGE_BYTES // 2**20,
             help=f"{READABLE_FORMATS}, up to {loaders.MAX_IMAGE_BYTES // 2**20} MB. "
@@ -78,7 +77,7 @@ def _readable_post(text: str, image: Image.Image | None, image_error: str | None
             st.error("The post is empty: type or paste its text, or upload a photo.")
         return False
     if image_error:
-        st.error(f"The photo could not be read: {image_error}")
+        st.error(f"The file {literal.inline(name)} could not be read as a photo: {image_error}")
         st.warning("The post was analysed **as text only**.")
     elif image is None:
         st.info("No photo was uploaded: the post was analysed **as text only**.")
@@ -92,15 +91,12 @@ def _show_analysis(runs: list[TaskRun], text: str, data: bytes | None, name: str
     image, image_error = loaders.decode_upload(data)
     if not _readable_post(text, image, image_error, name):
         return
-    if len(text) > MAX_TEXT_CHARS:
-        st.warning(
-            f"This post is {len(text):,} characters long; the models read its first {MAX_TEXT_CHARS:,} "
-            "(a tweet has at most 280). The whole text stays in the box above."
-        )
-        text = text[:MAX_TEXT_CHARS]
+    typed = text
+    text = text[:MAX_TEXT_CHARS]  # the models cut longer posts before reading them (a tweet has 280)
     answers = widgets.every_answer(runs, text, data if image is not None else None, "analyse the post")
     if not answers:
         return
+    read = _long_post_notice(typed, answers)
     widgets.answer_cards(answers)
     tabs = st.tabs([task_title(answer.run.task) for answer in answers])
     for tab, answer in zip(tabs, answers):
@@ -109,7 +105,7 @@ def _show_analysis(runs: list[TaskRun], text: str, data: bytes | None, name: str
             with left:
                 if image is not None:
                     st.image(image, caption="Your photo", width="stretch")
-                widgets.post_text(text)
+                _post_as_read(typed, read)
             with right:
                 widgets.show_probabilities(answer.prediction, key=PREFIX + answer.run.name)
             if answer.prediction.label is not None:
@@ -117,6 +113,39 @@ def _show_analysis(runs: list[TaskRun], text: str, data: bytes | None, name: str
                 if note := widgets.dominance_note(answer.run):
                     st.warning(note)
                 widgets.show_explanation(answer.prediction, image, key=PREFIX + answer.run.name)
+
+
+def _long_post_notice(typed: str, answers: list[widgets.Answer]) -> str | None:
+    """Where the post is longer than the models read: how much they read (their tokens, and the
+    characters those cover for this post), in a notice; returns the part read (None: all of it)."""
+    cut = [(a.run, a.prediction.explanation.read_text) for a in answers if a.prediction.explanation.read_text]
+    if not cut:
+        return None
+    read = min((text for _, text in cut), key=len)  # the models of one run read alike; else the least
+    tokens = sorted({int(run.config.get("max_text_tokens", 0)) for run, _ in cut})
+    which = ", ".join(task_title(run.task) for run, _ in cut)
+    st.warning(
+        f"This post is {len(typed):,} characters long. The models ({which}) read at most "
+        f"{' or '.join(f'{t:,}' for t in tokens)} tokens (word pieces, their task prompt included): for this post, "
+        f"its first {len(read):,} characters. Their answers and explanations are about that part, shown below the "
+        "answers with the rest folded away; the whole text stays in the box above."
+    )
+    return read
+
+
+def _post_as_read(typed: str, read: str | None) -> None:
+    """The post's text, or where the models read only its beginning, that part, with the rest one
+    click away."""
+    if read is None:
+        widgets.post_text(typed)
+        return
+    st.caption(f"The part the models read ({len(read):,} characters):")
+    widgets.post_text(read)
+    start = typed.lstrip()
+    rest = start[len(read) :] if start.startswith(read) else None
+    title = f"The rest, not read ({len(rest):,} characters)" if rest is not None else "The whole post as typed"
+    with st.expander(title):
+        st.text(rest if rest is not None else typed, width="stretch")
 
 
 def _score_file(state: AppState, runs: list[TaskRun]) -> None:

@@ -100,12 +100,14 @@ def quality_section(state: AppState) -> None:
         width="stretch",
         column_config={
             "Test posts": st.column_config.NumberColumn(help="Posts held out from training, on which it was scored"),
-            "Accuracy": st.column_config.NumberColumn(help="The share of test posts it answered right"),
+            model_cards.ACCURACY_COLUMN: st.column_config.TextColumn(
+                help="The share of test posts it answered right, and the range it could well be in on this many posts"
+            ),
             "Macro F1": st.column_config.NumberColumn(
                 help="How well it finds every category, each counted equally (0 to 1)"
             ),
-            "Guessing's macro F1": st.column_config.NumberColumn(
-                help="What answering at random would score: 1 ÷ the number of categories"
+            "Commonest answer": st.column_config.NumberColumn(
+                help="The accuracy of always giving the commonest category: a reliable model's interval is above it"
             ),
             "ROC AUC": st.column_config.NumberColumn(
                 help="How well its probabilities rank the posts: 0.5 is guessing, 1 perfect; – when undefined"

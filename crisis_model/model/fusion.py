@@ -18,7 +18,8 @@ design the project fixed (FUSION_VERSION 2):
    layers; each has its own capsules and routing.
 4. A gate reads the three summaries and weighs the votes (softmax: text, image, joint); the
    answer is the weighted mean of the votes, so a weight says exactly how much a group's vote
-   counted. A post without a photo has only the words' vote.
+   counted. A post without a photo has only the words' vote; a post without words of its own
+   (the prompt alone) only the photo's.
 5. Training adds each vote's own cross-entropy (crisis_model.training.loss), so that no group
    starves while another fits the labels.
 
@@ -170,7 +171,9 @@ class FusionHead(nn.Module):
         elif self.attention is not None:  # no photo in the batch: the joint vote has weight 0 anyway
             summaries["joint"] = torch.zeros_like(summaries["text"])
 
-        weights = self._weights(summaries, has_image)
+        # a post without words of its own (the prompt alone) has no words to weigh: the photo answers
+        has_words = post_mask.any(dim=1) if post_mask is not None else torch.zeros_like(has_image)
+        weights = self._weights(summaries, has_image, has_words)
         votes = {g: self._vote(g, summaries[g]) for g in self.groups}
         probabilities = sum(
             weights[:, GROUPS.index(g), None] * votes[g][0].float().softmax(dim=-1) for g in self.groups
@@ -206,21 +209,23 @@ class FusionHead(nn.Module):
         hidden, _ = self.rnn(self.fc(capsules))
         return self.classifier(hidden[:, -1]), capsules.norm(dim=-1), coupling
 
-    def _weights(self, summaries: dict[str, Tensor], has_image: Tensor) -> Tensor:
+    def _weights(self, summaries: dict[str, Tensor], has_image: Tensor, has_words: Tensor) -> Tensor:
         """(B, 3) weights of the text, image and joint votes, summing to 1: the gate's where the
-        variant has one, else what each modality contributes by design."""
+        variant has one, else what each modality contributes by design. Without a photo the words
+        have all the weight; without words (and with a photo) the photo has it."""
         some = next(iter(summaries.values()))
-        no_photo = ~has_image
+        no_photo, photo_alone = ~has_image, has_image & ~has_words
         if self.gate is not None:
             logits = self.gate(torch.cat([summaries[g] for g in GROUPS], dim=-1))
-            # without a photo, neither the photo's nor the joint vote exists: all weight on the words
-            logits = logits.masked_fill(torch.stack([torch.zeros_like(no_photo), no_photo, no_photo], 1), float("-inf"))
-            return logits.softmax(dim=-1)
+            # a vote whose evidence is missing gets no weight: the photo's and the joint one without a
+            # photo, the words' and the joint one without words
+            missing = torch.stack([photo_alone, no_photo, no_photo | photo_alone], 1)
+            return logits.masked_fill(missing, float("-inf")).softmax(dim=-1)
         text = torch.ones(has_image.shape[0], dtype=some.dtype, device=some.device)
         if not self.config.uses_text:
             text = torch.zeros_like(text)
-        elif self.config.uses_image:  # concat: half each when there is a photo
-            text = torch.where(has_image, 0.5, 1.0).to(some.dtype)
+        elif self.config.uses_image:  # concat: half each when there is a photo, the photo alone without words
+            text = torch.where(has_image, torch.where(has_words, 0.5, 0.0), 1.0).to(some.dtype)
         return torch.stack([text, 1.0 - text, torch.zeros_like(text)], dim=1)
 
     def _primary(self, layer: nn.Linear, summary: Tensor) -> Tensor:

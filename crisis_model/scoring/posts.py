@@ -45,7 +45,8 @@ def predict_each(
 
 def _why_not(model: CrisisModel, post: dict) -> str | None:
     cfg = model.config
-    if cfg.uses_text and clean_text(post["text"] or ""):
+    # words: read, or for a model judging the photo alone (damage), no error: "cannot judge" without a photo
+    if (cfg.uses_text or cfg.requires_image) and clean_text(post["text"] or ""):
         return None
     if not cfg.uses_image:
         return f"nothing to analyse: empty text for a {cfg.fusion!r} model, which reads no photo"

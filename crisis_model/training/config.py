@@ -73,10 +73,10 @@ class TrainConfig:
     )
     # model: readers, fusion, prompt
     preset: str = option("minilm", "readers and sizes (see below)", choices=tuple(PRESETS), group="model")
-    fusion: str = option(
-        "full",
+    fusion: str | None = option(
+        None,
         "full = attention + modality gate + dynamic routing; attention = without routing; concat = no attention; "
-        "text / image = one modality",
+        "text / image = one modality (default: image for a task labelled from the photo alone, damage; else full)",
         choices=FUSIONS,
         group="model",
     )
@@ -187,7 +187,9 @@ def model_config(cfg: TrainConfig) -> CrisisConfig:
         requires_image=task.text_column is None,  # labelled from the photo alone (damage)
         # damage sits in a part of the photo: a mean over its regions averaged it away (bench/NOTES.md)
         photo_pooling=cfg.photo_pooling or ("max" if task.text_column is None else "mean"),
-        fusion=cfg.fusion,
+        # damage is labelled from the photo alone: a model that also reads the caption lets a cheerful
+        # caption overrule collapsed buildings (issue 23); it reads the photo only unless asked otherwise
+        fusion=cfg.fusion or ("image" if task.text_column is None else "full"),
         backbone_mode=cfg.backbone_mode,
         lora_rank=cfg.lora_rank,
         dropout=cfg.dropout,
