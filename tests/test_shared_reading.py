@@ -152,14 +152,15 @@ def test_posts_a_model_cannot_read_get_their_reason_and_the_others_their_answers
     ]
     found = predict_each(models, batch)
     assert isinstance(found["base"][0], Prediction) and isinstance(found["base"][1], Prediction)
-    assert found["photo only"][0].startswith("nothing to analyse")  # no photo, and it reads no words
+    # words without a photo, for a model judging the photo alone: an answer it cannot give, said so
+    assert found["photo only"][0].label is None and found["photo only"][0].cannot_judge
     assert isinstance(found["photo only"][1], Prediction)
     assert_same_answers(predict(models["photo only"], batch[1:]), found["photo only"][1:])
 
 
 def test_predict_tasks_refuses_a_post_no_model_can_read_naming_it(tasks) -> None:
     with pytest.raises(Exception, match="post 1: nothing to analyse for a 'image' model"):
-        predict_tasks({"photo only": tasks["photo only"]}, [{"text": "", "image": photo(1)}, {"text": "words"}])
+        predict_tasks({"photo only": tasks["photo only"]}, [{"text": "", "image": photo(1)}, {"text": ""}])
 
 
 def test_the_demo_runs_three_tasks_read_once_give_their_own_answers(demo_run) -> None:
