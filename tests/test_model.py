@@ -21,7 +21,9 @@ from crisis_model import (
     predict,
     preset_config,
 )
+from crisis_model.data.images import image_to_tensor, load_image
 from crisis_model.model.fusion import DynamicRouting, squash
+from crisis_model.model.modeling import TEXT_INPUTS
 from crisis_model.training.loss import classification_loss
 from tests.conftest import TINY_TEXTS, text_inputs, tiny_model
 
@@ -383,6 +385,32 @@ def test_reliance_is_the_fall_of_the_answers_probability_without_words_or_photo(
     assert importance.shape == (49,) and np.isfinite(importance).all()
     assert text_only.explanation.region_importance is None
     assert predict(model, [{"text": TINY_TEXTS[2]}])[0].explanation.reliance is None  # opt-in
+
+
+def test_each_squares_fall_is_the_answer_scored_again_with_that_square_hidden(tmp_path) -> None:
+    """The explanation projects a photo's regions once and hides each square after the projection:
+    it must give the falls of hiding each square in the CNN's own region vectors, one at a time."""
+    torch.manual_seed(0)
+    model = tiny_model("full", photo_pooling="max").eval()  # a maximum over regions: one square can move it
+    with torch.no_grad():  # an untrained head barely moves with a square; a steeper classifier shows it
+        model.head.classifier[-1].weight.mul_(30)
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.random.default_rng(3).integers(0, 255, (180, 240, 3), dtype=np.uint8)).save(photo)
+    [pred] = predict(model, [{"text": TINY_TEXTS[1], "image": str(photo)}], reliance=True)
+    best = model.config.label_names.index(pred.label)
+    encoded = model.tokenize([TINY_TEXTS[1]])
+    pixels = image_to_tensor(load_image(str(photo)), model.config.image_size)[None]
+    with torch.no_grad():
+        read = model.read(torch.tensor([True]), *(encoded[key] for key in TEXT_INPUTS), pixel_values=pixels)
+        states = read["region_states"][0]
+        falls = []
+        for square in range(states.shape[0]):
+            hidden = states.clone()
+            hidden[square] = states.mean(dim=0)
+            again = model(read["has_image"], text_features=read["text_features"], region_states=hidden[None])
+            falls.append(pred.probabilities[pred.label] - float(again.probabilities[0, best]))
+    assert np.ptp(falls) > 1e-3  # the squares differ, so the check can fail
+    np.testing.assert_allclose(pred.explanation.region_importance, falls, atol=1e-5)
 
 
 def test_a_photo_judged_task_cannot_judge_a_post_without_a_photo(tmp_path) -> None:

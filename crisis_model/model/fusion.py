@@ -148,23 +148,30 @@ class FusionHead(nn.Module):
         pooled_text: Tensor | None,
         region_states: Tensor | None,
         has_image: Tensor,
+        regions: Tensor | None = None,
+        tokens: Tensor | None = None,
     ) -> CrisisOutput:
         """token_states (B, L, Dt), token_mask and post_mask (B, L) bool (real tokens; the post's own),
-        pooled_text (B, Dt), region_states (B, R, Di), has_image (B,) bool. Absent modalities are None."""
+        pooled_text (B, Dt), region_states (B, R, Di), has_image (B,) bool. Absent modalities are None.
+        `regions` (B, R, D) and `tokens` (B, L, D), when given, are the photos' regions and the tokens
+        already projected to the head's width (`project_photos`, `text_proj`): scoring one post many
+        times over (an explanation hides each square of its photo in turn) projects them once."""
         batch = has_image.shape[0]
         summaries: dict[str, Tensor] = {}
-        regions = None
         if self.config.uses_text:
             summaries["text"] = self.text_proj(pooled_text)
         if self.config.uses_image:
-            regions = self.no_image_regions.expand(batch, -1, -1)
-            if region_states is not None and bool(has_image.any()):
-                regions = torch.where(has_image[:, None, None], self._project_photos(region_states, has_image), regions)
+            if regions is None:
+                regions = self.no_image_regions.expand(batch, -1, -1)
+                if region_states is not None and bool(has_image.any()):
+                    regions = torch.where(
+                        has_image[:, None, None], self.project_photos(region_states, has_image), regions
+                    )
             summaries["image"] = regions.amax(dim=1) if self.config.photo_pooling == "max" else regions.mean(dim=1)
 
         token_to_region = region_to_token = None
         if self.attention is not None and bool(has_image.any()):
-            tokens = self.text_proj(token_states)
+            tokens = self.text_proj(token_states) if tokens is None else tokens
             # a post with no words of its own (the prompt alone) attends from its real tokens, never padding
             own = torch.where(post_mask.any(dim=1, keepdim=True), post_mask, token_mask)
             summaries["joint"], token_to_region, region_to_token = self.attention(tokens, own, regions)
@@ -190,7 +197,7 @@ class FusionHead(nn.Module):
             vote_logits={g: votes[g][0] for g in self.groups},
         )
 
-    def _project_photos(self, region_states: Tensor, has_image: Tensor) -> Tensor:
+    def project_photos(self, region_states: Tensor, has_image: Tensor) -> Tensor:
         """(B, R, D) projected regions of the posts with a photo (zeros elsewhere); the batch-norm
         statistics come from real photos only."""
         photos = region_states[has_image]

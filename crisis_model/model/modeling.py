@@ -297,11 +297,14 @@ class CrisisModel(nn.Module):
         pixel_values: Tensor | None = None,
         text_features: TextFeatures | None = None,
         region_states: Tensor | None = None,
+        regions: Tensor | None = None,
+        tokens: Tensor | None = None,
     ) -> CrisisOutput:
         """Classify a batch. Give raw inputs (input_ids, attention_mask, post_mask as `tokenize` makes
         them; pixel_values), or the readers' outputs when they were computed earlier (text_features,
-        region_states), as training with a feature cache does."""
-        if text_features is None and region_states is None:
+        region_states), as training with a feature cache does; `regions` and `tokens` are those outputs
+        already projected by the head (FusionHead.forward)."""
+        if text_features is None and region_states is None and regions is None:
             read = self.read(has_image, input_ids, attention_mask, post_mask, pixel_values)
             text_features, region_states = read["text_features"], read["region_states"]
         return self.head(
@@ -311,6 +314,8 @@ class CrisisModel(nn.Module):
             pooled_text=text_features.pooled if text_features is not None else None,
             region_states=region_states,
             has_image=has_image,
+            regions=regions,
+            tokens=tokens,
         )
 
 
