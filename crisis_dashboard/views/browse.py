@@ -167,6 +167,10 @@ def _listing(
         found = widgets.guard(lambda: browse.page_of(source, filters, order, linked, size, fold), "find the post")
         if found:
             st.session_state[page_key] = found  # a link's post: open the page it is on
+        else:
+            unfiltered = filters.signature() == browse.Filters().signature()
+            where = ("this collection" if prefix == COLLECTION else "this run") if unfiltered else "these filters"
+            links.refuse(links.POST, where, "no post is open; pick one in the table")
     number = max(int(st.session_state.get(page_key, 1)), 1)
     answer = widgets.guard(lambda: loaders.browse_page(source, filters, order, number, size, fold), "query the posts")
     if answer is None:

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
-from crisis_dashboard import duplicate_groups, export, loaders, review_desk, widgets
+from crisis_dashboard import duplicate_groups, export, links, loaders, review_desk, widgets
 from crisis_dashboard.names import pretty, task_title
 from crisis_dashboard.post_view import show_post
 from crisis_dashboard.review_desk import CORRECTIONS_DB, CORRECTIONS_ENV, DEFAULT_CORRECTIONS, PREFIX, REVIEWER, Desk
@@ -49,7 +49,12 @@ def show(state: AppState) -> None:
     _progress(int(done.sum()), len(queue), run.task)
     if desk.can_record and not desk.reviewer:
         st.info("Enter your name under **Review** in the sidebar to record reviews.")
+    if review_desk.CURRENT not in st.session_state:  # a new session: the post its link names, when queued
+        queued = set(queue["post_id"])
+        shown = links.linked_in(links.POST, queued, "this queue", "the queue's next post is shown")
+        st.session_state[review_desk.CURRENT] = shown
     current = review_desk.current_post(queue, done)
+    links.show_in_link(links.POST, current)  # the address names the post on show
     _controls(desk, current)
     if current is not None:
         row = queue[queue["post_id"] == current].iloc[0]
