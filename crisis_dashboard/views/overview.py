@@ -66,6 +66,7 @@ def dataset_section(state: AppState) -> None:
         st.plotly_chart(figures.image_presence(summary["with_image"], summary["without_image"]), key=PREFIX + "images")
         st.caption(figures.CAPTIONS["images"])
     st.subheader("Labels per task")
+    st.caption(unlabelled_note(summary["posts"], {task: len(frame) for task, frame in frames.items()}))
     for col, (task, frame) in zip(st.columns(len(frames)), frames.items()):
         with col:
             counts = dataset_summary(frame)["labels"]
@@ -74,6 +75,22 @@ def dataset_section(state: AppState) -> None:
     with st.expander("Posts per split and task"):
         table = pd.DataFrame({task_title(t): f["split"].value_counts() for t, f in frames.items()})
         st.dataframe(table.fillna(0).astype(int))
+
+
+def unlabelled_note(posts: int, labelled: dict[str, int]) -> str:
+    """Why a task's labels add up to fewer than the dataset's posts: how many posts each task leaves out."""
+    parts = [
+        f"all {posts:,} have a {task_title(task)} label"
+        if n == posts
+        else f"{posts - n:,} {'has' if posts - n == 1 else 'have'} no {task_title(task)} label ({n:,} have one)"
+        for task, n in labelled.items()
+    ]
+    return (
+        f"Each task counts only the posts with its agreed label, so its labels can add up to fewer than the "
+        f"{posts:,} posts: {'; '.join(parts)}. A post has none when its words and its photo were annotated "
+        "differently, or when it was not annotated for that task; that task's model is neither trained nor "
+        "tested on it."
+    )
 
 
 def model_section(state: AppState) -> None:
