@@ -13,6 +13,7 @@ import pytest
 from streamlit.runtime.media_file_manager import MediaFileManager
 
 from crisis_dashboard.names import pretty, task_title
+from crisis_dashboard.routing import page_file
 from crisis_model.data import load_crisismmd
 from crisis_model.run_folder import TASK_ORDER
 from tests.dashboard_support import BROWSE, assert_clean
@@ -64,3 +65,16 @@ def test_browses_export_names_answers_in_words_and_photos_inside_the_data_folder
     assert all((demo_data / path).is_file() for path in photos)  # relative to the data folder
     parquet = pd.read_parquet(io.BytesIO(downloads["crisislens-informative-posts.parquet"]()))
     assert parquet["image_path"].tolist() == exported["image_path"].tolist()
+
+
+def test_the_scored_table_leaves_a_cell_without_a_value_empty(app):
+    at = app(page_file("analyse"))
+    csv = "text,image_path\nBridge collapsed in the flood,\n,\n"  # the second post has nothing to read
+    at.file_uploader(key="an-csv").set_value(("posts.csv", csv.encode(), "text/csv")).run()
+    next(b for b in at.button if b.label.startswith("Score")).click().run()
+    assert_clean(at)
+    shown = at.dataframe[-1].value
+    assert len(shown) == 2 and "Damage severity" in shown
+    assert not shown.isna().any().any()  # Streamlit draws a missing value as "None"
+    assert shown.loc[1, "Informative or not"] == "" and shown.loc[0, "Informative or not"] != ""
+    assert shown.loc[0, "informative_confidence"].count(".") == 1  # a number, to the CSV's decimals
