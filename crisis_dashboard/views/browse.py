@@ -16,7 +16,7 @@ from crisis_dashboard import browse, duplicate_groups, export, figures, links, l
 from crisis_dashboard.agreement import contradictions
 from crisis_dashboard.collection import Collection
 from crisis_dashboard.names import pretty, task_title
-from crisis_dashboard.post_view import pick_post, show_photo, show_post, show_table
+from crisis_dashboard.post_view import DETAILS_CAPTION, pick_post, show_photo, show_post, show_table
 from crisis_dashboard.reliability import RELIABILITY_CAPTION, badge, reliability_badge, reliability_of
 from crisis_dashboard.state import AppState, training_data_root
 from crisis_model import Prediction
@@ -215,6 +215,7 @@ def _listing(
             if source.has("reliance_words") or source.has("reliance_photo")
             else ""
         )
+        + f" {DETAILS_CAPTION}"
     )
     _exports(source, filters, order, prefix, counts.matching, download)
     return rows
