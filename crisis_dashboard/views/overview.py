@@ -151,36 +151,35 @@ def details_section(run: TaskRun) -> None:
     else:
         st.info(f"This run has no {METRICS_FILE}.")
     predictions = widgets.guard(lambda: loaders.load_predictions(run), "read the predictions")
-    left, right = st.columns([3, 2])
-    with left:
-        if predictions is not None and len(predictions):
-            present = set(predictions["split"])
-            splits = [s for s in ("test", "dev", "train") if s in present] or sorted(present)
-            split = st.radio("Split", splits, horizontal=True, key=SPLIT)
-            part = predictions[predictions["split"] == split]
-            st.plotly_chart(
-                figures.confusion_matrix(
-                    part["true_label"],
-                    part["predicted_label"],
-                    run.label_names or sorted(set(part["true_label"])),
-                    title=f"Confusion matrix ({split}, {len(part):,} posts)",
-                ),
-                key=PREFIX + "confusion",
-            )
-            st.caption(figures.CAPTIONS["confusion"])
-    with right:
-        per_class = model_cards.per_class_table(metrics, st.session_state.get(SPLIT, "test"))
-        if per_class is not None:
-            st.markdown("**Per category**")
-            st.dataframe(per_class.style.format(precision=3), width="stretch")
-            st.caption(
-                "Precision: how often the model is right when it says this category. Recall: how many "
-                "posts of this category it finds. Support: posts of the category in the split."
-            )
-        history = loaders.read_history(run)
-        if history is not None:
-            st.plotly_chart(figures.training_history(history), key=PREFIX + "history")
-            st.caption(figures.CAPTIONS["history"])
+    # one below the other, at the page's width: at 1280 px beside each other they cut the per-category
+    # table, crowded the matrix's category names and wrapped the history's legend into its title
+    if predictions is not None and len(predictions):
+        present = set(predictions["split"])
+        splits = [s for s in ("test", "dev", "train") if s in present] or sorted(present)
+        split = st.radio("Split", splits, horizontal=True, key=SPLIT)
+        part = predictions[predictions["split"] == split]
+        st.plotly_chart(
+            figures.confusion_matrix(
+                part["true_label"],
+                part["predicted_label"],
+                run.label_names or sorted(set(part["true_label"])),
+                title=f"Confusion matrix ({split}, {len(part):,} posts)",
+            ),
+            key=PREFIX + "confusion",
+        )
+        st.caption(figures.CAPTIONS["confusion"])
+    per_class = model_cards.per_class_table(metrics, st.session_state.get(SPLIT, "test"))
+    if per_class is not None:
+        st.markdown("**Per category**")
+        st.dataframe(per_class.style.format(precision=3), width="stretch")
+        st.caption(
+            "Precision: how often the model is right when it says this category. Recall: how many "
+            "posts of this category it finds. Support: posts of the category in the split."
+        )
+    history = loaders.read_history(run)
+    if history is not None:
+        st.plotly_chart(figures.training_history(history), key=PREFIX + "history")
+        st.caption(figures.CAPTIONS["history"])
 
 
 def ablation_section(state: AppState, run: TaskRun) -> None:
