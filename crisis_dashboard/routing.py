@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 PAGES_DIR = "pages"
 LOADING = "Loading CrisisLens…"
+CHECKING = "Checking the models and the data…"
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,11 @@ def run_app() -> None:
     # the dashboard's code: torch, transformers and plotly are imported with it
     from crisis_dashboard.state import banner, resolve_state, sidebar
 
-    notice.empty()  # what is slow from here on says so itself: the first start's training, a spinner
+    # the demo's check imports the training code (a second or more on a busy machine): the page says so
+    notice.info(CHECKING, icon=":material/hourglass_top:")
+    _current.notice = notice
     state = resolve_state()
+    notice.empty()  # what is slow from here on says so itself: a spinner, the page drawing
     sidebar(state)
     banner(state)
     with _routed(state):
@@ -109,6 +113,13 @@ def _routed(state: AppState) -> Iterator[None]:
         yield
     finally:
         _current.state = None
+
+
+def clear_notice() -> None:
+    """Takes run_app's notice away, for a screen that says what it waits for (the first start's)."""
+    notice = getattr(_current, "notice", None)
+    if notice is not None:
+        notice.empty()
 
 
 def show_page(url: str) -> None:
