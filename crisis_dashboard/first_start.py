@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from crisis_dashboard import routing
 from crisis_dashboard.names import pretty, task_title
 from crisis_model.errors import CrisisLensError
 from crisis_model.run_folder import demo_run_complete
@@ -27,7 +26,7 @@ if TYPE_CHECKING:
 
 
 class TrainingJob:
-    """train_demo(out) in a background thread; pages poll `update` to draw the progress bar.
+    """The demo's training in a background thread; pages poll `fraction` and `line` to draw the bar.
     One job per run folder per process: two browser tabs opened at once share it."""
 
     def __init__(self, out: Path, data_dir: Path) -> None:
@@ -68,7 +67,8 @@ class TrainingJob:
     @property
     def line(self) -> str:
         """What each model in training is doing, and for how long the first start has run."""
-        busy = [event for event in self.updates.values() if event.stage != "done"] or list(self.updates.values())
+        events = list(self.updates.values())  # a copy: the training thread adds to it
+        busy = [event for event in events if event.stage != "done"] or events
         return " · ".join(progress_line(event) for event in busy) + f" · {time.time() - self.started:.0f} s so far"
 
 
@@ -138,7 +138,6 @@ def ensure_demo_run(out: Path, data_dir: Path) -> None:
 
 def train_demo_with_progress(out: Path, data_dir: Path) -> None:
     """Shows the first-start screen with a progress bar until the demo run exists, then reruns."""
-    routing.clear_notice()
     st.subheader("Setting up CrisisLens")
     st.info(
         f"First start: there is no trained model in `{out}` yet, so the demo model is being trained "

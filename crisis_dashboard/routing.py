@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 PAGES_DIR = "pages"
 LOADING = "Loading CrisisLens…"
-CHECKING = "Checking the models and the data…"
+PREPARING = "Preparing the models and the data…"
 
 
 @dataclass(frozen=True)
@@ -91,9 +91,9 @@ def run_app() -> None:
     # the dashboard's code: torch, transformers and plotly are imported with it
     from crisis_dashboard.state import banner, resolve_state, sidebar
 
-    # the demo's check imports the training code (a second or more on a busy machine): the page says so
-    notice.info(CHECKING, icon=":material/hourglass_top:")
-    _current.notice = notice
+    # the demo's check imports the training code (a second or more on a busy machine); on a first
+    # start the demo's training shows its progress under this notice
+    notice.info(PREPARING, icon=":material/hourglass_top:")
     state = resolve_state()
     notice.empty()  # what is slow from here on says so itself: a spinner, the page drawing
     sidebar(state)
@@ -113,13 +113,6 @@ def _routed(state: AppState) -> Iterator[None]:
         yield
     finally:
         _current.state = None
-
-
-def clear_notice() -> None:
-    """Takes run_app's notice away, for a screen that says what it waits for (the first start's)."""
-    notice = getattr(_current, "notice", None)
-    if notice is not None:
-        notice.empty()
 
 
 def show_page(url: str) -> None:

@@ -7,17 +7,20 @@ cache (the text and photo readers: what costs most before the first round); the 
 it has, and find the posts read. A run is the same as `train_demo`'s: its own seed, one thread,
 the features from the same cache (written atomically: a post read twice is written twice alike).
 
-Spawned, not forked: the dashboard calls this from a thread of a server that holds locks and
-threads of its own.
+The processes are `python -m crisis_model.training.demo_processes SPEC`, each sending its events
+as JSON lines on its output: not multiprocessing, whose spawned child runs the parent's main
+module again, and in the dashboard that is app.py, run by Streamlit as __main__.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
+import json
 import os
 import queue
-import traceback
+import subprocess
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +30,8 @@ from crisis_model.training.demo import DEMO_TASKS, train_demo
 from crisis_model.training.progress import Progress, ProgressEvent
 
 MAX_PROCESSES = 2  # each loads both readers: a third costs memory and gives a 2-core laptop nothing
-POLL_SECONDS = 0.2
+MARK = "crisislens-demo-event "  # starts an event's line; the process's other output is passed on
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds crisis_model/
 
 
 def train_demo_processes(
@@ -43,56 +47,50 @@ def train_demo_processes(
     `processes` (default: one per core, at most MAX_PROCESSES) in the order given, the first
     process's before the others'. Events reach `progress` in this process, each run's `run_index`
     its place in `tasks`. A process's failure raises TrainingError with its message."""
-    out = Path(out)
+    out = Path(out).absolute()
     data = generate_demo_dataset(Path(data_dir) if data_dir is not None else DEMO_DATA_DIR, n_tweets=n_tweets)
     count = min(processes or min(os.cpu_count() or 1, MAX_PROCESSES), len(tasks))
     if count < 2:
         return train_demo(out, progress, data, n_tweets, tasks, **overrides)
-    groups = _shares(tasks, count)
-    context = multiprocessing.get_context("spawn")
-    events = context.Queue()
-    workers = [
-        context.Process(
-            target=_train_share,
-            args=(index, out, data, n_tweets, group, overrides, events),
-            name=f"crisislens-demo-{'-'.join(group)}",
-            daemon=True,
-        )
-        for index, group in enumerate(groups)
-    ]
-    offsets = [sum(len(g) for g in groups[:i]) for i in range(len(groups))]
-    workers[0].start()
-    started, finished = 1, set()
+    shares = _shares(tasks, count)
+    offsets = [sum(len(share) for share in shares[:index]) for index in range(len(shares))]
+    messages: queue.Queue = queue.Queue()
+    started: list[subprocess.Popen] = []
+
+    def start(index: int) -> None:
+        spec = {"out": str(out), "data": str(data.absolute()), "n_tweets": n_tweets, "tasks": shares[index]}
+        started.append(_start_share(index, {**spec, "overrides": overrides}, messages))
+
+    start(0)
+    ended = 0
     try:
-        while len(finished) < len(workers):
-            try:
-                index, kind, payload = events.get(timeout=POLL_SECONDS)
-            except queue.Empty:
-                _check_alive(workers, finished, groups)
-                continue
+        while ended < len(shares):
+            index, kind, payload = messages.get()
             if kind == "event":
                 event = dataclasses.replace(payload, run_index=offsets[index] + payload.run_index, run_count=len(tasks))
                 if progress is not None:
                     progress(event)
-                # the first share's posts are read: the others start, and find them in the cache
-                if index == 0 and started < len(workers) and event.stage in ("epoch", "epoch_end", "done"):
-                    for worker in workers[started:]:
-                        worker.start()
-                    started = len(workers)
+                # the first share's posts are read (its first round began): the others start and find them
+                if index == 0 and len(started) == 1 and event.stage in ("epoch", "epoch_end", "done"):
+                    for other in range(1, len(shares)):
+                        start(other)
             elif kind == "failed":
-                raise TrainingError(f"training the demo's {', '.join(groups[index])} model failed: {payload}")
-            else:
-                finished.add(index)
-                if started < len(workers):  # the first share ended before any round (all its runs were done)
-                    for worker in workers[started:]:
-                        worker.start()
-                    started = len(workers)
+                raise TrainingError(f"training the demo's {', '.join(shares[index])} model failed: {payload}")
+            else:  # the process ended
+                if payload != 0:
+                    raise TrainingError(
+                        f"the process training the demo's {', '.join(shares[index])} model stopped (exit code "
+                        f"{payload}); its output is in the server's log."
+                    )
+                ended += 1
+                if len(started) == 1:  # it had nothing to train: the others start now
+                    for other in range(1, len(shares)):
+                        start(other)
     finally:
-        for worker in workers:
-            if worker.is_alive():
-                worker.terminate()
-            if worker.pid is not None:
-                worker.join()
+        for process in started:
+            if process.poll() is None:
+                process.terminate()
+            process.wait()
     return out
 
 
@@ -107,36 +105,59 @@ def _shares(tasks: tuple[str, ...], count: int) -> list[tuple[str, ...]]:
     return shares
 
 
-def _check_alive(workers: list, finished: set[int], groups: list[tuple[str, ...]]) -> None:
-    """TrainingError when a started process ended without saying so (killed, out of memory)."""
-    for index, worker in enumerate(workers):
-        if index not in finished and worker.pid is not None and not worker.is_alive() and worker.exitcode != 0:
-            raise TrainingError(
-                f"the process training the demo's {', '.join(groups[index])} model stopped (exit code "
-                f"{worker.exitcode}); its output is in the server's log."
-            )
+def _start_share(index: int, spec: dict[str, Any], messages: queue.Queue) -> subprocess.Popen:
+    """Starts the process of one share and a thread that puts (index, kind, payload) on `messages`
+    for each of its events, its failure and its end (kind "ended", payload its exit code)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")]))}
+    process = subprocess.Popen(
+        [sys.executable, "-m", __name__, json.dumps(spec)],
+        stdout=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        env=env,
+    )
+
+    def relay() -> None:
+        try:
+            for line in process.stdout:
+                if line.startswith(MARK):
+                    message = json.loads(line[len(MARK) :])
+                    payload = _event(message["event"]) if message["kind"] == "event" else message["message"]
+                    messages.put((index, message["kind"], payload))
+                else:
+                    sys.stdout.write(line)
+        finally:  # whatever happens here, the training loop hears that the process ended
+            messages.put((index, "ended", process.wait()))
+
+    threading.Thread(target=relay, name=f"crisislens-demo-share-{index}", daemon=True).start()
+    return process
 
 
-def _train_share(
-    index: int,
-    out: Path,
-    data: Path,
-    n_tweets: int,
-    tasks: tuple[str, ...],
-    overrides: dict[str, Any],
-    events: Any,
-) -> None:
-    """In a process of its own: train_demo for `tasks`, every event and the end sent to `events`."""
+def _event(fields: dict[str, Any]) -> ProgressEvent:
+    return ProgressEvent(**{**fields, "warnings": tuple(fields.get("warnings") or ())})
 
-    def send(event: ProgressEvent) -> None:
-        events.put((index, "event", event))
 
+def _send(kind: str, **message: Any) -> None:
+    print(MARK + json.dumps({"kind": kind, **message}), flush=True)
+
+
+def main(spec_json: str) -> int:
+    """One share, in a process of its own: train_demo for its tasks, every event on stdout."""
+    spec = json.loads(spec_json)
     try:
-        train_demo(out, send, data, n_tweets, tasks, **overrides)
+        train_demo(
+            Path(spec["out"]),
+            lambda event: _send("event", event=dataclasses.asdict(event)),
+            Path(spec["data"]),
+            spec["n_tweets"],
+            tuple(spec["tasks"]),
+            **spec["overrides"],
+        )
     except CrisisLensError as err:
-        events.put((index, "failed", str(err)))
-    except Exception as err:  # the details in this process's output (the server's log)
-        traceback.print_exc()
-        events.put((index, "failed", f"{type(err).__name__}: {err}"))
-    else:
-        events.put((index, "finished", None))
+        _send("failed", message=str(err))
+        return 1
+    return 0  # any other fault: its traceback on stderr, the server's log, and a non-zero exit code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
