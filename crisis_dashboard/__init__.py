@@ -4,7 +4,7 @@ routing.py           the pages; app.py's set-up (names first, a loading notice) 
 views/               each page's body, one module per page, named as its address, each with show(state):
                      overview, browse, situation, analyse, attention, review, guide
 state.py             which run and data are shown (sidebar, environment, demo default); persistent inputs
-first_start.py       training the demo models on the first start (on every core), with a progress bar
+first_start.py       training the demo models on the first start, with a progress bar
 links.py             the task and the open post in the address, so a link shows what the analyst sees
 loaders.py           cached models, tables, images and explanations
 widgets.py           answer cards, a post's text as written, the explanation of one post, guarded actions

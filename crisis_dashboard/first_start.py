@@ -1,7 +1,7 @@
 """The first start: when the default run folder (runs/demo) holds no demo models, or ones an older
-CrisisLens trained (other demo data, options or architecture), they are trained from a background
-thread, on every core (`crisis_model.training.demo_processes`), while the page shows a progress
-bar and what each model is doing, then the page runs again.
+CrisisLens trained (other demo data, options or architecture), they are trained in a background
+thread (`crisis_model.training.train_demo`) while the page shows a progress bar, then the page runs
+again.
 
 One job per run folder per process: two browser tabs opened at once share it; later starts reuse
 the trained run. The training code is imported only here, when the demo is checked or trained.
@@ -26,15 +26,14 @@ if TYPE_CHECKING:
 
 
 class TrainingJob:
-    """The demo's training in a background thread; pages poll `fraction` and `line` to draw the bar.
+    """train_demo(out) in a background thread; pages poll `update` to draw the progress bar.
     One job per run folder per process: two browser tabs opened at once share it."""
 
     def __init__(self, out: Path, data_dir: Path) -> None:
         from crisis_model.training.progress import ProgressEvent
 
         self.out, self.data_dir = out, data_dir
-        self.updates: dict[str | None, ProgressEvent] = {None: ProgressEvent("starting")}  # run -> its last event
-        self.fractions: dict[str, float] = {}  # run -> how far it is; the runs train side by side
+        self.update = ProgressEvent("starting")
         self.fraction = 0.0
         self.error: str | None = None
         self.finished = False
@@ -44,9 +43,9 @@ class TrainingJob:
 
     def _run(self) -> None:
         try:
-            from crisis_model.training.demo_processes import train_demo_processes
+            from crisis_model.training import train_demo
 
-            train_demo_processes(self.out, progress=self._progress, data_dir=self.data_dir)
+            train_demo(self.out, progress=self._progress, data_dir=self.data_dir)
         except CrisisLensError as err:
             self.error = str(err)
         except Exception as err:  # shown on the page, with the details in the server log
@@ -56,20 +55,10 @@ class TrainingJob:
             self.finished = True
 
     def _progress(self, event: ProgressEvent) -> None:
-        self.updates.pop(None, None)
-        self.updates[event.run] = event
-        fraction = run_fraction(event)
-        if fraction is not None and event.run is not None:
-            self.fractions[event.run] = max(self.fractions.get(event.run, 0.0), fraction)
-            # the bar never moves back
-            self.fraction = max(self.fraction, min(sum(self.fractions.values()) / max(event.run_count, 1), 1.0))
-
-    @property
-    def line(self) -> str:
-        """What each model in training is doing, and for how long the first start has run."""
-        events = list(self.updates.values())  # a copy: the training thread adds to it
-        busy = [event for event in events if event.stage != "done"] or events
-        return " · ".join(progress_line(event) for event in busy) + f" · {time.time() - self.started:.0f} s so far"
+        self.update = event
+        fraction = overall_fraction(event)
+        if fraction is not None:
+            self.fraction = max(self.fraction, fraction)  # the bar never moves back
 
 
 _JOBS: dict[str, TrainingJob] = {}
@@ -97,9 +86,9 @@ STAGE_WORDS = {
 }
 
 
-def run_fraction(event: ProgressEvent) -> float | None:
-    """How far the event's run is, or None to keep its part of the bar where it is (the evaluations
-    after every epoch and at the end)."""
+def overall_fraction(event: ProgressEvent) -> float | None:
+    """How far the whole first start is (all runs), or None to keep the bar where it is (the
+    evaluations after every epoch and at the end)."""
     within = event.fraction
     epochs = max(event.epochs or 1, 1)
     epoch = event.epoch or 1
@@ -115,16 +104,18 @@ def run_fraction(event: ProgressEvent) -> float | None:
         run_fraction = 1.0
     else:
         run_fraction = 0.0
-    return min(max(run_fraction, 0.0), 1.0)
+    run_count = max(event.run_count, 1)
+    run_index = min(event.run_index, run_count - 1)
+    return min(max((run_index + run_fraction) / run_count, 0.0), 1.0)
 
 
-def progress_line(event: ProgressEvent) -> str:
-    """Which model, and what it is doing."""
+def progress_line(event: ProgressEvent, elapsed: float) -> str:
+    """One line for the bar: which model, what it is doing, for how long."""
     words = STAGE_WORDS.get(event.stage, pretty(event.stage))
     if event.stage in ("epoch", "epoch_end") and event.epochs:
         words += f", round {event.epoch} of {event.epochs}"
     prefix = f"Model {event.run_index + 1} of {event.run_count} ({task_title(event.run)}): " if event.run else ""
-    return f"{prefix}{words}"
+    return f"{prefix}{words} · {elapsed:.0f} s so far"
 
 
 def ensure_demo_run(out: Path, data_dir: Path) -> None:
@@ -148,7 +139,7 @@ def train_demo_with_progress(out: Path, data_dir: Path) -> None:
     job = training_job(out, data_dir)
     bar = st.progress(0.0, text="Starting...")
     while not job.finished:
-        bar.progress(job.fraction, text=job.line)
+        bar.progress(job.fraction, text=progress_line(job.update, time.time() - job.started))
         time.sleep(0.5)
     if job.error or not demo_run_complete(out):
         bar.empty()

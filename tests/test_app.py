@@ -456,10 +456,9 @@ def test_a_folder_that_is_not_crisismmd(app, tmp_path):
 
 
 def test_first_start_trains_the_demo_run_with_progress(demo_run, tmp_path, monkeypatch):
-    """With no run at the default place, the demo is trained (with a progress callback) and the
+    """With no run at the default place, train_demo is called (with a progress callback) and the
     app then shows the run; a later start reuses it."""
     import crisis_model.training as training
-    from crisis_model.training import demo_processes
 
     calls = []
 
@@ -471,7 +470,7 @@ def test_first_start_trains_the_demo_run_with_progress(demo_run, tmp_path, monke
             shutil.copytree(demo_run / task, Path(out) / task)
         return Path(out)
 
-    monkeypatch.setattr(demo_processes, "train_demo_processes", fake_train_demo)
+    monkeypatch.setattr(training, "train_demo", fake_train_demo)
     # the copied runs stand for a finished demo (what counts as up to date: tests/test_train.py)
     monkeypatch.setattr(training.demo, "demo_up_to_date", lambda out, data: demo_run_complete(out))
     monkeypatch.setattr(app_state, "DEFAULT_RUN", tmp_path / "runs" / "demo")
@@ -491,10 +490,10 @@ def test_first_start_trains_the_demo_run_with_progress(demo_run, tmp_path, monke
 
 def test_progress_never_moves_back_and_reads_plainly():
     event = ProgressEvent("epoch", epoch=2, epochs=4, done=1, total=2, run="humanitarian", run_index=1, run_count=3)
-    assert 0.15 < first_start.run_fraction(event) < 0.95  # into its second of four rounds
-    text = first_start.progress_line(event)
+    assert 1 / 3 < first_start.overall_fraction(event) < 2 / 3
+    text = first_start.progress_line(event, 12.0)
     assert "Model 2 of 3 (Humanitarian category)" in text and "round 2 of 4" in text
-    assert first_start.run_fraction(ProgressEvent("eval", done=1)) is None
+    assert first_start.overall_fraction(ProgressEvent("eval", done=1)) is None
 
 
 def test_filters_and_paging():
