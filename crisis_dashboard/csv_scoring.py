@@ -7,6 +7,7 @@ unreadable is scored from its text, with a note; a post with nothing to read kee
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -107,6 +108,22 @@ def _add_columns(out: pd.DataFrame, name: str, model: CrisisModel, results: dict
     cells = [answer_cells(prefix, labels, results.get(i)) for i in range(rows)]
     for key in cells[0]:
         out[key] = [round(c[key], DECIMALS) if isinstance(c[key], float) else c[key] for c in cells]
+
+
+def on_screen(result: pd.DataFrame) -> pd.DataFrame:
+    """The scored table as the page shows it: every number with DECIMALS places and an empty cell
+    empty (Streamlit's table draws a missing value as "None", whatever a Styler says)."""
+    shown = result.copy()
+    for column in shown.columns:
+        if not pd.api.types.is_bool_dtype(shown[column]):
+            shown[column] = [_screen_cell(value) for value in shown[column]]
+    return shown
+
+
+def _screen_cell(value: object) -> object:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return f"{value:.{DECIMALS}f}" if isinstance(value, float) else value
 
 
 def as_csv(result: pd.DataFrame) -> bytes:

@@ -87,6 +87,18 @@ def layout(fig: go.Figure, height: int, **kwargs) -> go.Figure:
     return fig
 
 
+def legend_on_top(fig: go.Figure, lines: int = 1) -> go.Figure:
+    """The legend between the title and the plot, with room for `lines` lines of it (a legend too
+    wide for a narrow column takes one line per entry). Below the plot it ran into the axis'
+    labels and title, which take more lines as names wrap (a narrow column, long category names)."""
+    fig.update_layout(
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0),
+        title=dict(yref="container", y=1.0, yanchor="top", pad=dict(t=10)),
+        margin=dict(t=55 + 22 * lines),
+    )
+    return fig
+
+
 def posts_per_event(df: pd.DataFrame, title: str = "Posts per event") -> go.Figure:
     """Bars per event, stacked: with a usable photo / text only. Needs event and image_path."""
     has_image = df["image_path"].fillna("").astype(str) != ""
@@ -99,10 +111,10 @@ def posts_per_event(df: pd.DataFrame, title: str = "Posts per event") -> go.Figu
             go.Bar(x=names, y=table[False], name="text only", marker_color=TEXT_COLOR),
         ]
     )
-    fig.update_layout(barmode="stack", legend=dict(orientation="h", y=-0.25, x=0))
+    fig.update_layout(barmode="stack")
     fig.update_xaxes(tickangle=0)
     fig.update_yaxes(title="posts")
-    return layout(fig, 360, title=title)
+    return legend_on_top(layout(fig, 360, title=title))
 
 
 def label_distribution(counts: Mapping[str, int], title: str) -> go.Figure:
@@ -170,7 +182,7 @@ def confusion_matrix(
         )
     )
     fig.update_yaxes(autorange="reversed", title="true label")
-    fig.update_xaxes(title="predicted label", tickangle=-20)
+    fig.update_xaxes(title="predicted label", tickangle=0)  # wrapped names, level: slanted, they ran together
     return layout(fig, 160 + 70 * len(labels), title=title)
 
 
@@ -183,10 +195,13 @@ def ablation_bars(
 ) -> go.Figure:
     fig = go.Figure()
     palette = ["#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2"]
+    variants = [str(v) for v in table[variant_column]]
+    # this model's variant is named under its bars: a note above them ran into the legend
+    names = [f"{v}<br>(this model)" if highlight is not None and v == str(highlight) else v for v in variants]
     for k, metric in enumerate(metrics):
         fig.add_trace(
             go.Bar(
-                x=[str(v) for v in table[variant_column]],
+                x=names,
                 y=table[metric],
                 name=pretty(metric.removesuffix("_mean")),
                 marker_color=palette[k % len(palette)],
@@ -194,12 +209,10 @@ def ablation_bars(
                 textposition="auto",
             )
         )
-    if highlight is not None and str(highlight) in set(map(str, table[variant_column])):
-        fig.add_annotation(x=str(highlight), y=1.0, yref="paper", text="this model", showarrow=False, yshift=8)
-    fig.update_layout(barmode="group", legend=dict(orientation="h", y=-0.2, x=0))
+    fig.update_layout(barmode="group")
     fig.update_xaxes(title="fusion variant")
     fig.update_yaxes(title="score")
-    return layout(fig, 380, title=title)
+    return legend_on_top(layout(fig, 380, title=title))
 
 
 def training_history(history: pd.DataFrame, title: str = "Training history") -> go.Figure:
@@ -221,9 +234,10 @@ def training_history(history: pd.DataFrame, title: str = "Training history") -> 
         )
     fig.update_xaxes(title="epoch")
     fig.update_yaxes(title="loss", secondary_y=False)
-    fig.update_yaxes(title="dev score", secondary_y=True)
-    fig.update_layout(legend=dict(orientation="h", y=-0.25, x=0))
-    return layout(fig, 340, title=title)
+    # scores lie in 0..1: round ticks of their own, not ones lined up with the loss axis' grid (0.374, 0.638 ...)
+    fig.update_yaxes(title="dev score", range=[0, 1.02], tickmode="linear", tick0=0, dtick=0.2, tickformat=".1f",
+                     showgrid=False, secondary_y=True)  # fmt: skip
+    return legend_on_top(layout(fig, 380, title=title))
 
 
 def modality_by_group(df: pd.DataFrame, group_column: str, title: str) -> go.Figure:
@@ -232,7 +246,8 @@ def modality_by_group(df: pd.DataFrame, group_column: str, title: str) -> go.Fig
     groups = [g for g in GROUP_NAMES if f"{g}_weight" in df.columns]
     means = df.groupby(group_column)[[f"{g}_weight" for g in groups]].mean().sort_index(key=lambda i: i.astype(str))
     counts = df.groupby(group_column).size().reindex(means.index)
-    names = [wrap(f"{pretty(v)} ({counts[v]:,})", 14) for v in means.index]
+    slanted = len(means) > 3  # more names than half the page holds side by side
+    names = [wrap(f"{pretty(v)} ({counts[v]:,})", 22 if slanted else 14) for v in means.index]
     fig = go.Figure(
         [
             go.Bar(
@@ -245,10 +260,10 @@ def modality_by_group(df: pd.DataFrame, group_column: str, title: str) -> go.Fig
             for g in groups
         ]
     )
-    fig.update_layout(barmode="stack", legend=dict(orientation="h", y=-0.32, yanchor="top", x=0))  # below the labels
+    fig.update_layout(barmode="stack")
     fig.update_yaxes(range=[0, 1], tickformat=".0%", title="mean weight in the decision")
-    fig.update_xaxes(tickangle=0)
-    return layout(fig, 380, title=title)
+    fig.update_xaxes(tickangle=-35 if slanted else 0)
+    return legend_on_top(layout(fig, 440, title=title), lines=len(groups))  # drawn in half the page
 
 
 def reliance_by_group(df: pd.DataFrame, group_column: str, title: str) -> go.Figure:
@@ -276,7 +291,7 @@ def reliance_by_group(df: pd.DataFrame, group_column: str, title: str) -> go.Fig
     fig.update_layout(barmode="group")
     fig.update_yaxes(tickformat=".0%", title="mean fall of the answer's probability")
     fig.update_xaxes(tickangle=0)
-    return layout(fig, 380, title=title)
+    return legend_on_top(layout(fig, 400, title=title))
 
 
 def routing_by_class(
@@ -295,7 +310,7 @@ def routing_by_class(
         cols=columns,
         horizontal_spacing=0.08,
         vertical_spacing=0.16,
-        subplot_titles=[f"{pretty(n)} ({counts.get(n, 0)} posts)" for n in names],
+        subplot_titles=[f"{wrap(pretty(n), 30)}<br>{counts.get(n, 0):,} posts" for n in names],
     )
     zmax = max((float(np.max(m)) for m in matrices.values()), default=1.0)
     for k, name in enumerate(names):
@@ -308,14 +323,14 @@ def routing_by_class(
         fig.add_trace(
             go.Heatmap(
                 z=matrix,
-                x=[f"combined {j + 1}" for j in range(matrix.shape[1])],
+                x=[str(j + 1) for j in range(matrix.shape[1])],  # short and level: nothing reaches the scale
                 y=primary,
                 colorscale="Purples",
                 zmin=0,
                 zmax=zmax,
                 showscale=k == 0,
-                colorbar=dict(title="share", thickness=12),
-                hovertemplate=f"{pretty(name)}<br>" + "%{y} -> %{x}: %{z:.3f}<extra></extra>",
+                colorbar=dict(title="share", thickness=12, x=1.0, xanchor="left", xpad=12),  # right of the panels
+                hovertemplate=f"{pretty(name)}<br>" + "%{y} -> combined %{x}: %{z:.3f}<extra></extra>",
             ),
             row=k // columns + 1,
             col=k % columns + 1,
@@ -323,8 +338,10 @@ def routing_by_class(
         # the rows' names once per line of panels: repeated, they run into the panel on their left
         fig.update_yaxes(autorange="reversed", showticklabels=k % columns == 0, row=k // columns + 1,
                          col=k % columns + 1)  # fmt: skip
+        fig.update_xaxes(title=dict(text="combined summary", font=dict(size=11)), tickangle=0, row=k // columns + 1,
+                         col=k % columns + 1)  # fmt: skip
     layout(fig, 80 + 330 * rows, title=title)
-    fig.update_layout(margin=dict(t=90))  # room for the title above the subplot titles
+    fig.update_layout(margin=dict(t=100, r=80))  # room for the title above the subplot titles, the scale beside
     return fig
 
 
@@ -353,5 +370,4 @@ def confidence_vs_text_weight(
         )
     fig.update_xaxes(range=[-0.02, 1.02], title="weight of the words' vote")
     fig.update_yaxes(range=[0, 1.02], title="confidence")
-    fig.update_layout(legend=dict(orientation="h", y=-0.15, x=0))
-    return layout(fig, 440, title=title)
+    return legend_on_top(layout(fig, 440, title=title))

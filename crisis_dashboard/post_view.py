@@ -12,10 +12,27 @@ from crisis_dashboard import loaders, widgets
 from crisis_dashboard.links import POST, linked, show_in_link
 from crisis_dashboard.names import pretty
 
+# Hidden until shown from the table's toolbar (its column menu): the text, the answer, how sure, the
+# truth and whether it was right then fit a laptop's screen (1280 px) without scrolling sideways.
+DETAIL_COLUMNS = (
+    "Words share",
+    "Fall without words",
+    "Fall without photo",
+    "Photo",
+    "Event",
+    "Split",
+    "Post",
+    "Posted",
+)
+DETAILS_CAPTION = (
+    "More columns (words share, the falls without words and without photo, photo, event, split, post id) are "
+    "in the table's column menu: the eye icon at its top right, shown when the pointer is on the table."
+)
+
 
 def show_table(view: pd.DataFrame, ids: list[str], key: str, post_key: str) -> None:
-    """The page's table (`view`, one row per post id in `ids`); a click on a row opens that post
-    (the selectbox of `pick_post` under `post_key`)."""
+    """The page's table (`view`, one row per post id in `ids`), its DETAIL_COLUMNS hidden until
+    asked for; a click on a row opens that post (the selectbox of `pick_post` under `post_key`)."""
 
     def pick_row() -> None:
         selected = getattr(getattr(st.session_state.get(key), "selection", None), "rows", None) or []
@@ -30,9 +47,11 @@ def show_table(view: pd.DataFrame, ids: list[str], key: str, post_key: str) -> N
         hide_index=True,
         width="stretch",
         height=min(38 * len(view) + 40, 600),
+        column_order=[column for column in view.columns if column not in DETAIL_COLUMNS],
         column_config={
             "Post": st.column_config.TextColumn(width="medium"),
-            "Text": st.column_config.TextColumn(width="large"),
+            # narrow, then stretched to the room the answers leave: long category names fit at 1280 px
+            "Text": st.column_config.TextColumn(width=100),
             # narrow numbers, so the text, the answer and the true label fit a laptop's screen
             "Confidence": st.column_config.ProgressColumn(format="%.2f", min_value=0.0, max_value=1.0, width="small"),
             "Words share": st.column_config.ProgressColumn(

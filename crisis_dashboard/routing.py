@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 PAGES_DIR = "pages"
 LOADING = "Loading CrisisLens…"
+PREPARING = "Preparing the models and the data…"
 
 
 @dataclass(frozen=True)
@@ -99,12 +100,15 @@ def run_app() -> None:
     from crisis_dashboard import access
     from crisis_dashboard.state import banner, load_server, resolve_state, sidebar
 
-    notice.empty()  # what is slow from here on says so itself: the first start's training, a spinner
     server = load_server()
     visitor = access.current_visitor(server)
     access.sidebar(visitor)
     access.banner(visitor)  # stops a signed-in account without a role here
+    # the demo's check imports the training code (a second or more on a busy machine); on a first
+    # start the demo's training shows its progress under this notice
+    notice.info(PREPARING, icon=":material/hourglass_top:")
     state = resolve_state(server, visitor)
+    notice.empty()  # what is slow from here on says so itself: a spinner, the page drawing
     sidebar(state)
     banner(state)
     with _routed(state):

@@ -127,8 +127,8 @@ def resolve_state(server: ServerConfig, visitor: Visitor) -> AppState:
     data_root, data_source, data_error = _chosen_data_root(runs, server, visitor, refused)
     names = runs.names if runs else []
     task = st.session_state.get(TASK)
-    if task is None:  # a new session (a link opened in a new tab): the task the link names
-        task = links.linked(links.TASK)
+    if task is None and names:  # a new session (a link opened in a new tab): the task the link names
+        task = links.linked_in(links.TASK, names, "this run", f"the pages show {run_title(runs, names[0])}")
     if task not in names:
         task = names[0] if names else None
     st.session_state[TASK] = task
@@ -139,6 +139,11 @@ def resolve_state(server: ServerConfig, visitor: Visitor) -> AppState:
         run_root, run_source, runs, run_error, data_root, data_source, data_error, task, collection, collection_source,
         server, visitor, tuple(refused),
     )  # fmt: skip
+
+
+def run_title(runs: RunSet, name: str) -> str:
+    """A run's name in words: its task's title, and "(<folder>)" when two runs share the task."""
+    return task_title(runs.runs[name].task) + name.removeprefix(runs.runs[name].task)
 
 
 def chosen_path(
@@ -207,13 +212,12 @@ def sidebar(state: AppState) -> None:
     """The task picker and the run and data folders, with where each came from."""
     with st.sidebar:
         if state.runs is not None and state.runs.names:
-            runs = state.runs.runs
             persistent_input(  # a name is the task, or "<task> (<folder>)" when two runs share a task
                 st.selectbox,
                 "Task",
                 TASK,
                 options=state.runs.names,
-                format_func=lambda name: task_title(runs[name].task) + name.removeprefix(runs[name].task),
+                format_func=lambda name: run_title(state.runs, name),
                 help="Which of the run's models the pages show.",
             )
             if state.run is not None:

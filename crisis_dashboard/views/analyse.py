@@ -193,7 +193,7 @@ def _scored_file(result: pd.DataFrame, file_name: str) -> None:
     notes = int((result["note"] != "").sum())
     st.success(f"Scored {len(result):,} posts." + (f" {notes:,} have a note (see the `note` column)." if notes else ""))
     st.dataframe(
-        result.style.format(precision=csv_scoring.DECIMALS, na_rep=""),
+        csv_scoring.on_screen(result),
         hide_index=True,
         width="stretch",
         height=300,

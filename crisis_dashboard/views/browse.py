@@ -5,6 +5,8 @@ near-duplicates, export; then the post picked, with its explanation."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -14,7 +16,7 @@ from crisis_dashboard import browse, duplicate_groups, export, figures, links, l
 from crisis_dashboard.agreement import contradictions
 from crisis_dashboard.collection import Collection
 from crisis_dashboard.names import pretty, task_title
-from crisis_dashboard.post_view import pick_post, show_photo, show_post, show_table
+from crisis_dashboard.post_view import DETAILS_CAPTION, pick_post, show_photo, show_post, show_table
 from crisis_dashboard.reliability import RELIABILITY_CAPTION, badge, reliability_badge, reliability_of
 from crisis_dashboard.state import AppState, training_data_root
 from crisis_model import Prediction
@@ -28,6 +30,8 @@ from crisis_model.scoring.columns import column_prefix
 SOURCE = "br-source"
 RUN, COLLECTION = "br", "bc"
 SIGNATURE, PAGE, POST, TABLE = "signature", "page", "post", "table"
+
+RUN_ANSWERS = {"true_label": "True label", "predicted_label": "Answer"}  # a run's exported answers in words
 
 CHOICES = (  # filter (a browse.Filters field), label, key name, placeholder
     ("events", "Event", "events", "all events"),
@@ -86,7 +90,8 @@ def _browse_run(state: AppState, run: TaskRun) -> None:
     source = browse.frame_source(frame)
     with st.container(border=True):
         filters = _filters(source, RUN, run.task)
-    rows = _listing(source, filters, RUN, task_title(run.task), len(frame), f"crisislens-{run.task}-posts")
+    download = Download(f"crisislens-{run.task}-posts", RUN_ANSWERS, trained_on or state.data_root)
+    rows = _listing(source, filters, RUN, task_title(run.task), len(frame), download)
     if rows is not None and (post_id := pick_post(rows, _key(RUN, POST))) is not None:
         _run_post(run, rows[rows["post_id"] == post_id].iloc[0])
 
@@ -113,7 +118,8 @@ def _browse_collection(collection: Collection) -> None:
         if source is None:
             return
         filters = _filters(source, COLLECTION, task)
-    rows = _listing(source, filters, COLLECTION, title(task), summary.get("scored"), f"crisislens-{task}-collection")
+    download = Download(f"crisislens-{task}-collection", source.answers, collection.images)
+    rows = _listing(source, filters, COLLECTION, title(task), summary.get("scored"), download)
     _errors(collection)
     if rows is not None and (post_id := pick_post(rows, _key(COLLECTION, POST))) is not None:
         _collection_post(collection, task, rows[rows["post_id"] == post_id].iloc[0])
@@ -147,7 +153,7 @@ def _filters(source: browse.Source, prefix: str, task: str) -> browse.Filters:
 
 
 def _listing(
-    source: browse.Source, filters: browse.Filters, prefix: str, model: str, total: int | None, file_name: str
+    source: browse.Source, filters: browse.Filters, prefix: str, model: str, total: int | None, download: Download
 ) -> pd.DataFrame | None:
     """Order, paging and folding; the page's table and the export of every matching post. Returns
     the page's rows, or None when no post matches (or the query failed; the page says why)."""
@@ -167,6 +173,10 @@ def _listing(
         found = widgets.guard(lambda: browse.page_of(source, filters, order, linked, size, fold), "find the post")
         if found:
             st.session_state[page_key] = found  # a link's post: open the page it is on
+        else:
+            unfiltered = filters.signature() == browse.Filters().signature()
+            where = ("this collection" if prefix == COLLECTION else "this run") if unfiltered else "these filters"
+            links.refuse(links.POST, where, "no post is open; pick one in the table")
     number = max(int(st.session_state.get(page_key, 1)), 1)
     answer = widgets.guard(lambda: loaders.browse_page(source, filters, order, number, size, fold), "query the posts")
     if answer is None:
@@ -205,30 +215,44 @@ def _listing(
             if source.has("reliance_words") or source.has("reliance_photo")
             else ""
         )
+        + f" {DETAILS_CAPTION}"
     )
-    _exports(source, filters, order, prefix, counts.matching, file_name)
+    _exports(source, filters, order, prefix, counts.matching, download)
     return rows
 
 
+@dataclass(frozen=True)
+class Download:
+    """What Browse's downloads are named and written with."""
+
+    file_name: str  # without its suffix
+    answers: dict[str, str]  # label column -> its display name, a column of the answers in words
+    data_root: Path | None  # photo paths are written relative to it
+
+
 def _exports(
-    source: browse.Source, filters: browse.Filters, order: str, prefix: str, matching: int, file_name: str
+    source: browse.Source, filters: browse.Filters, order: str, prefix: str, matching: int, download: Download
 ) -> None:
     """CSV and Parquet of every post that passes the filters, written when clicked."""
     c1, c2, _ = st.columns([1, 1, 2])
+
+    def table() -> pd.DataFrame:
+        return export.for_analyst(browse.matching_rows(source, filters, order), download.answers, download.data_root)
+
     for col, (kind, to_bytes, mime) in zip(
         (c1, c2), (("CSV", export.to_csv, "text/csv"), ("Parquet", export.to_parquet, "application/vnd.apache.parquet"))
     ):
         col.download_button(
             f"{kind}: {matching:,} posts",
             icon=":material/download:",
-            data=lambda to_bytes=to_bytes: to_bytes(export.export_table(browse.matching_rows(source, filters, order))),
-            file_name=f"{file_name}.{kind.lower()}",
+            data=lambda to_bytes=to_bytes: to_bytes(table()),
+            file_name=f"{download.file_name}.{kind.lower()}",
             mime=mime,
             on_click="ignore",
             key=_key(prefix, f"export-{kind.lower()}"),
-            help="Every post that passes the filters (folded or not), with its labels, confidence, each label's "
-            "probability, the weight of each vote, and, where known, the falls without words and without photo "
-            "and its near-duplicate group.",
+            help="Every post that passes the filters (folded or not), with its answer in words, its labels, "
+            "confidence, each label's probability, the weight of each vote, and, where known, the falls without "
+            "words and without photo and its near-duplicate group; photo paths relative to the data folder.",
         )
 
 

@@ -66,6 +66,7 @@ def dataset_section(state: AppState) -> None:
         st.plotly_chart(figures.image_presence(summary["with_image"], summary["without_image"]), key=PREFIX + "images")
         st.caption(figures.CAPTIONS["images"])
     st.subheader("Labels per task")
+    st.caption(unlabelled_note(summary["posts"], {task: len(frame) for task, frame in frames.items()}))
     for col, (task, frame) in zip(st.columns(len(frames)), frames.items()):
         with col:
             counts = dataset_summary(frame)["labels"]
@@ -74,6 +75,22 @@ def dataset_section(state: AppState) -> None:
     with st.expander("Posts per split and task"):
         table = pd.DataFrame({task_title(t): f["split"].value_counts() for t, f in frames.items()})
         st.dataframe(table.fillna(0).astype(int))
+
+
+def unlabelled_note(posts: int, labelled: dict[str, int]) -> str:
+    """Why a task's labels add up to fewer than the dataset's posts: how many posts each task leaves out."""
+    parts = [
+        f"all {posts:,} have a {task_title(task)} label"
+        if n == posts
+        else f"{posts - n:,} {'has' if posts - n == 1 else 'have'} no {task_title(task)} label ({n:,} have one)"
+        for task, n in labelled.items()
+    ]
+    return (
+        f"Each task counts only the posts with its agreed label, so its labels can add up to fewer than the "
+        f"{posts:,} posts: {'; '.join(parts)}. A post has none when its words and its photo were annotated "
+        "differently, or when it was not annotated for that task; that task's model is neither trained nor "
+        "tested on it."
+    )
 
 
 def model_section(state: AppState) -> None:
@@ -136,36 +153,35 @@ def details_section(run: TaskRun) -> None:
     else:
         st.info(f"This run has no {METRICS_FILE}.")
     predictions = widgets.guard(lambda: loaders.load_predictions(run), "read the predictions")
-    left, right = st.columns([3, 2])
-    with left:
-        if predictions is not None and len(predictions):
-            present = set(predictions["split"])
-            splits = [s for s in ("test", "dev", "train") if s in present] or sorted(present)
-            split = st.radio("Split", splits, horizontal=True, key=SPLIT)
-            part = predictions[predictions["split"] == split]
-            st.plotly_chart(
-                figures.confusion_matrix(
-                    part["true_label"],
-                    part["predicted_label"],
-                    run.label_names or sorted(set(part["true_label"])),
-                    title=f"Confusion matrix ({split}, {len(part):,} posts)",
-                ),
-                key=PREFIX + "confusion",
-            )
-            st.caption(figures.CAPTIONS["confusion"])
-    with right:
-        per_class = model_cards.per_class_table(metrics, st.session_state.get(SPLIT, "test"))
-        if per_class is not None:
-            st.markdown("**Per category**")
-            st.dataframe(per_class.style.format(precision=3), width="stretch")
-            st.caption(
-                "Precision: how often the model is right when it says this category. Recall: how many "
-                "posts of this category it finds. Support: posts of the category in the split."
-            )
-        history = loaders.read_history(run)
-        if history is not None:
-            st.plotly_chart(figures.training_history(history), key=PREFIX + "history")
-            st.caption(figures.CAPTIONS["history"])
+    # one below the other, at the page's width: at 1280 px beside each other they cut the per-category
+    # table, crowded the matrix's category names and wrapped the history's legend into its title
+    if predictions is not None and len(predictions):
+        present = set(predictions["split"])
+        splits = [s for s in ("test", "dev", "train") if s in present] or sorted(present)
+        split = st.radio("Split", splits, horizontal=True, key=SPLIT)
+        part = predictions[predictions["split"] == split]
+        st.plotly_chart(
+            figures.confusion_matrix(
+                part["true_label"],
+                part["predicted_label"],
+                run.label_names or sorted(set(part["true_label"])),
+                title=f"Confusion matrix ({split}, {len(part):,} posts)",
+            ),
+            key=PREFIX + "confusion",
+        )
+        st.caption(figures.CAPTIONS["confusion"])
+    per_class = model_cards.per_class_table(metrics, st.session_state.get(SPLIT, "test"))
+    if per_class is not None:
+        st.markdown("**Per category**")
+        st.dataframe(per_class.style.format(precision=3), width="stretch")
+        st.caption(
+            "Precision: how often the model is right when it says this category. Recall: how many "
+            "posts of this category it finds. Support: posts of the category in the split."
+        )
+    history = loaders.read_history(run)
+    if history is not None:
+        st.plotly_chart(figures.training_history(history), key=PREFIX + "history")
+        st.caption(figures.CAPTIONS["history"])
 
 
 def ablation_section(state: AppState, run: TaskRun) -> None:

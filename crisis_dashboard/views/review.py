@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 from PIL import Image
 
-from crisis_dashboard import duplicate_groups, export, literal, loaders, review_desk, team_review, widgets
+from crisis_dashboard import duplicate_groups, export, links, literal, loaders, review_desk, team_review, widgets
 from crisis_dashboard.names import pretty, task_title
 from crisis_dashboard.post_view import show_post
 from crisis_dashboard.review_desk import CORRECTIONS_DB, CORRECTIONS_ENV, PREFIX, REVIEWER, Desk
@@ -55,7 +55,12 @@ def show(state: AppState) -> None:
         st.info("You may read the queue and the reviews; recording them needs the reviewer role on this server.")
     elif desk.can_record and not desk.reviewer:
         st.info("Enter your name under **Review** in the sidebar to record reviews.")
+    if review_desk.CURRENT not in st.session_state:  # a new session: the post its link names, when queued
+        queued = set(queue["post_id"])
+        shown = links.linked_in(links.POST, queued, "this queue", "the queue's next post is shown")
+        st.session_state[review_desk.CURRENT] = shown
     current = review_desk.current_post(desk, run.task, queue, done)
+    links.show_in_link(links.POST, current)  # the address names the post on show
     _controls(desk, run.task, current)
     _conflict()
     if current is not None:
