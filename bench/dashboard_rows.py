@@ -132,7 +132,7 @@ def _analyse(page, text: str, tag: str, same: bool = False) -> float:
     page.get_by_label("Post text").fill(post)
     started = time.perf_counter()
     page.get_by_role("button", name="Analyse").click()
-    page.locator("blockquote", has_text=marker).first.wait_for(timeout=300_000)  # quoted in the answer
+    page.locator('[data-testid="stText"]', has_text=marker).first.wait_for(timeout=300_000)  # quoted in the answer
     shown = time.perf_counter() - started
     page.get_by_text("Why the model said this").first.wait_for(timeout=300_000)
     page.wait_for_function(IDLE, timeout=300_000)

@@ -292,11 +292,16 @@ def banner(state: AppState) -> None:
     for why in dict.fromkeys(state.refused):
         st.error(literal.inline(why))
     if state.demo_data:
+        # only an admin has the sidebar's folder fields; anyone else is told who decides
+        where = (
+            "or enter the folder under **CrisisMMD folder** in the sidebar. To use another trained model, "
+            f"set `{RUN_ENV}=/path/to/run` or enter it under **Run folder**."
+            if state.visitor.may("admin")
+            else f"(the server's operator sets it, and `{RUN_ENV}=/path/to/run` for another trained model)."
+        )
         st.info(
             f"**Demo mode.** {DEMO_NOTICE}  \n"
-            f"To use the real CrisisMMD v2.0 data, start the app with `{DATA_ENV}=/path/to/CrisisMMD_v2.0` "
-            "or enter the folder under **CrisisMMD folder** in the sidebar. To use another trained model, "
-            f"set `{RUN_ENV}=/path/to/run` or enter it under **Run folder**.",
+            f"To use the real CrisisMMD v2.0 data, start the app with `{DATA_ENV}=/path/to/CrisisMMD_v2.0` {where}",
             icon=":material/info:",
         )
     if state.run_error:
