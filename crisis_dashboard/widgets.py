@@ -262,11 +262,11 @@ def _show_attention(pred: Prediction, image: Image.Image | None, key: str) -> No
     attention between the post's words and the photo, with what it is and is not."""
     exp = pred.explanation
     if image is not None and exp.region_importance is not None:
-        largest = 100 * float(exp.region_importance.max())
+        largest = max(0.0, 100 * float(exp.region_importance.max()))  # the largest fall, in points
         if largest < post_figures.FLAT_MAP_POINTS:  # drawn, the map would be blank
             st.markdown(
-                f"**What in the photo mattered:** hiding any one of the photo's 49 squares moves the answer's "
-                f"probability by under {post_figures.FLAT_MAP_POINTS:.0f} point (at most {largest:.1f} points): "
+                f"**What in the photo mattered:** hiding any one of the photo's 49 squares lowers the answer's "
+                f"probability by under {post_figures.FLAT_MAP_POINTS:.0f} point (at most {largest:.2f} points): "
                 "no single square decides."
                 + (" What the photo as a whole does is in the test above." if reliance_line(pred) else "")
             )
