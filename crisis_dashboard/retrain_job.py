@@ -182,11 +182,19 @@ def _lock_alive(jobs: Path) -> bool:
     if not text:
         return True  # just made by start(), the process id not written yet
     try:
-        os.kill(int(text), 0)
+        pid = int(text)
+        os.kill(pid, 0)
     except (ValueError, ProcessLookupError):
         return False
     except PermissionError:
         return True
+    # a job process killed outright (SIGKILL, the OOM killer) stays a zombie of this server until
+    # reaped, and signal 0 reaches a zombie: reap it here, so its lock does not hold for ever
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:  # not this process's child (another server, or reaped already)
+        pass
     return True
 
 
