@@ -212,6 +212,17 @@ def test_a_duplicate_group_is_one_row_of_the_queue_with_its_size() -> None:
 # ------------------------------------------------------------------------------ export
 
 
+def test_the_reviewed_set_shows_the_settled_label_that_training_takes(tmp_path) -> None:
+    store = CorrectionStore(tmp_path / "c.db")
+    store.record([Review("p1", "informative", "informative", "not_informative", "run", "ana")], "correct")
+    store.record([Review("p1", "informative", "informative", "informative", "run", "ben")], "accept")
+    store.settle("informative", "p1", "not_informative", "lead")
+    table = reviewed_set(store.history(), {"informative": predictions()}, store.settlements())
+    trained_on = store.latest("informative")["label_after"].tolist()
+    assert table["reviewed_label"].tolist() == trained_on == ["not_informative"]
+    assert table["corrected"].tolist() == [True] and table["settled_by"].tolist() == ["lead"]
+
+
 def test_the_reviewed_set_survives_a_csv_and_a_parquet_round_trip(tmp_path) -> None:
     store = CorrectionStore(tmp_path / "c.db")
     store.record([review("p1", "not_informative"), review("p2", "not_informative")], "correct")

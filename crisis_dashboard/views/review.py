@@ -246,7 +246,8 @@ def _reviewed_set(state: AppState, desk: Desk) -> None:
             predictions[task_run.task] = loaders.load_predictions(task_run)
         except CrisisLensError:
             continue  # the export leaves that task's model columns empty
-    table = reviewed_set(history, predictions)
+    settlements = widgets.guard(desk.store.settlements, "read the settled labels")
+    table = reviewed_set(history, predictions, settlements)  # the labels training takes, settled ones included
     recent = table.sort_values("reviewed_at", ascending=False).head(RECENT)
     st.table(
         pd.DataFrame(

@@ -1,11 +1,12 @@
 """The reviewed set as one table, for CSV and Parquet: one row per reviewed (post, task), its
-dataset label, the model's answer with its confidence and reliance, and the review in force."""
+dataset label, the model's answer with its confidence and reliance, and the review in force (an
+admin's settled label over the reviewers' where two disagreed: the label training uses)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from crisis_model.corrections.store import latest_reviews
+from crisis_model.corrections.store import latest_reviews, settled
 from crisis_model.predictions import RELIANCE_COLUMNS
 
 POST_COLUMNS = ("event", "split", "text", "image_path")
@@ -24,14 +25,19 @@ EXPORT_COLUMNS = (
     "reviewed_at",
     "run",
     "duplicate_group",
+    "settled_by",
 )
 
 
-def reviewed_set(history: pd.DataFrame, predictions: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """The latest review of each (post, task) in `history` (CorrectionStore.history), joined with
-    the post's row in `predictions[task]` (a run's predictions table) where it has one. `corrected`:
-    the reviewer's label differs from the model's answer they saw."""
+def reviewed_set(
+    history: pd.DataFrame, predictions: dict[str, pd.DataFrame], settlements: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """The latest review of each (post, task) in `history` (CorrectionStore.history), its label the
+    admin's where `settlements` (CorrectionStore.settlements) settle it (`settled_by`), as training
+    takes it; joined with the post's row in `predictions[task]` (a run's predictions table) where it
+    has one. `corrected`: the label in force differs from the model's answer the reviewer saw."""
     reviews = latest_reviews(history)
+    reviews = settled(reviews, settlements) if settlements is not None else reviews.assign(settled_by=None)
     parts = []
     for task, part in reviews.groupby("task", sort=True):
         table = predictions.get(str(task))
