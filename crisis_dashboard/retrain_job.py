@@ -66,7 +66,10 @@ def retrain_commands(runs: RunSet, corrections: Path, out: Path) -> tuple[list[l
     commands, epochs, outs = [], [], []
     for run in runs.runs.values():
         try:
-            words = shlex.split(run.file(COMMAND_FILE).read_text(encoding="utf-8"))
+            # a resumed run's file has a line per start; the first is the whole command (a resume
+            # may not change it): all lines as one would hand train.py "python train.py ..." as arguments
+            lines = [line for line in run.file(COMMAND_FILE).read_text(encoding="utf-8").splitlines() if line.strip()]
+            words = shlex.split(lines[0]) if lines else []
         except (OSError, ValueError) as err:
             message = f"{run.folder / COMMAND_FILE}: how the run was trained cannot be read ({err})."
             raise CrisisLensError(message) from None

@@ -1,0 +1,51 @@
+"""Retrains from the dashboard (crisis_dashboard.retrain_job): the lock of a job process killed
+outright (SIGKILL, the OOM killer), which stays a zombie of the server that started it until reaped
+(a zombie still answers signal 0, so the lock looked held for ever: the page said "running" and no
+retrain could start until a restart); and the command of a resumed run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from crisis_dashboard import retrain_job
+
+
+def test_a_job_process_killed_outright_frees_the_lock_and_reads_failed(tmp_path) -> None:
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    pid = process.pid
+    (tmp_path / retrain_job.LOCK_FILE).write_text(str(pid))
+    (tmp_path / retrain_job.JOB_FILE).write_text(json.dumps(
+        {"out": "o", "reviewed": "r", "corrections": "c", "started_by": "ana", "started_at": "2026-01-01T00:00:00",
+         "commands": [[]], "epochs": [1]}))  # fmt: skip
+    assert retrain_job._lock_alive(tmp_path)
+    del process  # as start() leaves it: nobody waits for the job process
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not retrain_job._lock_alive(tmp_path)
+    assert retrain_job.status(tmp_path).state == "failed"
+    retrain_job._take_lock(tmp_path)  # a new retrain may start
+
+
+def test_a_resumed_runs_retrain_takes_its_first_command_not_every_line_as_one(demo_run, tmp_path) -> None:
+    """A run resumed once has two lines in command.txt; read as one, the second line's "python
+    train.py" became arguments of train.py, and the retrain failed at once."""
+    import shutil
+
+    from crisis_model.run_folder import COMMAND_FILE, discover_run
+
+    runs = tmp_path / "demo"
+    shutil.copytree(demo_run / "damage", runs / "damage")
+    command = runs / "damage" / COMMAND_FILE
+    first = command.read_text(encoding="utf-8")
+    command.write_text(first + "python train.py --out elsewhere/damage --resume\n", encoding="utf-8")
+    (args,), _, _ = retrain_job.retrain_commands(discover_run(runs), tmp_path / "c.db", tmp_path / "out")
+    assert "python" not in args and "train.py" not in args and "--resume" not in args
+    assert args[-4:] == ["--out", str(tmp_path / "out" / "damage"), "--corrections", str(tmp_path / "c.db")]
