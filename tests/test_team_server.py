@@ -156,3 +156,16 @@ def test_a_retrain_started_from_the_page_outlives_a_reload_and_can_be_served(app
     assert any("Trained with reviewers' corrections" in h.value for h in at.subheader)
     report = json.loads((Path(job.out) / "informative" / "corrections.json").read_text())
     assert report["source"] == str(db) and sum(report["applied"].values()) == 1  # Ana's correction
+
+
+def test_a_reviewers_name_is_shown_as_written_never_as_a_link(app, db):
+    """The name under an answer reviewed already is what someone typed (no sign-in): a Markdown link
+    in it was drawn as a link on every other reviewer's page."""
+    ana = app(REVIEW, reviewer="ana")
+    post = shown_post(ana)
+    name = "[Open the new guidelines](http://evil.example)"
+    CorrectionStore(db).record([Review(post, "informative", "informative", "informative", "run", name)], "accept")
+    ana.run()
+    assert_clean(ana)
+    said = [m.value for m in ana.markdown if "Reviewed:" in m.value]
+    assert said and all(literal.inline(name) in value and "](http" not in value for value in said), said

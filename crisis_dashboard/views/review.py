@@ -203,7 +203,8 @@ def _answers(state: AppState, desk: Desk, row: pd.Series, members: list[str], im
             return
         if (review := in_force.get(run.task)) is not None:
             verb = "accepted" if review["label_after"] == review["label_before"] else "corrected to"
-            st.markdown(f":green[**Reviewed:** {verb} {pretty(review['label_after'])} by {review['reviewer']}]")
+            who = literal.inline(str(review["reviewer"]))  # typed without sign-in: shown as written, never a link
+            st.markdown(f":green[**Reviewed:** {verb} {pretty(review['label_after'])} by {who}]")
         st.button(
             f"✓ Accept {pretty(prediction.label)}",
             key=f"{PREFIX}accept-{name}",
