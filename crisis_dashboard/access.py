@@ -48,7 +48,10 @@ def current_visitor(config: ServerConfig) -> Visitor:
     """This session's visitor (routing shows the sign-in before, for a signed-out one)."""
     if sign_in.auth_configured():
         email = str(st.user.get("email") or "")
-        return Visitor(email, config.role_of(email), True, team=True)
+        # roles are given by e-mail: an address the provider says is not verified (anyone may have typed
+        # it at sign-up, e.g. an admin's) gives none; a provider that does not say is taken at its word
+        verified = st.user.get("email_verified") is not False
+        return Visitor(email, config.role_of(email) if verified else None, True, team=True)
     address = server_address()
     if is_loopback(address):
         return Visitor("", "admin", False, team=False)

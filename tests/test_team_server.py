@@ -169,3 +169,19 @@ def test_a_reviewers_name_is_shown_as_written_never_as_a_link(app, db):
     assert_clean(ana)
     said = [m.value for m in ana.markdown if "Reviewed:" in m.value]
     assert said and all(literal.inline(name) in value and "](http" not in value for value in said), said
+
+
+def test_an_email_the_provider_says_is_unverified_gives_no_role(monkeypatch):
+    """Roles are given by e-mail address; an identity provider that lets anyone sign up with any
+    address marks it email_verified = false until proven, and such an address took its role."""
+    from types import SimpleNamespace
+
+    from crisis_dashboard import sign_in
+    from crisis_dashboard.server_config import ServerConfig
+
+    config = ServerConfig(roles={"admin": ("lead@relief.example",), "reviewer": (), "viewer": ()})
+    monkeypatch.setattr(sign_in, "auth_configured", lambda: True)
+    for claims, role in (({"email_verified": False}, None), ({"email_verified": True}, "admin"), ({}, "admin")):
+        user = {"email": "lead@relief.example", **claims}
+        monkeypatch.setattr(access, "st", SimpleNamespace(user=user))
+        assert access.current_visitor(config).role == role, claims
