@@ -87,7 +87,10 @@ class ServerConfig:
         path = Path(os.path.normpath(Path(typed).expanduser()))  # the text alone: '..' folded, nothing looked at
         if not path.is_absolute() or not any(path.is_relative_to(root) for root in self.roots):
             return None, refused
-        resolved = path.resolve()  # inside a root: a link there may still lead out
+        try:
+            resolved = path.resolve()  # inside a root: a link there may still lead out
+        except (OSError, ValueError, RuntimeError):  # a NUL in the text, a loop of links: no folder
+            return None, refused
         if not any(resolved.is_relative_to(root) for root in self.roots):
             return None, refused
         return resolved, None

@@ -185,3 +185,15 @@ def test_an_email_the_provider_says_is_unverified_gives_no_role(monkeypatch):
         user = {"email": "lead@relief.example", **claims}
         monkeypatch.setattr(access, "st", SimpleNamespace(user=user))
         assert access.current_visitor(config).role == role, claims
+
+
+def test_a_folder_typed_that_cannot_be_resolved_is_refused_not_raised(tmp_path):
+    """A NUL in the typed text, or a loop of links under a root, raised out of resolve_state on
+    every run of the admin's pages (before the sidebar where the text could be cleared)."""
+    from crisis_dashboard.server_config import ServerConfig
+
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    config = ServerConfig(roots=(tmp_path,))
+    for typed in (f"{tmp_path}/a\x00b", f"{tmp_path}/loop/run"):
+        path, why = config.under_roots(typed, restricted=True)
+        assert path is None and "not under the folders this server serves from" in why
