@@ -28,6 +28,7 @@ from crisis_dashboard.server_config import DEFAULT_CORRECTIONS
 from crisis_dashboard.state import AppState, chosen_path
 from crisis_model.corrections import CorrectionStore, Review, claims
 from crisis_model.corrections import latest_reviews as in_force
+from crisis_model.corrections.store import settled
 from crisis_model.errors import CrisisLensError, DatabaseError, ReviewConflict
 from crisis_model.predictions import POST_KEY_COLUMN
 from crisis_model.run_folder import TaskRun
@@ -119,8 +120,12 @@ def latest_reviews(desk: Desk, task: str | None = None) -> pd.DataFrame:
 
 
 def reviews_of(desk: Desk, post_id: str) -> dict[str, pd.Series]:
-    """task -> the review in force for this post."""
+    """task -> the review in force for this post, its label an admin's settled one where there is
+    one (`settled_by`): the label training takes."""
     latest = latest_reviews(desk)
+    found = widgets.guard(desk.store.settlements, "read the settled labels") if desk.history is not None else None
+    if found is not None:
+        latest = settled(latest, found)
     return {str(r["task"]): r for _, r in latest[latest["post_id"] == post_id].iterrows()}
 
 

@@ -197,3 +197,18 @@ def test_a_folder_typed_that_cannot_be_resolved_is_refused_not_raised(tmp_path):
     for typed in (f"{tmp_path}/a\x00b", f"{tmp_path}/loop/run"):
         path, why = config.under_roots(typed, restricted=True)
         assert path is None and "not under the folders this server serves from" in why
+
+
+def test_an_answer_reviewers_disagreed_on_shows_the_label_an_admin_settled(app, db):
+    """The card under an answer said the last reviewer's label where an admin had settled another,
+    the one training takes."""
+    ana = app(REVIEW, reviewer="ana")
+    post = shown_post(ana)
+    store = CorrectionStore(db)
+    store.record([Review(post, "informative", "informative", "not_informative", "run", "ben")], "correct")
+    store.record([Review(post, "informative", "informative", "informative", "run", "cy")], "accept")
+    store.settle("informative", post, "not_informative", "lead")
+    ana.run()
+    assert_clean(ana)
+    said = [m.value for m in ana.markdown if "Reviewed:" in m.value]
+    assert said == [":green[**Reviewed:** settled as Not informative by lead (reviewers disagreed)]"], said

@@ -204,6 +204,8 @@ def _answers(state: AppState, desk: Desk, row: pd.Series, members: list[str], im
         if (review := in_force.get(run.task)) is not None:
             verb = "accepted" if review["label_after"] == review["label_before"] else "corrected to"
             who = literal.inline(str(review["reviewer"]))  # typed without sign-in: shown as written, never a link
+            if isinstance(admin := review.get("settled_by"), str):  # reviewers disagreed: the admin's label counts
+                verb, who = "settled as", f"{literal.inline(admin)} (reviewers disagreed)"
             st.markdown(f":green[**Reviewed:** {verb} {pretty(review['label_after'])} by {who}]")
         st.button(
             f"✓ Accept {pretty(prediction.label)}",
