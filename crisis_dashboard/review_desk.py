@@ -199,9 +199,12 @@ def undo(desk: Desk) -> None:
     reload or a restart); its post is shown again."""
     last = desk.undoable.iloc[0]
     try:
-        desk.store.undo(str(last["batch"]), desk.reviewer)
+        undone = desk.store.undo(str(last["batch"]), desk.reviewer)
     except (CrisisLensError, ValueError) as err:
         st.session_state[MESSAGE] = f":red[Could not undo: {literal.inline(str(err))}]"
+        return
+    if not undone:  # taken back meanwhile (the same reviewer in another tab): nothing changed here
+        st.session_state[MESSAGE] = f"Already undone: {describe(last)}."
         return
     st.session_state[CURRENT] = str(last["post_id"])
     st.session_state[MESSAGE] = f"Undone: {describe(last)}."

@@ -212,3 +212,16 @@ def test_an_answer_reviewers_disagreed_on_shows_the_label_an_admin_settled(app, 
     assert_clean(ana)
     said = [m.value for m in ana.markdown if "Reviewed:" in m.value]
     assert said == [":green[**Reviewed:** settled as Not informative by lead (reviewers disagreed)]"], said
+
+
+def test_an_undo_already_made_in_another_tab_says_so(app, db):
+    """Two tabs of one reviewer: the second tab's Undo found the click taken back already, recorded
+    nothing, and still said "Undone"."""
+    first = app(REVIEW, reviewer="ana")
+    first.button(key="rv-accept-informative").click().run()
+    second = app(REVIEW, reviewer="ana")
+    first.button(key="rv-undo-button").click().run()
+    second.button(key="rv-undo-button").click().run()
+    assert_clean(second)
+    assert any(m.value.startswith("Already undone:") for m in second.markdown), [m.value for m in second.markdown]
+    assert CorrectionStore(db).history()["action"].tolist() == ["accept", "undo"]
