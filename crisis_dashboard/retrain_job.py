@@ -129,16 +129,21 @@ def log_tail(jobs: Path, lines: int = 12) -> str:
         return ""
 
 
-def serve(jobs: Path, run: Path) -> None:
-    """Makes `run` the run this server shows by default, instead of the configured one."""
-    write_json(jobs / SERVED_FILE, {"run": str(run)})
+def serve(jobs: Path, run: Path, configured: Path | None) -> None:
+    """Makes `run` the run this server shows by default, instead of the configured one (None: the
+    demo), which is recorded with it: the operator's next configuration wins again."""
+    write_json(jobs / SERVED_FILE, {"run": str(run), "instead_of": str(configured) if configured else None})
 
 
-def served(jobs: Path) -> Path | None:
+def served(jobs: Path, configured: Path | None) -> Path | None:
+    """The run an admin made the served one, while the operator still configures the run it replaced."""
     try:
-        value = json.loads((jobs / SERVED_FILE).read_text(encoding="utf-8")).get("run")
+        found = json.loads((jobs / SERVED_FILE).read_text(encoding="utf-8"))
+        value, instead_of = found.get("run"), found.get("instead_of")
     except (OSError, ValueError, AttributeError):
         return None
+    if instead_of != (str(configured) if configured else None):
+        return None  # the operator has configured another run since
     return Path(value) if isinstance(value, str) and Path(value).is_dir() else None
 
 
@@ -165,7 +170,11 @@ def _take_lock(jobs: Path) -> None:
     lock = jobs / LOCK_FILE
     for _ in range(2):
         try:
-            os.close(os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+            handle = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            # this server's id until the job's replaces it: a server killed in between leaves a lock
+            # whose process is gone, which the next start removes (an empty one would hold for ever)
+            os.write(handle, str(os.getpid()).encode())
+            os.close(handle)
             return
         except FileExistsError:
             if _lock_alive(jobs):
@@ -183,7 +192,7 @@ def _lock_alive(jobs: Path) -> bool:
     except OSError:
         return False
     if not text:
-        return True  # just made by start(), the process id not written yet
+        return True  # made by start() this instant, its process id not written yet
     try:
         pid = int(text)
         os.kill(pid, 0)

@@ -50,11 +50,13 @@ def _job_state(state: AppState, jobs: Path, was_running: bool) -> None:
     elif job.state == "done":
         st.success(f"The retrained run is ready ({started}): `{literal.inline(job.out)}`. Its Overview compares it "
                    "with the reviewed run on the same posts.")  # fmt: skip
-        served = retrain_job.served(jobs)
+        configured = state.server.paths.get("run")
+        served = retrain_job.served(jobs, configured)
         if served is not None and served.resolve() == Path(job.out).resolve():
             st.caption("It is the run this server shows.")
         else:
-            st.button("Make it the run this server shows", key=SERVE, on_click=_serve, args=(jobs, Path(job.out)))
+            st.button("Make it the run this server shows", key=SERVE, on_click=_serve,
+                      args=(jobs, Path(job.out), configured))  # fmt: skip
     else:
         st.error(f"The retrain {started} stopped before the end (exit code {job.returncode}). Its last lines:")
     if job.state != "done":
@@ -65,7 +67,7 @@ def _start(jobs: Path, state: AppState, corrections: Path, who: str) -> None:
     widgets.guard(lambda: retrain_job.start(jobs, state.runs, corrections, who), "start the retrain")
 
 
-def _serve(jobs: Path, run: Path) -> None:
-    retrain_job.serve(jobs, run)
+def _serve(jobs: Path, run: Path, configured: Path | None) -> None:
+    retrain_job.serve(jobs, run, configured)
     for key in (RUN_ROOT, RUN_CHOICE):  # this admin's own choice would hide it
         st.session_state[key] = ""

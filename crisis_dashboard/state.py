@@ -168,7 +168,7 @@ def _chosen_run_root(server: ServerConfig, visitor: Visitor, refused: list[str])
     else the configured one, else the demo."""
     if typed := chosen_path(server, visitor, (RUN_ROOT, RUN_CHOICE), "", refused):
         return typed
-    if served := retrain_job.served(retrain_job.job_folder(server)):
+    if served := retrain_job.served(retrain_job.job_folder(server), server.paths.get("run")):
         return served, "made the served run by an admin"
     return chosen_path(server, visitor, (), "run", refused) or (DEFAULT_RUN, "the default demo run")
 

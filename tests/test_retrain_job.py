@@ -49,3 +49,25 @@ def test_a_resumed_runs_retrain_takes_its_first_command_not_every_line_as_one(de
     (args,), _, _ = retrain_job.retrain_commands(discover_run(runs), tmp_path / "c.db", tmp_path / "out")
     assert "python" not in args and "train.py" not in args and "--resume" not in args
     assert args[-4:] == ["--out", str(tmp_path / "out" / "damage"), "--corrections", str(tmp_path / "c.db")]
+
+
+def test_a_lock_left_by_a_server_killed_before_its_job_started_is_taken_again(tmp_path) -> None:
+    """The lock holds the server's own id until the job's replaces it: a server killed in between
+    (its id gone) leaves a lock the next start removes; an empty lock would have held for ever."""
+    take = "import pathlib, sys, crisis_dashboard.retrain_job as job; job._take_lock(pathlib.Path(sys.argv[1]))"
+    server = subprocess.Popen([sys.executable, "-c", take, str(tmp_path)], cwd=Path(__file__).resolve().parents[1])
+    assert server.wait(timeout=60) == 0
+    assert (tmp_path / retrain_job.LOCK_FILE).read_text() == str(server.pid)
+    assert not retrain_job._lock_alive(tmp_path)
+    retrain_job._take_lock(tmp_path)
+    assert (tmp_path / retrain_job.LOCK_FILE).read_text() == str(os.getpid())
+
+
+def test_the_served_run_gives_way_when_the_operator_configures_another(tmp_path) -> None:
+    retrained, configured, later = (tmp_path / name for name in ("retrained", "configured", "later"))
+    for folder in (retrained, configured, later):
+        folder.mkdir()
+    retrain_job.serve(tmp_path, retrained, configured)
+    assert retrain_job.served(tmp_path, configured) == retrained
+    assert retrain_job.served(tmp_path, later) is None  # the operator's new configuration wins
+    assert retrain_job.served(tmp_path, None) is None

@@ -149,7 +149,8 @@ def test_a_retrain_started_from_the_page_outlives_a_reload_and_can_be_served(app
     at = app(REVIEW, reviewer="ana")
     assert any("retrained run is ready" in s.value for s in at.success)
     at.button(key="rv-serve").click().run()
-    assert retrain_job.served(jobs) == Path(job.out)
+    assert retrain_job.served(jobs, demo_run) == Path(job.out)  # instead of $CRISISLENS_RUN
+    assert retrain_job.served(jobs, tmp_path / "another") is None  # the operator's next run takes over again
     at = app()  # a new visitor: the retrained run is the one served, and its Overview compares
     assert_clean(at)
     assert at.session_state["task"] == "informative"
