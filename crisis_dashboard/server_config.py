@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from crisis_model.errors import CrisisLensError
-from crisis_model.run_folder import find_runs
+from crisis_model.run_folder import find_runs, folders_below
 from crisis_model.scoring.folder import MANIFEST_FILE
 
 CONFIG_ENV = "CRISISLENS_CONFIG"
@@ -108,14 +108,8 @@ class ServerConfig:
 
     def collections_under_roots(self) -> list[Path]:
         """The scored collections (folders with a manifest) under the roots."""
-        found: list[Path] = []
-        for root in self.roots:
-            for folder, dirs, files in os.walk(root):
-                depth = len(Path(folder).relative_to(root).parts)
-                dirs[:] = sorted(d for d in dirs if not d.startswith(".")) if depth < COLLECTION_DEPTH else []
-                if MANIFEST_FILE in files:
-                    found.append(Path(folder))
-        return found
+        return [folder for root in self.roots for folder in folders_below(root, COLLECTION_DEPTH)
+                if (folder / MANIFEST_FILE).is_file()]  # fmt: skip
 
 
 def load_server_config(environ: Mapping[str, str] = os.environ) -> ServerConfig:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -193,21 +193,22 @@ def demo_run_complete(root: Path) -> bool:
     return True
 
 
-def find_runs(base: Path, max_depth: int = 4) -> list[Path]:
-    """Run folders below `base`, nearest first."""
-    out: list[Path] = []
+def folders_below(base: Path, max_depth: int, skip: tuple[str, ...] = ()) -> Iterator[Path]:
+    """`base` and the folders below it down to `max_depth` levels, nearest first, in name order;
+    hidden folders and those named in `skip` are not entered."""
     base = Path(base)
     if not base.is_dir():
-        return out
-    skip = (CHECKPOINT_DIR, LAST_DIR, TOKENIZER_DIR, "__pycache__")
+        return
     for folder, dirs, _files in os.walk(base):
         depth = len(Path(folder).relative_to(base).parts)
-        dirs[:] = sorted(d for d in dirs if d not in skip and not d.startswith("."))
-        if depth >= max_depth:
-            dirs[:] = []
-        if _is_run(Path(folder)):
-            out.append(Path(folder))
-    return out
+        dirs[:] = sorted(d for d in dirs if d not in skip and not d.startswith(".")) if depth < max_depth else []
+        yield Path(folder)
+
+
+def find_runs(base: Path, max_depth: int = 4) -> list[Path]:
+    """Run folders below `base`, nearest first."""
+    skip = (CHECKPOINT_DIR, LAST_DIR, TOKENIZER_DIR, "__pycache__")
+    return [folder for folder in folders_below(base, max_depth, skip) if _is_run(folder)]
 
 
 def runs_of_task(folders: Iterable[Path], task: str, exclude: Path) -> list[Path]:

@@ -25,7 +25,6 @@ from crisis_model.data.files import decode_utf8, lone_surrogate, read_text
 from crisis_model.data.table import COLUMNS, NOTHING_TO_ANALYSE, build_table
 from crisis_model.errors import DataError
 
-POSTS_SUFFIXES = (".csv", ".jsonl", ".ndjson")
 TEXT_FIELDS = ("text", "image_path", "label", "event", "split")
 ID_FIELDS = ("post_id", "tweet_id")
 

@@ -25,19 +25,8 @@ from crisis_model.inference import Prediction
 from crisis_model.model import CrisisModel
 from crisis_model.scoring.columns import ERRORS_SCHEMA, answer_cells, column_prefix, scored_schema, storable
 from crisis_model.scoring.posts import predict_each
-from crisis_model.scoring.reader import ROW_FAULTS, BadRow, Chunk, InputRow
+from crisis_model.scoring.reader import BadRow, Chunk, InputRow
 
-ERROR_KINDS = (*ROW_FAULTS, "nothing_to_analyse")
-WARNING_KINDS = (
-    "photo_missing",
-    "photo_outside",
-    "photo_no_folder",
-    "photo_too_large",
-    "photo_unreadable",
-    "model_note",
-    "task_skipped",
-    "task_cannot_judge",
-)
 MAX_IMAGE_MB = 20  # a larger photo file is not opened (as for an upload on the dashboard)
 
 

@@ -146,7 +146,3 @@ def write_summary(out: Path, summary: dict[str, Any]) -> None:
         write_json(out / SUMMARY_FILE, summary)
     except OSError as err:
         raise CrisisLensError(f"{out / SUMMARY_FILE}: cannot be written ({os_reason(err)})") from None
-
-
-def read_manifest(out: Path) -> dict[str, Any]:
-    return json.loads((out / MANIFEST_FILE).read_text(encoding="utf-8"))
