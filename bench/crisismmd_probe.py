@@ -54,12 +54,12 @@ from crisis_model.metrics import classification_metrics  # noqa: E402
 from crisis_model.training import DEFAULT_CACHE_DIR, TrainConfig  # noqa: E402
 from crisis_model.training.config import model_config  # noqa: E402
 from crisis_model.training.features import FeatureStore, compute_features  # noqa: E402
-from crisis_model.training.loop import learning_rate  # noqa: E402
+from crisis_model.training.loop import learning_rate_share  # noqa: E402
 
 C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 TFIDF_C_GRID = (1.0, 3.0, 10.0, 30.0, 100.0)
 READERS = {  # name -> (preset, prompt, poolings)
-    "smollm2": ("offline", "none", ("all", "last")),
+    "smollm2": ("smollm2", "none", ("all", "last")),
     "minilm": ("minilm", "none", ("all",)),
 }
 CHUNK = 256  # texts per cache file: an interrupted extraction resumes where it stopped
@@ -144,7 +144,10 @@ def reader_features(reader: str, texts: list[str], cache_dir: Path, batch_size: 
 def cached_pooled(preset: str, frame: pd.DataFrame, cache_dir: str) -> np.ndarray:
     """The pooled vector of each post as train.py's `--preset PRESET` hands it to the fusion head,
     through the same feature cache (a later train.py run reads them from there)."""
-    config = model_config(TrainConfig(out="unused", data_root="unused", preset=preset, fusion="text"))
+    # the whole reader frozen (a preset that fine-tunes its top layers reads the same vector before training)
+    config = model_config(
+        TrainConfig(out="unused", data_root="unused", preset=preset, fusion="text", finetune_layers=0)
+    )
     model = CrisisModel.from_config(config, seed=0).eval()
     started = time.perf_counter()
     features = compute_features(model, frame["text"].tolist(), [""] * len(frame), FeatureStore(cache_dir))
@@ -250,7 +253,7 @@ def head_like_linear(
     for _ in range(cfg.epochs):
         for batch in torch.randperm(len(x)).split(cfg.batch_size):
             for group in optimizer.param_groups:
-                group["lr"] = learning_rate(cfg, step, cfg.epochs * steps_per_epoch)
+                group["lr"] = cfg.lr * learning_rate_share(cfg, step, cfg.epochs * steps_per_epoch)
             loss = F.cross_entropy(layer(x[batch]), y[batch])
             optimizer.zero_grad()
             loss.backward()
@@ -298,7 +301,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--layers", type=int, nargs="+", default=list(range(0, 31, 3)), help="sweep: layers to probe")
     parser.add_argument("--poolings", nargs="+", default=list(READERS["smollm2"][2]), help="sweep: poolings to probe")
-    parser.add_argument("--presets", nargs="+", default=["minilm", "offline"], help="readers of the full rows")
+    parser.add_argument(
+        "--presets", nargs="+", default=["minilm", "offline", "smollm2"], help="readers of the full rows"
+    )
     parser.add_argument(
         "--threads", type=int, default=1, help="torch CPU threads (%(default)s: robust on a busy machine)"
     )

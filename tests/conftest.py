@@ -43,6 +43,7 @@ SLOW_FIXTURES = {
     "browser",
     "crisismmd_root",  # reads the real CrisisMMD files beside the checkout
     "smollm2_reader",  # dequantises SmolLM2's 98 MB GGUF on a machine's first run
+    "mpnet_reader",  # joins and unpacks MPNet's 404 MB of split wheels on a machine's first run
     "paper_size_tasks",  # builds GPT-2 124M and ResNet50 (three tasks' copies) and runs them
 }
 BROWSER_FIXTURES = {"browser"}
@@ -76,8 +77,14 @@ def crisismmd_root() -> Path:
 
 @pytest.fixture(scope="session")
 def smollm2_reader() -> CrisisModel:
-    """The offline preset's SmolLM2-135M (its first layer) as a text-only model, in eval mode."""
-    return CrisisModel.from_config(preset_config("offline", fusion="text", text_layers=1), seed=0).eval()
+    """The smollm2 preset's SmolLM2-135M (its first layer) as a text-only model, in eval mode."""
+    return CrisisModel.from_config(preset_config("smollm2", fusion="text", text_layers=1), seed=0).eval()
+
+
+@pytest.fixture(scope="session")
+def mpnet_reader() -> CrisisModel:
+    """The MPNet reader (all-mpnet-base-v2, joined from its split wheels) as a text-only model."""
+    return CrisisModel.from_config(preset_config("offline", fusion="text"), seed=0).eval()
 
 
 @pytest.fixture(scope="session")

@@ -64,7 +64,8 @@ def test_a_runs_command_line_gives_back_its_config() -> None:
     for f in dataclasses.fields(TrainConfig):
         default = None if f.default is dataclasses.MISSING else f.default
         values[f.name] = changed(default, f.metadata.get("choices"))
-    values["hidden_size"], values["threads"] = 64, 3  # None by default: changed() gives a string
+    none_by_default = {"hidden_size": 64, "threads": 3, "finetune_layers": 2, "epochs": 7}  # changed() gives a string
+    values.update(none_by_default)
     values["prompt"] = "task"
     config = TrainConfig(**values)
     argv = shlex.split(command_line(config))[2:]  # after "python train.py"

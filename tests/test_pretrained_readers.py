@@ -65,9 +65,11 @@ def test_minilm_reads_photos_with_lite0_through_the_heads_batch_normalised_regio
 
 
 def test_presets_read_offline_with_pretrained_weights() -> None:
-    offline, minilm = preset_config("offline"), preset_config("minilm")
-    assert offline.text_backbone == "smollm2-135m" and offline.image_backbone == "efficientnet-lite0"
-    assert offline.image_pretrained and minilm.image_pretrained and minilm.image_backbone == "efficientnet-lite0"
+    offline, minilm, smollm2 = preset_config("offline"), preset_config("minilm"), preset_config("smollm2")
+    assert offline.text_backbone == "mpnet" and offline.text_finetune_layers == 2
+    assert smollm2.text_backbone == "smollm2-135m" and minilm.text_backbone == "minilm"
+    for config in (offline, minilm, smollm2):
+        assert config.image_backbone == "efficientnet-lite0" and config.image_pretrained
     assert preset_config("paper").image_backbone == "resnet50" and preset_config("paper").text_backbone == "gpt2"
 
 
@@ -94,7 +96,7 @@ def tiny_llama(tmp_path) -> Path:
 def test_a_language_model_cut_after_a_layer_reads_as_its_first_layers_and_reloads_without_its_source(
     tiny_llama, tmp_path
 ) -> None:
-    config = preset_config("offline", fusion="text", text_backbone=str(tiny_llama), text_layers=2)
+    config = preset_config("smollm2", fusion="text", text_backbone=str(tiny_llama), text_layers=2)
     model = CrisisModel.from_config(config, seed=0).eval()
     assert len(model.text_encoder.backbone.layers) == 2 and model.text_encoder.pooling == "mean"
     full = LlamaModel.from_pretrained(tiny_llama).eval()
@@ -112,7 +114,7 @@ def test_a_language_model_cut_after_a_layer_reads_as_its_first_layers_and_reload
 
 
 def test_under_the_bare_prompt_a_long_post_is_shortened_and_every_post_pools_its_own_tokens(tiny_llama) -> None:
-    config = preset_config("offline", fusion="text", text_backbone=str(tiny_llama), max_text_tokens=16)
+    config = preset_config("smollm2", fusion="text", text_backbone=str(tiny_llama), max_text_tokens=16)
     model = CrisisModel.from_config(config, seed=0).eval()
     long = " ".join(TINY_TEXTS)
     encoded = model.tokenize([long, "", "bridge collapsed"])

@@ -29,6 +29,7 @@ from crisis_model.model.fusion import FusionHead
 from crisis_model.model.image_encoder import REGIONS, ImageEncoder, build_cnn
 from crisis_model.model.outputs import CrisisOutput
 from crisis_model.model.text_encoder import (
+    CutStates,
     TextEncoder,
     TextFeatures,
     build_text_encoder,
@@ -166,6 +167,8 @@ class CrisisModel(nn.Module):
                 continue
             for name, param in encoder.named_parameters():
                 param.requires_grad = mode == "full" or (mode == "lora" and "lora_" in name)
+        for module in self.text_encoder.top_modules() if self.text_encoder is not None else []:
+            module.requires_grad_(True)
 
     def train(self, mode: bool = True) -> CrisisModel:
         super().train(mode)
@@ -175,6 +178,8 @@ class CrisisModel(nn.Module):
             for encoder in (self.text_encoder, self.image_encoder):
                 if encoder is not None:
                     encoder.eval()
+            for module in self.text_encoder.top_modules() if self.text_encoder is not None else []:
+                module.train(mode)  # fine-tuned top layers: their dropout as in the reader's own training
         elif self.config.backbone_mode == "lora" and self.image_encoder is not None:
             self.image_encoder.eval()
         return self
@@ -299,11 +304,15 @@ class CrisisModel(nn.Module):
         region_states: Tensor | None = None,
         regions: Tensor | None = None,
         tokens: Tensor | None = None,
+        text_cut: CutStates | None = None,
     ) -> CrisisOutput:
         """Classify a batch. Give raw inputs (input_ids, attention_mask, post_mask as `tokenize` makes
         them; pixel_values), or the readers' outputs when they were computed earlier (text_features,
         region_states), as training with a feature cache does; `regions` and `tokens` are those outputs
-        already projected by the head (FusionHead.forward)."""
+        already projected by the head (FusionHead.forward). `text_cut`: the text reader's frozen part's
+        output, which its fine-tuned top layers read (training with a feature cache)."""
+        if text_cut is not None:
+            text_features = self.text_encoder.read_from_cut(text_cut)
         if text_features is None and region_states is None and regions is None:
             read = self.read(has_image, input_ids, attention_mask, post_mask, pixel_values)
             text_features, region_states = read["text_features"], read["region_states"]

