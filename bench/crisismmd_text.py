@@ -1,19 +1,21 @@
 """Real-data benchmark: train.py on CrisisMMD's texts, several seeds, mean ± std.
 
     python bench/crisismmd_text.py                                   # offline preset, text and full, seeds 0 1 2
+    python bench/crisismmd_text.py --preset minilm --fusions text --set finetune_layers=2   # MiniLM, top 2 tuned
+    python bench/crisismmd_text.py --fusions text --set task=humanitarian
     python bench/crisismmd_text.py --preset minilm --fusions text --seeds 0
     python bench/crisismmd_text.py --fusions text --set dropout=0.1 --set epochs=20   # a controlled run
 
-Informative task, agreed labels. The folder in ../shared holds the texts but no image, so every
-post takes the model's no-image path: `full` is the full fusion reading text only, `text` the
-text-only variant. Each row is one train.py configuration (its command is in the row) run with
-each seed; it reports dev accuracy, weighted F1 and macro F1 at the last epoch (nothing chosen on
-dev) and at the epoch train.py keeps in checkpoint/ (the best dev macro F1: chosen on dev, so
-optimistic), the seconds an epoch takes, and the seconds the first run spent on features (computing
-or reading them from the cache). Pointed at a folder that holds the test split, `rows.jsonl` also
-holds each seed's test scores of the kept epoch. The
-frozen readers' outputs are cached (.crisislens/features): only the first run of a reader spends
-minutes on them. The linear probes and baselines on the same posts: bench/crisismmd_probe.py.
+The informative task unless --set task=humanitarian, agreed labels. The folder in ../shared
+holds the texts but no image, so every post takes the model's no-image path: `full` is the full
+fusion reading text only, `text` the text-only variant. Each row is one train.py configuration
+(its command is in the row) run with each seed; it reports dev accuracy, weighted F1 and macro F1
+at the last epoch (nothing chosen on dev) and at the epoch train.py keeps in checkpoint/ (the best
+dev macro F1: chosen on dev, so optimistic), the minutes an epoch takes, and the minutes the first
+run spent on features (computing or reading them from the cache). Pointed at a folder that holds
+the test split, `rows.jsonl` also holds each seed's test scores of the kept epoch. The frozen
+readers' outputs are cached (.crisislens/features): only the first run of a reader spends minutes
+on them. The linear probes and baselines on the same posts: bench/crisismmd_probe.py.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ def _mean_std(values: list[float]) -> str:
 def markdown(rows: list[dict[str, Any]]) -> str:
     header = (
         "| train.py command | seeds | last epoch: acc / wF1 / mF1 | dev-chosen epoch: acc / wF1 / mF1 "
-        "| s/epoch | features, first seed (computed or cached) |"
+        "| min/epoch | one-off: features, first seed (computed, or read from the cache) |"
     )
     lines = [header, "|---|---|---|---|---|---|"]
     for row in rows:
@@ -101,8 +103,8 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         first = seeds[0]["feature_seconds"]
         lines.append(
             f"| `{row['command']}` | {len(seeds)} | {scores('last')} | {scores('best')} "
-            f"| {statistics.median(s['epoch_seconds'] for s in seeds):.1f} "
-            f"| {f'{first:.0f} s' if first is not None else '-'} |"
+            f"| {statistics.median(s['epoch_seconds'] for s in seeds) / 60:.1f} "
+            f"| {f'{first / 60:.1f} min' if first is not None else '-'} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -141,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     with (out / "rows.jsonl").open("a", encoding="utf-8") as f:
         f.writelines(json.dumps(row) + "\n" for row in rows)
-    print("\nCrisisMMD informative, agreed labels, dev split, text only\n")
+    print(f"\nCrisisMMD {overrides.get('task', 'informative')}, agreed labels, dev split, text only\n")
     print(table)
     return 0
 

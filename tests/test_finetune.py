@@ -24,7 +24,7 @@ from crisis_model.model import mpnet
 from crisis_model.model.layer_cut import above_cut, below_cut
 from crisis_model.model.modeling import TEXT_INPUTS
 from crisis_model.run_folder import CHECKPOINT_DIR
-from crisis_model.training import TrainConfig, train
+from crisis_model.training import train, train_demo
 from crisis_model.training.config import check_config, model_config
 from tests.conftest import TINY_TEXTS, text_inputs, tiny_model
 
@@ -142,22 +142,15 @@ def test_train_py_takes_the_fine_tuning_options() -> None:
 
 
 def test_the_explanations_stay_faithful_with_a_fine_tuned_reader(tmp_path, demo_data, feature_cache) -> None:
-    """The demo's informative model with MiniLM's top layer fine-tuned: the gate's weights still
-    agree with what removing the words or the photo does to the answers."""
-    cfg = TrainConfig(
-        out=str(tmp_path / "informative"),
-        data_root=str(demo_data),
-        preset="demo",
-        finetune_layers=1,
-        workers=0,
-        cache_dir=str(feature_cache),
-    )
-    model = load_model(train(cfg) / CHECKPOINT_DIR, device="cpu")
-    scored = pd.read_parquet(Path(cfg.out) / "predictions.parquet")
-    held_out = scored[scored["split"] != "train"]
-    posts = [
-        {"text": t, "image": p} for t, p in zip(held_out["text"], held_out["image_path"]) if isinstance(p, str) and p
-    ]
+    """The demo's informative model, trained as the demo's is but with MiniLM's top layer fine-tuned:
+    the gate's weights still agree with what removing the words or the photo does to the answers."""
+    run = train_demo(tmp_path, data_dir=demo_data, n_tweets=300, tasks=("informative",), finetune_layers=1,
+                     workers=0, cache_dir=str(feature_cache))  # fmt: skip
+    model = load_model(run / "informative" / CHECKPOINT_DIR, device="cpu")
+    assert model.config.text_finetune_layers == 1
+    scored = pd.read_parquet(run / "informative" / "predictions.parquet")
+    held_out = scored[(scored["split"] != "train") & scored["has_image"]]
+    posts = [{"text": t, "image": p} for t, p in zip(held_out["text"], held_out["image_path"])]
     checks = check_faithfulness(model, posts)
     assert checks.posts >= 40
     assert checks.rank_correlation > 0, checks

@@ -64,8 +64,11 @@ def evaluate(
     for step, batch in enumerate(loader):
         batch_rows, inputs = source.inputs(batch)
         with device_autocast(device):
-            if isinstance(source, RawInputs):  # the readers once; the reliance passes rerun the head alone
+            # the readers once (and a fine-tuned reader's top layers); the reliance passes rerun the head alone
+            if isinstance(source, RawInputs):
                 inputs = model.read(**inputs)
+            elif "text_cut" in inputs:
+                inputs["text_features"] = model.text_encoder.read_from_cut(inputs.pop("text_cut"))
             out = model(**inputs)
             if reliance:
                 predicted = out.probabilities.argmax(dim=1, keepdim=True)
@@ -112,12 +115,12 @@ def _prompt_alone(model: CrisisModel, device: torch.device) -> TextFeatures | No
 def _without(
     source: Inputs, batch: Any, read: dict[str, Any], drop: str, prompt_alone: TextFeatures | None
 ) -> dict[str, Any]:
-    """The batch's head inputs without its photo or its words: from the cache's features, or from
-    the batch's own reading (trainable readers), the words replaced by the prompt alone's."""
-    if not isinstance(source, RawInputs):
-        return source.inputs(batch, drop=drop)[1]
+    """The batch's head inputs without its photo or its words: the photo hidden in its reading; the
+    words replaced by the prompt alone's, from the cache or read once (trainable readers)."""
     if drop == "photo":
         return {**read, "has_image": torch.zeros_like(read["has_image"])}
+    if not isinstance(source, RawInputs):
+        return source.inputs(batch, drop=drop)[1]
     if prompt_alone is None:  # a model that reads no words: nothing to remove
         return read
     rows = torch.zeros(read["has_image"].shape[0], dtype=torch.long, device=prompt_alone.pooled.device)
