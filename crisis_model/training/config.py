@@ -123,7 +123,8 @@ class TrainConfig:
     lr: float = option(1e-3, "peak learning rate of AdamW; warm-up then cosine decay", above=0, group="optimisation")
     reader_lr: float = option(
         5e-5,
-        "peak learning rate of the text reader's fine-tuned layers (--finetune-layers)",
+        "peak learning rate of the readers' pretrained weights where they learn (--finetune-layers, "
+        "--backbone-mode full)",
         above=0,
         group="optimisation",
     )

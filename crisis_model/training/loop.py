@@ -190,15 +190,16 @@ def _prepare(
 
 
 def _parameter_groups(model: CrisisModel, cfg: TrainConfig) -> list[dict[str, Any]]:
-    """What learns, by peak learning rate: the text reader's fine-tuned top layers learn slowly
-    (--reader-lr; a fast rate would wipe out what pretraining put in them), the rest at --lr."""
-    top = model.text_encoder.top_modules() if model.text_encoder is not None else []
-    reader = [p for module in top for p in module.parameters()]
-    in_reader = {id(p) for p in reader}
-    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in in_reader]
-    groups = [{"params": rest, "lr": cfg.lr, "peak_lr": cfg.lr}]
-    if reader:
-        groups.append({"params": reader, "lr": cfg.reader_lr, "peak_lr": cfg.reader_lr})
+    """What learns, by peak learning rate: the readers' pretrained weights (a fine-tuned reader's top
+    layers, or whole readers under --backbone-mode full) slowly, at --reader-lr, as a fast rate would
+    wipe out what pretraining put in them; new weights (the head, LoRA adapters) at --lr."""
+    readers = [encoder for encoder in (model.text_encoder, model.image_encoder) if encoder is not None]
+    pretrained = [p for r in readers for name, p in r.named_parameters() if p.requires_grad and "lora_" not in name]
+    slow = {id(p) for p in pretrained}
+    new = [p for p in model.parameters() if p.requires_grad and id(p) not in slow]
+    groups = [{"params": new, "lr": cfg.lr, "peak_lr": cfg.lr}]
+    if pretrained:
+        groups.append({"params": pretrained, "lr": cfg.reader_lr, "peak_lr": cfg.reader_lr})
     return groups
 
 
