@@ -155,7 +155,7 @@ def cached_pooled(preset: str, frame: pd.DataFrame, cache_dir: str) -> np.ndarra
     print(
         f"{preset}: {stats.misses:,} texts read, {stats.hits:,} from the cache, {time.perf_counter() - started:.0f} s"
     )
-    return features.pooled[features.text_index].float().numpy()
+    return features.pooled[features.text_index[: len(frame)]].float().numpy()  # the last row: the post without words
 
 
 def tuned_probe(
