@@ -5,6 +5,7 @@
     python bench/crisismmd_text.py --fusions text --set task=humanitarian
     python bench/crisismmd_text.py --preset minilm --fusions text --seeds 0
     python bench/crisismmd_text.py --fusions text --set dropout=0.1 --set epochs=20   # a controlled run
+    python bench/crisismmd_text.py --table        # every row run so far (seeds run apart joined by command)
 
 The informative task unless --set task=humanitarian, agreed labels. The folder in ../shared
 holds the texts but no image, so every post takes the model's no-image path: `full` is the full
@@ -109,6 +110,16 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def merged_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of rows.jsonl, those of one command (seeds run at different times) made one; a seed
+    run again counts once, with its latest scores."""
+    by_command: dict[str, dict[int, dict[str, Any]]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        by_command.setdefault(row["command"], {}).update({s["seed"]: s for s in row["seeds"]})
+    return [{"command": c, "seeds": [s[k] for k in sorted(s)]} for c, s in by_command.items()]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-root", default="../shared/crisismmd", help="a CrisisMMD v2.0 folder")
@@ -118,7 +129,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fusions", nargs="+", default=["text", "full"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="a TrainConfig field")
+    parser.add_argument(
+        "--table", action="store_true", help="train nothing: the table of every run in --out's rows.jsonl, by command"
+    )
     args = parser.parse_args(argv)
+    if args.table:
+        print(markdown(merged_rows(Path(args.out) / "rows.jsonl")))
+        return 0
     overrides = {key: _value(value) for key, value in (item.split("=", 1) for item in args.set)}
     tag = "-".join(f"{k}{v}" for k, v in overrides.items())
     rows = []

@@ -45,3 +45,28 @@ def test_benchmark_smoke_mode_runs_every_group(tmp_path, informative_run, python
             assert row["value"] == row["value"] and row["value"] >= 0, row
     assert figures["markdown"].splitlines()[2].startswith("| # | measurement |")
     assert table.read_text().strip() == figures["markdown"].strip()
+
+
+def test_the_real_data_benchmarks_run_on_a_crisismmd_folder(tmp_path, demo_root, python_process) -> None:
+    """bench/crisismmd_probe.py and bench/crisismmd_text.py on the 60-tweet demo (laid out as
+    CrisisMMD): the probe scores majority, TF-IDF and a reader's vector; the train.py bench runs
+    two seeds apart, and `--table` joins them into one row of two seeds."""
+    cache = str(tmp_path / "cache")
+    probe = python_process(
+        "bench/crisismmd_probe.py", "--data-root", str(demo_root), "--presets", "minilm", "--cache-dir", cache
+    )
+    stdout, stderr = probe.communicate(timeout=600)
+    assert probe.returncode == 0, f"{stdout[-3000:]}\n{stderr[-3000:]}"
+    assert "| majority class |" in stdout and "| `minilm` preset's pooled vector |" in stdout
+    out = str(tmp_path / "runs")
+    for seed in ("0", "1"):
+        text = python_process(
+            "bench/crisismmd_text.py", "--data-root", str(demo_root), "--preset", "tiny", "--fusions", "text",
+            "--seeds", seed, "--set", "epochs=1", "--set", "drop_leaked=false", "--out", out, "--cache-dir", cache,
+        )  # fmt: skip
+        stdout, stderr = text.communicate(timeout=600)
+        assert text.returncode == 0, f"{stdout[-3000:]}\n{stderr[-3000:]}"
+    table = python_process("bench/crisismmd_text.py", "--table", "--out", out)
+    stdout, _ = table.communicate(timeout=120)
+    rows = [line for line in stdout.splitlines() if line.startswith("| `python train.py")]
+    assert len(rows) == 1 and "| 2 |" in rows[0], stdout
