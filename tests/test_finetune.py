@@ -223,3 +223,17 @@ def test_a_checkpoint_with_the_mpnet_reader_loads_offline(mpnet_reader, tmp_path
     inputs = {**text_inputs(loaded, ["bridge collapsed"]), "has_image": torch.zeros(1, dtype=torch.bool)}
     with torch.no_grad():
         assert torch.allclose(loaded(**inputs).probabilities, mpnet_reader.eval()(**inputs).probabilities, atol=1e-6)
+
+
+def test_the_head_can_warm_up_alone_before_the_top_layers_learn(train_config, tmp_path) -> None:
+    """--head-epochs: the head trains first on what the untrained top layers say (read once), its dev
+    scores after the warm-up are kept in the resume state, and the top layer still learns afterwards."""
+    base = dataclasses.replace(train_config, fusion="text", epochs=1, reader_lr=1e-3)
+    untrained = train(dataclasses.replace(base, finetune_layers=0, out=str(tmp_path / "frozen")))
+    warmed = train(dataclasses.replace(base, finetune_layers=1, head_epochs=3))
+    state = json.loads((warmed / "last" / "state.json").read_text())
+    assert state["head_warmup"]["epochs"] == 3 and 0 <= state["head_warmup"]["macro_f1"] <= 1
+    before = load_file(str(untrained / CHECKPOINT_DIR / "model.safetensors"))
+    after = load_file(str(warmed / CHECKPOINT_DIR / "model.safetensors"))
+    top, below = "text_encoder.backbone.h.1.mlp.c_fc.weight", "text_encoder.backbone.h.0.mlp.c_fc.weight"
+    assert not torch.allclose(before[top], after[top]) and torch.equal(before[below], after[below])

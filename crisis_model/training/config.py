@@ -136,6 +136,13 @@ class TrainConfig:
         at_least=1,
         group="optimisation",
     )
+    head_epochs: int = option(
+        0,
+        "with --finetune-layers: epochs that train the head alone first, on what the reader's top layers say "
+        "before they learn (seconds each), then the layers learn with it",
+        at_least=0,
+        group="optimisation",
+    )
     weight_decay: float = option(0.0, "AdamW's weight decay", at_least=0, group="optimisation")
     warmup: float = option(
         0.05, "share of the steps with a rising learning rate", at_least=0, below=1, group="optimisation"

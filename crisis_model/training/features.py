@@ -22,6 +22,7 @@ run see the same numbers).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -188,20 +189,43 @@ class PostFeatures:
         inputs: dict[str, Any] = {"has_image": has_image.to(device)}
         if self.text_index is not None:
             texts = self.text_index[rows] if drop != "words" else torch.full_like(rows, self.empty_text)
-            states = [self.token_states[i] for i in texts.tolist()]
-            lengths = torch.tensor([s.shape[0] for s in states])
-            padded = pad_sequence(states, batch_first=True).to(device, torch.float32)
-            mask = (torch.arange(padded.shape[1])[None, :] < lengths[:, None]).to(device)
-            post_mask = pad_sequence([self.post_masks[i] for i in texts.tolist()], batch_first=True).to(device)
+            cut = self.text_states(texts, device)
             if self.pooled is None:  # the states below the reader's top layers, which run in the model
-                inputs["text_cut"] = CutStates(padded, mask, post_mask)
+                inputs["text_cut"] = cut
             else:
                 pooled = self.pooled[texts].to(device, torch.float32)
-                inputs["text_features"] = TextFeatures(padded, mask, post_mask, pooled)
+                inputs["text_features"] = TextFeatures(cut.states, cut.token_mask, cut.post_mask, pooled)
         if self.regions is not None and bool(has_image.any()):
             regions = self.regions[self.image_index[rows].clamp(min=0)]
             inputs["region_states"] = regions.to(device, torch.float32)  # ignored where no image
         return inputs
+
+    def text_states(self, texts: Tensor, device: torch.device) -> CutStates:
+        """The token states of the distinct texts at `texts`, padded into one batch, with their masks."""
+        states = [self.token_states[i] for i in texts.tolist()]
+        lengths = torch.tensor([s.shape[0] for s in states])
+        padded = pad_sequence(states, batch_first=True).to(device, torch.float32)
+        mask = (torch.arange(padded.shape[1])[None, :] < lengths[:, None]).to(device)
+        post_mask = pad_sequence([self.post_masks[i] for i in texts.tolist()], batch_first=True).to(device)
+        return CutStates(padded, mask, post_mask)
+
+    @torch.inference_mode()
+    def through_top_layers(self, model: CrisisModel, batch_size: int = 64) -> PostFeatures:
+        """The features a reader whose top layers learn gives before they learn: each distinct text's
+        states at the cut read once through the top layers as they are (the head's warm-up)."""
+        model.eval()
+        order = sorted(range(len(self.token_states)), key=lambda i: self.token_states[i].shape[0])
+        states: list[Tensor] = [torch.empty(0)] * len(order)
+        pooled: list[Tensor] = [torch.empty(0)] * len(order)
+        for start in range(0, len(order), batch_size):  # similar lengths share a batch: less padding
+            batch = order[start : start + batch_size]
+            cut = self.text_states(torch.tensor(batch), model.device)
+            with device_autocast(model.device):
+                out = model.text_encoder.read_from_cut(cut)
+            for j, i in enumerate(batch):
+                states[i] = _stored(out.token_states[j, : self.token_states[i].shape[0]])
+                pooled[i] = _stored(out.pooled[j])
+        return dataclasses.replace(self, token_states=states, pooled=torch.stack(pooled))
 
 
 # --------------------------------------------------------------------------- computing

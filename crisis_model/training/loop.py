@@ -43,7 +43,7 @@ from crisis_model.training.evaluation import evaluate, split_metrics, write_resu
 from crisis_model.training.features import FeatureStore, compute_features
 from crisis_model.training.inputs import CachedInputs, Inputs, RawInputs, make_loader
 from crisis_model.training.loss import Objective, balanced_weights, training_loss
-from crisis_model.training.progress import Progress, ProgressEvent
+from crisis_model.training.progress import Progress, ProgressEvent, tagged
 from crisis_model.training.resume import load_last, save_last
 from crisis_model.training.run_start import check_out, start_folder
 
@@ -119,6 +119,8 @@ def fit(
     head_only = cfg.backbone_mode == "frozen" and not run.model.config.text_finetune_layers
     head_threads = cfg.threads or (1 if device.type == "cpu" and head_only else None)
     with cpu_threads(head_threads):
+        if cfg.head_epochs and run.model.config.text_finetune_layers and run.state["step"] == 0:
+            warm_up_head(run, objective)
         for epoch in range(run.state["epoch"], cfg.epochs):
             seed_everything(cfg.seed, epoch)
             sampler.set_epoch(epoch)
@@ -222,6 +224,40 @@ def _build_model(
     if dist.rank == 0 and dist.world > 1:
         shutil.rmtree(init, ignore_errors=True)
     return model.to(device)
+
+
+WARM_UP_SEEDS = 1 << 20  # the head's warm-up epochs are seeded apart from the run's own epochs
+
+
+def warm_up_head(run: Run, objective: Objective) -> None:
+    """--head-epochs: the head learns alone first, on what the reader's top layers say before they
+    learn (read once; seconds an epoch), and only then with them. A run fine-tunes its reader for a
+    few epochs of minutes each, too few for a new head to learn rare classes (linear probing, then
+    fine-tuning: Kumar et al., ICLR 2022). Every process warms up the same head on all train posts,
+    so under torchrun they agree without communicating."""
+    cfg = run.cfg
+    frozen = CachedInputs(run.source.features.through_top_layers(run.model), run.device)
+    head = [p for p in run.model.head.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(head, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer.param_groups[0]["peak_lr"] = cfg.lr
+    state = {"epoch": 0, "step": 0, "best_epoch": None}
+    warm = dataclasses.replace(
+        run,
+        cfg=dataclasses.replace(cfg, epochs=cfg.head_epochs),
+        source=frozen,
+        optimizer=optimizer,
+        state=state,
+        dist=Distributed(),  # one process's view: nothing is shared
+        report=tagged(run.report, run="head alone"),
+    )
+    sampler = DistributedSampler(run.split_rows["train"], num_replicas=1, rank=0, shuffle=True, seed=cfg.seed)
+    loader = make_loader(frozen, run.split_rows["train"], cfg.batch_size, sampler)
+    for epoch in range(cfg.head_epochs):
+        seed_everything(cfg.seed, WARM_UP_SEEDS + epoch)
+        sampler.set_epoch(epoch)
+        train_one_epoch(warm, run.model, loader, objective, epoch)
+    dev = evaluate(run.model, frozen, run.split_rows["dev"], run.labels, run.device, warm.report, "dev")
+    run.state["head_warmup"] = {"epochs": cfg.head_epochs, **split_metrics(dev, run.labels, run.label_names)}
 
 
 def train_one_epoch(
