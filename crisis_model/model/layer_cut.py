@@ -29,20 +29,36 @@ from torch import Tensor, nn
 from crisis_model.errors import ConfigError
 
 
+class _GivenStates(nn.Module):
+    """BERT's and MPNet's embeddings above the cut: the states given as `inputs_embeds`, as they are."""
+
+    def forward(self, *_: object, inputs_embeds: Tensor, **__: object) -> Tensor:
+        return inputs_embeds
+
+
+class _NoPositions(nn.Module):
+    """GPT-2's position embeddings above the cut: it adds them to the states it is given; zero adds nothing."""
+
+    def forward(self, position_ids: Tensor) -> Tensor:
+        return torch.zeros((), device=position_ids.device)
+
+
 @dataclass(frozen=True)
 class Stack:
     """Where a model family keeps its parts (attribute paths from the base model)."""
 
     blocks: str  # the ModuleList of transformer blocks
-    embeddings: tuple[str, ...]  # what adds to or transforms the token embeddings: bypassed above the cut
+    bypass: tuple[
+        tuple[str, type[nn.Module]], ...
+    ]  # what turns ids into the first states, and its stand-in above the cut
     final_norm: str | None  # applied after the last block: left out below the cut
 
 
 STACKS = {
-    "bert": Stack("encoder.layer", ("embeddings",), None),
-    "mpnet": Stack("encoder.layer", ("embeddings",), None),
-    "llama": Stack("layers", (), "norm"),  # SmolLM2: given states, it reads them as they are
-    "gpt2": Stack("h", ("wpe", "drop"), "ln_f"),  # it adds position embeddings to the states it is given
+    "bert": Stack("encoder.layer", (("embeddings", _GivenStates),), None),
+    "mpnet": Stack("encoder.layer", (("embeddings", _GivenStates),), None),
+    "llama": Stack("layers", (), "norm"),  # SmolLM2: states given as inputs_embeds are read as they are
+    "gpt2": Stack("h", (("wpe", _NoPositions), ("drop", nn.Identity)), "ln_f"),
 }
 
 
@@ -84,22 +100,9 @@ def above_cut(backbone: nn.Module, layers_above: int, states: Tensor, attention_
     stack = stack_of(backbone)
     blocks = backbone.get_submodule(stack.blocks)
     swaps: dict[str, nn.Module] = {stack.blocks: nn.ModuleList(blocks[len(blocks) - layers_above :])}
-    swaps.update({name: _Bypass() for name in stack.embeddings})
+    swaps.update({name: stand_in() for name, stand_in in stack.bypass})
     with _swapped(backbone, swaps):
         return backbone(inputs_embeds=states, attention_mask=attention_mask, **_no_cache(backbone)).last_hidden_state
-
-
-class _Bypass(nn.Module):
-    """Stands in for an embedding step above the cut: the states pass as they are. As BERT's and
-    MPNet's `embeddings` it returns the states it is given; as GPT-2's position embeddings a zero
-    that adds nothing; as GPT-2's embedding dropout, its input."""
-
-    def forward(self, input_ids: Tensor | None = None, *args: object, inputs_embeds: Tensor | None = None, **_: object):
-        if inputs_embeds is not None:  # BERT, MPNet: embeddings(input_ids=None, ..., inputs_embeds=states)
-            return inputs_embeds
-        if input_ids is not None and input_ids.is_floating_point():  # GPT-2's dropout: drop(states)
-            return input_ids
-        return torch.zeros(())  # GPT-2's wpe(position_ids): states + 0
 
 
 def _no_cache(backbone: nn.Module) -> dict[str, bool]:
