@@ -48,9 +48,8 @@ class Stack:
     """Where a model family keeps its parts (attribute paths from the base model)."""
 
     blocks: str  # the ModuleList of transformer blocks
-    bypass: tuple[
-        tuple[str, type[nn.Module]], ...
-    ]  # what turns ids into the first states, and its stand-in above the cut
+    # what turns token ids into the first states, each with its stand-in above the cut
+    bypass: tuple[tuple[str, type[nn.Module]], ...]
     final_norm: str | None  # applied after the last block: left out below the cut
 
 
