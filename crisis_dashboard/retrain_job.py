@@ -227,9 +227,11 @@ def _epochs(run: TaskRun, args: list[str]) -> int:
     """The run's epochs: as typed in its command, else as its train_config.json says (0: unknown)."""
     if "--epochs" in args[:-1]:
         return int(args[args.index("--epochs") + 1])
+    from crisis_model.training.config import load_train_config  # torch and the data layer: only when asked
+
     try:
-        return int(json.loads(run.file(TRAIN_CONFIG_FILE).read_text(encoding="utf-8")).get("epochs", 0))
-    except (OSError, ValueError, TypeError, AttributeError):
+        return load_train_config(run.file(TRAIN_CONFIG_FILE)).total_epochs
+    except CrisisLensError:
         return 0
 
 

@@ -24,7 +24,7 @@ from crisis_model.model import mpnet
 from crisis_model.model.layer_cut import above_cut, below_cut
 from crisis_model.model.modeling import TEXT_INPUTS
 from crisis_model.run_folder import CHECKPOINT_DIR
-from crisis_model.training import train, train_demo
+from crisis_model.training import TrainConfig, train, train_demo
 from crisis_model.training.config import check_config, model_config
 from tests.conftest import TINY_TEXTS, text_inputs, tiny_model
 
@@ -52,7 +52,8 @@ def test_the_layers_above_the_cut_read_what_the_whole_model_reads(family, above)
     real = mask.bool()
     assert torch.allclose(parts[real], whole[real], atol=1e-5)
     assert not torch.allclose(cut[real], whole[real], atol=1e-2)  # the cut's states are not the output
-    assert backbone(input_ids=ids, attention_mask=mask).last_hidden_state.shape == whole.shape  # put back whole
+    with torch.no_grad():  # the model is whole again after each part
+        assert torch.equal(backbone(input_ids=ids, attention_mask=mask).last_hidden_state, whole)
 
 
 def test_only_the_top_layers_and_the_head_learn() -> None:
@@ -128,6 +129,21 @@ def test_a_run_fine_tunes_the_top_layer_and_its_checkpoint_answers_as_training_s
     train(dataclasses.replace(base, finetune_layers=1, out=str(tmp_path / "again")), progress=_events(stats))
     first, second = stats[0]["text"], stats[1]["text"]
     assert first["misses"] > 0 and second["misses"] == 0 and second["hits"] == first["hits"] + first["misses"]
+
+
+def test_how_long_a_run_trains_follows_what_learns() -> None:
+    """Epochs default to 10 with a frozen reader and 3 when its top layers learn, worked out when
+    asked (a config copied with another option follows it); a photo-only model has no reader to tune."""
+    minilm = TrainConfig(out="x", data_root="d", preset="minilm")
+    assert minilm.total_epochs == 10 and dataclasses.replace(minilm, finetune_layers=2).total_epochs == 3
+    offline = dataclasses.replace(minilm, preset="offline")
+    assert model_config(offline).text_finetune_layers == 2 and offline.total_epochs == 3
+    photo_only = dataclasses.replace(offline, fusion="image")
+    assert model_config(photo_only).text_finetune_layers == 0 and photo_only.total_epochs == 10
+    assert model_config(dataclasses.replace(offline, task="damage")).text_finetune_layers == 0  # photo alone
+    assert dataclasses.replace(offline, epochs=5).total_epochs == 5
+    with pytest.raises(ConfigError, match="--head-epochs .* needs --finetune-layers"):
+        check_config(dataclasses.replace(minilm, head_epochs=5))
 
 
 def test_train_py_takes_the_fine_tuning_options() -> None:
@@ -228,12 +244,39 @@ def test_a_checkpoint_with_the_mpnet_reader_loads_offline(mpnet_reader, tmp_path
 def test_the_head_can_warm_up_alone_before_the_top_layers_learn(train_config, tmp_path) -> None:
     """--head-epochs: the head trains first on what the untrained top layers say (read once), its dev
     scores after the warm-up are kept in the resume state, and the top layer still learns afterwards."""
-    base = dataclasses.replace(train_config, fusion="text", epochs=1, reader_lr=1e-3)
+    base = dataclasses.replace(train_config, fusion="text", epochs=1, reader_lr=1e-3, finetune_layers=1)
     untrained = train(dataclasses.replace(base, finetune_layers=0, out=str(tmp_path / "frozen")))
-    warmed = train(dataclasses.replace(base, finetune_layers=1, head_epochs=3))
-    state = json.loads((warmed / "last" / "state.json").read_text())
-    assert state["head_warmup"]["epochs"] == 3 and 0 <= state["head_warmup"]["macro_f1"] <= 1
-    before = load_file(str(untrained / CHECKPOINT_DIR / "model.safetensors"))
-    after = load_file(str(warmed / CHECKPOINT_DIR / "model.safetensors"))
+    cold = train(dataclasses.replace(base, out=str(tmp_path / "cold")))
+    warmed = train(dataclasses.replace(base, head_epochs=3))
+    assert json.loads((warmed / "last" / "state.json").read_text())["head_warmup"]["epochs"] == 3
+    assert "head_warmup" not in json.loads((cold / "last" / "state.json").read_text())
+    before, without, after = (
+        load_file(str(run / CHECKPOINT_DIR / "model.safetensors")) for run in (untrained, cold, warmed)
+    )
     top, below = "text_encoder.backbone.h.1.mlp.c_fc.weight", "text_encoder.backbone.h.0.mlp.c_fc.weight"
     assert not torch.allclose(before[top], after[top]) and torch.equal(before[below], after[below])
+    heads = [name for name in after if name.startswith("head.") and after[name].is_floating_point()]
+    assert any(not torch.allclose(without[name], after[name]) for name in heads)  # the warm-up changed the head
+
+
+def test_a_fine_tuning_run_resumes_to_the_same_result(train_config, tmp_path) -> None:
+    """The top layers' weights and their optimizer group come back from last/, and a resume state
+    saved before the groups had a peak rate (an older CrisisLens) still resumes."""
+    base = dataclasses.replace(train_config, fusion="text", epochs=2, finetune_layers=1, reader_lr=1e-3)
+    straight = train(dataclasses.replace(base, out=str(tmp_path / "straight")))
+
+    def stop_in_second_epoch(event) -> None:
+        if event.stage == "epoch" and event.epoch == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(base, progress=stop_in_second_epoch)
+    state_file = Path(base.out) / "last" / "state.json"
+    state = json.loads(state_file.read_text())
+    assert len(state["optimizer"]["param_groups"]) == 2  # the head's, and the top layers' at --reader-lr
+    for group in state["optimizer"]["param_groups"]:
+        del group["peak_lr"]
+    state_file.write_text(json.dumps(state))
+    resumed = train(dataclasses.replace(base, resume=True))
+    expected = pd.read_parquet(straight / "predictions.parquet")["prob_informative"]
+    assert np.allclose(pd.read_parquet(resumed / "predictions.parquet")["prob_informative"], expected, atol=1e-5)

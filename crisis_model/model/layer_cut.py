@@ -48,7 +48,8 @@ class Stack:
     """Where a model family keeps its parts (attribute paths from the base model)."""
 
     blocks: str  # the ModuleList of transformer blocks
-    # what turns token ids into the first states, each with its stand-in above the cut
+    # the steps before the first block that must not touch the states given above the cut (embeddings,
+    # positions, embedding dropout), each with its stand-in
     bypass: tuple[tuple[str, type[nn.Module]], ...]
     final_norm: str | None  # applied after the last block: left out below the cut
 
@@ -66,7 +67,8 @@ def stack_of(backbone: nn.Module) -> Stack:
     if model_type not in STACKS:
         raise ConfigError(
             f"text_finetune_layers: fine-tuning the top layers is built for {', '.join(sorted(STACKS))} readers, "
-            f"not {model_type!r}; use backbone_mode 'lora' or 'full' for this one"
+            f"not {model_type!r}: freeze it whole (--finetune-layers 0), or train it as a whole (--backbone-mode lora "
+            "or full)"
         )
     return STACKS[model_type]
 

@@ -167,8 +167,12 @@ class CrisisModel(nn.Module):
                 continue
             for name, param in encoder.named_parameters():
                 param.requires_grad = mode == "full" or (mode == "lora" and "lora_" in name)
-        for module in self.text_encoder.top_modules() if self.text_encoder is not None else []:
+        for module in self.fine_tuned_layers():
             module.requires_grad_(True)
+
+    def fine_tuned_layers(self) -> list[nn.Module]:
+        """The text reader's top layers that learn with frozen readers (text_finetune_layers)."""
+        return self.text_encoder.top_modules() if self.text_encoder is not None else []
 
     def train(self, mode: bool = True) -> CrisisModel:
         super().train(mode)
@@ -178,7 +182,7 @@ class CrisisModel(nn.Module):
             for encoder in (self.text_encoder, self.image_encoder):
                 if encoder is not None:
                     encoder.eval()
-            for module in self.text_encoder.top_modules() if self.text_encoder is not None else []:
+            for module in self.fine_tuned_layers():
                 module.train(mode)  # fine-tuned top layers: their dropout as in the reader's own training
         elif self.config.backbone_mode == "lora" and self.image_encoder is not None:
             self.image_encoder.eval()
@@ -310,7 +314,8 @@ class CrisisModel(nn.Module):
         them; pixel_values), or the readers' outputs when they were computed earlier (text_features,
         region_states), as training with a feature cache does; `regions` and `tokens` are those outputs
         already projected by the head (FusionHead.forward). `text_cut`: the text reader's frozen part's
-        output, which its fine-tuned top layers read (training with a feature cache)."""
+        output, which its fine-tuned top layers read (training with a feature cache; the call swaps the
+        reader's layers, so no other thread may read this model meanwhile), in place of text_features."""
         if text_cut is not None:
             text_features = self.text_encoder.read_from_cut(text_cut)
         if text_features is None and region_states is None and regions is None:

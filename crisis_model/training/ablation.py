@@ -65,7 +65,7 @@ def run_ablation(
     write_json(out / ABLATION_RUNS, {v: [s.out for s in subs] for v, subs in runs.items()})
     for value, subs in runs.items():
         for sub in subs:
-            done = (Path(sub.out) / METRICS_FILE).exists() and epochs_done(Path(sub.out)) >= sub.epochs
+            done = (Path(sub.out) / METRICS_FILE).exists() and epochs_done(Path(sub.out)) >= sub.total_epochs
             if cfg.resume and done:
                 continue
             sub.resume = cfg.resume and (Path(sub.out) / TRAIN_CONFIG_FILE).exists()
@@ -102,7 +102,7 @@ def summarize_ablation(cfg: TrainConfig, axis: str, runs: dict[str, list[TrainCo
         "labels": cfg.labels,
         "preset": cfg.preset,
         "seeds": [s.seed for s in next(iter(runs.values()))],
-        "epochs": cfg.epochs,
+        "epochs": cfg.total_epochs,
         "rows": rows,
     }
 

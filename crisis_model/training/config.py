@@ -123,8 +123,7 @@ class TrainConfig:
     lr: float = option(1e-3, "peak learning rate of AdamW; warm-up then cosine decay", above=0, group="optimisation")
     reader_lr: float = option(
         5e-5,
-        "peak learning rate of the readers' pretrained weights where they learn (--finetune-layers, "
-        "--backbone-mode full)",
+        "peak learning rate of the text reader's fine-tuned top layers (--finetune-layers)",
         above=0,
         group="optimisation",
     )
@@ -194,17 +193,13 @@ class TrainConfig:
     )
     overwrite: bool = option(False, "replace the run in --out", group="run")
 
-    def __post_init__(self) -> None:
-        if self.epochs is None:  # how long depends on what learns
-            self.epochs = FINETUNE_EPOCHS if self.finetunes_reader else HEAD_EPOCHS
-
     @property
-    def finetunes_reader(self) -> bool:
-        """Whether the text reader's top layers learn (--finetune-layers, or the preset's)."""
-        if self.backbone_mode != "frozen" or self.preset not in PRESETS:
-            return False
-        layers = self.finetune_layers
-        return bool(layers if layers is not None else PRESETS[self.preset].get("text_finetune_layers", 0))
+    def total_epochs(self) -> int:
+        """--epochs, or its default: fewer when the text reader's top layers learn too (each epoch
+        runs them over every train post)."""
+        if self.epochs is not None:
+            return self.epochs
+        return FINETUNE_EPOCHS if model_config(self).text_finetune_layers else HEAD_EPOCHS
 
 
 RUNTIME_FIELDS = ("epochs", "workers", "threads", "device", "cache_dir", "resume", "overwrite")
@@ -219,7 +214,12 @@ def check_config(cfg: TrainConfig) -> None:
         )
     if (cfg.data_root is None) == (cfg.posts is None):
         raise ConfigError("give exactly one of --data-root (a CrisisMMD folder) and --posts (a CSV/JSONL file)")
-    model_config(cfg)  # the model's config checks its own values (the width against the heads ...)
+    model = model_config(cfg)  # the model's config checks its own values (the width against the heads ...)
+    if cfg.head_epochs and not model.text_finetune_layers:
+        raise ConfigError(
+            "--head-epochs warms the head up before a reader's top layers learn: it needs --finetune-layers "
+            "(or a preset that fine-tunes them) and a model that reads the words"
+        )
 
 
 def model_config(cfg: TrainConfig) -> CrisisConfig:
@@ -247,6 +247,8 @@ def model_config(cfg: TrainConfig) -> CrisisConfig:
     if cfg.finetune_layers is not None:
         overrides["text_finetune_layers"] = cfg.finetune_layers
     elif cfg.backbone_mode != "frozen":  # the reader trains as a whole (LoRA, full): no layers apart
+        overrides["text_finetune_layers"] = 0
+    if overrides["fusion"] == "image":  # a photo-only model has no text reader to tune (damage, an ablation arm)
         overrides["text_finetune_layers"] = 0
     return preset_config(cfg.preset, **overrides)
 

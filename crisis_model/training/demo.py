@@ -99,4 +99,4 @@ def _run_state(cfg: TrainConfig) -> str:
         return "new"
     if not (same and current) or _older_than_data(run, Path(cfg.data_root)):
         return "new"
-    return "done" if (run / METRICS_FILE).exists() and epochs_done(run) >= cfg.epochs else "resume"
+    return "done" if (run / METRICS_FILE).exists() and epochs_done(run) >= cfg.total_epochs else "resume"

@@ -175,6 +175,7 @@ class PostFeatures:
     image_index: Tensor  # (N,) row of each post in regions; -1: no image, or unreadable
     regions: Tensor | None  # (M, R, C)
     empty_text: int | None = None  # the row of the post without words (the prompt alone), for reliance
+    at_cut: bool = False  # token_states are where the reader's frozen layers end (its top layers learn)
     stats: dict[str, CacheStats] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -189,25 +190,26 @@ class PostFeatures:
         inputs: dict[str, Any] = {"has_image": has_image.to(device)}
         if self.text_index is not None:
             texts = self.text_index[rows] if drop != "words" else torch.full_like(rows, self.empty_text)
-            cut = self.text_states(texts, device)
-            if self.pooled is None:  # the states below the reader's top layers, which run in the model
-                inputs["text_cut"] = cut
+            states, mask, post_mask = self.padded_texts(texts, device)
+            if self.at_cut:  # the reader's top layers run in the model, on the states below them
+                inputs["text_cut"] = CutStates(states, mask, post_mask)
             else:
                 pooled = self.pooled[texts].to(device, torch.float32)
-                inputs["text_features"] = TextFeatures(cut.states, cut.token_mask, cut.post_mask, pooled)
+                inputs["text_features"] = TextFeatures(states, mask, post_mask, pooled)
         if self.regions is not None and bool(has_image.any()):
             regions = self.regions[self.image_index[rows].clamp(min=0)]
             inputs["region_states"] = regions.to(device, torch.float32)  # ignored where no image
         return inputs
 
-    def text_states(self, texts: Tensor, device: torch.device) -> CutStates:
-        """The token states of the distinct texts at `texts`, padded into one batch, with their masks."""
+    def padded_texts(self, texts: Tensor, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
+        """The token states of the distinct texts at `texts` padded into one batch (float32), the
+        mask of real tokens and the mask of the post's own tokens."""
         states = [self.token_states[i] for i in texts.tolist()]
         lengths = torch.tensor([s.shape[0] for s in states])
         padded = pad_sequence(states, batch_first=True).to(device, torch.float32)
         mask = (torch.arange(padded.shape[1])[None, :] < lengths[:, None]).to(device)
         post_mask = pad_sequence([self.post_masks[i] for i in texts.tolist()], batch_first=True).to(device)
-        return CutStates(padded, mask, post_mask)
+        return padded, mask, post_mask
 
     @torch.inference_mode()
     def through_top_layers(self, model: CrisisModel, batch_size: int = 64) -> PostFeatures:
@@ -219,13 +221,13 @@ class PostFeatures:
         pooled: list[Tensor] = [torch.empty(0)] * len(order)
         for start in range(0, len(order), batch_size):  # similar lengths share a batch: less padding
             batch = order[start : start + batch_size]
-            cut = self.text_states(torch.tensor(batch), model.device)
+            cut = CutStates(*self.padded_texts(torch.tensor(batch), model.device))
             with device_autocast(model.device):
                 out = model.text_encoder.read_from_cut(cut)
             for j, i in enumerate(batch):
                 states[i] = _stored(out.token_states[j, : self.token_states[i].shape[0]])
                 pooled[i] = _stored(out.pooled[j])
-        return dataclasses.replace(self, token_states=states, pooled=torch.stack(pooled))
+        return dataclasses.replace(self, token_states=states, pooled=torch.stack(pooled), at_cut=False)
 
 
 # --------------------------------------------------------------------------- computing
@@ -375,7 +377,8 @@ def _fill_text_features(
     result.text_index = torch.tensor([row_of[k] for k in keys], dtype=torch.long)
     result.token_states = [found[k]["token_states"] for k in distinct]
     result.post_masks = [found[k]["post_mask"] for k in distinct]
-    result.pooled = None if encoder.finetune_layers else torch.stack([found[k]["pooled"] for k in distinct])
+    result.at_cut = bool(encoder.finetune_layers)
+    result.pooled = None if result.at_cut else torch.stack([found[k]["pooled"] for k in distinct])
     result.empty_text = int(result.text_index[-1])
 
 

@@ -106,12 +106,6 @@ def fit(
         seed=cfg.seed,
     )
     loader = make_loader(run.source, train_rows, cfg.batch_size, sampler)
-    net: torch.nn.Module = run.model
-    if dist.world > 1:
-        # posts without an image leave the image projection unused in a step
-        net = torch.nn.parallel.DistributedDataParallel(
-            run.model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=True
-        )
 
     # Only the small fusion head runs from here on (with frozen backbones). On a CPU, one thread by
     # default: immune to the stalls of OpenMP threads on a busy machine; --threads gives a
@@ -119,9 +113,15 @@ def fit(
     head_only = cfg.backbone_mode == "frozen" and not run.model.config.text_finetune_layers
     head_threads = cfg.threads or (1 if device.type == "cpu" and head_only else None)
     with cpu_threads(head_threads):
-        if cfg.head_epochs and run.model.config.text_finetune_layers and run.state["step"] == 0:
+        if cfg.head_epochs and run.state["step"] == 0:
             warm_up_head(run, objective)
-        for epoch in range(run.state["epoch"], cfg.epochs):
+        net: torch.nn.Module = run.model
+        if dist.world > 1:  # (built after the warm-up: it starts every process from process 0's weights)
+            # posts without an image leave the image projection unused in a step
+            net = torch.nn.parallel.DistributedDataParallel(
+                run.model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=True
+            )
+        for epoch in range(run.state["epoch"], cfg.total_epochs):
             seed_everything(cfg.seed, epoch)
             sampler.set_epoch(epoch)
             started = time.perf_counter()
@@ -192,16 +192,14 @@ def _prepare(
 
 
 def _parameter_groups(model: CrisisModel, cfg: TrainConfig) -> list[dict[str, Any]]:
-    """What learns, by peak learning rate: the readers' pretrained weights (a fine-tuned reader's top
-    layers, or whole readers under --backbone-mode full) slowly, at --reader-lr, as a fast rate would
-    wipe out what pretraining put in them; new weights (the head, LoRA adapters) at --lr."""
-    readers = [encoder for encoder in (model.text_encoder, model.image_encoder) if encoder is not None]
-    pretrained = [p for r in readers for name, p in r.named_parameters() if p.requires_grad and "lora_" not in name]
-    slow = {id(p) for p in pretrained}
-    new = [p for p in model.parameters() if p.requires_grad and id(p) not in slow]
-    groups = [{"params": new, "lr": cfg.lr, "peak_lr": cfg.lr}]
-    if pretrained:
-        groups.append({"params": pretrained, "lr": cfg.reader_lr, "peak_lr": cfg.reader_lr})
+    """What learns, by peak learning rate: a fine-tuned reader's top layers slowly (--reader-lr; a
+    fast rate would wipe out what pretraining put in them), the rest at --lr."""
+    reader = [p for module in model.fine_tuned_layers() for p in module.parameters()]
+    in_reader = {id(p) for p in reader}
+    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in in_reader]
+    groups = [{"params": rest, "lr": cfg.lr, "peak_lr": cfg.lr}]
+    if reader:
+        groups.append({"params": reader, "lr": cfg.reader_lr, "peak_lr": cfg.reader_lr})
     return groups
 
 
@@ -234,7 +232,7 @@ def warm_up_head(run: Run, objective: Objective) -> None:
     learn (read once; seconds an epoch), and only then with them. A run fine-tunes its reader for a
     few epochs of minutes each, too few for a new head to learn rare classes (linear probing, then
     fine-tuning: Kumar et al., ICLR 2022). Every process warms up the same head on all train posts,
-    so under torchrun they agree without communicating."""
+    so under torchrun they agree, and DDP, built after it, starts every process from process 0's."""
     cfg = run.cfg
     frozen = CachedInputs(run.source.features.through_top_layers(run.model), run.device)
     head = [p for p in run.model.head.parameters() if p.requires_grad]
@@ -266,7 +264,7 @@ def train_one_epoch(
     """One pass over this process's share of the train posts; the mean loss, rate and throughput."""
     cfg, device, state = run.cfg, run.device, run.state
     trainable = [p for p in run.model.parameters() if p.requires_grad]
-    total_steps = cfg.epochs * len(loader)
+    total_steps = cfg.total_epochs * len(loader)
     net.train()
     started, seen, loss_sum, lr = time.perf_counter(), 0, 0.0, cfg.lr
     for step, batch in enumerate(loader):
@@ -298,7 +296,7 @@ def train_one_epoch(
             ProgressEvent(
                 "epoch",
                 epoch=epoch + 1,
-                epochs=cfg.epochs,
+                epochs=cfg.total_epochs,
                 done=step + 1,
                 total=len(loader),
                 loss=loss_sum / seen,
@@ -347,9 +345,9 @@ def _end_epoch(run: Run, epoch: int, trained: dict[str, float], seconds: float) 
         ProgressEvent(
             "epoch_end",
             epoch=epoch + 1,
-            epochs=run.cfg.epochs,
+            epochs=run.cfg.total_epochs,
             done=epoch + 1,
-            total=run.cfg.epochs,
+            total=run.cfg.total_epochs,
             scores=state["history"][-1],
         )
     )

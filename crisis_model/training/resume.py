@@ -70,7 +70,15 @@ def load_last(folder: Path, model: CrisisModel, optimizer: torch.optim.Optimizer
     for key, value in list(tensors.items()) + list(state["optimizer"]["scalars"].items()):
         index, name = key.split(".", 1)
         per_param.setdefault(int(index), {})[name] = value
-    optimizer.load_state_dict({"state": per_param, "param_groups": state["optimizer"]["param_groups"]})
+    saved_groups, peaks = state["optimizer"]["param_groups"], [group["peak_lr"] for group in optimizer.param_groups]
+    if len(saved_groups) != len(peaks):
+        raise TrainingError(
+            f"{folder}: the resume state has {len(saved_groups)} groups of weights and this model {len(peaks)} "
+            "(a run of an older CrisisLens?); start it again with --overwrite"
+        )
+    optimizer.load_state_dict({"state": per_param, "param_groups": saved_groups})
+    for group, peak in zip(optimizer.param_groups, peaks):  # an older resume state has no peak
+        group["peak_lr"] = peak
     return state
 
 
