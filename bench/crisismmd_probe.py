@@ -250,10 +250,10 @@ def head_like_linear(
     x, y = torch.tensor(x_train, dtype=torch.float32), torch.tensor(y_train)
     steps_per_epoch = -(-len(x) // cfg.batch_size)
     step = 0
-    for _ in range(cfg.epochs):
+    for _ in range(cfg.total_epochs):
         for batch in torch.randperm(len(x)).split(cfg.batch_size):
             for group in optimizer.param_groups:
-                group["lr"] = cfg.lr * learning_rate_share(cfg, step, cfg.epochs * steps_per_epoch)
+                group["lr"] = cfg.lr * learning_rate_share(cfg, step, cfg.total_epochs * steps_per_epoch)
             loss = F.cross_entropy(layer(x[batch]), y[batch])
             optimizer.zero_grad()
             loss.backward()
