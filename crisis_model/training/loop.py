@@ -236,8 +236,7 @@ def warm_up_head(run: Run, objective: Objective) -> None:
     cfg = run.cfg
     frozen = CachedInputs(run.source.features.through_top_layers(run.model), run.device)
     head = [p for p in run.model.head.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(head, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    optimizer.param_groups[0]["peak_lr"] = cfg.lr
+    optimizer = torch.optim.AdamW([{"params": head, "lr": cfg.lr, "peak_lr": cfg.lr}], weight_decay=cfg.weight_decay)
     state = {"epoch": 0, "step": 0, "best_epoch": None}
     warm = dataclasses.replace(
         run,
@@ -264,7 +263,8 @@ def train_one_epoch(
     """One pass over this process's share of the train posts; the mean loss, rate and throughput."""
     cfg, device, state = run.cfg, run.device, run.state
     trainable = [p for p in run.model.parameters() if p.requires_grad]
-    total_steps = cfg.total_epochs * len(loader)
+    epochs = cfg.total_epochs  # worked out from the model's config: once, not at every step
+    total_steps = epochs * len(loader)
     net.train()
     started, seen, loss_sum, lr = time.perf_counter(), 0, 0.0, cfg.lr
     for step, batch in enumerate(loader):
@@ -296,7 +296,7 @@ def train_one_epoch(
             ProgressEvent(
                 "epoch",
                 epoch=epoch + 1,
-                epochs=cfg.total_epochs,
+                epochs=epochs,
                 done=step + 1,
                 total=len(loader),
                 loss=loss_sum / seen,
@@ -341,13 +341,14 @@ def _end_epoch(run: Run, epoch: int, trained: dict[str, float], seconds: float) 
     state["epoch"] = epoch + 1  # (the other processes' copy is only read by the NaN message)
     save_last(out / LAST_DIR, run.model, run.optimizer, state)
     write_text(out / HISTORY_FILE, "".join(json.dumps(h) + "\n" for h in state["history"]))
+    epochs = run.cfg.total_epochs
     run.report(
         ProgressEvent(
             "epoch_end",
             epoch=epoch + 1,
-            epochs=run.cfg.total_epochs,
+            epochs=epochs,
             done=epoch + 1,
-            total=run.cfg.total_epochs,
+            total=epochs,
             scores=state["history"][-1],
         )
     )
