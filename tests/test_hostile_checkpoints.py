@@ -126,6 +126,14 @@ CHECKPOINT_CASES = [
     Case("image-backbone-unknown", config(image_backbone="vgg"), "image_backbone: Unknown image backbone"),
     Case("unknown-key", config(secret=1), "unknown config keys ['secret']"),
     Case("preset-unknown", config(preset="huge"), "unknown preset 'huge'"),
+    Case("finetune-layers-a-string", config(text_finetune_layers="2"), "text_finetune_layers must be a whole number"),
+    Case(
+        "finetune-layers-negative",
+        config(text_finetune_layers=-1),
+        "text_finetune_layers must be a whole number from 0",
+    ),
+    Case("finetune-layers-more-than-the-reader", config(text_finetune_layers=5), "more than the 2 layers"),
+    Case("finetune-layers-with-lora", config(text_finetune_layers=1, backbone_mode="lora"), "use one or the other"),
     # ------------------------------------------------------------------ config.json: the language model's config
     Case("backbone-config-a-list", config(text_backbone_config=[1, 2]), "text_backbone_config must be an object"),
     Case("backbone-config-a-string", config(text_backbone_config="gpt2"), "text_backbone_config must be an object"),

@@ -71,3 +71,23 @@ def test_the_served_run_gives_way_when_the_operator_configures_another(tmp_path)
     assert retrain_job.served(tmp_path, configured) == retrained
     assert retrain_job.served(tmp_path, later) is None  # the operator's new configuration wins
     assert retrain_job.served(tmp_path, None) is None
+
+
+def test_the_retrains_epochs_come_from_the_runs_options_and_a_broken_file_reads_unknown(demo_run, tmp_path) -> None:
+    """A run saved with no --epochs gets its default worked out (10 with a frozen reader); a
+    train_config.json that is not JSON, or holds an unknown option, gives 0 (unknown), never an error."""
+    import shutil
+
+    from crisis_model.run_folder import TRAIN_CONFIG_FILE, discover_run
+
+    runs = tmp_path / "demo"
+    shutil.copytree(demo_run / "informative", runs / "informative")
+    saved = runs / "informative" / TRAIN_CONFIG_FILE
+    values = json.loads(saved.read_text(encoding="utf-8"))
+    run = next(iter(discover_run(runs).runs.values()))
+    saved.write_text(json.dumps({**values, "epochs": None}), encoding="utf-8")
+    assert retrain_job._epochs(run, []) == 10
+    assert retrain_job._epochs(run, ["--epochs", "4", "--out", "x"]) == 4
+    for broken in ("{not json", json.dumps({**values, "secret": 1}), json.dumps([1, 2])):
+        saved.write_text(broken, encoding="utf-8")
+        assert retrain_job._epochs(run, []) == 0
