@@ -11,8 +11,10 @@ A test's tier follows from what it needs, never from a mark typed by hand:
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -47,6 +49,12 @@ SLOW_FIXTURES = {
     "paper_size_tasks",  # builds GPT-2 124M and ResNet50 (three tasks' copies) and runs them
 }
 BROWSER_FIXTURES = {"browser"}
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """The free disk where the tests write: a full disk fails tests far from its cause."""
+    folder = tempfile.gettempdir()
+    return f"free disk in {folder}: {shutil.disk_usage(folder).free / 2**30:.1f} GiB"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
