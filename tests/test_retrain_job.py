@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 from crisis_dashboard import retrain_job
+from crisis_model.run_folder import TRAIN_CONFIG_FILE, discover_run
 
 
 def test_a_job_process_killed_outright_frees_the_lock_and_reads_failed(tmp_path) -> None:
@@ -76,10 +78,6 @@ def test_the_served_run_gives_way_when_the_operator_configures_another(tmp_path)
 def test_the_retrains_epochs_come_from_the_runs_options_and_a_broken_file_reads_unknown(demo_run, tmp_path) -> None:
     """A run saved with no --epochs gets its default worked out (10 with a frozen reader); a
     train_config.json that is not JSON, or holds an unknown option, gives 0 (unknown), never an error."""
-    import shutil
-
-    from crisis_model.run_folder import TRAIN_CONFIG_FILE, discover_run
-
     runs = tmp_path / "demo"
     shutil.copytree(demo_run / "informative", runs / "informative")
     saved = runs / "informative" / TRAIN_CONFIG_FILE
