@@ -266,10 +266,12 @@ def predict_tasks(
     answers are those of `predict` for each model alone.
 
     `only[name]` lists the posts (indices into `posts`) that model scores, when not all; its
-    predictions then come in that order. `timings`, when given, gains the seconds spent in each
-    stage (decode, tokenise, text reader, image reader, heads, reliance, explanations)."""
+    predictions then come in that order. A model `only` does not name scores every post.
+    `timings`, when given, gains the seconds spent in each stage (decode, tokenise, text reader,
+    image reader, heads, reliance, explanations)."""
     posts = [as_post(p, i) for i, p in enumerate(posts)]
-    rows = {name: list(only[name]) if only is not None else list(range(len(posts))) for name in models}
+    only = only or {}
+    rows = {name: list(only[name]) if name in only else list(range(len(posts))) for name in models}
     if not any(rows.values()):
         return {name: [] for name in models}
     words_given = [bool(clean_text(p.text)) for p in posts]

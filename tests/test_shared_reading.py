@@ -135,6 +135,14 @@ def test_every_model_gives_its_own_answers_with_each_shared_step_run_once(tasks)
     assert sum(n for key, n in calls.items() if key.endswith("text")) == 3
 
 
+def test_a_model_that_only_leaves_out_scores_every_post(tasks) -> None:
+    models = {name: tasks[name] for name in ("base", "other prompt")}
+    batch = posts(4)
+    shared = predict_tasks(models, batch, only={"base": [2, 0]})
+    assert_same_answers(predict(models["base"], [batch[2], batch[0]]), shared["base"])
+    assert_same_answers(predict(models["other prompt"], batch), shared["other prompt"])
+
+
 def test_the_shared_reading_is_exact_across_batches_and_sorted_posts(tasks) -> None:
     many = [post for post in posts(8) if post["image"] is not None]
     models = {name: tasks[name] for name in ("base", "text reader changed", "photo only")}
