@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-TEMPORARY_SUFFIX = ".tmp"  # a file being written: `.NAME.<unique>.tmp` beside NAME
+TEMPORARY_SUFFIX = ".tmp"  # a file being written: `.NAME.<writer's pid>-<8 hex digits>.tmp` beside NAME
+TEMPORARY_NAME = re.compile(r"^\..+\.(\d+)-[0-9a-f]{8}" + re.escape(TEMPORARY_SUFFIX) + "$")
 
 
 def temporary_path(path: Path) -> Path:
@@ -36,6 +38,27 @@ def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def remove_orphaned_temporaries(folder: Path) -> None:
+    """Deletes the files `atomic_write` was writing in `folder` when a kill struck its writer: those
+    whose writer (the pid in their name) no longer runs. A live writer's file is left alone."""
+    for path in folder.glob(f".*{TEMPORARY_SUFFIX}"):
+        found = TEMPORARY_NAME.match(path.name)
+        if found and path.is_file() and not _running(int(found.group(1))):
+            path.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0 sends nothing: it only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def write_text(path: Path, text: str) -> None:

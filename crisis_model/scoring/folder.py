@@ -26,7 +26,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from crisis_model.atomic_files import TEMPORARY_SUFFIX, atomic_write, write_json
+from crisis_model.atomic_files import atomic_write, remove_orphaned_temporaries, write_json
 from crisis_model.errors import ConfigError, CrisisLensError
 from crisis_model.file_faults import os_reason, path_fault
 from crisis_model.scoring.chunks import ChunkResult
@@ -134,8 +134,8 @@ def start_folder(out: Path, manifest: dict[str, Any]) -> None:
             write_json(out / MANIFEST_FILE, manifest)
         for folder in (PARTS_DIR, ERRORS_DIR):
             (out / folder).mkdir(exist_ok=True)
-        for torn in [*out.glob(f".*{TEMPORARY_SUFFIX}"), *out.glob(f"*/.*{TEMPORARY_SUFFIX}")]:
-            torn.unlink(missing_ok=True)
+        for folder in (out, out / PARTS_DIR, out / ERRORS_DIR):
+            remove_orphaned_temporaries(folder)
         (out / SUMMARY_FILE).unlink(missing_ok=True)  # rewritten when every chunk is done
     except OSError as err:
         raise ConfigError(f"{out}: cannot write the folder ({os_reason(err)}); choose another --out.") from None

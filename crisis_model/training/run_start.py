@@ -6,7 +6,7 @@ import dataclasses
 import shutil
 from pathlib import Path
 
-from crisis_model.atomic_files import recover_dir, write_json, write_text
+from crisis_model.atomic_files import recover_dir, remove_orphaned_temporaries, write_json, write_text
 from crisis_model.errors import TrainingError
 from crisis_model.run_folder import CHECKPOINT_DIR, COMMAND_FILE, LAST_DIR, RUN_FILES, TRAIN_CONFIG_FILE
 from crisis_model.training.config import RUNTIME_FIELDS, TrainConfig, load_train_config
@@ -47,8 +47,9 @@ def _check_same_run(cfg: TrainConfig, saved: TrainConfig, out: Path) -> None:
 
 
 def start_folder(cfg: TrainConfig, out: Path, command: str) -> None:
-    """Clears a run being replaced, puts back folders a kill caught mid-swap, and records the
-    config and the command (appended to those of earlier starts when resuming)."""
+    """Clears a run being replaced, puts back folders a kill caught mid-swap, deletes files a kill
+    caught mid-write, and records the config and the command (appended to those of earlier starts
+    when resuming)."""
     out.mkdir(parents=True, exist_ok=True)
     if cfg.overwrite and not cfg.resume:
         for name in RUN_FILES:
@@ -56,6 +57,7 @@ def start_folder(cfg: TrainConfig, out: Path, command: str) -> None:
             shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
     for name in (CHECKPOINT_DIR, LAST_DIR):
         recover_dir(out / name)
+    remove_orphaned_temporaries(out)
     write_json(out / TRAIN_CONFIG_FILE, {**dataclasses.asdict(cfg), "resume": False, "overwrite": False})
     previous = (out / COMMAND_FILE).read_text(encoding="utf-8") if cfg.resume and (out / COMMAND_FILE).exists() else ""
     write_text(out / COMMAND_FILE, previous + command + "\n")
