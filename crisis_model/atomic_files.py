@@ -50,14 +50,12 @@ def remove_orphaned_temporaries(folder: Path) -> None:
 
 
 def _running(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
     try:
         os.kill(pid, 0)  # signal 0 sends nothing: it only asks whether the process exists
     except ProcessLookupError:
         return False
     except PermissionError:  # another user's process
-        return True
+        pass
     return True
 
 

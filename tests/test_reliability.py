@@ -167,9 +167,9 @@ def test_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_metrics(
 
 
 def test_a_restart_deletes_the_files_a_killed_writer_left_half_written(tmp_path) -> None:
-    """A kill inside `atomic_write` leaves `.NAME.<pid>-<hex>.tmp` beside NAME (the random SIGKILLs
-    above struck one in ~1 of 30 runs); the next start deletes it once its writer is dead, and
-    never touches a file a live process is still writing or one of another kind."""
+    """A kill inside `atomic_write` leaves `.NAME.<pid>-<hex>.tmp` beside NAME (one of the random
+    SIGKILLs above once did); the next start deletes it once its writer is dead, and never touches
+    a file a live process is still writing or one of another kind."""
     out = tmp_path / "run"
     out.mkdir()
     writer = subprocess.Popen(["true"])

@@ -51,10 +51,10 @@ def reader_folder(cache: Path | None, name: str, shipped: list[tuple[Path, str |
     same wheel shares one folder (a key of size and modification time made a new 0.4-0.5 GB folder
     for each new environment); a file no RECORD lists is named by its size and modification time.
     Raising `cache_format` makes every folder of the old layout be rebuilt under a new name."""
-    stamps = [
-        f"{path.name}:{path.stat().st_size}:{recorded_sha256(path, dist) or path.stat().st_mtime_ns}"
-        for path, dist in shipped
-    ]
+    stamps = []
+    for path, distribution in shipped:
+        stat = path.stat()
+        stamps.append(f"{path.name}:{stat.st_size}:{recorded_sha256(path, distribution) or stat.st_mtime_ns}")
     key = hashlib.blake2b("|".join([str(cache_format), *stamps]).encode(), digest_size=8).hexdigest()
     return (cache or cache_root()) / f"{name}-{key}"
 
