@@ -146,6 +146,19 @@ def test_how_long_a_run_trains_follows_what_learns() -> None:
         check_config(dataclasses.replace(minilm, head_epochs=5))
 
 
+def test_the_head_warms_up_by_default_where_the_rare_classes_need_it() -> None:
+    """Without --head-epochs the head warms up for 10 epochs when the reader's top layers learn a
+    task of more than two classes (humanitarian), not on informative nor with a frozen reader; an
+    explicit value, 0 included, wins."""
+    offline = TrainConfig(out="x", data_root="d", preset="offline")
+    humanitarian = dataclasses.replace(offline, task="humanitarian")
+    assert humanitarian.warm_up_epochs == 10 and offline.warm_up_epochs == 0
+    assert dataclasses.replace(humanitarian, finetune_layers=0).warm_up_epochs == 0
+    assert dataclasses.replace(humanitarian, head_epochs=0).warm_up_epochs == 0
+    assert dataclasses.replace(offline, head_epochs=4).warm_up_epochs == 4
+    check_config(dataclasses.replace(humanitarian, finetune_layers=0))  # the default asks nothing of a frozen reader
+
+
 def test_train_py_takes_the_fine_tuning_options() -> None:
     import train as train_cli
 

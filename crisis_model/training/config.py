@@ -27,6 +27,9 @@ HEAD_EPOCHS = 10  # the paper's
 # a fine-tuned reader's dev scores stop rising after a few epochs (README, "Real-data benchmark"),
 # and each epoch runs its top layers over every train post
 FINETUNE_EPOCHS = 3
+# a head that learns only beside a reader's top layers, for those few epochs, never learned
+# humanitarian's rare classes (macro F1 0.627 against 0.763 after a warm-up: bench/NOTES.md)
+WARM_UP_EPOCHS = 10
 
 
 @dataclass
@@ -135,10 +138,11 @@ class TrainConfig:
         at_least=1,
         group="optimisation",
     )
-    head_epochs: int = option(
-        0,
+    head_epochs: int | None = option(
+        None,
         "with --finetune-layers: epochs that train the head alone first, on what the reader's top layers say "
-        "before they learn (seconds each), then the layers learn with it",
+        f"before they learn (seconds each), then the layers learn with it (default: {WARM_UP_EPOCHS} on a task "
+        "of more than two classes, whose rare classes a head learning beside the layers missed; else 0)",
         at_least=0,
         group="optimisation",
     )
@@ -200,6 +204,15 @@ class TrainConfig:
         if self.epochs is not None:
             return self.epochs
         return FINETUNE_EPOCHS if model_config(self).text_finetune_layers else HEAD_EPOCHS
+
+    @property
+    def warm_up_epochs(self) -> int:
+        """--head-epochs, or its default: a warm-up when the reader's top layers learn a task of
+        more than two classes."""
+        if self.head_epochs is not None:
+            return self.head_epochs
+        model = model_config(self)
+        return WARM_UP_EPOCHS if model.text_finetune_layers and len(model.label_names) > 2 else 0
 
 
 RUNTIME_FIELDS = ("epochs", "workers", "threads", "device", "cache_dir", "resume", "overwrite")

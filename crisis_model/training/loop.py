@@ -113,7 +113,7 @@ def fit(
     head_only = cfg.backbone_mode == "frozen" and not run.model.config.text_finetune_layers
     head_threads = cfg.threads or (1 if device.type == "cpu" and head_only else None)
     with cpu_threads(head_threads):
-        if cfg.head_epochs and run.state["step"] == 0:
+        if cfg.warm_up_epochs and run.state["step"] == 0:
             warm_up_head(run, objective)
         net: torch.nn.Module = run.model
         if dist.world > 1:  # (built after the warm-up: it starts every process from process 0's weights)
@@ -233,14 +233,14 @@ def warm_up_head(run: Run, objective: Objective) -> None:
     few epochs of minutes each, too few for a new head to learn rare classes (linear probing, then
     fine-tuning: Kumar et al., ICLR 2022). Every process warms up the same head on all train posts,
     so under torchrun they agree, and DDP, built after it, starts every process from process 0's."""
-    cfg = run.cfg
+    cfg, epochs = run.cfg, run.cfg.warm_up_epochs
     frozen = CachedInputs(run.source.features.through_top_layers(run.model), run.device)
     head = [p for p in run.model.head.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW([{"params": head, "lr": cfg.lr, "peak_lr": cfg.lr}], weight_decay=cfg.weight_decay)
     state = {"epoch": 0, "step": 0, "best_epoch": None}
     warm = dataclasses.replace(
         run,
-        cfg=dataclasses.replace(cfg, epochs=cfg.head_epochs),
+        cfg=dataclasses.replace(cfg, epochs=epochs),
         source=frozen,
         optimizer=optimizer,
         state=state,
@@ -249,12 +249,12 @@ def warm_up_head(run: Run, objective: Objective) -> None:
     )
     sampler = DistributedSampler(run.split_rows["train"], num_replicas=1, rank=0, shuffle=True, seed=cfg.seed)
     loader = make_loader(frozen, run.split_rows["train"], cfg.batch_size, sampler)
-    for epoch in range(cfg.head_epochs):
+    for epoch in range(epochs):
         seed_everything(cfg.seed, WARM_UP_SEEDS + epoch)
         sampler.set_epoch(epoch)
         train_one_epoch(warm, run.model, loader, objective, epoch)
     dev = evaluate(run.model, frozen, run.split_rows["dev"], run.labels, run.device, warm.report, "dev")
-    run.state["head_warmup"] = {"epochs": cfg.head_epochs, **split_metrics(dev, run.labels, run.label_names)}
+    run.state["head_warmup"] = {"epochs": epochs, **split_metrics(dev, run.labels, run.label_names)}
 
 
 def train_one_epoch(
