@@ -64,7 +64,8 @@ def test_a_runs_command_line_gives_back_its_config() -> None:
     for f in dataclasses.fields(TrainConfig):
         default = None if f.default is dataclasses.MISSING else f.default
         values[f.name] = changed(default, f.metadata.get("choices"))
-    none_by_default = {"hidden_size": 64, "threads": 3, "finetune_layers": 2, "epochs": 7, "head_epochs": 4}  # changed() gives a string
+    # changed() gives a string for these
+    none_by_default = {"hidden_size": 64, "threads": 3, "finetune_layers": 2, "epochs": 7, "head_epochs": 4}
     values.update(none_by_default)
     values["prompt"] = "task"
     config = TrainConfig(**values)
