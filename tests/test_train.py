@@ -26,7 +26,8 @@ from crisis_model.training.config import model_config
 from crisis_model.training.dataset import load_data
 from crisis_model.training.demo import demo_up_to_date
 from crisis_model.training.inputs import RawInputs, make_loader
-from tests.conftest import tiny_model
+from crisis_model.training.resume import load_last, save_last
+from tests.conftest import text_inputs, tiny_model
 
 REPO = Path(__file__).resolve().parents[1]
 PREDICTION_COLUMNS = {
@@ -194,6 +195,55 @@ def test_cli_resume_keeps_the_run_options_and_extends_epochs(train_config) -> No
     history = read_history(Path(train_config.out))
     assert [h["epoch"] for h in history] == [1, 2]
     assert json.loads((Path(train_config.out) / "train_config.json").read_text())["lr"] == 2e-3
+
+
+def _optimizer(model: CrisisModel) -> torch.optim.Optimizer:
+    head = [p for p in model.parameters() if p.requires_grad]
+    return torch.optim.AdamW([{"params": head, "lr": 1e-3, "peak_lr": 1e-3}])
+
+
+def _resume_state(folder: Path, model: CrisisModel) -> None:
+    """last/ after one optimizer step, as an epoch's end writes it."""
+    optimizer = _optimizer(model)
+    inputs = text_inputs(model, ["flood water in the street"])
+    model(has_image=torch.zeros(1, dtype=torch.bool), **inputs).logits.sum().backward()
+    optimizer.step()
+    save_last(folder, model, optimizer, {"epoch": 1})
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "state.json truncated",
+        "trainable.safetensors garbage",
+        "optimizer.safetensors missing",
+        "state.json no optimizer",
+    ],
+)
+def test_a_damaged_resume_state_is_an_error_naming_its_folder(tmp_path, damage: str) -> None:
+    model = tiny_model(fusion="text")
+    folder = tmp_path / "last"
+    _resume_state(folder, model)
+    name, how = damage.split(" ", 1)
+    path = folder / name
+    if how == "truncated":
+        path.write_text(path.read_text()[:40])
+    elif how == "garbage":
+        path.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00not json")
+    elif how == "missing":
+        path.unlink()
+    else:
+        path.write_text(json.dumps({"epoch": 1}))
+    with pytest.raises(TrainingError, match=f"{folder}: unreadable resume state.*--overwrite"):
+        load_last(folder, model, _optimizer(model))
+
+
+def test_a_resume_state_of_another_width_is_an_error_not_a_traceback(tmp_path) -> None:
+    folder = tmp_path / "last"
+    _resume_state(folder, tiny_model(fusion="text", fc_size=64))
+    model = tiny_model(fusion="text")
+    with pytest.raises(TrainingError, match=f"{folder}: resume state does not fit this model.*--overwrite"):
+        load_last(folder, model, _optimizer(model))
 
 
 def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_epoch(train_config, monkeypatch) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
@@ -59,24 +60,34 @@ def load_last(folder: Path, model: CrisisModel, optimizer: torch.optim.Optimizer
         state = json.loads((folder / STATE_FILE).read_text(encoding="utf-8"))
         trainable = load_file(str(folder / TRAINABLE_FILE))
         tensors = load_file(str(folder / OPTIMIZER_FILE))
-    except (OSError, ValueError) as err:
-        raise TrainingError(f"{folder}: unreadable resume state ({err}); start a new run") from None
+        saved_groups, scalars = state["optimizer"]["param_groups"], state["optimizer"]["scalars"]
+    except (OSError, ValueError, SafetensorError, KeyError, TypeError) as err:
+        raise TrainingError(
+            f"{folder}: unreadable resume state ({type(err).__name__}: {err}); start the run again with --overwrite"
+        ) from None
     missing = set(trainable_state(model)) - set(trainable)
     unexpected = set(trainable) - set(model.state_dict())
     if missing or unexpected:
         raise TrainingError(f"{folder}: resume state does not match the model ({sorted(missing | unexpected)[:3]})")
-    model.load_state_dict(trainable, strict=False)
-    per_param: dict[int, dict[str, Any]] = {}
-    for key, value in list(tensors.items()) + list(state["optimizer"]["scalars"].items()):
-        index, name = key.split(".", 1)
-        per_param.setdefault(int(index), {})[name] = value
-    saved_groups, peaks = state["optimizer"]["param_groups"], [group["peak_lr"] for group in optimizer.param_groups]
+    peaks = [group["peak_lr"] for group in optimizer.param_groups]
     if len(saved_groups) != len(peaks):
         raise TrainingError(
             f"{folder}: the resume state has {len(saved_groups)} groups of weights and this model {len(peaks)} "
             "(a run of an older CrisisLens?); start it again with --overwrite"
         )
-    optimizer.load_state_dict({"state": per_param, "param_groups": saved_groups})
+    try:
+        model.load_state_dict(trainable, strict=False)
+        per_param: dict[int, dict[str, Any]] = {}
+        for key, value in list(tensors.items()) + list(scalars.items()):
+            index, name = key.split(".", 1)
+            per_param.setdefault(int(index), {})[name] = value
+        optimizer.load_state_dict({"state": per_param, "param_groups": saved_groups})
+    except (RuntimeError, ValueError, KeyError, TypeError) as err:  # shapes of another model, a hand-edited file
+        reason = " ".join(str(err).split())[:300]  # torch's message spans lines, one per mismatched weight
+        raise TrainingError(
+            f"{folder}: resume state does not fit this model ({type(err).__name__}: {reason}); "
+            "start the run again with --overwrite"
+        ) from None
     for group, peak in zip(optimizer.param_groups, peaks):  # an older resume state has no peak
         group["peak_lr"] = peak
     return state
