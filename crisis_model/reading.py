@@ -15,8 +15,9 @@ step still share that step (two prompts: one decoding of the photo; another lang
 the same tokenizer: one tokenisation). A reader split into a frozen trunk and a fine-tuned top
 would add a step to its chain and share the trunk's key the same way.
 
-The feature cache of training (crisis_model.training.features) names its entries by the same
-digests, so a reading cached there and one shared here are the same reading.
+The feature cache of training (crisis_model.training.features) builds its namespaces from the same
+parts (`module_digest`, `text_reader_config`, the tokenizer's description), so what makes two
+readings differ here makes their cache entries differ there.
 """
 
 from __future__ import annotations
@@ -97,6 +98,16 @@ def tokenizer_digest(tokenizer: Any) -> str:
     return found
 
 
+def text_reader_config(model: CrisisModel) -> dict[str, Any] | None:
+    """The language model's config as far as it decides the reading: without where it was loaded
+    from or which transformers wrote it (another virtual environment or checkpoint folder, the
+    same reading)."""
+    config = model.config.text_backbone_config
+    if config is None:
+        return None
+    return {key: value for key, value in config.items() if key not in ("_name_or_path", "transformers_version")}
+
+
 def tokenisation_key(model: CrisisModel) -> str:
     """What turns a post's text into token ids: the tokenizer, the prompt and the token budget."""
     config = model.config
@@ -108,7 +119,7 @@ def text_reader_key(model: CrisisModel) -> str:
     encoder = model.text_encoder
     return digest(
         "text reader", tokenisation_key(model), module_digest(encoder), encoder.pooling,
-        model.config.text_backbone_config, str(model.device),
+        text_reader_config(model), str(model.device),
     )  # fmt: skip
 
 

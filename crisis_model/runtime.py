@@ -81,8 +81,12 @@ def cpu_threads(count: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def compute_dtype(device: torch.device) -> torch.dtype | None:
+    """The autocast precision of training on `device`: bf16 on a GPU; None (full precision) on the
+    CPU, where bf16 matmuls are slow on most chips."""
+    return torch.bfloat16 if device.type == "cuda" else None
+
+
 def device_autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 on a GPU; full precision on the CPU, where bf16 matmuls are slow on most chips."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+    dtype = compute_dtype(device)
+    return torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()

@@ -11,10 +11,12 @@ import torch
 from PIL import Image
 
 from crisis_model import predict
+from crisis_model.errors import TrainingError
 from crisis_model.model.image_encoder import ImageEncoder
 from crisis_model.model.text_encoder import TextEncoder
 from crisis_model.training import ProgressEvent, TrainConfig, train
-from crisis_model.training.features import CacheStats, FeatureStore, compute_features, module_digest
+from crisis_model.training import features as feature_cache
+from crisis_model.training.features import CacheStats, FeatureStore, compute_features, module_digest, text_namespace
 from tests.conftest import TINY_TEXTS, tiny_model
 
 
@@ -104,6 +106,18 @@ def test_a_corrupt_or_stale_entry_is_recomputed(tmp_path) -> None:
     assert compute_features(model, texts, paths, store).stats["image"].misses == 1
 
 
+def test_a_cache_that_cannot_be_written_is_a_warning_and_the_features_are_kept(tmp_path) -> None:
+    model = tiny_model("text").eval()
+    blocked = tmp_path / "cache"
+    blocked.write_text("a file where the cache folder should be")
+    features = compute_features(model, TINY_TEXTS[:3], ["", "", ""], FeatureStore(blocked))
+    assert len(features.token_states) == 4 and features.pooled.shape[0] == 4  # three posts and the prompt alone
+    assert len(features.warnings) == 1
+    assert features.warnings[0].startswith(f"the feature cache cannot be written in {blocked}")
+    assert "--cache-dir DIR or --no-cache" in features.warnings[0]
+    assert blocked.read_text() == "a file where the cache folder should be"
+
+
 def test_a_changed_backbone_never_meets_old_features(tmp_path) -> None:
     model = tiny_model("text").eval()
     store = FeatureStore(tmp_path / "cache")
@@ -113,6 +127,27 @@ def test_a_changed_backbone_never_meets_old_features(tmp_path) -> None:
         next(model.text_encoder.parameters()).add_(1e-3)
     assert module_digest(model.text_encoder) != before
     assert compute_features(model, TINY_TEXTS[:2], ["", ""], store).stats["text"].misses == 3  # and the prompt alone
+
+
+def test_the_text_namespace_follows_the_reading_not_where_the_reader_was_loaded_from(monkeypatch) -> None:
+    model = tiny_model("text").eval()
+    before = text_namespace(model)
+    config = model.config.text_backbone_config
+    model.config.text_backbone_config = {**config, "_name_or_path": "/another/venv", "transformers_version": "9.9"}
+    assert text_namespace(model) == before  # the same weights from another folder: the same features
+    model.config.text_backbone_config = {**config, "layer_norm_epsilon": 1e-3}
+    assert text_namespace(model) != before
+    model.config.text_backbone_config = config
+    monkeypatch.setattr(feature_cache, "compute_dtype", lambda device: torch.bfloat16)  # as on a GPU
+    assert text_namespace(model) != before
+
+
+def test_a_reader_output_beyond_float16_is_an_error_not_a_nan_loss() -> None:
+    model = tiny_model("text").eval()
+    with torch.no_grad():
+        model.text_encoder.backbone.ln_f.weight.fill_(1e6)
+    with pytest.raises(TrainingError, match="does not fit the feature cache's float16.*--finetune-layers"):
+        compute_features(model, TINY_TEXTS[:2], ["", ""], FeatureStore(None))
 
 
 def test_cached_features_give_the_outputs_of_the_raw_inputs(tmp_path) -> None:

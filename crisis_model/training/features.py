@@ -10,8 +10,10 @@ and stored on disk for the next run:
                                                        below them, and the post mask)
     <cache>/image/<namespace>/<xx>/<key>.safetensors   region vectors (49, C)
 
-The namespace is a digest of the backbone's weights, its config and (text) its tokenizer, so a
-fine-tuned or re-initialised backbone never meets the features of another. The key adds the
+(<namespace>: its first 16 characters; <xx>: the key's first 2.) The namespace is a digest of the
+backbone's weights, its config (not where it was loaded from), (text) its tokenizer and the
+precision it computes in (bf16 on a GPU), so a fine-tuned or re-initialised backbone never meets
+the features of another, and a GPU's features never meet a CPU run. The key adds the
 prompt, max_text_tokens and the post's text, or the image size and the image file's path, size
 and modification time, so an edited image or a changed prompt is a miss. Each file carries a
 checksum of its tensors: a torn write or a corrupted file is detected, dropped and recomputed.
@@ -38,11 +40,12 @@ from torch.nn.utils.rnn import pad_sequence
 from torch.utils.data import DataLoader, Dataset
 
 from crisis_model.data.images import image_to_tensor, load_image
-from crisis_model.errors import ImageError
+from crisis_model.errors import ImageError, TrainingError
+from crisis_model.file_faults import os_reason
 from crisis_model.model import CrisisModel
 from crisis_model.model.text_encoder import CutStates, TextFeatures
-from crisis_model.reading import digest, hash_tensors, module_digest, tokenizer_description
-from crisis_model.runtime import Distributed, device_autocast
+from crisis_model.reading import digest, hash_tensors, module_digest, text_reader_config, tokenizer_description
+from crisis_model.runtime import Distributed, compute_dtype, device_autocast
 from crisis_model.training.progress import Progress, ProgressEvent
 
 # Raise when the way a kind of feature is computed changes: its old entries become misses.
@@ -52,20 +55,24 @@ STORE_DTYPE = torch.float16
 
 
 def text_namespace(model: CrisisModel) -> str:
-    encoder, config = model.text_encoder, model.config
-    tokenizer = tokenizer_description(model.tokenizer)
+    encoder, reader_config = model.text_encoder, text_reader_config(model)
+    tokenizer, precision = tokenizer_description(model.tokenizer), str(compute_dtype(model.device))
     if encoder.finetune_layers:  # the frozen part's output: the top layers, which learn, are left out
         top = {id(t) for module in encoder.top_modules() for t in module.state_dict(keep_vars=True).values()}
         frozen = hash_tensors((n, t) for n, t in encoder.state_dict(keep_vars=True).items() if id(t) not in top)
         cut = ("cut", encoder.finetune_layers)
-        return digest("text", TEXT_FORMAT_VERSION, frozen, cut, config.text_backbone_config, tokenizer)
+        return digest("text", TEXT_FORMAT_VERSION, frozen, cut, reader_config, tokenizer, precision)
     return digest(
-        "text", TEXT_FORMAT_VERSION, module_digest(encoder), encoder.pooling, config.text_backbone_config, tokenizer
+        "text", TEXT_FORMAT_VERSION, module_digest(encoder), encoder.pooling, reader_config, tokenizer, precision
     )
 
 
 def image_namespace(model: CrisisModel) -> str:
-    return digest("image", IMAGE_FORMAT_VERSION, module_digest(model.image_encoder), model.config.image_backbone)
+    """The CNN's weights and name, and the precision it computes in (bf16 on a GPU)."""
+    return digest(
+        "image", IMAGE_FORMAT_VERSION, module_digest(model.image_encoder), model.config.image_backbone,
+        str(compute_dtype(model.device)),
+    )  # fmt: skip
 
 
 def text_key(namespace: str, prompt: str, max_tokens: int, text: str) -> str:
@@ -93,10 +100,13 @@ class CacheStats:
 
 
 class FeatureStore:
-    """Cache entries on disk, one checksummed safetensors file each; `root=None` keeps nothing."""
+    """Cache entries on disk, one checksummed safetensors file each; `root=None` keeps nothing.
+    A cache that cannot be written (a full disk, a read-only folder) is a warning, not a lost run:
+    the features stay in memory, and `write_error` says why nothing more is saved."""
 
     def __init__(self, root: str | Path | None) -> None:
         self.root = Path(root) if root is not None else None
+        self.write_error: str | None = None
 
     def _path(self, kind: str, namespace: str, key: str) -> Path:
         return self.root / kind / namespace[:16] / key[:2] / f"{key}.safetensors"
@@ -121,17 +131,21 @@ class FeatureStore:
 
     def save(self, kind: str, namespace: str, key: str, tensors: dict[str, Tensor]) -> None:
         """Written beside its final name and renamed into place: readers never see half a file."""
-        if self.root is None:
+        if self.root is None or self.write_error is not None:
             return
         path = self._path(kind, namespace, key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key[:8]}.", suffix=".tmp")
-        os.close(fd)
+        tmp = None
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key[:8]}.", suffix=".tmp")
+            os.close(fd)
             save_file(tensors, tmp, metadata={"checksum": _checksum(tensors)})
             os.replace(tmp, path)
+        except OSError as err:
+            self.write_error = f"the feature cache cannot be written in {path.parent} ({os_reason(err)})"
         finally:
-            Path(tmp).unlink(missing_ok=True)
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- images
@@ -280,8 +294,17 @@ def _fill(
 
 
 def _stored(t: Tensor) -> Tensor:
-    """A compact copy that owns its memory (a view would keep its whole batch alive)."""
-    return t.to(device="cpu", dtype=STORE_DTYPE, memory_format=torch.contiguous_format, copy=True)
+    """A compact copy that owns its memory (a view would keep its whole batch alive). A value beyond
+    float16's range (a language model's residual states can grow that large) is an error, not an inf
+    that would turn the head's loss into NaN epochs later."""
+    stored = t.to(device="cpu", dtype=STORE_DTYPE, memory_format=torch.contiguous_format, copy=True)
+    if not bool(torch.isfinite(stored).all()):
+        largest = float(t.detach().abs().max())
+        raise TrainingError(
+            f"a reader's output ({largest:.4g} at most) does not fit the feature cache's float16 (up to 65504): "
+            "cut the text reader elsewhere (--finetune-layers) or let it learn whole (--backbone-mode full)"
+        )
+    return stored
 
 
 @torch.inference_mode()
@@ -331,6 +354,10 @@ def compute_features(
         )
     if image_files:
         _fill_image_features(result, model, image_ns, image_files, image_keys, store, dist, report, batch_size, workers)
+    if store.write_error is not None:
+        result.warnings.insert(
+            0, f"{store.write_error}; this run keeps its features in memory (--cache-dir DIR or --no-cache)"
+        )
     return result
 
 
