@@ -23,7 +23,7 @@ from crisis_model.options import check_options, option, option_name
 from crisis_model.runtime import DEVICES
 
 DEFAULT_CACHE_DIR = ".crisislens/features"
-HEAD_EPOCHS = 10  # the paper's
+FROZEN_READER_EPOCHS = 10  # the paper's, where only the head learns
 # a fine-tuned reader's dev scores stop rising after a few epochs (README, "Real-data benchmark"),
 # and each epoch runs its top layers over every train post
 FINETUNE_EPOCHS = 3
@@ -133,7 +133,7 @@ class TrainConfig:
     dropout: float = option(0.5, "dropout of the fusion head", at_least=0, below=1, group="optimisation")
     epochs: int | None = option(
         None,
-        f"epochs in all (default: {HEAD_EPOCHS} when only the head learns, {FINETUNE_EPOCHS} when the text reader's "
+        f"epochs in all (default: {FROZEN_READER_EPOCHS} when only the head learns, {FINETUNE_EPOCHS} when the text reader's "
         "top layers learn too; a resumed run may raise it)",
         at_least=1,
         group="optimisation",
@@ -203,7 +203,7 @@ class TrainConfig:
         runs them over every train post)."""
         if self.epochs is not None:
             return self.epochs
-        return FINETUNE_EPOCHS if model_config(self).text_finetune_layers else HEAD_EPOCHS
+        return FINETUNE_EPOCHS if model_config(self).text_finetune_layers else FROZEN_READER_EPOCHS
 
     @property
     def warm_up_epochs(self) -> int:

@@ -64,7 +64,8 @@ def evaluate(
     for step, batch in enumerate(loader):
         batch_rows, inputs = source.inputs(batch)
         with device_autocast(device):
-            # the readers once (and a fine-tuned reader's top layers); the reliance passes rerun the head alone
+            # the readers once (and a fine-tuned reader's top layers); the reliance passes rerun the head, and
+            # without the words also those top layers, on the prompt alone
             if isinstance(source, RawInputs):
                 inputs = model.read(**inputs)
             elif "text_cut" in inputs:
