@@ -23,7 +23,7 @@ from crisis_model.errors import ConfigError, CrisisLensError, TrainingError
 from crisis_model.metrics import classification_metrics, expected_calibration_error
 from crisis_model.training import ABLATIONS, ProgressEvent, TrainConfig, loop, run_ablation, train, train_demo
 from crisis_model.training.config import model_config
-from crisis_model.training.dataset import load_data
+from crisis_model.training.dataset import fusion_for_data, load_data
 from crisis_model.training.demo import demo_up_to_date
 from crisis_model.training.inputs import RawInputs, make_loader
 from crisis_model.training.resume import load_last, save_last
@@ -415,9 +415,24 @@ def test_user_posts_train_with_a_held_out_dev_split(train_config, tmp_path) -> N
     rows = [{"text": f"bridge {i} collapsed, people trapped", "label": "informative"} for i in range(12)]
     rows += [{"text": f"lunch number {i} was tasty", "label": "not_informative"} for i in range(12)]
     posts.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    run = train(dataclasses.replace(train_config, data_root=None, posts=str(posts), epochs=1))
+    with pytest.warns(UserWarning, match="no train post has a photo: the text-only variant is trained"):
+        run = train(dataclasses.replace(train_config, data_root=None, posts=str(posts), epochs=1))
     metrics = json.loads((run / "metrics.json").read_text())
     assert set(metrics) == {"train", "dev"} and metrics["dev"]["posts"] >= 2
+    assert json.loads((run / "train_config.json").read_text())["fusion"] == "text"  # what trained, for --resume
+    assert load_model(run / "checkpoint").config.fusion == "text"
+
+
+def test_the_fusion_default_reads_text_alone_only_where_no_train_post_has_a_photo() -> None:
+    frame = pd.DataFrame({"split": ["train", "train", "dev"], "image_path": ["", "", "dev.jpg"]})
+    cfg = TrainConfig(out="unused", posts="unused.csv")
+    with pytest.warns(UserWarning, match="--fusion full trains the full fusion anyway"):
+        assert fusion_for_data(cfg, frame).fusion == "text"
+    assert fusion_for_data(dataclasses.replace(cfg, fusion="full"), frame).fusion == "full"  # asked for
+    with_photo = frame.assign(image_path=["", "a.jpg", ""])
+    assert fusion_for_data(cfg, with_photo).fusion is None  # the task's default (full)
+    damage = dataclasses.replace(cfg, task="damage")
+    assert fusion_for_data(damage, with_photo).fusion is None  # judged from the photo: never text
 
 
 def test_train_posts_repeating_a_dev_or_test_text_are_dropped(train_config, tmp_path) -> None:

@@ -133,8 +133,8 @@ class TrainConfig:
     dropout: float = option(0.5, "dropout of the fusion head", at_least=0, below=1, group="optimisation")
     epochs: int | None = option(
         None,
-        f"epochs in all (default: {FROZEN_READER_EPOCHS} when only the head learns, {FINETUNE_EPOCHS} when the text reader's "
-        "top layers learn too; a resumed run may raise it)",
+        f"epochs in all (default: {FROZEN_READER_EPOCHS} when only the head learns, {FINETUNE_EPOCHS} when the text "
+        "reader's top layers learn too; a resumed run may raise it)",
         at_least=1,
         group="optimisation",
     )

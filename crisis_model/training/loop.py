@@ -38,7 +38,7 @@ from crisis_model.run_folder import CHECKPOINT_DIR, HISTORY_FILE, INIT_DIR, LAST
 from crisis_model.runtime import Distributed, cpu_threads, device_autocast, processes, seed_everything
 from crisis_model.training.config import TrainConfig, check_config, command_line, model_config
 from crisis_model.training.corrections import write_report
-from crisis_model.training.dataset import load_data
+from crisis_model.training.dataset import fusion_for_data, load_data
 from crisis_model.training.evaluation import evaluate, split_metrics, write_results
 from crisis_model.training.features import FeatureStore, compute_features
 from crisis_model.training.inputs import CachedInputs, Inputs, RawInputs, make_loader
@@ -57,6 +57,7 @@ def train(cfg: TrainConfig, progress: Progress | None = None, command: str | Non
         report = progress if progress is not None and dist.rank == 0 else (lambda _: None)
         report(ProgressEvent("data", done=0))
         frame = load_data(cfg)
+        cfg = fusion_for_data(cfg, frame)
         check_out(cfg)
         dist.barrier()  # every process has checked the folder before process 0 writes to it
         if dist.rank == 0:
