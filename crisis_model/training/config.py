@@ -83,7 +83,8 @@ class TrainConfig:
     fusion: str | None = option(
         None,
         "full = attention + modality gate + dynamic routing; attention = without routing; concat = no attention; "
-        "text / image = one modality (default: image for a task labelled from the photo alone, damage; else full)",
+        "text / image = one modality (default: image for a task labelled from the photo alone, damage; text when "
+        "no train post has a photo; else full)",
         choices=FUSIONS,
         group="model",
     )
