@@ -5,8 +5,10 @@ MPNet reader joined from its five split wheels."""
 from __future__ import annotations
 
 import dataclasses
+import errno
 import importlib.metadata
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -321,3 +323,17 @@ def test_a_fine_tuning_run_resumes_to_the_same_result(train_config, tmp_path) ->
     resumed = train(dataclasses.replace(base, resume=True))
     expected = pd.read_parquet(straight / "predictions.parquet")["prob_informative"]
     assert np.allclose(pd.read_parquet(resumed / "predictions.parquet")["prob_informative"], expected, atol=1e-5)
+
+
+def test_a_disk_that_fills_while_the_mpnet_reader_unpacks_names_the_folder_not_the_pieces(
+    tmp_path, monkeypatch
+) -> None:
+    pieces = _pieces(tmp_path, {name: b"x" for name in mpnet.KEPT_FILES})
+
+    def disk_full(*args, **kwargs) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(mpnet.shutil, "copyfileobj", disk_full)
+    with pytest.raises(BackboneUnavailableError, match=r"cannot be written there \(No space left on device\)"):
+        mpnet.mpnet_folder(pieces, cache=tmp_path / "cache")
+    assert not any((tmp_path / "cache").iterdir())  # no half folder left behind

